@@ -1,0 +1,204 @@
+/*
+ * ackd: a pre-forked, thread-pooled TCP acknowledgement daemon.
+ *
+ * Shared structures and prototypes, grouped by the file that owns them.
+ */
+#ifndef ACKD_H
+#define ACKD_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses (the sysexits.h values, spelled out). */
+#define ACKD_EXIT_OK		0	/* clean shutdown, or --help/--version */
+#define ACKD_EXIT_KILLED	1	/* shutdown deadline passed, workers killed */
+#define ACKD_EXIT_USAGE		64	/* bad flag or value */
+#define ACKD_EXIT_UNAVAILABLE	69	/* cannot bind or listen */
+#define ACKD_EXIT_SOFTWARE	70	/* internal error */
+#define ACKD_EXIT_OSERR		71	/* fork, pipe, thread or memory failure */
+#define ACKD_EXIT_CANTCREAT	73	/* cannot open the log file */
+
+/* Limits of the flags: config.c enforces them, --help and ackd.8 show them. */
+#define ACKD_WORKERS_MAX	256
+#define ACKD_THREADS_MAX	1024
+#define ACKD_QUEUE_MAX		65536
+#define ACKD_BACKLOG_MAX	65535
+#define ACKD_MESSAGE_MAX	(1024 * 1024)
+#define ACKD_ACK_MAX		1024
+#define ACKD_TIMEOUT_MAX_MS	(86400 * 1000)
+
+/* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
+#define ACKD_ADDRSTRLEN		72
+
+/* config.c */
+enum ackd_log_format {
+	ACKD_LOG_TEXT,
+	ACKD_LOG_JSON
+};
+
+struct ackd_config {
+	char			 bind[64];	/* numeric IPv4 or IPv6 address */
+	int			 port;		/* 0: the kernel picks one */
+	int			 backlog;
+	int			 workers;
+	int			 threads;
+	int			 queue;
+	size_t			 max_message;
+	int			 read_timeout_ms;
+	int			 shutdown_timeout_ms;
+	char			 ack[ACKD_ACK_MAX + 1];
+	size_t			 ack_len;
+	const char		*log_file;	/* NULL: standard output */
+	enum ackd_log_format	 log_format;
+};
+
+enum config_result {
+	CONFIG_RUN,		/* start the daemon */
+	CONFIG_HELP,		/* print config_usage, exit 0 */
+	CONFIG_VERSION,		/* print the version, exit 0 */
+	CONFIG_ERROR		/* err holds one line: the flag and what is allowed */
+};
+
+void			config_defaults(struct ackd_config *);
+enum config_result	config_parse(struct ackd_config *, int, char **, char *,
+			    size_t);
+void			config_usage(FILE *);
+
+/* log.c: the daemon's own diagnostics, on standard error. */
+void	log_init(const char *);
+const char *log_strerror(int, char *, size_t);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+void	fatalx(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+
+/* logfmt.c: pure formatting of log lines; no I/O, fuzzable. */
+#define LOGFMT_TIMESTAMP_LEN	27	/* 2026-11-25T08:26:33.123456Z */
+
+struct logfmt_record {
+	const struct timespec	*when;
+	const char		*client;	/* NULL for daemon events */
+	pid_t			 pid;
+	const char		*event;		/* "message", "empty", ... */
+	size_t			 bytes;
+	const unsigned char	*msg;		/* NULL: no msg field */
+	size_t			 msg_len;
+	const char		*extra;		/* NULL, or preformatted fields */
+};
+
+size_t	logfmt_timestamp(char *, size_t, const struct timespec *);
+size_t	logfmt_escape_text(char *, const unsigned char *, size_t);
+size_t	logfmt_escape_json(char *, const unsigned char *, size_t);
+size_t	logfmt_text_max(size_t);
+size_t	logfmt_json_max(size_t);
+size_t	logfmt_line_max(enum ackd_log_format, size_t, size_t);
+size_t	logfmt_line(char *, size_t, enum ackd_log_format,
+	    const struct logfmt_record *);
+
+/* msglog.c: the connection log, shared by every thread and process. */
+int	msglog_open(const char *, enum ackd_log_format);
+int	msglog_reopen(void);
+int	msglog_write(const char *, size_t);
+void	msglog_event(const char *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+enum ackd_log_format msglog_format(void);
+
+/* net.c */
+int	net_parse_addr(const char *, int, struct sockaddr_storage *,
+	    socklen_t *);
+size_t	net_format_addr(char *, size_t, const struct sockaddr *, socklen_t);
+int	net_listen(const struct ackd_config *, char *, size_t);
+int	net_accept(int, struct sockaddr_storage *, socklen_t *);
+ssize_t	net_read_timed(int, void *, size_t, int);
+int	net_write_all(int, const void *, size_t);
+
+/* queue.c: a bounded FIFO of descriptors; lock rules are in queue.c. */
+struct queue {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 not_empty;
+	pthread_cond_t	 not_full;
+	int		*slots;
+	size_t		 cap;
+	size_t		 head;		/* next to pop */
+	size_t		 len;
+	int		 closed;	/* no more pushes; pop drains, then -1 */
+	int		 kicked;	/* wake the producer without space */
+	unsigned	 consumers_waiting;
+	unsigned	 producers_waiting;
+};
+
+int	queue_init(struct queue *, size_t);
+void	queue_destroy(struct queue *);
+int	queue_push(struct queue *, int);
+int	queue_pop(struct queue *);
+int	queue_wait_space(struct queue *);
+void	queue_kick(struct queue *);
+void	queue_close(struct queue *);
+size_t	queue_len(struct queue *);
+
+/* stats.c: per-worker counters, updated without locks. */
+struct stats {
+	atomic_ulong	accepted;
+	atomic_ulong	acked;
+	atomic_ulong	empty;
+	atomic_ulong	timeout;
+	atomic_ulong	reset;
+	atomic_ulong	error;
+	atomic_ulong	truncated;
+	atomic_ulong	log_failed;
+	atomic_ulong	ack_failed;
+	atomic_ulong	bytes;
+};
+
+void	stats_add(atomic_ulong *, unsigned long);
+size_t	stats_format(char *, size_t, struct stats *);
+
+/* handler.c: receive, log, ACK, close. */
+struct handler {
+	const struct ackd_config *cfg;
+	struct stats		*stats;
+	unsigned char		*buf;		/* max_message + 1 */
+	char			*line;
+	size_t			 line_size;
+};
+
+int	handler_init(struct handler *, const struct ackd_config *,
+	    struct stats *);
+void	handler_free(struct handler *);
+void	handler_serve(struct handler *, int);
+
+/* pool.c: the fixed set of handler threads. */
+struct pool_slot {
+	pthread_t	 thread;
+	struct handler	 handler;
+	struct queue	*queue;
+};
+
+struct pool {
+	struct pool_slot *slots;
+	int		  ready;	/* slots whose handler is set up */
+	int		  started;	/* slots whose thread runs */
+};
+
+int	pool_start(struct pool *, const struct ackd_config *, struct queue *,
+	    struct stats *);
+void	pool_join(struct pool *);
+
+/* worker.c */
+int	worker_run(const struct ackd_config *, int, pid_t);
+
+/* master.c */
+int	master_run(const struct ackd_config *, int, const char *);
+
+#endif /* ACKD_H */

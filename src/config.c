@@ -1,0 +1,387 @@
+/*
+ * config.c: defaults, flag parsing and range checks.
+ *
+ * config_parse never prints and never exits: it fills a struct or returns
+ * one line saying what was wrong, so every flag and every error can be
+ * unit-tested. The table below is the single list of flags; getopt's
+ * tables and the error messages are derived from it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ackd.h"
+
+enum config_kind {
+	KIND_INT,	/* int field, whole number in [min, max] */
+	KIND_SIZE,	/* size_t field, whole number in [min, max] */
+	KIND_MSEC,	/* int field in ms, decimal seconds in [min, max] ms */
+	KIND_ADDR,
+	KIND_ACK,
+	KIND_PATH,
+	KIND_FORMAT,
+	KIND_HELP,
+	KIND_VERSION
+};
+
+struct config_flag {
+	const char		*name;
+	int			 letter;	/* short form, or a value > 255 */
+	enum config_kind	 kind;
+	long long		 min;
+	long long		 max;
+	size_t			 offset;
+};
+
+#define FIELD(f)	offsetof(struct ackd_config, f)
+
+static const struct config_flag config_flags[] = {
+	{ "bind", 'b', KIND_ADDR, 0, 0, FIELD(bind) },
+	{ "port", 'p', KIND_INT, 0, 65535, FIELD(port) },
+	{ "backlog", 256, KIND_INT, 1, ACKD_BACKLOG_MAX, FIELD(backlog) },
+	{ "workers", 'w', KIND_INT, 1, ACKD_WORKERS_MAX, FIELD(workers) },
+	{ "threads", 't', KIND_INT, 1, ACKD_THREADS_MAX, FIELD(threads) },
+	{ "queue", 'q', KIND_INT, 1, ACKD_QUEUE_MAX, FIELD(queue) },
+	{ "max-message", 'm', KIND_SIZE, 1, ACKD_MESSAGE_MAX,
+	    FIELD(max_message) },
+	{ "read-timeout", 'r', KIND_MSEC, 1, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(read_timeout_ms) },
+	{ "shutdown-timeout", 257, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(shutdown_timeout_ms) },
+	{ "ack", 'a', KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack) },
+	{ "log-file", 'l', KIND_PATH, 0, 0, FIELD(log_file) },
+	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format) },
+	{ "help", 'h', KIND_HELP, 0, 0, 0 },
+	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
+};
+
+#define CONFIG_NFLAGS	(sizeof(config_flags) / sizeof(config_flags[0]))
+
+/* Set every field to its default: the seed script's behaviour. */
+void
+config_defaults(struct ackd_config *cfg)
+{
+	long	ncpu;
+
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->bind, "0.0.0.0");
+	cfg->port = 9999;
+	cfg->backlog = 511;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->workers = ncpu < 1 ? 1 :
+	    ncpu > ACKD_WORKERS_MAX ? ACKD_WORKERS_MAX : (int)ncpu;
+	cfg->threads = 16;
+	cfg->queue = 256;
+	cfg->max_message = 1024;
+	cfg->read_timeout_ms = 10 * 1000;
+	cfg->shutdown_timeout_ms = 10 * 1000;
+	strcpy(cfg->ack, "ACK!");
+	cfg->ack_len = 4;
+	cfg->log_file = NULL;
+	cfg->log_format = ACKD_LOG_TEXT;
+}
+
+/* Put one formatted error line into err. */
+static enum config_result
+config_error(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+	return (CONFIG_ERROR);
+}
+
+/* Write flag's allowed range, as the error messages and --help show it. */
+static void
+config_range(const struct config_flag *f, char *buf, size_t size)
+{
+	if (f->kind == KIND_MSEC)
+		snprintf(buf, size, "%lld%s-%lld", f->min / 1000,
+		    f->min % 1000 ? ".001" : "", f->max / 1000);
+	else
+		snprintf(buf, size, "%lld-%lld", f->min, f->max);
+}
+
+/* Is s an optional '-' and one or more digits, nothing else? */
+static int
+config_is_integer(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '\0')
+		return (0);
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return (0);
+	return (1);
+}
+
+/*
+ * Parse decimal seconds ("10", "0.5", "-1") into milliseconds, saturating
+ * far outside every range. Digits past the third decimal are dropped.
+ */
+static int
+config_parse_msec(const char *s, long long *ms)
+{
+	long long	whole = 0, frac = 0;
+	int		neg = 0, digits = 0, scale = 100;
+
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		if (whole < LLONG_MAX / 10000)
+			whole = whole * 10 + (*s - '0');
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+			frac += (*s - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*s != '\0' || digits == 0)
+		return (-1);
+	*ms = (whole * 1000 + frac) * (neg ? -1 : 1);
+	return (0);
+}
+
+/* Parse a numeric flag value into *v, or explain why not. */
+static enum config_result
+config_number(const struct config_flag *f, const char *arg, long long *v,
+    char *err, size_t errsize)
+{
+	char	range[64];
+
+	config_range(f, range, sizeof(range));
+	if (f->kind == KIND_MSEC) {
+		if (config_parse_msec(arg, v) == -1)
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "a number of seconds (allowed: %s)", f->name, arg,
+			    range));
+	} else {
+		if (!config_is_integer(arg))
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "a number (allowed: %s)", f->name, arg, range));
+		errno = 0;
+		*v = strtoll(arg, NULL, 10);
+		if (errno == ERANGE)
+			*v = arg[0] == '-' ? LLONG_MIN : LLONG_MAX;
+	}
+	if (*v < f->min || *v > f->max)
+		return (config_error(err, errsize, "--%s: '%s' is out of range "
+		    "(allowed: %s)", f->name, arg, range));
+	return (CONFIG_RUN);
+}
+
+/* Apply one flag's value to cfg. */
+static enum config_result
+config_apply(struct ackd_config *cfg, const struct config_flag *f,
+    const char *arg, char *err, size_t errsize)
+{
+	char			*field = (char *)cfg + f->offset;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	long long		 v = 0;
+	size_t			 len;
+
+	switch (f->kind) {
+	case KIND_INT:
+	case KIND_MSEC:
+	case KIND_SIZE:
+		if (config_number(f, arg, &v, err, errsize) != CONFIG_RUN)
+			return (CONFIG_ERROR);
+		if (f->kind == KIND_SIZE)
+			*(size_t *)(void *)field = (size_t)v;
+		else
+			*(int *)(void *)field = (int)v;
+		return (CONFIG_RUN);
+	case KIND_ADDR:
+		if (strlen(arg) >= sizeof(cfg->bind) ||
+		    net_parse_addr(arg, 0, &ss, &sslen) == -1)
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "a numeric IPv4 or IPv6 address", f->name, arg));
+		strcpy(cfg->bind, arg);
+		return (CONFIG_RUN);
+	case KIND_ACK:
+		len = strlen(arg);
+		if (len < (size_t)f->min || len > (size_t)f->max)
+			return (config_error(err, errsize, "--%s: %zu bytes is "
+			    "%s (allowed: %lld-%lld bytes)", f->name, len,
+			    len == 0 ? "empty" : "too long", f->min, f->max));
+		memcpy(cfg->ack, arg, len + 1);
+		cfg->ack_len = len;
+		return (CONFIG_RUN);
+	case KIND_PATH:
+		if (arg[0] == '\0')
+			return (config_error(err, errsize, "--%s: empty path "
+			    "(allowed: a file path, or - for standard output)",
+			    f->name));
+		cfg->log_file = strcmp(arg, "-") == 0 ? NULL : arg;
+		return (CONFIG_RUN);
+	case KIND_FORMAT:
+		if (strcmp(arg, "text") == 0)
+			cfg->log_format = ACKD_LOG_TEXT;
+		else if (strcmp(arg, "json") == 0)
+			cfg->log_format = ACKD_LOG_JSON;
+		else
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "allowed (allowed: text, json)", f->name, arg));
+		return (CONFIG_RUN);
+	case KIND_HELP:
+		return (CONFIG_HELP);
+	case KIND_VERSION:
+		return (CONFIG_VERSION);
+	}
+	return (config_error(err, errsize, "--%s: internal error", f->name));
+}
+
+/* Find the flag getopt_long returned as c. */
+static const struct config_flag *
+config_find(int c)
+{
+	size_t	i;
+
+	for (i = 0; i < CONFIG_NFLAGS; i++)
+		if (config_flags[i].letter == c)
+			return (&config_flags[i]);
+	return (NULL);
+}
+
+/* Build getopt's short and long option tables from config_flags. */
+static void
+config_getopt_tables(char *shortopts, struct option *longopts)
+{
+	char	*s = shortopts;
+	size_t	 i;
+
+	*s++ = '+';	/* stop at the first non-option: no permuting */
+	*s++ = ':';	/* report a missing value as ':' */
+	for (i = 0; i < CONFIG_NFLAGS; i++) {
+		const struct config_flag	*f = &config_flags[i];
+		int				 has_arg;
+
+		has_arg = f->kind != KIND_HELP && f->kind != KIND_VERSION;
+		longopts[i].name = f->name;
+		longopts[i].has_arg = has_arg ? required_argument : no_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = f->letter;
+		if (f->letter < 256) {
+			*s++ = (char)f->letter;
+			if (has_arg)
+				*s++ = ':';
+		}
+	}
+	*s = '\0';
+	memset(&longopts[CONFIG_NFLAGS], 0, sizeof(*longopts));
+}
+
+/* Explain a value-less flag: which one, and what it would have allowed. */
+static enum config_result
+config_missing(int c, char *err, size_t errsize)
+{
+	const struct config_flag	*f = config_find(c);
+	char				 range[64];
+
+	if (f == NULL)
+		return (config_error(err, errsize, "missing value"));
+	switch (f->kind) {
+	case KIND_INT:
+	case KIND_SIZE:
+	case KIND_MSEC:
+		config_range(f, range, sizeof(range));
+		break;
+	case KIND_ACK:
+		snprintf(range, sizeof(range), "1-%d bytes", ACKD_ACK_MAX);
+		break;
+	case KIND_FORMAT:
+		snprintf(range, sizeof(range), "text, json");
+		break;
+	case KIND_ADDR:
+		snprintf(range, sizeof(range), "a numeric IPv4 or IPv6 address");
+		break;
+	default:
+		snprintf(range, sizeof(range), "a file path, or -");
+		break;
+	}
+	return (config_error(err, errsize, "--%s: missing value (allowed: %s)",
+	    f->name, range));
+}
+
+/*
+ * Parse argv into cfg (which holds the defaults). On CONFIG_ERROR, err
+ * holds one line naming the flag and what is allowed. May be called again:
+ * getopt is reset each time.
+ */
+enum config_result
+config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
+    size_t errsize)
+{
+	char				 shortopts[2 * CONFIG_NFLAGS + 3];
+	struct option			 longopts[CONFIG_NFLAGS + 1];
+	const struct config_flag	*f;
+	enum config_result		 rc;
+	int				 c;
+
+	config_getopt_tables(shortopts, longopts);
+	optind = 0;	/* glibc: start afresh; others: 0 acts as 1 */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == ':')
+			return (config_missing(optopt, err, errsize));
+		if (c == '?' || (f = config_find(c)) == NULL)
+			return (config_error(err, errsize, "unknown option "
+			    "'%s' (see ackd --help)", argv[optind - 1]));
+		rc = config_apply(cfg, f, optarg, err, errsize);
+		if (rc != CONFIG_RUN)
+			return (rc);
+	}
+	if (optind < argc)
+		return (config_error(err, errsize, "unexpected argument '%s' "
+		    "(ackd takes only options)", argv[optind]));
+	return (CONFIG_RUN);
+}
+
+/* Print --help: every flag with its range and default. */
+void
+config_usage(FILE *fp)
+{
+	struct ackd_config	d;
+
+	config_defaults(&d);
+	fprintf(fp,
+"usage: ackd [options]\n"
+"Receive one message per TCP connection, log it, reply with an ACK, close.\n"
+"\n"
+"  -b, --bind ADDR            numeric IPv4/IPv6 address to listen on [%s]\n"
+"  -p, --port N               TCP port, 0-65535; 0 picks a free one [%d]\n"
+"      --backlog N            listen backlog, 1-%d [%d]\n"
+"  -w, --workers N            worker processes, 1-%d [online CPUs: %d]\n"
+"  -t, --threads N            handler threads per worker, 1-%d [%d]\n"
+"  -q, --queue N              accepted connections queued per worker, 1-%d [%d]\n"
+"  -m, --max-message N        bytes read per message, 1-%d [%zu]\n"
+"  -r, --read-timeout SEC     wait for the message, 0.001-%d s [%d]\n"
+"      --shutdown-timeout SEC graceful shutdown limit, 0-%d s [%d]\n"
+"  -a, --ack TEXT             reply once the message is logged, 1-%d bytes [%s]\n"
+"  -l, --log-file PATH        append the log to PATH; - is stdout [stdout]\n"
+"  -f, --log-format FMT       text or json [text]\n"
+"  -h, --help                 print this help and exit\n"
+"  -V, --version              print the version and exit\n"
+"\n"
+"Signals: TERM/INT graceful stop, HUP reopen the log, TTIN/TTOU one worker\n"
+"more/less. Exit: 0 ok, 1 workers killed at the shutdown deadline, 64 bad\n"
+"flag, 69 cannot bind, 70 internal error, 71 system resources, 73 cannot\n"
+"open the log. See ackd(8).\n",
+	    d.bind, d.port, ACKD_BACKLOG_MAX, d.backlog, ACKD_WORKERS_MAX,
+	    d.workers, ACKD_THREADS_MAX, d.threads, ACKD_QUEUE_MAX, d.queue,
+	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
+	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
+	    d.shutdown_timeout_ms / 1000, ACKD_ACK_MAX, d.ack);
+}

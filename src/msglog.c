@@ -1,0 +1,198 @@
+/*
+ * msglog.c: the connection log, shared by every thread of every process.
+ *
+ * Each line goes out in one write(). On a regular file opened O_APPEND the
+ * kernel appends each write whole, so lines from many threads and processes
+ * never interleave and need no lock. A pipe, socket or terminal promises
+ * that only up to PIPE_BUF bytes, and our lines can be longer, so for those
+ * a process-shared mutex (mapped before the workers are forked) serialises
+ * the writes instead.
+ *
+ * Reopening (SIGHUP) opens the path anew and dup2()s it over the old
+ * descriptor: a concurrent write goes whole to the old file or whole to the
+ * new one, and no thread ever sees a closed descriptor.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ackd.h"
+
+#define MSGLOG_MODE	0640
+
+static int			 msglog_fd = STDOUT_FILENO;
+static const char		*msglog_path;	/* NULL: standard output */
+static enum ackd_log_format	 msglog_fmt;
+static pthread_mutex_t		*msglog_lock;	/* shared by all processes */
+static atomic_int		 msglog_regular;
+
+/* Note whether fd is a regular file, where O_APPEND makes writes whole. */
+static void
+msglog_check_regular(int fd)
+{
+	struct stat	st;
+
+	atomic_store(&msglog_regular, fstat(fd, &st) == 0 &&
+	    S_ISREG(st.st_mode));
+}
+
+/* Map the lock that serialises writes to pipes, sockets and terminals. */
+static int
+msglog_lock_init(void)
+{
+	pthread_mutexattr_t	attr;
+	void			*p;
+
+	p = mmap(NULL, sizeof(*msglog_lock), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return (-1);
+	msglog_lock = p;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	/* a worker killed mid-write must not wedge every other process */
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	errno = pthread_mutex_init(msglog_lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return (errno == 0 ? 0 : -1);
+}
+
+/*
+ * Open the log: path (NULL for standard output) in format fmt. Call once,
+ * in the master, before forking. -1 with errno if path cannot be opened.
+ */
+int
+msglog_open(const char *path, enum ackd_log_format fmt)
+{
+	int	fd;
+
+	msglog_fmt = fmt;
+	msglog_path = path;
+	if (path != NULL) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    MSGLOG_MODE);
+		if (fd == -1)
+			return (-1);
+		msglog_fd = fd;
+	}
+	msglog_check_regular(msglog_fd);
+	return (msglog_lock_init());
+}
+
+/* Reopen the log file at its path (after rotation); 0 or -1 with errno. */
+int
+msglog_reopen(void)
+{
+	int	fd;
+
+	if (msglog_path == NULL)
+		return (0);
+	fd = open(msglog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    MSGLOG_MODE);
+	if (fd == -1)
+		return (-1);
+	if (dup2(fd, msglog_fd) == -1) {
+		int	saved = errno;
+
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	/* dup2 clears close-on-exec on the target; nothing execs, but be tidy */
+	fcntl(msglog_fd, F_SETFD, FD_CLOEXEC);
+	close(fd);
+	msglog_check_regular(msglog_fd);
+	return (0);
+}
+
+/* The format chosen at msglog_open. */
+enum ackd_log_format
+msglog_format(void)
+{
+	return (msglog_fmt);
+}
+
+/* Write buf to a pipe, socket or terminal in full, holding the lock. */
+static int
+msglog_write_locked(const char *buf, size_t len)
+{
+	ssize_t	n;
+	int	rc = 0, saved;
+
+	if (pthread_mutex_lock(msglog_lock) == EOWNERDEAD)
+		pthread_mutex_consistent(msglog_lock);
+	while (len > 0) {
+		n = write(msglog_fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = -1;
+			break;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	saved = errno;
+	pthread_mutex_unlock(msglog_lock);
+	errno = saved;
+	return (rc);
+}
+
+/*
+ * Write one whole line (ending in '\n'). 0 when all of it was written;
+ * -1 with errno otherwise (a short write on a full disk reports ENOSPC).
+ */
+int
+msglog_write(const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	if (!atomic_load_explicit(&msglog_regular, memory_order_relaxed))
+		return (msglog_write_locked(buf, len));
+	do {
+		n = write(msglog_fd, buf, len);
+	} while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return (0);
+	if (n >= 0)
+		errno = ENOSPC;
+	return (-1);
+}
+
+/*
+ * Log a daemon event (no client): event, then fmt's "key=value ..." extra
+ * fields. Failures go to stderr; events never stop the daemon.
+ */
+void
+msglog_event(const char *event, const char *fmt, ...)
+{
+	char			extra[512], line[1024];
+	struct timespec		now;
+	struct logfmt_record	rec;
+	va_list			ap;
+	size_t			len;
+
+	va_start(ap, fmt);
+	vsnprintf(extra, sizeof(extra), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(&rec, 0, sizeof(rec));
+	rec.when = &now;
+	rec.pid = getpid();
+	rec.event = event;
+	rec.extra = extra;
+	len = logfmt_line(line, sizeof(line), msglog_fmt, &rec);
+	if (len == 0)
+		log_warnx("event %s too long to log", event);
+	else if (msglog_write(line, len) == -1)
+		log_warn("cannot log event %s", event);
+}

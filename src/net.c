@@ -1,0 +1,229 @@
+/*
+ * net.c: addresses, the listening socket, and descriptor I/O that retries
+ * EINTR and bounds every wait.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ackd.h"
+
+/* SIGPIPE is ignored process-wide too; this only saves a signal. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+/*
+ * Fill ss with the numeric IPv4 or IPv6 address str (a scope such as
+ * fe80::1%eth0 allowed) and port. Never resolves names: -1 for those.
+ */
+int
+net_parse_addr(const char *str, int port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct addrinfo	 hints, *res;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	if (str[0] == '\0' || getaddrinfo(str, NULL, &hints, &res) != 0)
+		return (-1);
+	if (res->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(res);
+		return (-1);
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	return (0);
+}
+
+/* Write sa as "1.2.3.4:80" or "[::1]:80"; returns the length written. */
+size_t
+net_format_addr(char *buf, size_t size, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	char		host[INET6_ADDRSTRLEN];
+	int		n = -1;
+
+	if (sa->sa_family == AF_INET &&
+	    salen >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		if (inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host)))
+			n = snprintf(buf, size, "%s:%u", host,
+			    ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6 &&
+	    salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host)))
+			n = snprintf(buf, size, "[%s]:%u", host,
+			    ntohs(sin6->sin6_port));
+	}
+	if (n < 0)
+		n = snprintf(buf, size, "?");
+	if ((size_t)n >= size)
+		return (size == 0 ? 0 : size - 1);
+	return ((size_t)n);
+}
+
+/*
+ * Create the listening socket for cfg, non-blocking so that the workers
+ * sharing it never sleep in accept(). On failure err says why (address
+ * and the system's reason) and -1 is returned with errno set.
+ */
+int
+net_listen(const struct ackd_config *cfg, char *err, size_t errsize)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd, on = 1, saved;
+	const char		*what;
+
+	if (net_parse_addr(cfg->bind, cfg->port, &ss, &sslen) == -1) {
+		snprintf(err, errsize, "'%s' is not a numeric address",
+		    cfg->bind);
+		errno = EINVAL;
+		return (-1);
+	}
+	what = "socket";
+	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+		goto fail;
+	what = "set options on";
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail_close;
+	what = "bind";
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
+		goto fail_close;
+	what = "listen on";
+	if (listen(fd, cfg->backlog) == -1)
+		goto fail_close;
+	return (fd);
+
+fail_close:
+	saved = errno;
+	close(fd);
+	errno = saved;
+fail:
+	saved = errno;
+	{
+		char	addr[ACKD_ADDRSTRLEN], reason[128];
+
+		net_format_addr(addr, sizeof(addr), (struct sockaddr *)&ss,
+		    sslen);
+		snprintf(err, errsize, "cannot %s %s: %s", what, addr,
+		    log_strerror(saved, reason, sizeof(reason)));
+	}
+	errno = saved;
+	return (-1);
+}
+
+/*
+ * Accept one connection from the non-blocking listener; the new socket is
+ * blocking and close-on-exec. -1 with errno (EAGAIN when none waits).
+ */
+int
+net_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len)
+{
+	int	fd;
+
+	do {
+		*len = sizeof(*ss);
+#ifdef HAVE_ACCEPT4
+		fd = accept4(lfd, (struct sockaddr *)ss, len, SOCK_CLOEXEC);
+#else
+		fd = accept(lfd, (struct sockaddr *)ss, len);
+		if (fd != -1) {
+			/* accepted sockets may inherit O_NONBLOCK elsewhere */
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		}
+#endif
+	} while (fd == -1 && errno == EINTR);
+	return (fd);
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long
+net_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Read once from fd into buf, waiting at most timeout_ms for data. The
+ * common case (data already there) costs one recv. Returns the byte count,
+ * 0 at end of file, or -1 with errno (ETIMEDOUT when nothing came in time).
+ */
+ssize_t
+net_read_timed(int fd, void *buf, size_t size, int timeout_ms)
+{
+	struct pollfd	 pfd;
+	long long	 deadline = -1, left;
+	ssize_t		 n;
+	int		 rc;
+
+	for (;;) {
+		n = recv(fd, buf, size, MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			return (n);
+		if (deadline == -1)
+			deadline = net_now_ms() + timeout_ms;
+		left = deadline - net_now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		rc = poll(&pfd, 1, (int)left);
+		if (rc == -1 && errno != EINTR)
+			return (-1);
+	}
+}
+
+/* Write all of buf to the socket fd, never raising SIGPIPE; 0 or -1. */
+int
+net_write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}

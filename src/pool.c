@@ -1,0 +1,90 @@
+/*
+ * pool.c: a fixed set of handler threads draining one worker's queue.
+ *
+ * Threads are created with every signal blocked (the creator blocks them
+ * first), so only the worker's signal thread ever sees a signal. Their
+ * stacks are small: buffers live on the heap, sized once at start.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ackd.h"
+
+#define POOL_STACK_SIZE	(256 * 1024)
+
+/* One handler thread: serve connections until the queue is closed and empty. */
+static void *
+pool_thread(void *arg)
+{
+	struct pool_slot	*slot = arg;
+	int			 fd;
+
+	while ((fd = queue_pop(slot->queue)) != -1)
+		handler_serve(&slot->handler, fd);
+	return (NULL);
+}
+
+/*
+ * Start cfg->threads handler threads on queue. On failure the threads
+ * already started are stopped again, and -1 is returned with errno set.
+ */
+int
+pool_start(struct pool *pool, const struct ackd_config *cfg,
+    struct queue *queue, struct stats *stats)
+{
+	pthread_attr_t	attr;
+	int		rc = 0;
+
+	memset(pool, 0, sizeof(*pool));
+	pool->slots = calloc((size_t)cfg->threads, sizeof(*pool->slots));
+	if (pool->slots == NULL)
+		return (-1);
+	for (; pool->ready < cfg->threads; pool->ready++) {
+		pool->slots[pool->ready].queue = queue;
+		if (handler_init(&pool->slots[pool->ready].handler, cfg,
+		    stats) == -1)
+			goto fail;
+	}
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		goto fail_rc;
+	pthread_attr_setstacksize(&attr, POOL_STACK_SIZE);
+	for (; pool->started < cfg->threads; pool->started++) {
+		rc = pthread_create(&pool->slots[pool->started].thread, &attr,
+		    pool_thread, &pool->slots[pool->started]);
+		if (rc != 0)
+			break;
+	}
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		goto fail_rc;
+	return (0);
+
+fail_rc:
+	errno = rc;
+fail:
+	rc = errno;
+	queue_close(queue);
+	pool_join(pool);
+	errno = rc;
+	return (-1);
+}
+
+/* Wait for every thread (the queue must be closed) and free the pool. */
+void
+pool_join(struct pool *pool)
+{
+	int	i, rc;
+
+	for (i = 0; i < pool->started; i++)
+		if ((rc = pthread_join(pool->slots[i].thread, NULL)) != 0) {
+			errno = rc;
+			log_warn("pthread_join");
+		}
+	for (i = 0; i < pool->ready; i++)
+		handler_free(&pool->slots[i].handler);
+	free(pool->slots);
+	memset(pool, 0, sizeof(*pool));
+}
