@@ -42,6 +42,7 @@ struct worker {
 	int			 wake[2];	/* signal thread -> accept loop */
 	atomic_int		 stopping;
 	sigset_t		 sigs;		/* what the signal thread takes */
+	pthread_t		 signal_thread;
 };
 
 /* Has our master gone (we were re-parented)? */
@@ -60,8 +61,11 @@ worker_signals(void *arg)
 	char		 byte = 0;
 
 	for (;;) {
+		/* cancelled only while waiting, never halfway through a reopen */
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		if (sigwait(&w->sigs, &sig) != 0)
 			continue;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		switch (sig) {
 		case SIGHUP:
 			if (msglog_reopen() == -1)
@@ -193,8 +197,7 @@ worker_block_signals(struct worker *w)
 static void
 worker_start(struct worker *w)
 {
-	pthread_t	tid;
-	int		rc;
+	int	rc;
 
 	if (worker_pipe(w->wake) == -1)
 		fatal(ACKD_EXIT_OSERR, "worker pipe");
@@ -203,11 +206,25 @@ worker_start(struct worker *w)
 	if (pool_start(&w->pool, w->cfg, &w->queue, &w->stats) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot start %d handler threads",
 		    w->cfg->threads);
-	if ((rc = pthread_create(&tid, NULL, worker_signals, w)) != 0) {
+	if ((rc = pthread_create(&w->signal_thread, NULL, worker_signals,
+	    w)) != 0) {
 		errno = rc;
 		fatal(ACKD_EXIT_OSERR, "signal thread");
 	}
-	pthread_detach(tid);
+}
+
+/* Stop the signal thread: sigwait is a cancellation point. */
+static void
+worker_stop_signals(struct worker *w)
+{
+	int	rc;
+
+	if ((rc = pthread_cancel(w->signal_thread)) == 0)
+		rc = pthread_join(w->signal_thread, NULL);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("cannot stop the signal thread");
+	}
 }
 
 /*
@@ -238,6 +255,8 @@ worker_run(const struct ackd_config *cfg, int lfd, pid_t master)
 	close(lfd);
 	queue_close(&w.queue);
 	pool_join(&w.pool);
+	worker_stop_signals(&w);
+	queue_destroy(&w.queue);
 	stats_format(counters, sizeof(counters), &w.stats);
 	msglog_event("worker-stop", "%s", counters);
 	return (ACKD_EXIT_OK);
