@@ -87,15 +87,23 @@ config_defaults(struct ackd_config *cfg)
 	cfg->log_format = ACKD_LOG_TEXT;
 }
 
-/* Put one formatted error line into err. */
+/*
+ * Put one formatted error line into err. The line quotes what the user
+ * typed, so any byte outside printable ASCII becomes '?': a value with a
+ * newline or an escape sequence cannot split the line or reach the terminal.
+ */
 static enum config_result
 config_error(char *err, size_t errsize, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list		 ap;
+	unsigned char	*p;
 
 	va_start(ap, fmt);
 	vsnprintf(err, errsize, fmt, ap);
 	va_end(ap);
+	for (p = (unsigned char *)err; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
 	return (CONFIG_ERROR);
 }
 
@@ -243,6 +251,20 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 	return (config_error(err, errsize, "--%s: internal error", f->name));
 }
 
+/*
+ * Name the unknown option in word: a long one whole, a short one by the
+ * letter getopt stopped at (word may be a group such as -zV).
+ */
+static enum config_result
+config_unknown(const char *word, char *err, size_t errsize)
+{
+	if (strncmp(word, "--", 2) == 0 || optopt == 0)
+		return (config_error(err, errsize, "unknown option '%s' (see "
+		    "ackd --help)", word));
+	return (config_error(err, errsize, "unknown option '-%c' (see ackd "
+	    "--help)", optopt));
+}
+
 /* Find the flag getopt_long returned as c. */
 static const struct config_flag *
 config_find(int c)
@@ -328,17 +350,22 @@ config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
 	struct option			 longopts[CONFIG_NFLAGS + 1];
 	const struct config_flag	*f;
 	enum config_result		 rc;
-	int				 c;
+	int				 c, word;
 
 	config_getopt_tables(shortopts, longopts);
 	optind = 0;	/* glibc: start afresh; others: 0 acts as 1 */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+	for (;;) {
+		/* the word getopt looks at: a short option group stays at
+		 * optind until its last letter, so this is the word with c */
+		word = optind > 0 ? optind : 1;
+		if ((c = getopt_long(argc, argv, shortopts, longopts,
+		    NULL)) == -1)
+			break;
 		if (c == ':')
 			return (config_missing(optopt, err, errsize));
 		if (c == '?' || (f = config_find(c)) == NULL)
-			return (config_error(err, errsize, "unknown option "
-			    "'%s' (see ackd --help)", argv[optind - 1]));
+			return (config_unknown(argv[word], err, errsize));
 		rc = config_apply(cfg, f, optarg, err, errsize);
 		if (rc != CONFIG_RUN)
 			return (rc);

@@ -34,6 +34,7 @@ net_parse_addr(const char *str, int port, struct sockaddr_storage *ss,
     socklen_t *len)
 {
 	struct addrinfo	 hints, *res;
+	struct in_addr	 v4;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -49,6 +50,10 @@ net_parse_addr(const char *str, int port, struct sockaddr_storage *ss,
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
 	freeaddrinfo(res);
+	/* getaddrinfo takes the old inet_aton forms, where 010.0.0.1 is
+	 * octal for 8.0.0.1 and "1" is 0.0.0.1: accept plain dotted quads only */
+	if (ss->ss_family == AF_INET && inet_pton(AF_INET, str, &v4) != 1)
+		return (-1);
 	if (ss->ss_family == AF_INET)
 		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
 	else

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""
+test_basic.py: one client at a time against a real ackd on loopback.
+
+The ACK and its log line, the client's address, escaping of every byte in
+the text and json formats, empty connections, truncation, --ack, the read
+timeout, IPv6, and a clean SIGTERM with the worker counters.
+"""
+
+import os
+import random
+import re
+import signal
+import socket
+import stat
+import string
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+
+def msg_lines(d, sport, host="127.0.0.1"):
+    """The log's event=message lines of the client on source port sport."""
+    client = "[%s]:%d" % (host, sport) if ":" in host else \
+        "%s:%d" % (host, sport)
+    return [r for r in d.records()
+            if r.event == "message" and r.get("client") == client]
+
+
+def one(t, label, recs):
+    """Check there is exactly one record; return it (or an empty one)."""
+    t.eq("%s: exactly one event=message line for the client" % label,
+         len(recs), 1)
+    return recs[0] if recs else h.Record()
+
+
+def check_start(t, d):
+    """The start line and the workers it announces."""
+    s = d.start_rec
+    t.eq("start: pid= is the master's", s.get("pid"), d.pid)
+    t.eq("start: listen= is 127.0.0.1 and the real port",
+         s.get("listen"), "127.0.0.1:%d" % d.port)
+    t.ok("start: the reported port is not 0", d.port > 0, "port 0")
+    t.eq("start: workers=2", s.get("workers"), 2)
+    t.eq("start: threads=4", s.get("threads"), 4)
+    t.eq("start: queue=256 (the default)", s.get("queue"), 256)
+    t.eq("start: version=0.1.0", s.get("version"), "0.1.0")
+    t.eq("start: the worker-start pids are the master's children",
+         sorted(d.worker_pids), d.live_workers())
+    mode = stat.S_IMODE(os.stat(d.log_path).st_mode)
+    t.eq("log file created with mode 0640 (umask 022)", oct(mode),
+         oct(0o640))
+
+
+def check_hello(t, d):
+    """hello -> ACK!, one exact line with the client's own port."""
+    r = h.client(d.port, b"hello")
+    t.eq("hello: the reply is exactly ACK!", r.data, h.ACK)
+    t.ok("hello: the daemon then closes (EOF, no error)", r.error is None,
+         repr(r.error))
+    # read at once: the line must be written before the ACK is sent
+    rec = one(t, "hello", msg_lines(d, r.sport))
+    t.eq("hello: bytes=5", rec.get("bytes"), 5)
+    t.eq('hello: msg="hello"', rec.get("msg"), b"hello")
+    t.ok("hello: pid= is one of the worker pids",
+         rec.get("pid") in d.worker_pids,
+         "pid=%s, workers %s" % (rec.get("pid"), d.worker_pids))
+    want = (r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z 127\.0\.0\.1:%d "
+            r"pid=%d event=message bytes=5 msg=\"hello\"$" %
+            (r.sport, rec.get("pid", 0))).encode()
+    t.ok("hello: the line is exactly TS CLIENT pid= event= bytes= msg=",
+         re.match(want, rec.raw), "line %s" % h.short(rec.raw))
+    return 1 if r.data == h.ACK else 0
+
+
+def check_telnet(t, d):
+    """hello\\r\\n is logged escaped, on one line."""
+    r = h.client(d.port, b"hello\r\n")
+    t.eq("telnet: the reply is ACK!", r.data, h.ACK)
+    rec = one(t, "telnet", msg_lines(d, r.sport))
+    t.ok('telnet: logged as msg="hello\\r\\n"',
+         rec.raw.endswith(b' bytes=7 msg="hello\\r\\n"'),
+         "line %s" % h.short(rec.raw))
+    t.eq("telnet: the decoded msg is the sent bytes", rec.get("msg"),
+         b"hello\r\n")
+    return 1 if r.data == h.ACK else 0
+
+
+def check_empty(t, d):
+    """Connect and close without sending: event=empty, no crash."""
+    c = h.Conn(d.port)
+    sport = c.reply.sport
+    c.close()
+    client = "127.0.0.1:%d" % sport
+    recs = d.wait_records(lambda r: r.get("client") == client, timeout=10)
+    t.eq("empty: one line for the client", len(recs), 1)
+    rec = recs[0] if recs else h.Record()
+    t.eq("empty: event=empty", rec.event, "empty")
+    t.eq("empty: bytes=0", rec.get("bytes"), 0)
+    t.ok("empty: no msg field", "msg" not in rec, h.short(rec.raw))
+    r = h.client(d.port, b"after-empty")
+    t.eq("empty: the next client still gets ACK!", r.data, h.ACK)
+    t.ok("empty: the master still runs", d.proc.poll() is None,
+         "exited %s" % d.proc.returncode)
+    t.eq("empty: no worker died", d.events("worker-exit"), [])
+    t.eq("empty: the same workers still run", d.live_workers(),
+         sorted(d.worker_pids))
+    return 1 if r.data == h.ACK else 0
+
+
+def check_sizes(t, d):
+    """3000 bytes with --max-message 1024: truncated; 1024: not."""
+    acks = 0
+    data = "".join(random.choice(string.ascii_letters)
+                   for _ in range(3000)).encode()
+    r = h.client(d.port, data)
+    t.eq("oversized: the reply is ACK!", r.data, h.ACK)
+    if r.error is not None:
+        t.note("oversized: after the ACK the client saw %r" % r.error)
+    rec = one(t, "oversized", msg_lines(d, r.sport))
+    t.eq("oversized: bytes=1024", rec.get("bytes"), 1024)
+    t.eq("oversized: truncated=1", rec.get("truncated"), 1)
+    t.ok("oversized: msg is the first 1024 bytes sent",
+         rec.get("msg") == data[:1024],
+         "logged %d bytes, equal prefix: %s" % (len(rec.get("msg", b"")),
+                                               rec.get("msg") == data[:1024]))
+    acks += r.data == h.ACK
+    data = b"x" * 1023 + b"y"
+    r = h.client(d.port, data)
+    t.eq("exactly 1024 bytes: the reply is ACK!", r.data, h.ACK)
+    rec = one(t, "exactly 1024 bytes", msg_lines(d, r.sport))
+    t.eq("exactly 1024 bytes: bytes=1024", rec.get("bytes"), 1024)
+    t.ok("exactly 1024 bytes: not marked truncated",
+         rec.get("truncated") in (None, 0), h.short(rec.raw[:120]))
+    t.ok("exactly 1024 bytes: logged whole", rec.get("msg") == data,
+         "differs")
+    acks += r.data == h.ACK
+    return acks
+
+
+def check_all_bytes(t, d):
+    """Every byte value in one message, escaped per the spec."""
+    data = bytes(range(256))
+    r = h.client(d.port, data)
+    t.eq("all bytes: the reply is ACK!", r.data, h.ACK)
+    rec = one(t, "all bytes", msg_lines(d, r.sport))
+    t.ok("all bytes: the line parses", rec.error is None, rec.error)
+    t.eq("all bytes: bytes=256", rec.get("bytes"), 256)
+    t.ok("all bytes: the decoded msg equals the bytes sent",
+         rec.get("msg") == data, "decoded %s" % h.short(rec.get("msg")))
+    bad = sorted({c for c in rec.raw if not 0x20 <= c <= 0x7e})
+    t.ok("all bytes: the raw line has no byte outside 0x20-0x7E", not bad,
+         "bytes %s" % ["0x%02x" % c for c in bad])
+    t.ok("all bytes: the escaping is exactly the spec's "
+         "(\\\\ \\\" \\n \\r \\t, else \\xNN lowercase)",
+         rec.raw.endswith(b' msg="' + h.escape_text(data) + b'"'),
+         "line %s" % h.short(rec.raw))
+    return 1 if r.data == h.ACK else 0
+
+
+def check_well_formed(t, d):
+    """Every line parses; connection events have client and bytes."""
+    recs = d.records()
+    h.check_lines_parse(t, "text log", recs)
+    bad = [r.raw for r in recs if not r.error and
+           (r.get("client") is None) != ("bytes" not in r)]
+    t.ok("text log: bytes= on connection lines only", not bad,
+         h.short(bad[:3]))
+    bad = [r.raw for r in recs if not r.error and
+           (r.event == "message") != ("msg" in r)]
+    t.ok("text log: msg= on event=message lines only", not bad,
+         h.short(bad[:3]))
+
+
+def check_stop(t, d, acks):
+    """SIGTERM: exit 0, shutdown and stop lines, worker counters."""
+    d.signal(signal.SIGTERM)
+    rc = d.wait_exit(15)
+    t.eq("SIGTERM: the master exits 0", rc, 0)
+    recs = d.records()
+    last = recs[-1] if recs else h.Record()
+    t.ok("SIGTERM: the last line is event=stop status=0",
+         last.event == "stop" and last.get("status") == 0,
+         "last line %s" % h.short(last.raw))
+    t.ok("SIGTERM: an event=shutdown line from the master",
+         any(r.event == "shutdown" and r.get("pid") == d.pid for r in recs),
+         "none")
+    stops = [r for r in recs if r.event == "worker-stop"]
+    t.eq("SIGTERM: one worker-stop line per worker",
+         sorted(r.get("pid") for r in stops), sorted(d.worker_pids))
+
+    def total(key):
+        return sum(r.get(key, 0) for r in stops
+                   if isinstance(r.get(key), int))
+    t.eq("worker-stop: acked adds up to the ACKs clients got",
+         total("acked"), acks)
+    t.eq("worker-stop: empty adds up to 1", total("empty"), 1)
+    t.eq("worker-stop: truncated adds up to 1", total("truncated"), 1)
+    t.eq("worker-stop: accepted adds up to every connection",
+         total("accepted"), acks + 1)
+    t.eq("SIGTERM: no worker left", d.pids_gone(d.worker_pids), [])
+
+
+def check_json(t, tmp):
+    """--log-format json: every line is JSON, msg decodes losslessly."""
+    d = h.Daemon(tmp, ["--threads", "2"], workers=1, fmt="json",
+                 log_name="json.log")
+    sends = [("json hello", b"hello"), ("json all bytes", bytes(range(256))),
+             ("json escapes", b'tab\there "q" \\ end\n')]
+    replies = [h.client(d.port, data) for _, data in sends]
+    recs = d.records()
+    h.check_lines_parse(t, "json log", recs)
+    for (label, data), r in zip(sends, replies):
+        t.eq("%s: the reply is ACK!" % label, r.data, h.ACK)
+        mine = [x for x in recs if x.event == "message" and
+                x.get("client") == "127.0.0.1:%d" % r.sport]
+        rec = one(t, label, mine)
+        t.ok("%s: msg.encode('latin-1') equals the bytes sent" % label,
+             rec.get("msg") == data, "got %s" % h.short(rec.get("msg")))
+        t.ok("%s: bytes is a JSON number equal to the length" % label,
+             type(rec.get("bytes")) is int and rec["bytes"] == len(data),
+             "bytes=%r" % (rec.get("bytes"),))
+        t.ok("%s: pid is a JSON number, one of the workers" % label,
+             type(rec.get("pid")) is int and rec["pid"] in d.worker_pids,
+             "pid=%r" % (rec.get("pid"),))
+        t.ok("%s: msg escaped exactly per the spec (\\u00NN)" % label,
+             b'"msg":"' + h.escape_json(data) + b'"' in rec.raw,
+             "line %s" % h.short(rec.raw))
+    s = d.start_rec
+    t.ok("json start: workers is the number 1",
+         type(s.get("workers")) is int and s["workers"] == 1,
+         h.short(s.raw))
+    t.eq("json start: version is the string 0.1.0", s.get("version"),
+         "0.1.0")
+    t.ok('json start: no "client" and no "bytes" on a daemon event',
+         b'"client"' not in s.raw and b'"bytes"' not in s.raw,
+         h.short(s.raw))
+
+
+def check_custom_ack(t, tmp):
+    """--ack TEXT is the reply, sent as given."""
+    ack = "got it: 200\\n OK\r\n"
+    d = h.Daemon(tmp, ["--ack", ack], workers=1, log_name="ack.log")
+    r = h.client(d.port, b"custom")
+    t.eq("--ack: the reply is exactly the given text", r.data,
+         ack.encode())
+    t.eq("--ack: the message is logged", len(msg_lines(d, r.sport)), 1)
+
+
+def check_timeout(t, tmp):
+    """--read-timeout 0.3, nothing sent: event=timeout, EOF, no ACK."""
+    d = h.Daemon(tmp, ["--read-timeout", "0.3"], workers=1,
+                 log_name="timeout.log")
+    c = h.Conn(d.port)
+    r = c.read_all(timeout=15)
+    c.close()
+    t.eq("timeout: the client gets no ACK, only the end of the stream",
+         r.data, b"")
+    t.ok("timeout: the daemon closes the connection (EOF, no error)",
+         r.error is None, repr(r.error))
+    client = "127.0.0.1:%d" % r.sport
+    recs = [x for x in d.records() if x.get("client") == client]
+    t.eq("timeout: one event=timeout line for the client",
+         [x.event for x in recs], ["timeout"])
+    if recs:
+        t.eq("timeout: bytes=0", recs[0].get("bytes"), 0)
+    r = h.client(d.port, b"after-timeout")
+    t.eq("timeout: the next client gets ACK!", r.data, h.ACK)
+
+
+def ipv6_unavailable():
+    """Why ::1 cannot be bound here, or None if it can."""
+    if not socket.has_ipv6:
+        return "Python has no IPv6"
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+    except OSError as e:
+        return "cannot bind ::1: %s" % e
+    return None
+
+
+def check_ipv6(t, tmp):
+    """--bind ::1: the ACK, and the client logged as [::1]:port."""
+    why = ipv6_unavailable()
+    if why:
+        t.skip("IPv6: --bind ::1", why)
+        return
+    d = h.Daemon(tmp, [], workers=1, bind="::1", log_name="v6.log")
+    t.eq("IPv6: listen= is [::1]:PORT", d.start_rec.get("listen"),
+         "[::1]:%d" % d.port)
+    r = h.client(d.port, b"hello6", host="::1")
+    t.eq("IPv6: the reply is ACK!", r.data, h.ACK)
+    recs = msg_lines(d, r.sport, host="::1")
+    t.eq("IPv6: one line with client=[::1]:<source port>", len(recs), 1)
+
+
+def main(t, tmp):
+    d = h.Daemon(tmp, ["--threads", "4"], workers=2)
+    check_start(t, d)
+    acks = check_hello(t, d)
+    acks += check_telnet(t, d)
+    acks += check_empty(t, d)
+    acks += check_sizes(t, d)
+    acks += check_all_bytes(t, d)
+    check_well_formed(t, d)
+    check_stop(t, d, acks)
+    check_json(t, tmp)
+    check_custom_ack(t, tmp)
+    check_timeout(t, tmp)
+    check_ipv6(t, tmp)
+
+
+if __name__ == "__main__":
+    h.run("basic", main, deadline=60)

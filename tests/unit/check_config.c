@@ -1,0 +1,765 @@
+/*
+ * check_config.c: unit tests of the defaults, flag parsing and range checks
+ * in config.c.
+ *
+ * The limits come from ackd.h, the flag names from the manual: neither is
+ * read back from config.c's own table, so a slip there shows up here.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ackd.h"
+
+/* Room for the words of one command line, which config_parse keeps. */
+#define CHECK_CONFIG_ARGC	16
+#define CHECK_CONFIG_STORE	8192
+
+static struct {
+	char	 store[CHECK_CONFIG_STORE];
+	char	*argv[CHECK_CONFIG_ARGC + 1];
+	int	 argc;
+} check_config_args;
+
+/* The last error config_parse wrote. */
+static char	check_config_err[256];
+
+/* Every flag: long name and short letter (0: long only). */
+static const struct {
+	const char	*name;
+	char		 letter;
+	int		 has_arg;
+} check_config_flags[] = {
+	{ "bind", 'b', 1 },
+	{ "port", 'p', 1 },
+	{ "backlog", 0, 1 },
+	{ "workers", 'w', 1 },
+	{ "threads", 't', 1 },
+	{ "queue", 'q', 1 },
+	{ "max-message", 'm', 1 },
+	{ "read-timeout", 'r', 1 },
+	{ "shutdown-timeout", 0, 1 },
+	{ "ack", 'a', 1 },
+	{ "log-file", 'l', 1 },
+	{ "log-format", 'f', 1 },
+	{ "help", 'h', 0 },
+	{ "version", 'V', 0 },
+};
+
+#define CHECK_CONFIG_NFLAGS \
+	(int)(sizeof(check_config_flags) / sizeof(check_config_flags[0]))
+
+enum check_config_kind {
+	CHECK_CONFIG_INT,	/* int field, whole number */
+	CHECK_CONFIG_SIZE,	/* size_t field, whole number */
+	CHECK_CONFIG_MSEC	/* int field in ms, given in decimal seconds */
+};
+
+/* Every numeric flag, its field, its limits and one ordinary value. */
+static const struct {
+	const char		*name;
+	char			 letter;
+	size_t			 offset;
+	enum check_config_kind	 kind;
+	long long		 min, max;	/* in the field's units */
+	const char		*value;
+	long long		 want;
+} check_config_nums[] = {
+	{ "port", 'p', offsetof(struct ackd_config, port),
+	    CHECK_CONFIG_INT, 0, 65535, "1234", 1234 },
+	{ "backlog", 0, offsetof(struct ackd_config, backlog),
+	    CHECK_CONFIG_INT, 1, ACKD_BACKLOG_MAX, "77", 77 },
+	{ "workers", 'w', offsetof(struct ackd_config, workers),
+	    CHECK_CONFIG_INT, 1, ACKD_WORKERS_MAX, "3", 3 },
+	{ "threads", 't', offsetof(struct ackd_config, threads),
+	    CHECK_CONFIG_INT, 1, ACKD_THREADS_MAX, "5", 5 },
+	{ "queue", 'q', offsetof(struct ackd_config, queue),
+	    CHECK_CONFIG_INT, 1, ACKD_QUEUE_MAX, "9", 9 },
+	{ "max-message", 'm', offsetof(struct ackd_config, max_message),
+	    CHECK_CONFIG_SIZE, 1, ACKD_MESSAGE_MAX, "4096", 4096 },
+	{ "read-timeout", 'r', offsetof(struct ackd_config, read_timeout_ms),
+	    CHECK_CONFIG_MSEC, 1, ACKD_TIMEOUT_MAX_MS, "2.5", 2500 },
+	{ "shutdown-timeout", 0,
+	    offsetof(struct ackd_config, shutdown_timeout_ms),
+	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "0.25", 250 },
+};
+
+#define CHECK_CONFIG_NNUMS \
+	(int)(sizeof(check_config_nums) / sizeof(check_config_nums[0]))
+
+/* Build argv as "ackd" and the words from ap, up to a NULL. */
+static void
+check_config_argv(va_list ap)
+{
+	const char	*w;
+	size_t		 used = 0, len;
+
+	memset(&check_config_args, 0, sizeof(check_config_args));
+	for (w = "ackd"; w != NULL; w = va_arg(ap, const char *)) {
+		len = strlen(w) + 1;
+		ck_assert_msg(check_config_args.argc < CHECK_CONFIG_ARGC &&
+		    used + len <= CHECK_CONFIG_STORE, "test command too long");
+		memcpy(check_config_args.store + used, w, len);
+		check_config_args.argv[check_config_args.argc++] =
+		    check_config_args.store + used;
+		used += len;
+	}
+	check_config_args.argv[check_config_args.argc] = NULL;
+}
+
+/* Parse "ackd" and the words from ap into cfg. */
+static enum config_result
+check_config_vparse(struct ackd_config *cfg, va_list ap)
+{
+	check_config_argv(ap);
+	memset(check_config_err, 'X', sizeof(check_config_err) - 1);
+	check_config_err[sizeof(check_config_err) - 1] = '\0';
+	return (config_parse(cfg, check_config_args.argc,
+	    check_config_args.argv, check_config_err,
+	    sizeof(check_config_err)));
+}
+
+/* Parse "ackd" and the words given (NULL last) into cfg as it is. */
+static enum config_result __attribute__((sentinel))
+check_config_parse(struct ackd_config *cfg, ...)
+{
+	enum config_result	rc;
+	va_list			ap;
+
+	va_start(ap, cfg);
+	rc = check_config_vparse(cfg, ap);
+	va_end(ap);
+	return (rc);
+}
+
+/* config_defaults, then parse the words given (NULL last). */
+static enum config_result __attribute__((sentinel))
+check_config_fresh(struct ackd_config *cfg, ...)
+{
+	enum config_result	rc;
+	va_list			ap;
+
+	config_defaults(cfg);
+	va_start(ap, cfg);
+	rc = check_config_vparse(cfg, ap);
+	va_end(ap);
+	return (rc);
+}
+
+/* Assert rc is an error whose one-line message starts with prefix, has what. */
+static void
+check_config_assert_error(enum config_result rc, const char *prefix,
+    const char *what, const char *context)
+{
+	const unsigned char	*p;
+
+	ck_assert_msg(rc == CONFIG_ERROR, "%s: accepted (rc %d)", context, rc);
+	ck_assert_msg(strchr(check_config_err, '\n') == NULL,
+	    "%s: error is not one line: '%s'", context, check_config_err);
+	for (p = (const unsigned char *)check_config_err; *p != '\0'; p++)
+		ck_assert_msg(*p >= 0x20 && *p <= 0x7e, "%s: error has byte "
+		    "0x%02x outside printable ASCII", context, *p);
+	ck_assert_msg(strncmp(check_config_err, prefix, strlen(prefix)) == 0,
+	    "%s: error '%s' does not start with '%s'", context,
+	    check_config_err, prefix);
+	ck_assert_msg(strstr(check_config_err, what) != NULL,
+	    "%s: error '%s' does not say '%s'", context, check_config_err,
+	    what);
+}
+
+/* The value of numeric flag i's field in cfg. */
+static long long
+check_config_field(const struct ackd_config *cfg, int i)
+{
+	const char	*p = (const char *)cfg + check_config_nums[i].offset;
+	size_t		 z;
+	int		 v;
+
+	if (check_config_nums[i].kind == CHECK_CONFIG_SIZE) {
+		memcpy(&z, p, sizeof(z));
+		return ((long long)z);
+	}
+	memcpy(&v, p, sizeof(v));
+	return (v);
+}
+
+/* Write v (in the field's units) as flag i takes it on the command line. */
+static void
+check_config_value(int i, long long v, char *buf, size_t size)
+{
+	if (check_config_nums[i].kind != CHECK_CONFIG_MSEC)
+		snprintf(buf, size, "%lld", v);
+	else
+		snprintf(buf, size, "%s%lld.%03lld", v < 0 ? "-" : "",
+		    (v < 0 ? -v : v) / 1000, (v < 0 ? -v : v) % 1000);
+}
+
+START_TEST(check_config_defaults_values)
+{
+	struct ackd_config	cfg;
+	long			ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(&cfg, 0x5a, sizeof(cfg));
+	config_defaults(&cfg);
+	ck_assert_str_eq(cfg.bind, "0.0.0.0");
+	ck_assert_int_eq(cfg.port, 9999);
+	ck_assert_int_eq(cfg.backlog, 511);
+	ck_assert_int_ge(cfg.workers, 1);
+	ck_assert_int_le(cfg.workers, ACKD_WORKERS_MAX);
+	if (ncpu >= 1 && ncpu <= ACKD_WORKERS_MAX)
+		ck_assert_msg(cfg.workers == ncpu, "workers %d, online CPUs "
+		    "%ld", cfg.workers, ncpu);
+	ck_assert_int_eq(cfg.threads, 16);
+	ck_assert_int_eq(cfg.queue, 256);
+	ck_assert_uint_eq(cfg.max_message, 1024);
+	ck_assert_int_eq(cfg.read_timeout_ms, 10000);
+	ck_assert_int_eq(cfg.shutdown_timeout_ms, 10000);
+	ck_assert_str_eq(cfg.ack, "ACK!");
+	ck_assert_uint_eq(cfg.ack_len, 4);
+	ck_assert_ptr_null(cfg.log_file);
+	ck_assert_int_eq(cfg.log_format, ACKD_LOG_TEXT);
+}
+END_TEST
+
+START_TEST(check_config_no_args_keeps_defaults)
+{
+	struct ackd_config	cfg, def;
+
+	config_defaults(&def);
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_msg(memcmp(&cfg, &def, sizeof(cfg)) == 0,
+	    "parsing no flags changed the defaults");
+}
+END_TEST
+
+/* Each numeric flag, in each of its forms, sets its field. */
+START_TEST(check_config_num_forms)
+{
+	struct ackd_config	cfg;
+	char			lng[64], shrt[64], joined[128];
+	const char		*name = check_config_nums[_i].name;
+	const char		*value = check_config_nums[_i].value;
+	long long		want = check_config_nums[_i].want;
+
+	snprintf(lng, sizeof(lng), "--%s", name);
+	snprintf(joined, sizeof(joined), "--%s=%s", name, value);
+	ck_assert_msg(check_config_fresh(&cfg, lng, value, NULL) == CONFIG_RUN,
+	    "%s %s: %s", lng, value, check_config_err);
+	ck_assert_msg(check_config_field(&cfg, _i) == want, "%s %s -> %lld, "
+	    "want %lld", lng, value, check_config_field(&cfg, _i), want);
+	ck_assert_msg(check_config_fresh(&cfg, joined, NULL) == CONFIG_RUN,
+	    "%s: %s", joined, check_config_err);
+	ck_assert_msg(check_config_field(&cfg, _i) == want, "%s -> %lld",
+	    joined, check_config_field(&cfg, _i));
+	if (check_config_nums[_i].letter == 0)
+		return;
+	snprintf(shrt, sizeof(shrt), "-%c", check_config_nums[_i].letter);
+	ck_assert_msg(check_config_fresh(&cfg, shrt, value, NULL) == CONFIG_RUN,
+	    "%s %s: %s", shrt, value, check_config_err);
+	ck_assert_msg(check_config_field(&cfg, _i) == want, "%s %s -> %lld",
+	    shrt, value, check_config_field(&cfg, _i));
+	snprintf(joined, sizeof(joined), "-%c%s", check_config_nums[_i].letter,
+	    value);
+	ck_assert_msg(check_config_fresh(&cfg, joined, NULL) == CONFIG_RUN,
+	    "%s: %s", joined, check_config_err);
+	ck_assert_msg(check_config_field(&cfg, _i) == want, "%s -> %lld",
+	    joined, check_config_field(&cfg, _i));
+}
+END_TEST
+
+/* Each numeric flag takes its limits and refuses one step past each. */
+START_TEST(check_config_num_limits)
+{
+	struct ackd_config	cfg, def;
+	char			flag[64], val[64], prefix[80];
+	long long		min = check_config_nums[_i].min;
+	long long		max = check_config_nums[_i].max;
+	/* one unit past a limit: 1, or 1 ms for the durations */
+	long long		past[2] = { min - 1, max + 1 };
+	long long		lim[2] = { min, max };
+	int			k;
+
+	config_defaults(&def);
+	snprintf(flag, sizeof(flag), "--%s", check_config_nums[_i].name);
+	snprintf(prefix, sizeof(prefix), "%s: ", flag);
+	for (k = 0; k < 2; k++) {
+		check_config_value(_i, lim[k], val, sizeof(val));
+		ck_assert_msg(check_config_fresh(&cfg, flag, val, NULL) ==
+		    CONFIG_RUN, "%s %s refused: %s", flag, val,
+		    check_config_err);
+		ck_assert_msg(check_config_field(&cfg, _i) == lim[k],
+		    "%s %s -> %lld", flag, val, check_config_field(&cfg, _i));
+
+		check_config_value(_i, past[k], val, sizeof(val));
+		check_config_assert_error(check_config_fresh(&cfg, flag, val,
+		    NULL), prefix, "out of range", val);
+		ck_assert_msg(strstr(check_config_err, val) != NULL,
+		    "error '%s' does not quote '%s'", check_config_err, val);
+		ck_assert_msg(check_config_field(&cfg, _i) ==
+		    check_config_field(&def, _i), "refused %s %s changed it",
+		    flag, val);
+	}
+	/* far out of range saturates instead of wrapping into range */
+	check_config_assert_error(check_config_fresh(&cfg, flag,
+	    "99999999999999999999999", NULL), prefix, "out of range", "huge");
+	check_config_assert_error(check_config_fresh(&cfg, flag,
+	    "-99999999999999999999999", NULL), prefix, "out of range",
+	    "-huge");
+	check_config_assert_error(check_config_fresh(&cfg, flag,
+	    "18446744073709553616", NULL), prefix, "out of range", "2^64+k");
+}
+END_TEST
+
+/* Each numeric flag refuses what is not a number, naming itself. */
+START_TEST(check_config_num_not_a_number)
+{
+	static const char	*bad_int[] = { "", "abc", "12abc", "1.5", "+5",
+	    " 5", "5 ", "0x10", "-", "1e3", "--1", "1,000" };
+	static const char	*bad_sec[] = { "", "abc", "1s", "+1", " 1",
+	    "1 ", "1e3", "0x10", "-", ".", "1.2.3", "1,5", "--1", "-.", "5m" };
+	struct ackd_config	cfg, def;
+	const char		**bad;
+	char			flag[64], prefix[80], what[96];
+	size_t			n, k;
+
+	config_defaults(&def);
+	snprintf(flag, sizeof(flag), "--%s", check_config_nums[_i].name);
+	snprintf(prefix, sizeof(prefix), "%s: ", flag);
+	if (check_config_nums[_i].kind == CHECK_CONFIG_MSEC) {
+		bad = bad_sec;
+		n = sizeof(bad_sec) / sizeof(bad_sec[0]);
+	} else {
+		bad = bad_int;
+		n = sizeof(bad_int) / sizeof(bad_int[0]);
+	}
+	for (k = 0; k < n; k++) {
+		snprintf(what, sizeof(what), "'%s' is not a number", bad[k]);
+		check_config_assert_error(check_config_fresh(&cfg, flag, bad[k],
+		    NULL), prefix, what, bad[k]);
+		ck_assert_msg(check_config_field(&cfg, _i) ==
+		    check_config_field(&def, _i), "%s '%s' changed it", flag,
+		    bad[k]);
+	}
+}
+END_TEST
+
+/* Durations are decimal seconds, kept to the millisecond. */
+START_TEST(check_config_seconds_to_ms)
+{
+	static const struct {
+		const char	*arg;
+		int		 ms;
+	} t[] = {
+		{ "2.5", 2500 }, { "0.5", 500 }, { ".5", 500 }, { "1.", 1000 },
+		{ "10", 10000 }, { "0.001", 1 }, { "1.2345", 1234 },
+		{ "1.999999", 1999 }, { "007", 7000 }, { "0.010", 10 },
+		{ "86400", 86400000 }, { "86400.000", 86400000 },
+	};
+	struct ackd_config	cfg;
+	size_t			i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_msg(check_config_fresh(&cfg, "--read-timeout",
+		    t[i].arg, NULL) == CONFIG_RUN, "--read-timeout %s: %s",
+		    t[i].arg, check_config_err);
+		ck_assert_msg(cfg.read_timeout_ms == t[i].ms,
+		    "--read-timeout %s -> %d ms, want %d", t[i].arg,
+		    cfg.read_timeout_ms, t[i].ms);
+		ck_assert_msg(check_config_fresh(&cfg, "--shutdown-timeout",
+		    t[i].arg, NULL) == CONFIG_RUN, "--shutdown-timeout %s: %s",
+		    t[i].arg, check_config_err);
+		ck_assert_msg(cfg.shutdown_timeout_ms == t[i].ms,
+		    "--shutdown-timeout %s -> %d ms, want %d", t[i].arg,
+		    cfg.shutdown_timeout_ms, t[i].ms);
+	}
+	/* under a millisecond is 0 ms: too short to read, fine to stop */
+	check_config_assert_error(check_config_fresh(&cfg, "-r", "0.0009",
+	    NULL), "--read-timeout: ", "out of range", "-r 0.0009");
+	ck_assert_int_eq(check_config_fresh(&cfg, "--shutdown-timeout", "0",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.shutdown_timeout_ms, 0);
+}
+END_TEST
+
+START_TEST(check_config_bind)
+{
+	static const char	*good[] = { "127.0.0.1", "::1", "::",
+	    "2001:db8::1", "0.0.0.0", "::ffff:192.0.2.1" };
+	static const char	*bad[] = { "localhost", "example.com", "",
+	    "1.2.3.4.5", "256.0.0.1", "::1::", "[::1]", "127.0.0.1:80",
+	    " 127.0.0.1", "127.0.0.1 ", "garbage" };
+	struct ackd_config	cfg;
+	char			what[128], longest[80];
+	size_t			i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(check_config_fresh(&cfg, "--bind", good[i],
+		    NULL) == CONFIG_RUN, "--bind %s: %s", good[i],
+		    check_config_err);
+		ck_assert_str_eq(cfg.bind, good[i]);
+	}
+	ck_assert_int_eq(check_config_fresh(&cfg, "-b", "10.1.2.3", NULL),
+	    CONFIG_RUN);
+	ck_assert_str_eq(cfg.bind, "10.1.2.3");
+	ck_assert_int_eq(check_config_fresh(&cfg, "-b::1", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.bind, "::1");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(what, sizeof(what), "'%s' is not a numeric IPv4 or "
+		    "IPv6 address", bad[i]);
+		check_config_assert_error(check_config_fresh(&cfg, "--bind",
+		    bad[i], NULL), "--bind: ", what, bad[i]);
+		ck_assert_str_eq(cfg.bind, "0.0.0.0");
+	}
+
+	/* a valid address must also fit the field: 63 characters do */
+	snprintf(longest, sizeof(longest), "fe80::1%%%055d", 1);
+	ck_assert_uint_eq(strlen(longest), sizeof(cfg.bind) - 1);
+	ck_assert_msg(check_config_fresh(&cfg, "--bind", longest, NULL) ==
+	    CONFIG_RUN, "--bind %s: %s", longest, check_config_err);
+	ck_assert_str_eq(cfg.bind, longest);
+	snprintf(longest, sizeof(longest), "fe80::1%%%056d", 1);
+	check_config_assert_error(check_config_fresh(&cfg, "--bind", longest,
+	    NULL), "--bind: ", "not a numeric", "64 characters");
+	ck_assert_str_eq(cfg.bind, "0.0.0.0");
+}
+END_TEST
+
+START_TEST(check_config_ack)
+{
+	struct ackd_config	cfg;
+	char			big[ACKD_ACK_MAX + 2];
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--ack", "OK", NULL),
+	    CONFIG_RUN);
+	ck_assert_str_eq(cfg.ack, "OK");
+	ck_assert_uint_eq(cfg.ack_len, 2);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-a", "got it\r\n", NULL),
+	    CONFIG_RUN);
+	ck_assert_str_eq(cfg.ack, "got it\r\n");
+	ck_assert_uint_eq(cfg.ack_len, 8);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--ack=x", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.ack, "x");
+	ck_assert_uint_eq(cfg.ack_len, 1);
+
+	memset(big, 'y', ACKD_ACK_MAX);
+	big[ACKD_ACK_MAX] = '\0';
+	ck_assert_int_eq(check_config_fresh(&cfg, "-a", big, NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.ack_len, ACKD_ACK_MAX);
+	ck_assert_str_eq(cfg.ack, big);
+
+	big[ACKD_ACK_MAX] = 'y';
+	big[ACKD_ACK_MAX + 1] = '\0';
+	check_config_assert_error(check_config_fresh(&cfg, "--ack", big, NULL),
+	    "--ack: ", "too long", "1025 bytes");
+	ck_assert_str_eq(cfg.ack, "ACK!");
+	ck_assert_uint_eq(cfg.ack_len, 4);
+	check_config_assert_error(check_config_fresh(&cfg, "--ack", "", NULL),
+	    "--ack: ", "empty", "no bytes");
+	ck_assert_str_eq(cfg.ack, "ACK!");
+}
+END_TEST
+
+START_TEST(check_config_log_file)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-file", "/tmp/a.log",
+	    NULL), CONFIG_RUN);
+	ck_assert_ptr_nonnull(cfg.log_file);
+	ck_assert_str_eq(cfg.log_file, "/tmp/a.log");
+	ck_assert_int_eq(check_config_fresh(&cfg, "-l", "b.log", NULL),
+	    CONFIG_RUN);
+	ck_assert_pstr_eq(cfg.log_file, "b.log");
+	ck_assert_int_eq(check_config_fresh(&cfg, "-l", "b.log", "-l", "-",
+	    NULL), CONFIG_RUN);
+	ck_assert_msg(cfg.log_file == NULL, "--log-file - is not stdout");
+	check_config_assert_error(check_config_fresh(&cfg, "--log-file", "",
+	    NULL), "--log-file: ", "empty path", "empty");
+	ck_assert_ptr_null(cfg.log_file);
+}
+END_TEST
+
+START_TEST(check_config_log_format)
+{
+	static const char	*bad[] = { "xml", "", "JSON", "Text", "text ",
+	    "jsonl" };
+	struct ackd_config	cfg;
+	char			what[64];
+	size_t			i;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-format", "json",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.log_format, ACKD_LOG_JSON);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-f", "json", "-f", "text",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.log_format, ACKD_LOG_TEXT);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-fjson", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.log_format, ACKD_LOG_JSON);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-format=text", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.log_format, ACKD_LOG_TEXT);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(what, sizeof(what), "'%s' is not allowed (allowed: "
+		    "text, json)", bad[i]);
+		check_config_assert_error(check_config_fresh(&cfg,
+		    "--log-format", bad[i], NULL), "--log-format: ", what,
+		    bad[i]);
+		ck_assert_int_eq(cfg.log_format, ACKD_LOG_TEXT);
+	}
+}
+END_TEST
+
+START_TEST(check_config_unknown_option)
+{
+	struct ackd_config	cfg;
+
+	check_config_assert_error(check_config_fresh(&cfg, "--nope", NULL),
+	    "unknown option ", "'--nope'", "--nope");
+	check_config_assert_error(check_config_fresh(&cfg, "-z", NULL),
+	    "unknown option ", "'-z'", "-z");
+	check_config_assert_error(check_config_fresh(&cfg, "--port", "1",
+	    "--threads=2", "--frobnicate=3", NULL), "unknown option ",
+	    "'--frobnicate=3'", "after good flags");
+	check_config_assert_error(check_config_fresh(&cfg, "--version=2",
+	    NULL), "unknown option ", "'--version=2'", "value on a switch");
+	/* inside a group of short options, the unknown letter is named */
+	check_config_assert_error(check_config_fresh(&cfg, "-zV", NULL),
+	    "unknown option ", "'-z'", "-zV");
+	check_config_assert_error(check_config_fresh(&cfg, "-p", "1", "-xz",
+	    NULL), "unknown option ", "'-x'", "-xz after -p 1");
+}
+END_TEST
+
+/* A value with control bytes is quoted with '?' for each: still one line. */
+START_TEST(check_config_error_control_bytes)
+{
+	struct ackd_config	cfg;
+
+	check_config_assert_error(check_config_fresh(&cfg, "--port", "1\n2",
+	    NULL), "--port: ", "'1?2' is not a number", "newline in value");
+	check_config_assert_error(check_config_fresh(&cfg, "--bind",
+	    "\033[31mx\r", NULL), "--bind: ", "'?[31mx?'", "escape sequence");
+	check_config_assert_error(check_config_fresh(&cfg, "--no\tpe=\xff",
+	    NULL), "unknown option ", "'--no?pe=?'", "tab and 0xff in a name");
+}
+END_TEST
+
+/* Each flag that takes a value, last on the line without one, says so. */
+START_TEST(check_config_missing_value)
+{
+	struct ackd_config	cfg;
+	char			flag[64], prefix[80];
+	int			i;
+
+	for (i = 0; i < CHECK_CONFIG_NFLAGS; i++) {
+		if (!check_config_flags[i].has_arg)
+			continue;
+		snprintf(flag, sizeof(flag), "--%s",
+		    check_config_flags[i].name);
+		snprintf(prefix, sizeof(prefix), "%s: ", flag);
+		check_config_assert_error(check_config_fresh(&cfg, flag, NULL),
+		    prefix, "missing value (allowed: ", flag);
+		check_config_assert_error(check_config_fresh(&cfg, "-p", "1",
+		    flag, NULL), prefix, "missing value", flag);
+		if (check_config_flags[i].letter == 0)
+			continue;
+		snprintf(flag, sizeof(flag), "-%c",
+		    check_config_flags[i].letter);
+		check_config_assert_error(check_config_fresh(&cfg, flag, NULL),
+		    prefix, "missing value (allowed: ", flag);
+	}
+}
+END_TEST
+
+START_TEST(check_config_unexpected_argument)
+{
+	struct ackd_config	cfg;
+
+	check_config_assert_error(check_config_fresh(&cfg, "foo", NULL),
+	    "unexpected argument ", "'foo'", "foo");
+	check_config_assert_error(check_config_fresh(&cfg, "--port", "1",
+	    "foo", NULL), "unexpected argument ", "'foo'", "foo last");
+	/* no permuting: options after the first word are not taken */
+	check_config_assert_error(check_config_fresh(&cfg, "foo", "--port",
+	    "1", NULL), "unexpected argument ", "'foo'", "foo first");
+	ck_assert_int_eq(cfg.port, 9999);
+	check_config_assert_error(check_config_fresh(&cfg, "--", "--port",
+	    "1", NULL), "unexpected argument ", "'--port'", "after --");
+	check_config_assert_error(check_config_fresh(&cfg, "-", NULL),
+	    "unexpected argument ", "'-'", "lone -");
+}
+END_TEST
+
+START_TEST(check_config_help_version)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--help", NULL),
+	    CONFIG_HELP);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-h", NULL), CONFIG_HELP);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--version", NULL),
+	    CONFIG_VERSION);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-V", NULL), CONFIG_VERSION);
+	/* the first of help, version and an error wins */
+	ck_assert_int_eq(check_config_fresh(&cfg, "-p", "1", "--help", NULL),
+	    CONFIG_HELP);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--help", "--port", "x",
+	    NULL), CONFIG_HELP);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-V", "-h", NULL),
+	    CONFIG_VERSION);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--port", "x", "--help",
+	    NULL), CONFIG_ERROR);
+}
+END_TEST
+
+START_TEST(check_config_later_flag_wins)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--port", "1", "-p", "2",
+	    "-t", "3", "--threads=4", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.port, 2);
+	ck_assert_int_eq(cfg.threads, 4);
+}
+END_TEST
+
+/* config_parse resets getopt, even after a call that stopped mid-word. */
+START_TEST(check_config_parse_again)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "-hV", NULL), CONFIG_HELP);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-w2", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.workers, 2);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--port", "1", "--nope",
+	    "--threads", "2", NULL), CONFIG_ERROR);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-t", "3", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.threads, 3);
+	/* parse on top of an earlier result: only the new flags change */
+	ck_assert_int_eq(check_config_parse(&cfg, "-q", "7", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.threads, 3);
+	ck_assert_int_eq(cfg.queue, 7);
+}
+END_TEST
+
+/* A small error buffer gets a truncated, terminated message. */
+START_TEST(check_config_error_truncated)
+{
+	struct ackd_config	cfg;
+	char			a0[] = "ackd", a1[] = "--nope";
+	char			*argv[] = { a0, a1, NULL };
+	char			err[8];
+
+	config_defaults(&cfg);
+	memset(err, 'X', sizeof(err));
+	ck_assert_int_eq(config_parse(&cfg, 2, argv, err, sizeof(err)),
+	    CONFIG_ERROR);
+	ck_assert_msg(memchr(err, '\0', sizeof(err)) != NULL,
+	    "error not terminated");
+	ck_assert_str_eq(err, "unknown");
+}
+END_TEST
+
+/* --help lists every flag with its short form, range and default. */
+START_TEST(check_config_usage_lists_flags)
+{
+	static const char	*want[] = { "usage: ackd", "[0.0.0.0]",
+	    "0-65535", "[9999]", "1-65535", "[511]", "1-256", "1-1024",
+	    "[16]", "1-65536", "[256]", "1-1048576", "[1024]",
+	    "0.001-86400", "0-86400", "[10]", "1-1024 bytes", "[ACK!]",
+	    "text or json [text]" };
+	char			*text = NULL, look[64];
+	size_t			 size = 0, i;
+	FILE			*fp;
+	int			 k;
+
+	fp = open_memstream(&text, &size);
+	ck_assert_ptr_nonnull(fp);
+	config_usage(fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(size > 0 && text[size - 1] == '\n',
+	    "usage does not end with a newline");
+	for (k = 0; k < CHECK_CONFIG_NFLAGS; k++) {
+		if (check_config_flags[k].letter != 0)
+			snprintf(look, sizeof(look), "-%c, --%s ",
+			    check_config_flags[k].letter,
+			    check_config_flags[k].name);
+		else
+			snprintf(look, sizeof(look), "    --%s ",
+			    check_config_flags[k].name);
+		ck_assert_msg(strstr(text, look) != NULL,
+		    "usage does not list '%s'", look);
+	}
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(strstr(text, want[i]) != NULL,
+		    "usage does not show '%s'", want[i]);
+	free(text);
+}
+END_TEST
+
+/* The config suite: defaults, every flag, every kind of error, --help. */
+static Suite *
+config_suite(void)
+{
+	Suite	*s = suite_create("config");
+	TCase	*tc;
+
+	tc = tcase_create("defaults");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, check_config_defaults_values);
+	tcase_add_test(tc, check_config_no_args_keeps_defaults);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("numbers");
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, check_config_num_forms, 0, CHECK_CONFIG_NNUMS);
+	tcase_add_loop_test(tc, check_config_num_limits, 0,
+	    CHECK_CONFIG_NNUMS);
+	tcase_add_loop_test(tc, check_config_num_not_a_number, 0,
+	    CHECK_CONFIG_NNUMS);
+	tcase_add_test(tc, check_config_seconds_to_ms);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("values");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, check_config_bind);
+	tcase_add_test(tc, check_config_ack);
+	tcase_add_test(tc, check_config_log_file);
+	tcase_add_test(tc, check_config_log_format);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("command line");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, check_config_unknown_option);
+	tcase_add_test(tc, check_config_error_control_bytes);
+	tcase_add_test(tc, check_config_missing_value);
+	tcase_add_test(tc, check_config_unexpected_argument);
+	tcase_add_test(tc, check_config_help_version);
+	tcase_add_test(tc, check_config_later_flag_wins);
+	tcase_add_test(tc, check_config_parse_again);
+	tcase_add_test(tc, check_config_error_truncated);
+	tcase_add_test(tc, check_config_usage_lists_flags);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+/* Run the suite; the exit status says whether every test passed. */
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(config_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}

@@ -1,0 +1,865 @@
+/*
+ * check_logfmt.c: unit tests of the log line formatting in logfmt.c.
+ *
+ * The expected escapes are computed here from the rules, independently of
+ * logfmt.c, and every one of the 256 byte values is checked in both forms.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ackd.h"
+
+/* Canary bytes written around output buffers to catch overruns. */
+#define CHECK_LOGFMT_CANARY	0xa5
+#define CHECK_LOGFMT_PAD	64
+
+/* The text escape of byte c, by the rules: NUL-terminated into out. */
+static void
+check_logfmt_text_want(unsigned char c, char out[8])
+{
+	switch (c) {
+	case '\n':
+		strcpy(out, "\\n");
+		break;
+	case '\r':
+		strcpy(out, "\\r");
+		break;
+	case '\t':
+		strcpy(out, "\\t");
+		break;
+	case '\\':
+		strcpy(out, "\\\\");
+		break;
+	case '"':
+		strcpy(out, "\\\"");
+		break;
+	default:
+		if (c >= 0x20 && c <= 0x7e) {
+			out[0] = (char)c;
+			out[1] = '\0';
+		} else
+			snprintf(out, 8, "\\x%02x", c);
+		break;
+	}
+}
+
+/* The JSON escape of byte c, as logfmt.c documents it. */
+static void
+check_logfmt_json_want(unsigned char c, char out[8])
+{
+	switch (c) {
+	case '\n':
+	case '\r':
+	case '\t':
+	case '\\':
+	case '"':
+		check_logfmt_text_want(c, out);
+		break;
+	default:
+		if (c >= 0x20 && c <= 0x7e) {
+			out[0] = (char)c;
+			out[1] = '\0';
+		} else
+			snprintf(out, 8, "\\u%04x", c);
+		break;
+	}
+}
+
+/* Is every one of the len bytes at s printable ASCII? -1 if so, else where. */
+static long
+check_logfmt_unprintable(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return ((long)i);
+	return (-1);
+}
+
+/* Allocate size bytes of room followed by canaries. */
+static char *
+check_logfmt_alloc(size_t size)
+{
+	char	*buf = malloc(size + CHECK_LOGFMT_PAD);
+
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, CHECK_LOGFMT_CANARY, size + CHECK_LOGFMT_PAD);
+	return (buf);
+}
+
+/* Are the bytes of buf from off to size + CHECK_LOGFMT_PAD untouched? */
+static int
+check_logfmt_untouched(const char *buf, size_t off, size_t size)
+{
+	size_t	i;
+
+	for (i = off; i < size + CHECK_LOGFMT_PAD; i++)
+		if ((unsigned char)buf[i] != CHECK_LOGFMT_CANARY)
+			return (0);
+	return (1);
+}
+
+/* The value of hex digit c, or -1. */
+static int
+check_logfmt_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * Decode len bytes of JSON string content (RFC 8259, without the quotes)
+ * into code points; -1 at the first thing JSON does not allow there.
+ */
+static long
+check_logfmt_json_decode(const char *s, size_t len, unsigned *cp, size_t max)
+{
+	size_t	i = 0, n = 0;
+	int	k, h;
+
+	while (i < len) {
+		unsigned char	c = (unsigned char)s[i++];
+		unsigned	v = 0;
+
+		/* raw bytes >= 0x80 are JSON, but logfmt promises ASCII */
+		if (c == '"' || c < 0x20 || c >= 0x80 || n == max)
+			return (-1);
+		if (c != '\\') {
+			cp[n++] = c;
+			continue;
+		}
+		if (i == len)
+			return (-1);
+		switch (s[i++]) {
+		case '"':	v = '"'; break;
+		case '\\':	v = '\\'; break;
+		case '/':	v = '/'; break;
+		case 'b':	v = '\b'; break;
+		case 'f':	v = '\f'; break;
+		case 'n':	v = '\n'; break;
+		case 'r':	v = '\r'; break;
+		case 't':	v = '\t'; break;
+		case 'u':
+			if (len - i < 4)
+				return (-1);
+			for (k = 0; k < 4; k++) {
+				if ((h = check_logfmt_hexval(s[i++])) == -1)
+					return (-1);
+				v = v * 16 + (unsigned)h;
+			}
+			break;
+		default:
+			return (-1);
+		}
+		cp[n++] = v;
+	}
+	return ((long)n);
+}
+
+/* Format rec into a NUL-terminated string in buf (size bytes); its length. */
+static size_t
+check_logfmt_line_str(char *buf, size_t size, enum ackd_log_format fmt,
+    const struct logfmt_record *rec)
+{
+	size_t	len;
+
+	len = logfmt_line(buf, size - 1, fmt, rec);
+	buf[len] = '\0';
+	return (len);
+}
+
+/* A record with every field empty but the time, pid and event. */
+static void
+check_logfmt_record(struct logfmt_record *rec, const struct timespec *ts)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->when = ts;
+	rec->pid = 42;
+	rec->event = "message";
+}
+
+/* The 256 byte values in order. */
+static void
+check_logfmt_all_bytes(unsigned char b[256])
+{
+	int	i;
+
+	for (i = 0; i < 256; i++)
+		b[i] = (unsigned char)i;
+}
+
+START_TEST(check_logfmt_text_each_byte)
+{
+	unsigned char	c = (unsigned char)_i;
+	char		want[8], *out;
+	size_t		n;
+
+	check_logfmt_text_want(c, want);
+	out = check_logfmt_alloc(logfmt_text_max(1));
+	n = logfmt_escape_text(out, &c, 1);
+	ck_assert_msg(n == strlen(want) && memcmp(out, want, n) == 0,
+	    "byte 0x%02x escaped as '%.*s', not '%s'", c, (int)n, out, want);
+	ck_assert_msg(check_logfmt_untouched(out, n, logfmt_text_max(1)),
+	    "byte 0x%02x: wrote past the escape", c);
+	free(out);
+}
+END_TEST
+
+START_TEST(check_logfmt_text_spot_checks)
+{
+	static const struct {
+		unsigned char	 c;
+		const char	*want;
+	} t[] = {
+		{ 0x00, "\\x00" }, { 0x07, "\\x07" }, { 0x08, "\\x08" },
+		{ '\t', "\\t" }, { '\n', "\\n" }, { 0x0b, "\\x0b" },
+		{ 0x0c, "\\x0c" }, { '\r', "\\r" }, { 0x1b, "\\x1b" },
+		{ 0x1f, "\\x1f" }, { ' ', " " }, { '"', "\\\"" },
+		{ '\'', "'" }, { '=', "=" }, { 'A', "A" }, { '\\', "\\\\" },
+		{ '~', "~" }, { 0x7f, "\\x7f" }, { 0x80, "\\x80" },
+		{ 0x85, "\\x85" }, { 0x9b, "\\x9b" }, { 0x9f, "\\x9f" },
+		{ 0xa0, "\\xa0" }, { 0xc3, "\\xc3" }, { 0xff, "\\xff" },
+	};
+	char	out[8];
+	size_t	i, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = logfmt_escape_text(out, &t[i].c, 1);
+		out[n] = '\0';
+		ck_assert_msg(strcmp(out, t[i].want) == 0,
+		    "0x%02x -> '%s', want '%s'", t[i].c, out, t[i].want);
+	}
+	n = logfmt_escape_text(out, (const unsigned char *)"a\"b", 3);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "a\\\"b");
+}
+END_TEST
+
+START_TEST(check_logfmt_text_all_bytes_at_once)
+{
+	unsigned char	b[256];
+	char		want[256 * 4 + 1], one[8], *out;
+	size_t		n;
+	long		bad;
+	int		i;
+
+	check_logfmt_all_bytes(b);
+	want[0] = '\0';
+	for (i = 0; i < 256; i++) {
+		check_logfmt_text_want((unsigned char)i, one);
+		strcat(want, one);
+	}
+	out = check_logfmt_alloc(logfmt_text_max(256));
+	n = logfmt_escape_text(out, b, 256);
+	ck_assert_uint_eq(n, strlen(want));
+	ck_assert_msg(memcmp(out, want, n) == 0, "escape of 0x00-0xff differs");
+	bad = check_logfmt_unprintable(out, n);
+	ck_assert_msg(bad == -1, "unprintable byte at %ld of the escape", bad);
+	ck_assert(check_logfmt_untouched(out, n, logfmt_text_max(256)));
+	free(out);
+}
+END_TEST
+
+START_TEST(check_logfmt_escape_empty)
+{
+	char	out[CHECK_LOGFMT_PAD];
+
+	memset(out, CHECK_LOGFMT_CANARY, sizeof(out));
+	ck_assert_uint_eq(logfmt_escape_text(out, (const unsigned char *)"", 0),
+	    0);
+	ck_assert_uint_eq(logfmt_escape_json(out, (const unsigned char *)"", 0),
+	    0);
+	ck_assert_msg(check_logfmt_untouched(out, 0, 0),
+	    "escaping nothing wrote something");
+}
+END_TEST
+
+START_TEST(check_logfmt_json_each_byte)
+{
+	unsigned char	c = (unsigned char)_i;
+	char		want[8], *out;
+	unsigned	cp[8];
+	size_t		n;
+
+	check_logfmt_json_want(c, want);
+	out = check_logfmt_alloc(logfmt_json_max(1));
+	n = logfmt_escape_json(out, &c, 1);
+	ck_assert_msg(n == strlen(want) && memcmp(out, want, n) == 0,
+	    "byte 0x%02x escaped as '%.*s', not '%s'", c, (int)n, out, want);
+	ck_assert_msg(check_logfmt_untouched(out, n, logfmt_json_max(1)),
+	    "byte 0x%02x: wrote past the escape", c);
+	ck_assert_msg(check_logfmt_json_decode(out, n, cp, 8) == 1 &&
+	    cp[0] == c, "byte 0x%02x: '%.*s' is not JSON for U+00%02X", c,
+	    (int)n, out, c);
+	free(out);
+}
+END_TEST
+
+START_TEST(check_logfmt_json_spot_checks)
+{
+	static const struct {
+		unsigned char	 c;
+		const char	*want;
+	} t[] = {
+		{ 0x00, "\\u0000" }, { 0x08, "\\u0008" }, { '\t', "\\t" },
+		{ '\n', "\\n" }, { 0x0c, "\\u000c" }, { '\r', "\\r" },
+		{ 0x1b, "\\u001b" }, { 0x1f, "\\u001f" }, { ' ', " " },
+		{ '"', "\\\"" }, { '/', "/" }, { '\\', "\\\\" }, { '~', "~" },
+		{ 0x7f, "\\u007f" }, { 0x80, "\\u0080" }, { 0x9f, "\\u009f" },
+		{ 0xc3, "\\u00c3" }, { 0xe9, "\\u00e9" }, { 0xff, "\\u00ff" },
+	};
+	char	out[8];
+	size_t	i, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = logfmt_escape_json(out, &t[i].c, 1);
+		out[n] = '\0';
+		ck_assert_msg(strcmp(out, t[i].want) == 0,
+		    "0x%02x -> '%s', want '%s'", t[i].c, out, t[i].want);
+	}
+}
+END_TEST
+
+/* Any bytes, UTF-8 or not, decode back one for one as U+0000-U+00FF. */
+START_TEST(check_logfmt_json_all_bytes_decode)
+{
+	unsigned char	b[512];
+	unsigned	cp[512];
+	char		*out;
+	size_t		n;
+	long		got;
+	int		i;
+
+	/* 0x00-0xff, then a valid UTF-8 "é" and a stray continuation byte */
+	check_logfmt_all_bytes(b);
+	for (i = 256; i < 512; i++)
+		b[i] = (unsigned char)(i % 3 == 0 ? 0xc3 : i % 3 == 1 ?
+		    0xa9 : 0x80);
+	out = check_logfmt_alloc(logfmt_json_max(sizeof(b)));
+	n = logfmt_escape_json(out, b, sizeof(b));
+	ck_assert(n <= logfmt_json_max(sizeof(b)));
+	ck_assert(check_logfmt_untouched(out, n, logfmt_json_max(sizeof(b))));
+	got = check_logfmt_json_decode(out, n, cp, 512);
+	ck_assert_msg(got == 512, "escape is not valid JSON string content "
+	    "(decoder says %ld)", got);
+	for (i = 0; i < 512; i++)
+		ck_assert_msg(cp[i] == b[i], "byte %d (0x%02x) decoded as "
+		    "U+%04X", i, b[i], cp[i]);
+	free(out);
+}
+END_TEST
+
+START_TEST(check_logfmt_max_bounds_worst_case)
+{
+	static const size_t	lens[] = { 0, 1, 2, 7, 64, 1024, 65537 };
+	unsigned char		*src;
+	char			*out;
+	size_t			 i, n, len;
+	unsigned char		 c;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		len = lens[i];
+		src = malloc(len + 1);
+		ck_assert_ptr_nonnull(src);
+		memset(src, 0xff, len);
+
+		out = check_logfmt_alloc(logfmt_text_max(len));
+		n = logfmt_escape_text(out, src, len);
+		ck_assert_msg(n == 4 * len && n <= logfmt_text_max(len),
+		    "text: %zu x 0xff -> %zu bytes, max %zu", len, n,
+		    logfmt_text_max(len));
+		ck_assert(check_logfmt_untouched(out, n, logfmt_text_max(len)));
+		free(out);
+
+		out = check_logfmt_alloc(logfmt_json_max(len));
+		n = logfmt_escape_json(out, src, len);
+		ck_assert_msg(n == 6 * len && n <= logfmt_json_max(len),
+		    "json: %zu x 0xff -> %zu bytes, max %zu", len, n,
+		    logfmt_json_max(len));
+		ck_assert(check_logfmt_untouched(out, n, logfmt_json_max(len)));
+		free(out);
+		free(src);
+	}
+	/* and no single byte takes more than its share */
+	for (i = 0; i < 256; i++) {
+		char	tmp[16];
+
+		c = (unsigned char)i;
+		ck_assert(logfmt_escape_text(tmp, &c, 1) <= logfmt_text_max(1));
+		ck_assert(logfmt_escape_json(tmp, &c, 1) <= logfmt_json_max(1));
+	}
+}
+END_TEST
+
+START_TEST(check_logfmt_timestamp_epoch)
+{
+	struct timespec	ts = { 0, 1000 };
+	char		buf[LOGFMT_TIMESTAMP_LEN + 1 + CHECK_LOGFMT_PAD];
+	size_t		n;
+
+	memset(buf, CHECK_LOGFMT_CANARY, sizeof(buf));
+	n = logfmt_timestamp(buf, LOGFMT_TIMESTAMP_LEN + 1, &ts);
+	ck_assert_uint_eq(n, LOGFMT_TIMESTAMP_LEN);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000001Z");
+	ck_assert_uint_eq(strlen(buf), LOGFMT_TIMESTAMP_LEN);
+	ck_assert_msg(check_logfmt_untouched(buf, LOGFMT_TIMESTAMP_LEN + 1,
+	    LOGFMT_TIMESTAMP_LEN + 1), "timestamp wrote past its NUL");
+}
+END_TEST
+
+START_TEST(check_logfmt_timestamp_values)
+{
+	static const struct {
+		time_t		 sec;
+		long		 nsec;
+		const char	*want;
+	} t[] = {
+		{ 0, 0, "1970-01-01T00:00:00.000000Z" },
+		{ 0, 999, "1970-01-01T00:00:00.000000Z" },	/* truncated */
+		{ 0, 999999999, "1970-01-01T00:00:00.999999Z" },
+		{ 951782400, 500000000, "2000-02-29T00:00:00.500000Z" },
+		{ 1764059193, 123456789, "2025-11-25T08:26:33.123456Z" },
+		{ 253402300799, 1000, "9999-12-31T23:59:59.000001Z" },
+		{ -1, 0, "1969-12-31T23:59:59.000000Z" },
+	};
+	struct timespec	ts;
+	char		buf[64];
+	size_t		i, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ts.tv_sec = t[i].sec;
+		ts.tv_nsec = t[i].nsec;
+		memset(buf, 0, sizeof(buf));
+		n = logfmt_timestamp(buf, sizeof(buf), &ts);
+		ck_assert_msg(n == LOGFMT_TIMESTAMP_LEN &&
+		    strcmp(buf, t[i].want) == 0, "%lld.%09ld -> '%s' (%zu), "
+		    "want '%s'", (long long)t[i].sec, t[i].nsec, buf, n,
+		    t[i].want);
+	}
+}
+END_TEST
+
+START_TEST(check_logfmt_timestamp_refuses)
+{
+	struct timespec	ts = { 0, 0 };
+	char		buf[LOGFMT_TIMESTAMP_LEN + CHECK_LOGFMT_PAD];
+	size_t		size;
+
+	/* too small: nothing written, 0 */
+	for (size = 0; size <= LOGFMT_TIMESTAMP_LEN; size++) {
+		memset(buf, CHECK_LOGFMT_CANARY, sizeof(buf));
+		ck_assert_msg(logfmt_timestamp(buf, size, &ts) == 0,
+		    "size %zu accepted", size);
+		ck_assert_msg(check_logfmt_untouched(buf, 0,
+		    sizeof(buf) - CHECK_LOGFMT_PAD), "size %zu: wrote", size);
+	}
+	/* a year of five digits would not have the fixed length: 0 */
+	ts.tv_sec = 253402300800;	/* 10000-01-01T00:00:00Z */
+	ck_assert_msg(logfmt_timestamp(buf, sizeof(buf), &ts) == 0,
+	    "year 10000 formatted");
+}
+END_TEST
+
+START_TEST(check_logfmt_line_text_client_msg)
+{
+	struct timespec		ts = { 0, 1000 };
+	struct logfmt_record	rec;
+	char			buf[512];
+	size_t			n;
+
+	check_logfmt_record(&rec, &ts);
+	rec.client = "127.0.0.1:5555";
+	rec.bytes = 8;
+	rec.msg = (const unsigned char *)"hi \"x\"\n\xff";
+	rec.msg_len = 8;
+	n = check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000001Z 127.0.0.1:5555 "
+	    "pid=42 event=message bytes=8 msg=\"hi \\\"x\\\"\\n\\xff\"\n");
+	ck_assert_uint_eq(n, strlen(buf));
+
+	rec.extra = "truncated=1";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000001Z 127.0.0.1:5555 "
+	    "pid=42 event=message bytes=8 truncated=1 "
+	    "msg=\"hi \\\"x\\\"\\n\\xff\"\n");
+}
+END_TEST
+
+START_TEST(check_logfmt_line_text_fields)
+{
+	struct timespec		ts = { 1764059193, 123456789 };
+	struct logfmt_record	rec;
+	char			buf[512], want[64];
+
+	/* a daemon event: "-" for the client, no bytes, extra as is */
+	check_logfmt_record(&rec, &ts);
+	rec.event = "start";
+	rec.extra = "workers=4 port=9999";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "2025-11-25T08:26:33.123456Z - pid=42 "
+	    "event=start workers=4 port=9999\n");
+
+	/* no extra, and an empty extra, add nothing */
+	rec.extra = NULL;
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "2025-11-25T08:26:33.123456Z - pid=42 "
+	    "event=start\n");
+	rec.extra = "";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "2025-11-25T08:26:33.123456Z - pid=42 "
+	    "event=start\n");
+
+	/* a client without a message */
+	rec.client = "[::1]:40000";
+	rec.event = "timeout";
+	rec.bytes = 0;
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "2025-11-25T08:26:33.123456Z [::1]:40000 "
+	    "pid=42 event=timeout bytes=0\n");
+
+	/* a message of no bytes is still a msg field */
+	rec.msg = (const unsigned char *)"";
+	rec.msg_len = 0;
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "2025-11-25T08:26:33.123456Z [::1]:40000 "
+	    "pid=42 event=timeout bytes=0 msg=\"\"\n");
+
+	/* the largest numbers */
+	rec.msg = NULL;
+	rec.pid = 2147483647;
+	rec.bytes = SIZE_MAX;
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_msg(strstr(buf, " pid=2147483647 ") != NULL, "pid: %s", buf);
+	snprintf(want, sizeof(want), " bytes=%zu\n", (size_t)SIZE_MAX);
+	ck_assert_msg(strstr(buf, want) != NULL, "bytes: %s", buf);
+}
+END_TEST
+
+START_TEST(check_logfmt_line_json_client_msg)
+{
+	struct timespec		ts = { 0, 1000 };
+	struct logfmt_record	rec;
+	char			buf[512];
+	size_t			n;
+
+	check_logfmt_record(&rec, &ts);
+	rec.client = "127.0.0.1:5555";
+	rec.bytes = 8;
+	rec.msg = (const unsigned char *)"hi \"x\"\n\xff";
+	rec.msg_len = 8;
+	n = check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000001Z\","
+	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"event\":\"message\","
+	    "\"bytes\":8,\"msg\":\"hi \\\"x\\\"\\n\\u00ff\"}\n");
+	ck_assert_uint_eq(n, strlen(buf));
+
+	rec.extra = "truncated=1";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000001Z\","
+	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"event\":\"message\","
+	    "\"bytes\":8,\"truncated\":1,"
+	    "\"msg\":\"hi \\\"x\\\"\\n\\u00ff\"}\n");
+}
+END_TEST
+
+START_TEST(check_logfmt_line_json_fields)
+{
+	struct timespec		ts = { 0, 0 };
+	struct logfmt_record	rec;
+	char			buf[512];
+
+	/* a daemon event: no client, no bytes */
+	check_logfmt_record(&rec, &ts);
+	rec.event = "start";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"pid\":42,\"event\":\"start\"}\n");
+	rec.extra = "";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"pid\":42,\"event\":\"start\"}\n");
+
+	/* plain decimals go unquoted; anything else is a string */
+	rec.extra = "workers=4 port=9999 zero=0 lead=012 neg=-1 name=abc "
+	    "d18=123456789012345678 d19=1234567890123456789 empty= "
+	    "errno=EPIPE";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"pid\":42,\"event\":\"start\",\"workers\":4,\"port\":9999,"
+	    "\"zero\":0,\"lead\":\"012\",\"neg\":\"-1\",\"name\":\"abc\","
+	    "\"d18\":123456789012345678,\"d19\":\"1234567890123456789\","
+	    "\"empty\":\"\",\"errno\":\"EPIPE\"}\n");
+
+	/* words without a key=value shape are dropped, extra spaces too */
+	rec.extra = " lone  =nokey a=1  ";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"pid\":42,\"event\":\"start\",\"a\":1}\n");
+
+	/* a client without a message, then with an empty one */
+	rec.extra = NULL;
+	rec.client = "[::1]:40000";
+	rec.event = "empty";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"client\":\"[::1]:40000\",\"pid\":42,\"event\":\"empty\","
+	    "\"bytes\":0}\n");
+	rec.msg = (const unsigned char *)"";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"client\":\"[::1]:40000\",\"pid\":42,\"event\":\"empty\","
+	    "\"bytes\":0,\"msg\":\"\"}\n");
+}
+END_TEST
+
+/* Whatever the message holds, the line is one line of printable ASCII. */
+START_TEST(check_logfmt_line_one_newline)
+{
+	enum ackd_log_format	fmt = _i ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
+	struct timespec		ts = { 1764059193, 0 };
+	struct logfmt_record	rec;
+	unsigned char		msg[1024];
+	unsigned		cp[1024];
+	const char		*key = _i ? ",\"msg\":\"" : " msg=\"";
+	const char		*tail = _i ? "\"}\n" : "\"\n";
+	char			*buf, *m;
+	size_t			size, n, i, mlen;
+	long			bad;
+
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 7 + i / 256);
+	check_logfmt_record(&rec, &ts);
+	rec.client = "127.0.0.1:5555";
+	rec.bytes = sizeof(msg);
+	rec.msg = msg;
+	rec.msg_len = sizeof(msg);
+	rec.extra = "truncated=1";
+	size = logfmt_line_max(fmt, sizeof(msg), strlen(rec.extra));
+	buf = check_logfmt_alloc(size);
+	n = logfmt_line(buf, size, fmt, &rec);
+	ck_assert_msg(n > 0 && n <= size, "line of %zu bytes in %zu", n, size);
+	ck_assert(check_logfmt_untouched(buf, n, size));
+	ck_assert_msg(buf[n - 1] == '\n', "line does not end in a newline");
+	bad = check_logfmt_unprintable(buf, n - 1);
+	ck_assert_msg(bad == -1, "byte 0x%02x at %ld of the line",
+	    bad == -1 ? 0 : (unsigned char)buf[bad], bad);
+
+	/* the message field holds the escape of exactly those bytes */
+	m = memmem(buf, n, key, strlen(key));
+	ck_assert_ptr_nonnull(m);
+	m += strlen(key);
+	ck_assert_msg(n >= strlen(tail) && memcmp(buf + n - strlen(tail), tail,
+	    strlen(tail)) == 0, "line does not end with the msg field");
+	mlen = (size_t)(buf + n - strlen(tail) - m);
+	if (fmt == ACKD_LOG_JSON) {
+		ck_assert_msg(check_logfmt_json_decode(m, mlen, cp, 1024) ==
+		    1024, "msg is not valid JSON string content");
+		for (i = 0; i < sizeof(msg); i++)
+			ck_assert_msg(cp[i] == msg[i], "msg byte %zu changed",
+			    i);
+	} else {
+		size_t	 wlen = 0;
+		char	 one[8], *want;
+
+		want = check_logfmt_alloc(logfmt_text_max(sizeof(msg)));
+		for (i = 0; i < sizeof(msg); i++) {
+			check_logfmt_text_want(msg[i], one);
+			memcpy(want + wlen, one, strlen(one));
+			wlen += strlen(one);
+		}
+		ck_assert_msg(mlen == wlen && memcmp(m, want, wlen) == 0,
+		    "msg field is not the escape of the message");
+		free(want);
+	}
+	free(buf);
+}
+END_TEST
+
+/* Too small a buffer: 0, and nothing written past the size given. */
+START_TEST(check_logfmt_line_too_small)
+{
+	enum ackd_log_format	fmt = _i % 2 ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
+	int			with_msg = _i >= 2;
+	struct timespec		ts = { 0, 0 };
+	struct logfmt_record	rec;
+	char			*buf;
+	size_t			max, n, size;
+
+	check_logfmt_record(&rec, &ts);
+	rec.client = "192.0.2.1:1234";
+	rec.bytes = 4;
+	rec.extra = "truncated=1";
+	if (with_msg) {
+		rec.msg = (const unsigned char *)"ab\ncd";
+		rec.msg_len = 5;
+	}
+	max = logfmt_line_max(fmt, rec.msg_len, strlen(rec.extra));
+	buf = check_logfmt_alloc(max);
+	n = logfmt_line(buf, max, fmt, &rec);
+	ck_assert_msg(n > 0, "logfmt_line_max (%zu) was not enough", max);
+	for (size = 0; size < n; size++) {
+		memset(buf, CHECK_LOGFMT_CANARY, max + CHECK_LOGFMT_PAD);
+		ck_assert_msg(logfmt_line(buf, size, fmt, &rec) == 0,
+		    "a %zu-byte line claimed to fit in %zu", n, size);
+		ck_assert_msg(check_logfmt_untouched(buf, size, size),
+		    "size %zu: wrote past the end", size);
+	}
+	free(buf);
+}
+END_TEST
+
+/* Without a message a line fits exactly in its own length. */
+START_TEST(check_logfmt_line_exact_fit)
+{
+	enum ackd_log_format	fmt = _i ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
+	struct timespec		ts = { 0, 0 };
+	struct logfmt_record	rec;
+	char			full[512], *buf;
+	size_t			n;
+
+	check_logfmt_record(&rec, &ts);
+	rec.client = "192.0.2.1:1234";
+	rec.extra = "errno=EPIPE";
+	n = logfmt_line(full, sizeof(full), fmt, &rec);
+	ck_assert_uint_gt(n, 0);
+	buf = check_logfmt_alloc(n);
+	ck_assert_uint_eq(logfmt_line(buf, n, fmt, &rec), n);
+	ck_assert_msg(memcmp(buf, full, n) == 0, "exact fit differs");
+	ck_assert(check_logfmt_untouched(buf, n, n));
+	free(buf);
+}
+END_TEST
+
+/*
+ * With a message, logfmt_line wants room for the worst-case escape of
+ * msg_len bytes, whatever the bytes are: that lets it escape in place
+ * without a second pass. So a message line does not fit in its own length.
+ */
+START_TEST(check_logfmt_line_msg_needs_worst_case_room)
+{
+	enum ackd_log_format	fmt = _i ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
+	struct timespec		ts = { 0, 0 };
+	struct logfmt_record	rec;
+	char			full[512], *buf;
+	size_t			n, room, worst;
+
+	check_logfmt_record(&rec, &ts);
+	rec.client = "192.0.2.1:1234";
+	rec.bytes = 5;
+	rec.msg = (const unsigned char *)"hello";
+	rec.msg_len = 5;
+	n = logfmt_line(full, sizeof(full), fmt, &rec);
+	ck_assert_uint_gt(n, 0);
+	/* "hello" escapes to itself; the worst case is 4 or 6 bytes each */
+	worst = fmt == ACKD_LOG_JSON ? logfmt_json_max(5) : logfmt_text_max(5);
+	room = n - 5 + worst;
+	buf = check_logfmt_alloc(room);
+	ck_assert_msg(logfmt_line(buf, n, fmt, &rec) == 0,
+	    "a message line fitted in its own length, not the worst case");
+	ck_assert(check_logfmt_untouched(buf, n, n));
+	ck_assert_uint_eq(logfmt_line(buf, room, fmt, &rec), n);
+	ck_assert(memcmp(buf, full, n) == 0);
+	ck_assert(check_logfmt_untouched(buf, n, room));
+	free(buf);
+}
+END_TEST
+
+/* logfmt_line_max holds the longest line the handler can write. */
+START_TEST(check_logfmt_line_max_is_enough)
+{
+	enum ackd_log_format	fmt = _i ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
+	struct timespec		ts = { 253402300799, 999999999 };
+	struct logfmt_record	rec;
+	unsigned char		msg[4096];
+	char			client[ACKD_ADDRSTRLEN], *buf;
+	size_t			max, n;
+
+	memset(msg, 0xff, sizeof(msg));
+	memset(client, 'f', sizeof(client) - 1);
+	client[sizeof(client) - 1] = '\0';
+	check_logfmt_record(&rec, &ts);
+	rec.client = client;
+	rec.pid = 2147483647;
+	rec.event = "message";
+	rec.bytes = SIZE_MAX;
+	rec.msg = msg;
+	rec.msg_len = sizeof(msg);
+	rec.extra = "truncated=1 errno=ECONNABORTED";
+	max = logfmt_line_max(fmt, sizeof(msg), 64);
+	buf = check_logfmt_alloc(max);
+	n = logfmt_line(buf, max, fmt, &rec);
+	ck_assert_msg(n > 0 && n <= max, "line did not fit in "
+	    "logfmt_line_max (%zu)", max);
+	ck_assert(check_logfmt_untouched(buf, n, max));
+	free(buf);
+}
+END_TEST
+
+/* The logfmt suite: escapes, bounds, timestamps, whole lines. */
+static Suite *
+logfmt_suite(void)
+{
+	Suite	*s = suite_create("logfmt");
+	TCase	*tc;
+
+	tc = tcase_create("escape");
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, check_logfmt_text_each_byte, 0, 256);
+	tcase_add_test(tc, check_logfmt_text_spot_checks);
+	tcase_add_test(tc, check_logfmt_text_all_bytes_at_once);
+	tcase_add_test(tc, check_logfmt_escape_empty);
+	tcase_add_loop_test(tc, check_logfmt_json_each_byte, 0, 256);
+	tcase_add_test(tc, check_logfmt_json_spot_checks);
+	tcase_add_test(tc, check_logfmt_json_all_bytes_decode);
+	tcase_add_test(tc, check_logfmt_max_bounds_worst_case);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timestamp");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, check_logfmt_timestamp_epoch);
+	tcase_add_test(tc, check_logfmt_timestamp_values);
+	tcase_add_test(tc, check_logfmt_timestamp_refuses);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("line");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, check_logfmt_line_text_client_msg);
+	tcase_add_test(tc, check_logfmt_line_text_fields);
+	tcase_add_test(tc, check_logfmt_line_json_client_msg);
+	tcase_add_test(tc, check_logfmt_line_json_fields);
+	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
+	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);
+	tcase_add_loop_test(tc, check_logfmt_line_too_small, 0, 4);
+	tcase_add_loop_test(tc, check_logfmt_line_exact_fit, 0, 2);
+	tcase_add_loop_test(tc, check_logfmt_line_msg_needs_worst_case_room,
+	    0, 2);
+	tcase_add_loop_test(tc, check_logfmt_line_max_is_enough, 0, 2);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+/* Run the suite; the exit status says whether every test passed. */
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(logfmt_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}

@@ -1,0 +1,756 @@
+/*
+ * check_net.c: unit tests of net.c: address parsing and formatting, and
+ * the listening socket and descriptor I/O over loopback.
+ *
+ * SIGPIPE is deliberately left at its default here: net_write_all must
+ * not raise it, and a test that did would die of it.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ackd.h"
+
+/* How long a test waits for something that must happen. */
+#define CHECK_NET_DEADLINE_MS	5000
+
+/* A listener on 127.0.0.1, a client connected to it and the accepted end. */
+struct check_net_pair {
+	int			lfd;
+	int			client;
+	int			server;
+	struct sockaddr_storage	peer;	/* as net_accept saw the client */
+	socklen_t		peerlen;
+};
+
+/* Milliseconds on the monotonic clock. */
+static long long
+check_net_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Parse str with port, then format it back into buf; the formatted length. */
+static size_t
+check_net_roundtrip(const char *str, int port, char *buf, size_t size,
+    int *family)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = 0;
+
+	ck_assert_msg(net_parse_addr(str, port, &ss, &len) == 0,
+	    "'%s' refused", str);
+	*family = ss.ss_family;
+	ck_assert_msg(len == (ss.ss_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)),
+	    "'%s': length %u for family %d", str, (unsigned)len,
+	    ss.ss_family);
+	return (net_format_addr(buf, size, (struct sockaddr *)&ss, len));
+}
+
+/* A listening socket on 127.0.0.1 and a port the kernel picked. */
+static int
+check_net_listen(int *port)
+{
+	struct ackd_config	cfg;
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	char			err[256] = "";
+	int			fd;
+
+	config_defaults(&cfg);
+	strcpy(cfg.bind, "127.0.0.1");
+	cfg.port = 0;
+	fd = net_listen(&cfg, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "net_listen 127.0.0.1:0: %s", err);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	ck_assert_int_eq(sin.sin_family, AF_INET);
+	*port = ntohs(sin.sin_port);
+	ck_assert_int_ne(*port, 0);
+	return (fd);
+}
+
+/* Connect a new blocking client to 127.0.0.1:port. */
+static int
+check_net_connect(int port)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect to 127.0.0.1:%d: %s", port, strerror(errno));
+	return (fd);
+}
+
+/* Wait until the listener has a connection to accept. */
+static void
+check_net_wait_readable(int fd)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+
+	ck_assert_msg(poll(&pfd, 1, CHECK_NET_DEADLINE_MS) == 1,
+	    "nothing to accept on the listener");
+}
+
+/* Listen, connect and accept: a connected loopback pair. */
+static void
+check_net_pair_open(struct check_net_pair *p)
+{
+	int	port;
+
+	p->lfd = check_net_listen(&port);
+	p->client = check_net_connect(port);
+	check_net_wait_readable(p->lfd);
+	p->server = net_accept(p->lfd, &p->peer, &p->peerlen);
+	ck_assert_msg(p->server >= 0, "net_accept: %s", strerror(errno));
+}
+
+/* Close whatever of the pair is still open. */
+static void
+check_net_pair_close(struct check_net_pair *p)
+{
+	if (p->client != -1)
+		close(p->client);
+	if (p->server != -1)
+		close(p->server);
+	close(p->lfd);
+}
+
+START_TEST(check_net_ipv4)
+{
+	struct sockaddr_storage	ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	socklen_t		len;
+	char			buf[ACKD_ADDRSTRLEN];
+	size_t			n;
+	int			family;
+
+	ck_assert_int_eq(net_parse_addr("127.0.0.1", 9999, &ss, &len), 0);
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
+	ck_assert_uint_eq(ntohs(sin->sin_port), 9999);
+	ck_assert_uint_eq(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
+	ck_assert_str_eq(buf, "127.0.0.1:9999");
+	ck_assert_uint_eq(n, strlen(buf));
+
+	n = check_net_roundtrip("0.0.0.0", 0, buf, sizeof(buf), &family);
+	ck_assert_int_eq(family, AF_INET);
+	ck_assert_str_eq(buf, "0.0.0.0:0");
+	ck_assert_uint_eq(n, 9);
+	check_net_roundtrip("255.255.255.255", 65535, buf, sizeof(buf),
+	    &family);
+	ck_assert_str_eq(buf, "255.255.255.255:65535");
+	check_net_roundtrip("192.0.2.10", 80, buf, sizeof(buf), &family);
+	ck_assert_str_eq(buf, "192.0.2.10:80");
+}
+END_TEST
+
+START_TEST(check_net_ipv6)
+{
+	struct sockaddr_storage	ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		len;
+	char			buf[ACKD_ADDRSTRLEN];
+	size_t			n;
+	int			family;
+
+	ck_assert_int_eq(net_parse_addr("::1", 9999, &ss, &len), 0);
+	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
+	ck_assert_uint_eq(ntohs(sin6->sin6_port), 9999);
+	ck_assert_msg(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr), "not ::1");
+	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
+	ck_assert_str_eq(buf, "[::1]:9999");
+	ck_assert_uint_eq(n, strlen(buf));
+
+	check_net_roundtrip("2001:db8::1", 9999, buf, sizeof(buf), &family);
+	ck_assert_int_eq(family, AF_INET6);
+	ck_assert_str_eq(buf, "[2001:db8::1]:9999");
+	/* formatting is canonical whatever the spelling */
+	check_net_roundtrip("2001:0DB8:0000:0000:0000:0000:0000:0001", 1, buf,
+	    sizeof(buf), &family);
+	ck_assert_str_eq(buf, "[2001:db8::1]:1");
+	check_net_roundtrip("::", 0, buf, sizeof(buf), &family);
+	ck_assert_str_eq(buf, "[::]:0");
+}
+END_TEST
+
+START_TEST(check_net_ipv4_mapped)
+{
+	struct sockaddr_storage	ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		len;
+	char			buf[ACKD_ADDRSTRLEN];
+
+	/* stays IPv6, as accept() reports v4 clients on a v6 socket */
+	ck_assert_int_eq(net_parse_addr("::ffff:127.0.0.1", 7, &ss, &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	ck_assert_msg(IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr), "not v4-mapped");
+	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
+	ck_assert_str_eq(buf, "[::ffff:127.0.0.1]:7");
+}
+END_TEST
+
+START_TEST(check_net_ipv6_scope)
+{
+	struct sockaddr_storage	ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		len;
+	unsigned		lo = if_nametoindex("lo");
+
+	ck_assert_int_eq(net_parse_addr("fe80::1%1", 9, &ss, &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	ck_assert_uint_eq(sin6->sin6_scope_id, 1);
+	ck_assert_uint_eq(ntohs(sin6->sin6_port), 9);
+	if (lo == 0)
+		return;		/* no interface called lo here */
+	ck_assert_int_eq(net_parse_addr("fe80::1%lo", 9, &ss, &len), 0);
+	ck_assert_uint_eq(sin6->sin6_scope_id, lo);
+}
+END_TEST
+
+/* Names are never resolved, and garbage is refused. */
+START_TEST(check_net_parse_refuses)
+{
+	static const char	*bad[] = { "", "localhost", "example.com",
+	    "ip6-localhost", "garbage", "1.2.3.4.5", "256.0.0.1",
+	    "1.2.3.-4", "::1::", ":::", "12345::", "[::1]", "127.0.0.1:80",
+	    "[::1]:80", " 127.0.0.1", "127.0.0.1 ", "127.0.0.1\n", "::1 ",
+	    "1e3", "-1", "0x", "2001:db8::g", "fe80::1%", "::ffff:1.2.3",
+	    /* inet_aton forms: octal, hex and short dotted quads */
+	    "010.0.0.1", "0x7f.0.0.1", "127.1", "1", "2130706433" };
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	size_t			i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(net_parse_addr(bad[i], 1, &ss, &len) == -1,
+		    "'%s' accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(check_net_format_odd)
+{
+	struct sockaddr_storage	ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		len;
+	char			buf[ACKD_ADDRSTRLEN];
+	const char		*longest =
+	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535";
+
+	/* the longest address and port fits ACKD_ADDRSTRLEN */
+	ck_assert_int_eq(net_parse_addr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
+	    "ffff", 65535, &ss, &len), 0);
+	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
+	    (struct sockaddr *)&ss, len), strlen(longest));
+	ck_assert_str_eq(buf, longest);
+
+	/* an unknown family, or a short length: "?" */
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
+	    (struct sockaddr *)&ss, sizeof(ss)), 1);
+	ck_assert_str_eq(buf, "?");
+	ck_assert_int_eq(net_parse_addr("::1", 80, &ss, &len), 0);
+	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
+	    (struct sockaddr *)sin6, sizeof(struct sockaddr_in)), 1);
+	ck_assert_str_eq(buf, "?");
+}
+END_TEST
+
+/* A short buffer gets a terminated prefix, and the length written. */
+START_TEST(check_net_format_truncates)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	char			buf[32];
+
+	ck_assert_int_eq(net_parse_addr("127.0.0.1", 9999, &ss, &len), 0);
+	memset(buf, 'Z', sizeof(buf));
+	ck_assert_uint_eq(net_format_addr(buf, 5, (struct sockaddr *)&ss, len),
+	    4);
+	ck_assert_str_eq(buf, "127.");
+	ck_assert_int_eq(buf[5], 'Z');
+	ck_assert_uint_eq(net_format_addr(buf, 1, (struct sockaddr *)&ss, len),
+	    0);
+	ck_assert_str_eq(buf, "");
+	memset(buf, 'Z', sizeof(buf));
+	ck_assert_uint_eq(net_format_addr(buf, 0, (struct sockaddr *)&ss, len),
+	    0);
+	ck_assert_int_eq(buf[0], 'Z');
+	/* exactly enough room */
+	ck_assert_uint_eq(net_format_addr(buf, 15, (struct sockaddr *)&ss, len),
+	    14);
+	ck_assert_str_eq(buf, "127.0.0.1:9999");
+}
+END_TEST
+
+START_TEST(check_net_listen_loopback)
+{
+	int	fd, port, fl;
+
+	fd = check_net_listen(&port);
+	fl = fcntl(fd, F_GETFL);
+	ck_assert_msg(fl != -1 && (fl & O_NONBLOCK), "listener is blocking");
+	fl = fcntl(fd, F_GETFD);
+	ck_assert_msg(fl != -1 && (fl & FD_CLOEXEC), "listener not cloexec");
+	close(fd);
+}
+END_TEST
+
+START_TEST(check_net_listen_ipv6)
+{
+	struct ackd_config	cfg;
+	struct sockaddr_in6	sin6;
+	socklen_t		len = sizeof(sin6);
+	char			err[256] = "";
+	int			fd;
+
+	config_defaults(&cfg);
+	strcpy(cfg.bind, "::1");
+	cfg.port = 0;
+	fd = net_listen(&cfg, err, sizeof(err));
+	if (fd == -1 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
+		return;		/* no IPv6 loopback on this host */
+	ck_assert_msg(fd >= 0, "net_listen [::1]:0: %s", err);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin6, &len), 0);
+	ck_assert_int_eq(sin6.sin6_family, AF_INET6);
+	ck_assert_msg(IN6_IS_ADDR_LOOPBACK(&sin6.sin6_addr), "not on ::1");
+	close(fd);
+}
+END_TEST
+
+START_TEST(check_net_listen_fails)
+{
+	struct ackd_config	cfg;
+	char			err[256], want[64];
+	int			fd, port, rc, e;
+
+	config_defaults(&cfg);
+	strcpy(cfg.bind, "localhost");
+	errno = 0;
+	rc = net_listen(&cfg, err, sizeof(err));
+	e = errno;
+	ck_assert_int_eq(rc, -1);
+	ck_assert_int_eq(e, EINVAL);
+	ck_assert_msg(strstr(err, "'localhost'") != NULL, "err: %s", err);
+
+	/* the port is taken: bind fails, and err names the address */
+	fd = check_net_listen(&port);
+	strcpy(cfg.bind, "127.0.0.1");
+	cfg.port = port;
+	errno = 0;
+	rc = net_listen(&cfg, err, sizeof(err));
+	e = errno;
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(e == EADDRINUSE, "errno %d, not EADDRINUSE", e);
+	snprintf(want, sizeof(want), "cannot bind 127.0.0.1:%d: ", port);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
+	    "err '%s' does not start '%s'", err, want);
+	ck_assert_msg(strchr(err, '\n') == NULL, "err is not one line");
+	close(fd);
+}
+END_TEST
+
+START_TEST(check_net_accept)
+{
+	struct check_net_pair	p;
+	struct sockaddr_storage	ss;
+	struct sockaddr_in	local;
+	struct sockaddr_in	*peer = (struct sockaddr_in *)&p.peer;
+	socklen_t		len = sizeof(local);
+	int			fl, fd, e;
+
+	check_net_pair_open(&p);
+	fl = fcntl(p.server, F_GETFL);
+	ck_assert_msg(fl != -1 && !(fl & O_NONBLOCK),
+	    "accepted socket is non-blocking");
+	fl = fcntl(p.server, F_GETFD);
+	ck_assert_msg(fl != -1 && (fl & FD_CLOEXEC),
+	    "accepted socket not cloexec");
+	/* the peer address is the client's own */
+	ck_assert_int_eq(getsockname(p.client, (struct sockaddr *)&local,
+	    &len), 0);
+	ck_assert_uint_eq(p.peerlen, sizeof(struct sockaddr_in));
+	ck_assert_int_eq(peer->sin_family, AF_INET);
+	ck_assert_uint_eq(peer->sin_port, local.sin_port);
+	ck_assert_uint_eq(peer->sin_addr.s_addr, local.sin_addr.s_addr);
+
+	/* nothing else waits: EAGAIN at once, not a block */
+	errno = 0;
+	fd = net_accept(p.lfd, &ss, &len);
+	e = errno;
+	ck_assert_int_eq(fd, -1);
+	ck_assert_msg(e == EAGAIN || e == EWOULDBLOCK, "errno %d, not EAGAIN",
+	    e);
+	check_net_pair_close(&p);
+}
+END_TEST
+
+START_TEST(check_net_read_write)
+{
+	struct check_net_pair	p;
+	char			buf[64];
+	ssize_t			n;
+
+	check_net_pair_open(&p);
+	ck_assert_int_eq(net_write_all(p.client, "hello", 5), 0);
+	n = net_read_timed(p.server, buf, sizeof(buf), CHECK_NET_DEADLINE_MS);
+	ck_assert_int_eq(n, 5);
+	ck_assert_mem_eq(buf, "hello", 5);
+	ck_assert_int_eq(net_write_all(p.server, "ACK!", 4), 0);
+	n = net_read_timed(p.client, buf, sizeof(buf), CHECK_NET_DEADLINE_MS);
+	ck_assert_int_eq(n, 4);
+	ck_assert_mem_eq(buf, "ACK!", 4);
+	/* a read takes at most size bytes; the rest waits for the next */
+	ck_assert_int_eq(net_write_all(p.client, "abcdef", 6), 0);
+	ck_assert_int_eq(net_read_timed(p.server, buf, 2,
+	    CHECK_NET_DEADLINE_MS), 2);
+	ck_assert_mem_eq(buf, "ab", 2);
+	ck_assert_int_eq(net_read_timed(p.server, buf, sizeof(buf),
+	    CHECK_NET_DEADLINE_MS), 4);
+	ck_assert_mem_eq(buf, "cdef", 4);
+	/* zero bytes to write is done at once */
+	ck_assert_int_eq(net_write_all(p.client, "", 0), 0);
+	check_net_pair_close(&p);
+}
+END_TEST
+
+START_TEST(check_net_read_timeout)
+{
+	struct check_net_pair	p;
+	char			buf[16];
+	long long		t0, took;
+	ssize_t			n;
+	int			e;
+
+	check_net_pair_open(&p);
+	t0 = check_net_now_ms();
+	errno = 0;
+	n = net_read_timed(p.server, buf, sizeof(buf), 150);
+	e = errno;
+	took = check_net_now_ms() - t0;
+	ck_assert_int_eq(n, -1);
+	ck_assert_msg(e == ETIMEDOUT, "errno %d, not ETIMEDOUT", e);
+	ck_assert_msg(took >= 140 && took < 3000, "150 ms timeout took %lld",
+	    took);
+
+	/* a zero timeout only looks */
+	t0 = check_net_now_ms();
+	errno = 0;
+	n = net_read_timed(p.server, buf, sizeof(buf), 0);
+	e = errno;
+	ck_assert_int_eq(n, -1);
+	ck_assert_int_eq(e, ETIMEDOUT);
+	ck_assert_msg(check_net_now_ms() - t0 < 1000, "zero timeout waited");
+
+	/* a timed-out socket still reads what comes later */
+	ck_assert_int_eq(net_write_all(p.client, "late", 4), 0);
+	ck_assert_int_eq(net_read_timed(p.server, buf, sizeof(buf),
+	    CHECK_NET_DEADLINE_MS), 4);
+	ck_assert_mem_eq(buf, "late", 4);
+	check_net_pair_close(&p);
+}
+END_TEST
+
+struct check_net_delayed {
+	int		 fd;
+	int		 delay_ms;
+	const char	*data;
+};
+
+/* Thread body: after a pause, write the data. */
+static void *
+check_net_delayed_main(void *arg)
+{
+	struct check_net_delayed	*d = arg;
+	struct timespec			 ts;
+
+	ts.tv_sec = d->delay_ms / 1000;
+	ts.tv_nsec = (d->delay_ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	if (net_write_all(d->fd, d->data, strlen(d->data)) == -1)
+		return (d);
+	return (NULL);
+}
+
+/* Data that comes while the reader waits ends the wait with it. */
+START_TEST(check_net_read_waits_for_data)
+{
+	struct check_net_pair		p;
+	struct check_net_delayed	d;
+	pthread_t			t;
+	char				buf[16];
+	void				*ret;
+	long long			t0, took;
+
+	check_net_pair_open(&p);
+	d.fd = p.client;
+	d.delay_ms = 100;	/* not synchronisation: either order passes */
+	d.data = "slow";
+	ck_assert_int_eq(pthread_create(&t, NULL, check_net_delayed_main, &d),
+	    0);
+	t0 = check_net_now_ms();
+	ck_assert_int_eq(net_read_timed(p.server, buf, sizeof(buf),
+	    CHECK_NET_DEADLINE_MS), 4);
+	took = check_net_now_ms() - t0;
+	ck_assert_mem_eq(buf, "slow", 4);
+	ck_assert_msg(took < CHECK_NET_DEADLINE_MS - 1000,
+	    "read waited for its deadline (%lld ms), not for the data", took);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	ck_assert_ptr_null(ret);
+	check_net_pair_close(&p);
+}
+END_TEST
+
+START_TEST(check_net_read_eof)
+{
+	struct check_net_pair	p;
+	char			buf[16];
+
+	check_net_pair_open(&p);
+	ck_assert_int_eq(net_write_all(p.client, "bye", 3), 0);
+	ck_assert_int_eq(shutdown(p.client, SHUT_WR), 0);
+	ck_assert_int_eq(net_read_timed(p.server, buf, sizeof(buf),
+	    CHECK_NET_DEADLINE_MS), 3);
+	ck_assert_int_eq(net_read_timed(p.server, buf, sizeof(buf),
+	    CHECK_NET_DEADLINE_MS), 0);
+	check_net_pair_close(&p);
+}
+END_TEST
+
+START_TEST(check_net_read_reset)
+{
+	struct check_net_pair	p;
+	struct linger		lg = { 1, 0 };
+	char			buf[16];
+	ssize_t			n;
+	int			e;
+
+	check_net_pair_open(&p);
+	/* linger 0: close sends a reset */
+	ck_assert_int_eq(setsockopt(p.client, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+	close(p.client);
+	p.client = -1;
+	errno = 0;
+	n = net_read_timed(p.server, buf, sizeof(buf), CHECK_NET_DEADLINE_MS);
+	e = errno;
+	ck_assert_int_eq(n, -1);
+	ck_assert_msg(e == ECONNRESET, "errno %d, not ECONNRESET", e);
+	check_net_pair_close(&p);
+}
+END_TEST
+
+struct check_net_sink {
+	int		fd;
+	size_t		got;
+	unsigned long	sum;
+	int		err;	/* errno of a failed read */
+};
+
+/* Thread body: read until end of file, counting and summing bytes. */
+static void *
+check_net_sink_main(void *arg)
+{
+	struct check_net_sink	*s = arg;
+	unsigned char		 buf[8192];
+	ssize_t			 n, i;
+
+	while ((n = net_read_timed(s->fd, buf, sizeof(buf),
+	    CHECK_NET_DEADLINE_MS)) > 0) {
+		for (i = 0; i < n; i++)
+			s->sum += buf[i] *
+			    (unsigned long)((s->got + (size_t)i) % 251 + 1);
+		s->got += (size_t)n;
+	}
+	if (n == 0)
+		return (NULL);
+	s->err = errno;
+	return (s);
+}
+
+/* The handler only has to exist: then a signal interrupts a blocked send. */
+static void
+check_net_on_signal(int sig)
+{
+	(void)sig;
+}
+
+struct check_net_pester {
+	pthread_t	 target;
+	atomic_int	 stop;
+	unsigned long	 sent;
+};
+
+/* Thread body: send SIGUSR1 to the target thread until told to stop. */
+static void *
+check_net_pester_main(void *arg)
+{
+	struct check_net_pester	*p = arg;
+	struct timespec		 ts = { 0, 100000L };
+
+	while (!atomic_load(&p->stop)) {
+		if (pthread_kill(p->target, SIGUSR1) == 0)
+			p->sent++;
+		nanosleep(&ts, NULL);
+	}
+	return (NULL);
+}
+
+/*
+ * A write far bigger than the socket buffers arrives whole and in order;
+ * in the second run signals keep interrupting send (no SA_RESTART), which
+ * makes it return early with part of the data, or fail with EINTR.
+ */
+START_TEST(check_net_write_all_large)
+{
+	struct check_net_pair	p;
+	struct check_net_sink	s = { 0, 0, 0, 0 };
+	struct check_net_pester	pest;
+	struct sigaction	sa, old;
+	size_t			len = 1024 * 1024, i;
+	unsigned char		*data;
+	unsigned long		sum = 0;
+	pthread_t		t, pt;
+	void			*ret;
+	int			small = 4096, rc, e;
+
+	data = malloc(len);
+	ck_assert_ptr_nonnull(data);
+	for (i = 0; i < len; i++) {
+		data[i] = (unsigned char)(i * 31 + i / 4093);
+		sum += data[i] * (unsigned long)(i % 251 + 1);
+	}
+	check_net_pair_open(&p);
+	/* small buffers: send blocks over and over */
+	setsockopt(p.server, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	s.fd = p.client;
+	ck_assert_int_eq(pthread_create(&t, NULL, check_net_sink_main, &s), 0);
+	if (_i == 1) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = check_net_on_signal;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = 0;
+		ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
+		pest.target = pthread_self();
+		atomic_init(&pest.stop, 0);
+		pest.sent = 0;
+		ck_assert_int_eq(pthread_create(&pt, NULL,
+		    check_net_pester_main, &pest), 0);
+	}
+	rc = net_write_all(p.server, data, len);
+	e = errno;
+	if (_i == 1) {
+		atomic_store(&pest.stop, 1);
+		ck_assert_int_eq(pthread_join(pt, NULL), 0);
+		ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
+		ck_assert_msg(pest.sent > 0, "no signal was sent");
+	}
+	ck_assert_msg(rc == 0, "net_write_all: %s", strerror(e));
+	ck_assert_int_eq(shutdown(p.server, SHUT_WR), 0);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	ck_assert_msg(ret == NULL, "reader failed: %s", strerror(s.err));
+	ck_assert_uint_eq(s.got, len);
+	ck_assert_msg(s.sum == sum, "bytes arrived changed or out of order");
+	check_net_pair_close(&p);
+	free(data);
+}
+END_TEST
+
+/* Writing to a peer that is gone fails with EPIPE, without SIGPIPE. */
+START_TEST(check_net_write_all_peer_gone)
+{
+	struct check_net_pair	p;
+	char			chunk[65536];
+	int			i, rc = 0, e = 0;
+
+	check_net_pair_open(&p);
+	close(p.client);
+	p.client = -1;
+	memset(chunk, 'x', sizeof(chunk));
+	/* the first write may still be taken; the reset then refuses more */
+	for (i = 0; i < 100 && rc == 0; i++)
+		if ((rc = net_write_all(p.server, chunk, sizeof(chunk))) == -1)
+			e = errno;
+	ck_assert_msg(rc == -1, "wrote %d chunks to a closed peer", i);
+	ck_assert_msg(e == EPIPE || e == ECONNRESET,
+	    "errno %d, not EPIPE or ECONNRESET", e);
+	check_net_pair_close(&p);
+}
+END_TEST
+
+/* The net suite: addresses, then sockets on loopback. */
+static Suite *
+net_suite(void)
+{
+	Suite	*s = suite_create("net");
+	TCase	*tc;
+
+	tc = tcase_create("address");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, check_net_ipv4);
+	tcase_add_test(tc, check_net_ipv6);
+	tcase_add_test(tc, check_net_ipv4_mapped);
+	tcase_add_test(tc, check_net_ipv6_scope);
+	tcase_add_test(tc, check_net_parse_refuses);
+	tcase_add_test(tc, check_net_format_odd);
+	tcase_add_test(tc, check_net_format_truncates);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("socket");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, check_net_listen_loopback);
+	tcase_add_test(tc, check_net_listen_ipv6);
+	tcase_add_test(tc, check_net_listen_fails);
+	tcase_add_test(tc, check_net_accept);
+	tcase_add_test(tc, check_net_read_write);
+	tcase_add_test(tc, check_net_read_timeout);
+	tcase_add_test(tc, check_net_read_waits_for_data);
+	tcase_add_test(tc, check_net_read_eof);
+	tcase_add_test(tc, check_net_read_reset);
+	tcase_add_loop_test(tc, check_net_write_all_large, 0, 2);
+	tcase_add_test(tc, check_net_write_all_peer_gone);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+/* Run the suite; the exit status says whether every test passed. */
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(net_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
