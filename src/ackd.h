@@ -8,8 +8,10 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -54,6 +56,7 @@ struct ackd_config {
 	size_t			 max_message;
 	int			 read_timeout_ms;
 	int			 shutdown_timeout_ms;
+	int			 defer_accept_ms;	/* 0: off; -1: read timeout */
 	char			 ack[ACKD_ACK_MAX + 1];
 	size_t			 ack_len;
 	const char		*log_file;	/* NULL: standard output */
@@ -114,34 +117,55 @@ void	msglog_event(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 enum ackd_log_format msglog_format(void);
 
+/* An accepted connection on its way from the accept loop to a handler. */
+struct conn {
+	int		 fd;
+	socklen_t	 addrlen;
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	sin;
+		struct sockaddr_in6	sin6;
+	}		 addr;		/* the peer, as accept() gave it */
+};
+
 /* net.c */
 int	net_parse_addr(const char *, int, struct sockaddr_storage *,
 	    socklen_t *);
 size_t	net_format_addr(char *, size_t, const struct sockaddr *, socklen_t);
 int	net_listen(const struct ackd_config *, char *, size_t);
-int	net_accept(int, struct sockaddr_storage *, socklen_t *);
+int	net_accept_timeout(int, int);
+int	net_accept(int, struct conn *);
 ssize_t	net_read_timed(int, void *, size_t, int);
 int	net_write_all(int, const void *, size_t);
 
-/* queue.c: a bounded FIFO of descriptors; lock rules are in queue.c. */
+/* queue.c: a bounded FIFO of connections; lock rules are in queue.c. */
+struct queue_waiter {
+	sem_t			 sem;
+	struct queue_waiter	*next;		/* on the idle stack */
+	int			 parked;	/* asleep until the producer says */
+	int			 has;		/* conn was handed over */
+	struct conn		 conn;
+};
+
 struct queue {
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 not_empty;
-	pthread_cond_t	 not_full;
-	int		*slots;
-	size_t		 cap;
-	size_t		 head;		/* next to pop */
-	size_t		 len;
-	int		 closed;	/* no more pushes; pop drains, then -1 */
-	int		 kicked;	/* wake the producer without space */
-	unsigned	 consumers_waiting;
-	unsigned	 producers_waiting;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 not_full;
+	struct conn		*slots;
+	size_t			 cap;
+	size_t			 head;		/* next to pop */
+	size_t			 len;
+	int			 closed;	/* no more pushes; pop drains */
+	int			 kicked;	/* wake the producer without space */
+	unsigned		 producers_waiting;
+	struct queue_waiter	*idle;		/* parked consumers, newest first */
 };
 
 int	queue_init(struct queue *, size_t);
 void	queue_destroy(struct queue *);
-int	queue_push(struct queue *, int);
-int	queue_pop(struct queue *);
+int	queue_waiter_init(struct queue_waiter *);
+void	queue_waiter_destroy(struct queue_waiter *);
+long	queue_push(struct queue *, const struct conn *);
+int	queue_pop(struct queue *, struct queue_waiter *, struct conn *);
 int	queue_wait_space(struct queue *);
 void	queue_kick(struct queue *);
 void	queue_close(struct queue *);
@@ -168,6 +192,7 @@ size_t	stats_format(char *, size_t, struct stats *);
 struct handler {
 	const struct ackd_config *cfg;
 	struct stats		*stats;
+	pid_t			 pid;		/* the worker's, for each line */
 	unsigned char		*buf;		/* max_message + 1 */
 	char			*line;
 	size_t			 line_size;
@@ -176,13 +201,14 @@ struct handler {
 int	handler_init(struct handler *, const struct ackd_config *,
 	    struct stats *);
 void	handler_free(struct handler *);
-void	handler_serve(struct handler *, int);
+void	handler_serve(struct handler *, const struct conn *);
 
 /* pool.c: the fixed set of handler threads. */
 struct pool_slot {
-	pthread_t	 thread;
-	struct handler	 handler;
-	struct queue	*queue;
+	pthread_t		 thread;
+	struct handler		 handler;
+	struct queue_waiter	 waiter;
+	struct queue		*queue;
 };
 
 struct pool {

@@ -54,6 +54,8 @@ static const struct config_flag config_flags[] = {
 	    FIELD(read_timeout_ms) },
 	{ "shutdown-timeout", 257, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(shutdown_timeout_ms) },
+	{ "defer-accept", 258, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(defer_accept_ms) },
 	{ "ack", 'a', KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack) },
 	{ "log-file", 'l', KIND_PATH, 0, 0, FIELD(log_file) },
 	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format) },
@@ -81,6 +83,7 @@ config_defaults(struct ackd_config *cfg)
 	cfg->max_message = 1024;
 	cfg->read_timeout_ms = 10 * 1000;
 	cfg->shutdown_timeout_ms = 10 * 1000;
+	cfg->defer_accept_ms = -1;	/* config_parse: the read timeout */
 	strcpy(cfg->ack, "ACK!");
 	cfg->ack_len = 4;
 	cfg->log_file = NULL;
@@ -373,6 +376,8 @@ config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
 	if (optind < argc)
 		return (config_error(err, errsize, "unexpected argument '%s' "
 		    "(ackd takes only options)", argv[optind]));
+	if (cfg->defer_accept_ms < 0)
+		cfg->defer_accept_ms = cfg->read_timeout_ms;
 	return (CONFIG_RUN);
 }
 
@@ -396,6 +401,8 @@ config_usage(FILE *fp)
 "  -m, --max-message N        bytes read per message, 1-%d [%zu]\n"
 "  -r, --read-timeout SEC     wait for the message, 0.001-%d s [%d]\n"
 "      --shutdown-timeout SEC graceful shutdown limit, 0-%d s [%d]\n"
+"      --defer-accept SEC     kernel holds a connection until data, up to\n"
+"                             SEC; 0 is off, 0-%d s [read-timeout] (Linux)\n"
 "  -a, --ack TEXT             reply once the message is logged, 1-%d bytes [%s]\n"
 "  -l, --log-file PATH        append the log to PATH; - is stdout [stdout]\n"
 "  -f, --log-format FMT       text or json [text]\n"
@@ -410,5 +417,6 @@ config_usage(FILE *fp)
 	    d.workers, ACKD_THREADS_MAX, d.threads, ACKD_QUEUE_MAX, d.queue,
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    d.shutdown_timeout_ms / 1000, ACKD_ACK_MAX, d.ack);
+	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
+	    ACKD_ACK_MAX, d.ack);
 }

@@ -32,6 +32,7 @@ handler_init(struct handler *h, const struct ackd_config *cfg,
 {
 	h->cfg = cfg;
 	h->stats = stats;
+	h->pid = getpid();	/* glibc no longer caches it: a syscall a line */
 	h->line_size = logfmt_line_max(cfg->log_format, cfg->max_message, 64);
 	h->buf = malloc(cfg->max_message + 1);
 	h->line = malloc(h->line_size);
@@ -78,7 +79,7 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 
 	rec.when = now;
 	rec.client = client;
-	rec.pid = getpid();
+	rec.pid = h->pid;
 	rec.event = event;
 	rec.bytes = bytes;
 	rec.msg = msg_len > 0 ? h->buf : NULL;
@@ -159,20 +160,16 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 
 /* Serve one accepted connection, then close it. */
 void
-handler_serve(struct handler *h, int fd)
+handler_serve(struct handler *h, const struct conn *c)
 {
-	struct sockaddr_storage	ss;
-	socklen_t		sslen = sizeof(ss);
 	struct timespec		now;
 	char			client[ACKD_ADDRSTRLEN], extra[32];
 	ssize_t			n;
+	int			fd = c->fd;
 
 	stats_add(&h->stats->accepted, 1);
-	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1)
-		strcpy(client, "?");
-	else
-		net_format_addr(client, sizeof(client), (struct sockaddr *)&ss,
-		    sslen);
+	/* the address accept() gave: no getpeername() per connection */
+	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
 	n = net_read_timed(fd, h->buf, h->cfg->max_message + 1,
 	    h->cfg->read_timeout_ms);
 	clock_gettime(CLOCK_REALTIME, &now);

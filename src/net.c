@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -93,9 +94,34 @@ net_format_addr(char *buf, size_t size, const struct sockaddr *sa,
 }
 
 /*
- * Create the listening socket for cfg, non-blocking so that the workers
- * sharing it never sleep in accept(). On failure err says why (address
- * and the system's reason) and -1 is returned with errno set.
+ * Where the kernel can (Linux), let accept() return a connection only once
+ * its first data has arrived, waiting up to about timeout_ms (0: off): the
+ * handler then reads at once instead of sleeping in poll, and clients that
+ * connect and stay silent hold no thread while the kernel waits. The
+ * kernel counts the wait in SYN-ACK retransmissions, so it rounds up; a
+ * silent client is handed over after it, and then gets --read-timeout.
+ * Elsewhere the handler's timed read alone does the job.
+ */
+static void
+net_defer_accept(int fd, int timeout_ms)
+{
+#if HAVE_DECL_TCP_DEFER_ACCEPT
+	int	secs = (timeout_ms + 999) / 1000;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+	    sizeof(secs)) == -1)
+		log_warn("cannot set TCP_DEFER_ACCEPT");
+#else
+	(void)fd;
+	(void)timeout_ms;
+#endif
+}
+
+/*
+ * Create the listening socket for cfg. It stays blocking: each worker
+ * sleeps in accept(), and the kernel wakes one sleeper per connection. On
+ * failure err says why (address and the system's reason) and -1 is
+ * returned with errno set.
  */
 int
 net_listen(const struct ackd_config *cfg, char *err, size_t errsize)
@@ -116,7 +142,6 @@ net_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 		goto fail;
 	what = "set options on";
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail_close;
 	what = "bind";
@@ -125,6 +150,7 @@ net_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 	what = "listen on";
 	if (listen(fd, cfg->backlog) == -1)
 		goto fail_close;
+	net_defer_accept(fd, cfg->defer_accept_ms);
 	return (fd);
 
 fail_close:
@@ -146,28 +172,39 @@ fail:
 }
 
 /*
- * Accept one connection from the non-blocking listener; the new socket is
- * blocking and close-on-exec. -1 with errno (EAGAIN when none waits).
+ * Make accept() on the listening socket lfd give up after ms with EAGAIN,
+ * so a sleeping accept loop still looks around now and then. 0 or -1.
  */
 int
-net_accept(int lfd, struct sockaddr_storage *ss, socklen_t *len)
+net_accept_timeout(int lfd, int ms)
 {
-	int	fd;
+	struct timeval	tv;
 
-	do {
-		*len = sizeof(*ss);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return (setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+}
+
+/*
+ * Accept one connection into c; the new socket is blocking and
+ * close-on-exec. -1 with errno: EAGAIN when the accept timeout passed,
+ * EINTR when a signal came (the caller looks at its flags then).
+ */
+int
+net_accept(int lfd, struct conn *c)
+{
+	c->addrlen = sizeof(c->addr);
 #ifdef HAVE_ACCEPT4
-		fd = accept4(lfd, (struct sockaddr *)ss, len, SOCK_CLOEXEC);
+	c->fd = accept4(lfd, &c->addr.sa, &c->addrlen, SOCK_CLOEXEC);
 #else
-		fd = accept(lfd, (struct sockaddr *)ss, len);
-		if (fd != -1) {
-			/* accepted sockets may inherit O_NONBLOCK elsewhere */
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-		}
+	c->fd = accept(lfd, &c->addr.sa, &c->addrlen);
+	if (c->fd != -1) {
+		/* accepted sockets may inherit O_NONBLOCK elsewhere */
+		fcntl(c->fd, F_SETFD, FD_CLOEXEC);
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+	}
 #endif
-	} while (fd == -1 && errno == EINTR);
-	return (fd);
+	return (c->fd);
 }
 
 /* Milliseconds on the monotonic clock. */

@@ -20,10 +20,10 @@ static void *
 pool_thread(void *arg)
 {
 	struct pool_slot	*slot = arg;
-	int			 fd;
+	struct conn		 c;
 
-	while ((fd = queue_pop(slot->queue)) != -1)
-		handler_serve(&slot->handler, fd);
+	while (queue_pop(slot->queue, &slot->waiter, &c) != -1)
+		handler_serve(&slot->handler, &c);
 	return (NULL);
 }
 
@@ -47,6 +47,10 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 		if (handler_init(&pool->slots[pool->ready].handler, cfg,
 		    stats) == -1)
 			goto fail;
+		if (queue_waiter_init(&pool->slots[pool->ready].waiter) == -1) {
+			handler_free(&pool->slots[pool->ready].handler);
+			goto fail;
+		}
 	}
 	if ((rc = pthread_attr_init(&attr)) != 0)
 		goto fail_rc;
@@ -83,8 +87,10 @@ pool_join(struct pool *pool)
 			errno = rc;
 			log_warn("pthread_join");
 		}
-	for (i = 0; i < pool->ready; i++)
+	for (i = 0; i < pool->ready; i++) {
 		handler_free(&pool->slots[i].handler);
+		queue_waiter_destroy(&pool->slots[i].waiter);
+	}
 	free(pool->slots);
 	memset(pool, 0, sizeof(*pool));
 }

@@ -1,21 +1,38 @@
 /*
- * queue.c: a bounded FIFO of accepted descriptors, between one worker's
+ * queue.c: a bounded FIFO of accepted connections, between one worker's
  * accept loop (the producer) and its handler threads (the consumers).
  *
- * Lock rules: every field of struct queue is read and written only with
- * q->lock held. Consumers wait on not_empty, the producer on not_full. A
- * condition is signalled only when somebody waits on it (the *_waiting
- * counters), so a busy queue costs no futex wake-ups. No I/O happens here,
- * and nothing is ever allocated after queue_init: the queue cannot grow.
+ * A consumer that finds the ring empty parks: it puts its waiter on the
+ * idle stack and sleeps on the waiter's own semaphore. The producer hands
+ * a connection straight to the most recently parked consumer (its stack
+ * and cache are warm) and posts that one semaphore; only when no consumer
+ * is parked does the connection go into the ring. So the ring is empty
+ * whenever a consumer is parked, order stays first in first out, and a
+ * hand-off wakes exactly one thread at the cost of one futex wake and one
+ * futex wait. (A condition variable shared by the consumers costs more:
+ * glibc re-takes the mutex after pthread_cond_wait as if contended, so
+ * every wake-up adds a futex wake on unlock, and a signaller can sleep
+ * while the waiter groups switch.)
+ *
+ * Lock rules: every field of struct queue is read and written with
+ * q->lock held. A waiter's next/parked/has/conn are written with q->lock
+ * held by whoever takes it off the idle stack (push or close), which then
+ * posts its semaphore; its owner reads them after sem_wait() without the
+ * lock, as nobody else can reach a waiter that is off the stack and the
+ * semaphore orders the memory. The producer waits for room on not_full.
+ * Wake-ups are sent after the lock is released, so the woken thread does
+ * not go straight back to sleep on the lock. No I/O, and nothing is
+ * allocated after queue_init: the queue cannot grow.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 
 #include "ackd.h"
 
-/* Set up an empty queue holding at most cap descriptors. */
+/* Set up an empty queue holding at most cap connections. */
 int
 queue_init(struct queue *q, size_t cap)
 {
@@ -29,17 +46,14 @@ queue_init(struct queue *q, size_t cap)
 	q->cap = cap;
 	q->head = q->len = 0;
 	q->closed = q->kicked = 0;
-	q->consumers_waiting = q->producers_waiting = 0;
+	q->idle = NULL;
+	q->producers_waiting = 0;
 	if ((errno = pthread_mutex_init(&q->lock, NULL)) != 0)
 		goto fail_slots;
-	if ((errno = pthread_cond_init(&q->not_empty, NULL)) != 0)
-		goto fail_lock;
 	if ((errno = pthread_cond_init(&q->not_full, NULL)) != 0)
-		goto fail_cond;
+		goto fail_lock;
 	return (0);
 
-fail_cond:
-	pthread_cond_destroy(&q->not_empty);
 fail_lock:
 	pthread_mutex_destroy(&q->lock);
 fail_slots:
@@ -53,10 +67,25 @@ void
 queue_destroy(struct queue *q)
 {
 	pthread_cond_destroy(&q->not_full);
-	pthread_cond_destroy(&q->not_empty);
 	pthread_mutex_destroy(&q->lock);
 	free(q->slots);
 	q->slots = NULL;
+}
+
+/* Set up a consumer's waiter; one per consumer thread, for its lifetime. */
+int
+queue_waiter_init(struct queue_waiter *w)
+{
+	w->next = NULL;
+	w->parked = w->has = 0;
+	return (sem_init(&w->sem, 0, 0));
+}
+
+/* Free a waiter whose thread is gone. */
+void
+queue_waiter_destroy(struct queue_waiter *w)
+{
+	sem_destroy(&w->sem);
 }
 
 /* Wait, with the lock held, until there is room or the queue is closed. */
@@ -70,52 +99,88 @@ queue_wait_not_full(struct queue *q)
 	}
 }
 
-/* Append fd, waiting while the queue is full; -1 if the queue is closed. */
-int
-queue_push(struct queue *q, int fd)
+/*
+ * Hand c to a parked consumer, or append it, waiting while the queue is
+ * full. Returns how many more pushes fit now (so the producer knows when
+ * to wait for space without locking again), or -1 if the queue is closed.
+ */
+long
+queue_push(struct queue *q, const struct conn *c)
 {
+	struct queue_waiter	*w;
+	long			 room;
+
 	pthread_mutex_lock(&q->lock);
 	queue_wait_not_full(q);
 	if (q->closed) {
 		pthread_mutex_unlock(&q->lock);
 		return (-1);
 	}
-	q->slots[(q->head + q->len) % q->cap] = fd;
-	q->len++;
-	if (q->consumers_waiting > 0)
-		pthread_cond_signal(&q->not_empty);
+	if ((w = q->idle) != NULL) {
+		q->idle = w->next;
+		w->conn = *c;
+		w->has = 1;
+		w->parked = 0;
+	} else {
+		q->slots[(q->head + q->len) % q->cap] = *c;
+		q->len++;
+	}
+	room = (long)(q->cap - q->len);
 	pthread_mutex_unlock(&q->lock);
-	return (0);
+	if (w != NULL)
+		sem_post(&w->sem);
+	return (room);
 }
 
-/* Take the oldest fd, waiting while empty; -1 once closed and drained. */
-int
-queue_pop(struct queue *q)
+/* Sleep until whoever took w off the idle stack posts it. */
+static void
+queue_park(struct queue_waiter *w)
 {
-	int	fd;
+	while (sem_wait(&w->sem) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Take the oldest connection into c, parking on w while there is none.
+ * Returns 0, or -1 once the queue is closed and drained.
+ */
+int
+queue_pop(struct queue *q, struct queue_waiter *w, struct conn *c)
+{
+	int	wake;
 
 	pthread_mutex_lock(&q->lock);
 	while (q->len == 0 && !q->closed) {
-		q->consumers_waiting++;
-		pthread_cond_wait(&q->not_empty, &q->lock);
-		q->consumers_waiting--;
+		w->next = q->idle;
+		q->idle = w;
+		w->parked = 1;
+		pthread_mutex_unlock(&q->lock);
+		queue_park(w);
+		if (w->has) {		/* handed over: no lock needed */
+			w->has = 0;
+			*c = w->conn;
+			return (0);
+		}
+		pthread_mutex_lock(&q->lock);	/* woken by queue_close */
 	}
 	if (q->len == 0) {
 		pthread_mutex_unlock(&q->lock);
 		return (-1);
 	}
-	fd = q->slots[q->head];
+	*c = q->slots[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->len--;
-	if (q->producers_waiting > 0)
-		pthread_cond_signal(&q->not_full);
+	wake = q->producers_waiting > 0;
 	pthread_mutex_unlock(&q->lock);
-	return (fd);
+	if (wake)
+		pthread_cond_signal(&q->not_full);
+	return (0);
 }
 
 /*
  * Wait until a push would not block: 0. Returns -1 instead when the queue
  * is closed or queue_kick was called, so the producer can look at why.
+ * A kick is used up by the wait it ends, or by the next one.
  */
 int
 queue_wait_space(struct queue *q)
@@ -128,12 +193,9 @@ queue_wait_space(struct queue *q)
 		pthread_cond_wait(&q->not_full, &q->lock);
 		q->producers_waiting--;
 	}
-	if (q->closed)
+	if (q->closed || q->len == q->cap)
 		rc = -1;
-	else if (q->len == q->cap) {
-		q->kicked = 0;
-		rc = -1;
-	}
+	q->kicked = 0;
 	pthread_mutex_unlock(&q->lock);
 	return (rc);
 }
@@ -152,14 +214,20 @@ queue_kick(struct queue *q)
 void
 queue_close(struct queue *q)
 {
+	struct queue_waiter	*w;
+
 	pthread_mutex_lock(&q->lock);
 	q->closed = 1;
-	pthread_cond_broadcast(&q->not_empty);
+	while ((w = q->idle) != NULL) {
+		q->idle = w->next;
+		w->parked = 0;
+		sem_post(&w->sem);
+	}
 	pthread_cond_broadcast(&q->not_full);
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* How many descriptors wait in the queue now. */
+/* How many connections wait in the ring now (handed-off ones are not). */
 size_t
 queue_len(struct queue *q)
 {

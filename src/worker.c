@@ -4,9 +4,16 @@
  *
  * Every thread runs with every signal blocked; the signal thread takes
  * them with sigwait(), so signals are handled in one place, by ordinary
- * code that may lock and call anything. It tells the accept loop to stop
- * through a flag, a byte on the wake pipe (for poll) and a queue kick (for
- * a loop waiting on a full queue).
+ * code that may lock and call anything.
+ *
+ * The accept loop (the process's main thread) sleeps in a blocking
+ * accept(): the kernel wakes one sleeping worker per connection, and a
+ * connection costs the loop one system call and one queue lock. To stop
+ * it, the signal thread sets a flag, kicks the queue (for a loop waiting
+ * for space) and sends the loop WORKER_WAKE_SIG, the only signal it
+ * leaves unblocked, whose empty handler makes accept() fail with EINTR.
+ * Because the signal may land just before the loop enters accept(), the
+ * signal thread repeats it until the loop says it has left.
  *
  * The accept loop only accepts while the queue has room: a full queue
  * leaves connections in the kernel's backlog, where another worker with
@@ -15,11 +22,11 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -31,6 +38,14 @@
 #define WORKER_IDLE_MS		1000
 /* How long accepting pauses when the process is out of descriptors. */
 #define WORKER_EMFILE_MS	100
+/* How often the signal thread repeats the wake-up until the loop left. */
+#define WORKER_WAKE_MS		10
+
+#ifdef SIGRTMIN
+#define WORKER_WAKE_SIG		SIGRTMIN
+#else
+#define WORKER_WAKE_SIG		SIGUSR2
+#endif
 
 struct worker {
 	const struct ackd_config *cfg;
@@ -39,11 +54,29 @@ struct worker {
 	struct queue		 queue;
 	struct pool		 pool;
 	struct stats		 stats;
-	int			 wake[2];	/* signal thread -> accept loop */
 	atomic_int		 stopping;
+	atomic_int		 loop_done;	/* the accept loop has left */
 	sigset_t		 sigs;		/* what the signal thread takes */
+	pthread_t		 loop_thread;
 	pthread_t		 signal_thread;
 };
+
+/* WORKER_WAKE_SIG's handler: nothing; the EINTR it causes is the point. */
+static void
+worker_wake_handler(int sig)
+{
+	(void)sig;
+}
+
+/* Get the accept loop out of accept() or poll() until it has left. */
+static void
+worker_wake_loop(struct worker *w)
+{
+	while (!atomic_load(&w->loop_done)) {
+		pthread_kill(w->loop_thread, WORKER_WAKE_SIG);
+		poll(NULL, 0, WORKER_WAKE_MS);
+	}
+}
 
 /* Has our master gone (we were re-parented)? */
 static int
@@ -52,13 +85,29 @@ worker_orphaned(struct worker *w)
 	return (getppid() != w->master);
 }
 
+/*
+ * worker_orphaned, at most once a second: a busy loop never reaches the
+ * accept timeout, and where PR_SET_PDEATHSIG is missing this is how it
+ * learns that its master died.
+ */
+static int
+worker_orphaned_lately(struct worker *w, time_t *last)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == *last)
+		return (0);
+	*last = now.tv_sec;
+	return (worker_orphaned(w));
+}
+
 /* The signal thread: act on each signal the worker handles. */
 static void *
 worker_signals(void *arg)
 {
 	struct worker	*w = arg;
 	int		 sig;
-	char		 byte = 0;
 
 	for (;;) {
 		/* cancelled only while waiting, never halfway through a reopen */
@@ -76,8 +125,8 @@ worker_signals(void *arg)
 		case SIGTERM:
 		case SIGINT:
 			atomic_store(&w->stopping, 1);
-			(void)!write(w->wake[1], &byte, 1);
 			queue_kick(&w->queue);
+			worker_wake_loop(w);
 			break;
 		default:
 			break;
@@ -86,96 +135,60 @@ worker_signals(void *arg)
 	return (NULL);
 }
 
-/* Make a pipe whose ends are close-on-exec and non-blocking. */
-static int
-worker_pipe(int fds[2])
-{
-	int	i;
-
-	if (pipe(fds) == -1)
-		return (-1);
-	for (i = 0; i < 2; i++)
-		if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) == -1 ||
-		    fcntl(fds[i], F_SETFL, O_NONBLOCK) == -1)
-			return (-1);
-	return (0);
-}
-
-/* Take the wake pipe's bytes; they only mean "look at the flags". */
-static void
-worker_drain_wake(struct worker *w)
-{
-	char	buf[64];
-
-	while (read(w->wake[0], buf, sizeof(buf)) > 0)
-		;
-}
-
 /*
- * Accept what waits while the queue has room; each accepted socket is
- * queued at once. Resource exhaustion pauses accepting instead of spinning.
+ * Say whether an accept() error is worth a pause: out of descriptors or
+ * memory, where retrying at once would spin. Logs the pause.
  */
 static void
-worker_accept_batch(struct worker *w)
+worker_accept_error(struct worker *w, int err)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	int			 fd;
-
-	while (queue_len(&w->queue) < w->queue.cap) {
-		fd = net_accept(w->lfd, &ss, &len);
-		if (fd != -1) {
-			queue_push(&w->queue, fd);
-			continue;
-		}
-		switch (errno) {
-		case EAGAIN:
+	switch (err) {
+	case EINTR:		/* woken: look at the flags */
+	case EAGAIN:		/* the idle timeout */
 #if EWOULDBLOCK != EAGAIN
-		case EWOULDBLOCK:
+	case EWOULDBLOCK:
 #endif
-			return;
-		case ECONNABORTED:
-		case EPROTO:
-			continue;	/* the client gave up first: next one */
-		case EMFILE:
-		case ENFILE:
-		case ENOBUFS:
-		case ENOMEM:
-			log_warn("accept paused");
-			poll(NULL, 0, WORKER_EMFILE_MS);
-			return;
-		default:
-			log_warn("accept");
-			return;
-		}
+	case ECONNABORTED:	/* the client gave up first */
+	case EPROTO:
+		return;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		log_warn("accept paused");
+		break;
+	default:
+		log_warn("accept");
+		break;
 	}
+	/* a signal ends the pause early, like it ends accept() */
+	if (!atomic_load(&w->stopping))
+		poll(NULL, 0, WORKER_EMFILE_MS);
 }
 
-/* Accept until told to stop or orphaned. */
+/* Accept and queue connections until told to stop or orphaned. */
 static void
 worker_loop(struct worker *w)
 {
-	struct pollfd	pfd[2];
-	int		rc;
+	struct conn	c;
+	long		room = 1;
+	time_t		checked = 0;
 
-	pfd[0].fd = w->wake[0];
-	pfd[0].events = POLLIN;
-	pfd[1].fd = w->lfd;
-	pfd[1].events = POLLIN;
-	while (!atomic_load(&w->stopping) && !worker_orphaned(w)) {
-		if (queue_wait_space(&w->queue) == -1)
-			continue;	/* kicked: look at the flags again */
-		rc = poll(pfd, 2, WORKER_IDLE_MS);
-		if (rc == -1 && errno != EINTR) {
-			log_warn("poll");
+	while (!atomic_load(&w->stopping) &&
+	    !worker_orphaned_lately(w, &checked)) {
+		/* the queue said it was full: wait for a handler to free a
+		 * slot (or a kick) before taking another connection */
+		if (room == 0 && queue_wait_space(&w->queue) == -1)
+			continue;
+		room = 1;
+		if (net_accept(w->lfd, &c) == -1) {
+			worker_accept_error(w, errno);
 			continue;
 		}
-		if (rc <= 0)
-			continue;
-		if (pfd[0].revents != 0)
-			worker_drain_wake(w);
-		if (pfd[1].revents != 0 && !atomic_load(&w->stopping))
-			worker_accept_batch(w);
+		if ((room = queue_push(&w->queue, &c)) == -1) {
+			close(c.fd);	/* cannot happen: only we close it */
+			break;
+		}
 	}
 }
 
@@ -187,20 +200,40 @@ worker_block_signals(struct worker *w)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	w->loop_thread = pthread_self();
 	sigemptyset(&w->sigs);
 	sigaddset(&w->sigs, SIGTERM);
 	sigaddset(&w->sigs, SIGINT);
 	sigaddset(&w->sigs, SIGHUP);
 }
 
-/* Set up the queue, the pool, the signal thread and the wake pipe. */
+/*
+ * Let WORKER_WAKE_SIG into the calling thread (the accept loop) only, with
+ * a handler and no SA_RESTART, so it interrupts accept(). The pool and
+ * signal threads were created before and keep every signal blocked.
+ */
+static void
+worker_unblock_wake(void)
+{
+	struct sigaction	sa;
+	sigset_t		wake;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_wake_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(WORKER_WAKE_SIG, &sa, NULL) == -1)
+		fatal(ACKD_EXIT_OSERR, "sigaction");
+	sigemptyset(&wake);
+	sigaddset(&wake, WORKER_WAKE_SIG);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+}
+
+/* Set up the queue, the pool and the signal thread. */
 static void
 worker_start(struct worker *w)
 {
 	int	rc;
 
-	if (worker_pipe(w->wake) == -1)
-		fatal(ACKD_EXIT_OSERR, "worker pipe");
 	if (queue_init(&w->queue, (size_t)w->cfg->queue) == -1)
 		fatal(ACKD_EXIT_OSERR, "worker queue");
 	if (pool_start(&w->pool, w->cfg, &w->queue, &w->stats) == -1)
@@ -211,6 +244,9 @@ worker_start(struct worker *w)
 		errno = rc;
 		fatal(ACKD_EXIT_OSERR, "signal thread");
 	}
+	worker_unblock_wake();
+	if (net_accept_timeout(w->lfd, WORKER_IDLE_MS) == -1)
+		log_warn("cannot set the accept timeout");
 }
 
 /* Stop the signal thread: sigwait is a cancellation point. */
@@ -251,6 +287,7 @@ worker_run(const struct ackd_config *cfg, int lfd, pid_t master)
 	worker_start(&w);
 	msglog_event("worker-start", "%s", "");
 	worker_loop(&w);
+	atomic_store(&w.loop_done, 1);
 	/* stop accepting: the socket is shared, only our copy goes */
 	close(lfd);
 	queue_close(&w.queue);

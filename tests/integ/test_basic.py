@@ -269,6 +269,31 @@ def check_timeout(t, tmp):
     t.eq("timeout: the next client gets ACK!", r.data, h.ACK)
 
 
+def check_defer_accept(t, tmp):
+    """
+    Silent clients wait in the kernel (TCP_DEFER_ACCEPT), not in a handler:
+    with one thread and a 30 s read timeout, a client that sends still gets
+    its ACK while three silent ones are connected. Without deferred accept
+    the thread would sit on the first silent client for 30 s, past the
+    client's 10 s limit.
+    """
+    if not sys.platform.startswith("linux"):
+        t.skip("defer-accept: silent clients hold no thread",
+               "TCP_DEFER_ACCEPT is Linux only")
+        return
+    d = h.Daemon(tmp, ["--threads", "1", "--queue", "1", "--read-timeout",
+                       "30"], workers=1, log_name="defer.log")
+    silent = [h.Conn(d.port) for _ in range(3)]
+    r = h.client(d.port, b"not-silent", timeout=10)
+    t.eq("defer-accept: a client gets ACK! past 3 silent ones", r.data,
+         h.ACK)
+    t.eq("defer-accept: the silent ones were never handed to a thread",
+         [x.event for x in d.records() if x.get("client") is not None],
+         ["message"])
+    for c in silent:
+        c.close()
+
+
 def ipv6_unavailable():
     """Why ::1 cannot be bound here, or None if it can."""
     if not socket.has_ipv6:
@@ -310,6 +335,7 @@ def main(t, tmp):
     check_json(t, tmp)
     check_custom_ack(t, tmp)
     check_timeout(t, tmp)
+    check_defer_accept(t, tmp)
     check_ipv6(t, tmp)
 
 

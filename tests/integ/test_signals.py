@@ -74,8 +74,10 @@ def sigterm_accepted_slow(t, tmp):
     once accept() took it. With --threads 2, two clients wait in read()
     and the third waits in the worker's queue.
     """
+    # --defer-accept 0: the clients must be accepted before they send
     d = h.Daemon(tmp, ["--threads", "2", "--read-timeout", "5",
-                       "--shutdown-timeout", "10"], workers=1,
+                       "--shutdown-timeout", "10", "--defer-accept", "0"],
+                 workers=1,
                  log_name="slow.log")
     conns = [h.Conn(d.port) for _ in range(3)]
     sports = [c.reply.sport for c in conns]
@@ -109,8 +111,10 @@ def sigterm_accepted_slow(t, tmp):
 
 def shutdown_timeout_kill(t, tmp):
     """A worker stuck with a silent client is killed at the deadline."""
+    # --defer-accept 0: the kernel would otherwise keep the silent client
     d = h.Daemon(tmp, ["--threads", "2", "--read-timeout", "30",
-                       "--shutdown-timeout", "0.5"], workers=1,
+                       "--shutdown-timeout", "0.5", "--defer-accept", "0"],
+                 workers=1,
                  log_name="deadline.log")
     wpid = d.worker_pids[0]
     c = h.Conn(d.port, timeout=30)

@@ -37,10 +37,12 @@ def back_to_w(t, label, d, gone):
                                                  d.zombies(), gone))
     t.eq("%s: no zombie among the master's children" % label, d.zombies(),
          [])
-    live = set(d.live_workers())
-    logged = set(d.worker_starts())
+    # a worker is a live child a moment before it logs worker-start
+    def all_logged():
+        return set(d.live_workers()) <= set(d.worker_starts())
     t.ok("%s: every live worker logged worker-start" % label,
-         live <= logged, "live %s, logged %s" % (live, logged))
+         h.wait_for(all_logged, 10), "live %s, logged %s" %
+         (set(d.live_workers()), set(d.worker_starts())))
 
 
 def serve(t, label, d, n=20):

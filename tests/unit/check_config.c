@@ -45,6 +45,7 @@ static const struct {
 	{ "max-message", 'm', 1 },
 	{ "read-timeout", 'r', 1 },
 	{ "shutdown-timeout", 0, 1 },
+	{ "defer-accept", 0, 1 },
 	{ "ack", 'a', 1 },
 	{ "log-file", 'l', 1 },
 	{ "log-format", 'f', 1 },
@@ -88,6 +89,8 @@ static const struct {
 	{ "shutdown-timeout", 0,
 	    offsetof(struct ackd_config, shutdown_timeout_ms),
 	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "0.25", 250 },
+	{ "defer-accept", 0, offsetof(struct ackd_config, defer_accept_ms),
+	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "1.5", 1500 },
 };
 
 #define CHECK_CONFIG_NNUMS \
@@ -232,9 +235,29 @@ START_TEST(check_config_no_args_keeps_defaults)
 	struct ackd_config	cfg, def;
 
 	config_defaults(&def);
+	/* the one default that depends on another flag is resolved */
+	def.defer_accept_ms = def.read_timeout_ms;
 	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
 	ck_assert_msg(memcmp(&cfg, &def, sizeof(cfg)) == 0,
 	    "parsing no flags changed the defaults");
+}
+END_TEST
+
+/* --defer-accept follows --read-timeout unless given; 0 turns it off. */
+START_TEST(check_config_defer_accept_default)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--read-timeout", "2.5",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.defer_accept_ms, 2500);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--defer-accept", "0",
+	    "--read-timeout", "3", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.defer_accept_ms, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--defer-accept", "7",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.defer_accept_ms, 7000);
+	ck_assert_int_eq(cfg.read_timeout_ms, 10000);
 }
 END_TEST
 
@@ -715,6 +738,7 @@ config_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, check_config_defaults_values);
 	tcase_add_test(tc, check_config_no_args_keeps_defaults);
+	tcase_add_test(tc, check_config_defer_accept_default);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("numbers");

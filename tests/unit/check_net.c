@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <check.h>
@@ -35,8 +36,7 @@ struct check_net_pair {
 	int			lfd;
 	int			client;
 	int			server;
-	struct sockaddr_storage	peer;	/* as net_accept saw the client */
-	socklen_t		peerlen;
+	struct conn		conn;	/* as net_accept saw the client */
 };
 
 /* Milliseconds on the monotonic clock. */
@@ -80,6 +80,7 @@ check_net_listen(int *port)
 	config_defaults(&cfg);
 	strcpy(cfg.bind, "127.0.0.1");
 	cfg.port = 0;
+	cfg.defer_accept_ms = 1000;	/* what config_parse makes of -1 */
 	fd = net_listen(&cfg, err, sizeof(err));
 	ck_assert_msg(fd >= 0, "net_listen 127.0.0.1:0: %s", err);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
@@ -117,6 +118,23 @@ check_net_wait_readable(int fd)
 	    "nothing to accept on the listener");
 }
 
+/*
+ * Turn off the deferred accept net_listen sets up, so that a client that
+ * has sent nothing yet can be accepted at once (the pair tests need that).
+ */
+static void
+check_net_no_defer(int lfd)
+{
+#if HAVE_DECL_TCP_DEFER_ACCEPT
+	int	off = 0;
+
+	ck_assert_int_eq(setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off,
+	    sizeof(off)), 0);
+#else
+	(void)lfd;
+#endif
+}
+
 /* Listen, connect and accept: a connected loopback pair. */
 static void
 check_net_pair_open(struct check_net_pair *p)
@@ -124,9 +142,10 @@ check_net_pair_open(struct check_net_pair *p)
 	int	port;
 
 	p->lfd = check_net_listen(&port);
+	check_net_no_defer(p->lfd);
 	p->client = check_net_connect(port);
 	check_net_wait_readable(p->lfd);
-	p->server = net_accept(p->lfd, &p->peer, &p->peerlen);
+	p->server = net_accept(p->lfd, &p->conn);
 	ck_assert_msg(p->server >= 0, "net_accept: %s", strerror(errno));
 }
 
@@ -316,8 +335,9 @@ START_TEST(check_net_listen_loopback)
 	int	fd, port, fl;
 
 	fd = check_net_listen(&port);
+	/* blocking: the workers sleep in accept(), one woken per client */
 	fl = fcntl(fd, F_GETFL);
-	ck_assert_msg(fl != -1 && (fl & O_NONBLOCK), "listener is blocking");
+	ck_assert_msg(fl != -1 && !(fl & O_NONBLOCK), "listener non-blocking");
 	fl = fcntl(fd, F_GETFD);
 	ck_assert_msg(fl != -1 && (fl & FD_CLOEXEC), "listener not cloexec");
 	close(fd);
@@ -381,11 +401,12 @@ END_TEST
 START_TEST(check_net_accept)
 {
 	struct check_net_pair	p;
-	struct sockaddr_storage	ss;
+	struct conn		c;
 	struct sockaddr_in	local;
-	struct sockaddr_in	*peer = (struct sockaddr_in *)&p.peer;
+	struct sockaddr_in	*peer = &p.conn.addr.sin;
 	socklen_t		len = sizeof(local);
 	int			fl, fd, e;
+	long long		t0;
 
 	check_net_pair_open(&p);
 	fl = fcntl(p.server, F_GETFL);
@@ -397,21 +418,46 @@ START_TEST(check_net_accept)
 	/* the peer address is the client's own */
 	ck_assert_int_eq(getsockname(p.client, (struct sockaddr *)&local,
 	    &len), 0);
-	ck_assert_uint_eq(p.peerlen, sizeof(struct sockaddr_in));
+	ck_assert_int_eq(p.conn.fd, p.server);
+	ck_assert_uint_eq(p.conn.addrlen, sizeof(struct sockaddr_in));
 	ck_assert_int_eq(peer->sin_family, AF_INET);
 	ck_assert_uint_eq(peer->sin_port, local.sin_port);
 	ck_assert_uint_eq(peer->sin_addr.s_addr, local.sin_addr.s_addr);
 
-	/* nothing else waits: EAGAIN at once, not a block */
+	/* nothing else waits: EAGAIN once the accept timeout passes */
+	ck_assert_int_eq(net_accept_timeout(p.lfd, 50), 0);
 	errno = 0;
-	fd = net_accept(p.lfd, &ss, &len);
+	t0 = check_net_now_ms();
+	fd = net_accept(p.lfd, &c);
 	e = errno;
 	ck_assert_int_eq(fd, -1);
 	ck_assert_msg(e == EAGAIN || e == EWOULDBLOCK, "errno %d, not EAGAIN",
 	    e);
+	ck_assert_msg(check_net_now_ms() - t0 >= 40, "accept did not wait");
 	check_net_pair_close(&p);
 }
 END_TEST
+
+#if HAVE_DECL_TCP_DEFER_ACCEPT
+/* A silent client is not handed to accept(); once it sends, it is. */
+START_TEST(check_net_defer_accept)
+{
+	struct pollfd	pfd;
+	int		lfd, client, port;
+
+	lfd = check_net_listen(&port);
+	client = check_net_connect(port);
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	ck_assert_msg(poll(&pfd, 1, 200) == 0,
+	    "a client that sent nothing is ready to accept");
+	ck_assert_int_eq(write(client, "x", 1), 1);
+	check_net_wait_readable(lfd);
+	close(client);
+	close(lfd);
+}
+END_TEST
+#endif
 
 START_TEST(check_net_read_write)
 {
@@ -730,6 +776,9 @@ net_suite(void)
 	tcase_add_test(tc, check_net_listen_ipv6);
 	tcase_add_test(tc, check_net_listen_fails);
 	tcase_add_test(tc, check_net_accept);
+#if HAVE_DECL_TCP_DEFER_ACCEPT
+	tcase_add_test(tc, check_net_defer_accept);
+#endif
 	tcase_add_test(tc, check_net_read_write);
 	tcase_add_test(tc, check_net_read_timeout);
 	tcase_add_test(tc, check_net_read_waits_for_data);

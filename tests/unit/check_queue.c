@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "ackd.h"
 
 /* How long a test waits for something that must happen. */
@@ -36,6 +38,7 @@ struct check_queue_call {
 	struct queue			*q;
 	int				 fd;	/* what queue_push pushes */
 	int				 rc;	/* what the call returned */
+	struct conn			 got;	/* what queue_pop gave */
 	struct check_queue_latch	 done;
 	pthread_t			 thread;
 };
@@ -100,14 +103,56 @@ check_queue_now_ms(void)
 	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* Read a *_waiting counter of q under q's lock. */
+/*
+ * queue_push of a connection whose fd is v: 0 if queued, -1 if refused.
+ * (queue_push's room count has a test of its own.)
+ */
+static int
+check_queue_put(struct queue *q, int v)
+{
+	struct conn	c;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = v;
+	return (queue_push(q, &c) >= 0 ? 0 : -1);
+}
+
+/* queue_pop into c with the calling thread's own waiter: c's fd, or -1. */
+static int
+check_queue_take_conn(struct queue *q, struct conn *c)
+{
+	static __thread struct queue_waiter	w;
+	static __thread int			ready;
+
+	if (!ready) {
+		ck_assert_int_eq(queue_waiter_init(&w), 0);
+		ready = 1;
+	}
+	return (queue_pop(q, &w, c) == 0 ? c->fd : -1);
+}
+
+/* queue_pop: the fd, or -1. */
+static int
+check_queue_take(struct queue *q)
+{
+	struct conn	c;
+
+	return (check_queue_take_conn(q, &c));
+}
+
+/* How many producers wait for room, or consumers are parked, on q. */
 static unsigned
 check_queue_waiting(struct queue *q, int producers)
 {
-	unsigned	n;
+	struct queue_waiter	*w;
+	unsigned		 n = 0;
 
 	pthread_mutex_lock(&q->lock);
-	n = producers ? q->producers_waiting : q->consumers_waiting;
+	if (producers)
+		n = q->producers_waiting;
+	else
+		for (w = q->idle; w != NULL; w = w->next)
+			n++;
 	pthread_mutex_unlock(&q->lock);
 	return (n);
 }
@@ -128,13 +173,13 @@ check_queue_wait_blocked(struct queue *q, int producers, unsigned n)
 	return (1);
 }
 
-/* Thread body: queue_push(call->fd). */
+/* Thread body: check_queue_put(call->fd). */
 static void *
 check_queue_push_main(void *arg)
 {
 	struct check_queue_call	*c = arg;
 
-	c->rc = queue_push(c->q, c->fd);
+	c->rc = check_queue_put(c->q, c->fd);
 	check_queue_latch_set(&c->done);
 	return (NULL);
 }
@@ -145,7 +190,7 @@ check_queue_pop_main(void *arg)
 {
 	struct check_queue_call	*c = arg;
 
-	c->rc = queue_pop(c->q);
+	c->rc = check_queue_take_conn(c->q, &c->got);
 	check_queue_latch_set(&c->done);
 	return (NULL);
 }
@@ -189,7 +234,7 @@ check_queue_fill(struct queue *q, size_t cap)
 	size_t	i;
 
 	for (i = 0; i < cap; i++)
-		ck_assert_msg(queue_push(q, 100 + (int)i) == 0,
+		ck_assert_msg(check_queue_put(q, 100 + (int)i) == 0,
 		    "push %zu of %zu into a queue with room failed", i, cap);
 	ck_assert_uint_eq(queue_len(q), cap);
 }
@@ -226,9 +271,9 @@ START_TEST(check_queue_fifo_order)
 
 	ck_assert_int_eq(queue_init(&q, 8), 0);
 	for (i = 0; i < 8; i++)
-		ck_assert_int_eq(queue_push(&q, i), 0);
+		ck_assert_int_eq(check_queue_put(&q, i), 0);
 	for (i = 0; i < 8; i++)
-		ck_assert_msg(queue_pop(&q) == i, "pop %d out of order", i);
+		ck_assert_msg(check_queue_take(&q) == i, "pop %d out of order", i);
 	queue_destroy(&q);
 }
 END_TEST
@@ -243,20 +288,20 @@ START_TEST(check_queue_fifo_order_wraps)
 	for (step = 0; step < 1000; step++) {
 		/* of every 5 steps push 3 (pop if full), pop 2: fill and wrap */
 		if ((step % 5) < 3 && len < 5) {
-			ck_assert_int_eq(queue_push(&q, next), 0);
+			ck_assert_int_eq(check_queue_put(&q, next), 0);
 			model[(head + len) % 5] = next++;
 			len++;
 		} else if (len > 0) {
 			want = model[head];
 			head = (head + 1) % 5;
 			len--;
-			ck_assert_msg(queue_pop(&q) == want,
+			ck_assert_msg(check_queue_take(&q) == want,
 			    "step %d: pop is not the oldest (%d)", step, want);
 		}
 		ck_assert_uint_eq(queue_len(&q), (size_t)len);
 	}
 	while (len > 0) {
-		ck_assert_int_eq(queue_pop(&q), model[head]);
+		ck_assert_int_eq(check_queue_take(&q), model[head]);
 		head = (head + 1) % 5;
 		len--;
 	}
@@ -273,12 +318,12 @@ START_TEST(check_queue_len_counts)
 	ck_assert_int_eq(queue_init(&q, 4), 0);
 	ck_assert_uint_eq(queue_len(&q), 0);
 	for (i = 1; i <= 4; i++) {
-		ck_assert_int_eq(queue_push(&q, (int)i), 0);
+		ck_assert_int_eq(check_queue_put(&q, (int)i), 0);
 		ck_assert_msg(queue_len(&q) == i, "len %zu after %zu pushes",
 		    queue_len(&q), i);
 	}
 	for (i = 4; i > 0; i--) {
-		ck_assert_int_ne(queue_pop(&q), -1);
+		ck_assert_int_ne(check_queue_take(&q), -1);
 		ck_assert_msg(queue_len(&q) == i - 1, "len %zu after a pop "
 		    "from %zu", queue_len(&q), i);
 	}
@@ -300,15 +345,15 @@ START_TEST(check_queue_push_blocks_when_full)
 	    "push into a full queue returned %d without a pop", c.rc);
 	ck_assert_uint_eq(queue_len(&q), 3);
 
-	ck_assert_int_eq(queue_pop(&q), 100);
+	ck_assert_int_eq(check_queue_take(&q), 100);
 	ck_assert_msg(check_queue_latch_wait(&c.done, CHECK_QUEUE_DEADLINE_MS),
 	    "a pop did not release the blocked producer");
 	check_queue_call_join(&c);
 	ck_assert_int_eq(c.rc, 0);
 	ck_assert_uint_eq(queue_len(&q), 3);
-	ck_assert_int_eq(queue_pop(&q), 101);
-	ck_assert_int_eq(queue_pop(&q), 102);
-	ck_assert_msg(queue_pop(&q) == 7, "the released push is not last");
+	ck_assert_int_eq(check_queue_take(&q), 101);
+	ck_assert_int_eq(check_queue_take(&q), 102);
+	ck_assert_msg(check_queue_take(&q) == 7, "the released push is not last");
 	queue_destroy(&q);
 }
 END_TEST
@@ -325,7 +370,7 @@ START_TEST(check_queue_pop_blocks_when_empty)
 	ck_assert_msg(!check_queue_latch_wait(&c.done, CHECK_QUEUE_QUIET_MS),
 	    "pop from an empty queue returned %d without a push", c.rc);
 
-	ck_assert_int_eq(queue_push(&q, 42), 0);
+	ck_assert_int_eq(check_queue_put(&q, 42), 0);
 	ck_assert_msg(check_queue_latch_wait(&c.done, CHECK_QUEUE_DEADLINE_MS),
 	    "a push did not wake the blocked consumer");
 	check_queue_call_join(&c);
@@ -335,22 +380,105 @@ START_TEST(check_queue_pop_blocks_when_empty)
 }
 END_TEST
 
+/* queue_push says how many more fit, so the producer locks once a push. */
+START_TEST(check_queue_push_returns_room)
+{
+	struct queue	q;
+	struct conn	c;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(queue_init(&q, 3), 0);
+	ck_assert_int_eq(queue_push(&q, &c), 2);
+	ck_assert_int_eq(queue_push(&q, &c), 1);
+	ck_assert_int_eq(queue_push(&q, &c), 0);
+	ck_assert_int_ne(check_queue_take(&q), -1);
+	ck_assert_int_eq(queue_push(&q, &c), 0);
+	queue_close(&q);
+	ck_assert_int_eq(queue_push(&q, &c), -1);
+	queue_destroy(&q);
+}
+END_TEST
+
+/*
+ * With consumers parked, a push goes straight to the one parked last (the
+ * warmest), not through the ring, and carries the whole connection.
+ */
+START_TEST(check_queue_handoff_to_newest_parked)
+{
+	struct queue		q;
+	struct check_queue_call	a, b;
+	struct conn		c;
+
+	ck_assert_int_eq(queue_init(&q, 4), 0);
+	check_queue_call_start(&a, &q, 0, check_queue_pop_main);
+	ck_assert_msg(check_queue_wait_blocked(&q, 0, 1), "a never parked");
+	check_queue_call_start(&b, &q, 0, check_queue_pop_main);
+	ck_assert_msg(check_queue_wait_blocked(&q, 0, 2), "b never parked");
+
+	memset(&c, 0, sizeof(c));
+	c.fd = 55;
+	c.addrlen = sizeof(c.addr.sin);
+	c.addr.sin.sin_family = AF_INET;
+	c.addr.sin.sin_port = htons(4242);
+	ck_assert_int_eq(queue_push(&q, &c), 4);	/* the ring stays empty */
+	ck_assert_uint_eq(queue_len(&q), 0);
+	ck_assert_msg(check_queue_latch_wait(&b.done, CHECK_QUEUE_DEADLINE_MS),
+	    "the newest parked consumer was not woken");
+	ck_assert_int_eq(b.rc, 55);
+	ck_assert_int_eq(ntohs(b.got.addr.sin.sin_port), 4242);
+	ck_assert_int_eq(b.got.addrlen, sizeof(c.addr.sin));
+	ck_assert_msg(!check_queue_latch_wait(&a.done, CHECK_QUEUE_QUIET_MS),
+	    "one push woke two consumers");
+	ck_assert_int_eq(check_queue_waiting(&q, 0), 1);
+	check_queue_call_join(&b);
+
+	queue_close(&q);
+	ck_assert_msg(check_queue_latch_wait(&a.done, CHECK_QUEUE_DEADLINE_MS),
+	    "close did not wake the parked consumer");
+	check_queue_call_join(&a);
+	ck_assert_int_eq(a.rc, -1);
+	queue_destroy(&q);
+}
+END_TEST
+
+/* A kick while there is room is used up by the next wait, not kept. */
+START_TEST(check_queue_kick_with_room_not_kept)
+{
+	struct queue		q;
+	struct check_queue_call	c;
+
+	ck_assert_int_eq(queue_init(&q, 2), 0);
+	queue_kick(&q);
+	ck_assert_int_eq(queue_wait_space(&q), 0);
+	check_queue_fill(&q, 2);
+	check_queue_call_start(&c, &q, 0, check_queue_wait_space_main);
+	ck_assert_msg(check_queue_wait_blocked(&q, 1, 1),
+	    "an old kick made queue_wait_space return on a full queue");
+	ck_assert_int_eq(check_queue_take(&q), 100);
+	ck_assert_msg(check_queue_latch_wait(&c.done, CHECK_QUEUE_DEADLINE_MS),
+	    "a pop did not wake queue_wait_space");
+	check_queue_call_join(&c);
+	ck_assert_int_eq(c.rc, 0);
+	queue_destroy(&q);
+}
+END_TEST
+
 START_TEST(check_queue_close_drains_then_fails)
 {
 	struct queue	q;
 
 	ck_assert_int_eq(queue_init(&q, 4), 0);
-	ck_assert_int_eq(queue_push(&q, 10), 0);
-	ck_assert_int_eq(queue_push(&q, 11), 0);
-	ck_assert_int_eq(queue_push(&q, 12), 0);
+	ck_assert_int_eq(check_queue_put(&q, 10), 0);
+	ck_assert_int_eq(check_queue_put(&q, 11), 0);
+	ck_assert_int_eq(check_queue_put(&q, 12), 0);
 	queue_close(&q);
-	ck_assert_msg(queue_push(&q, 13) == -1, "push after close accepted");
+	ck_assert_msg(check_queue_put(&q, 13) == -1, "push after close accepted");
 	ck_assert_uint_eq(queue_len(&q), 3);
-	ck_assert_int_eq(queue_pop(&q), 10);
-	ck_assert_int_eq(queue_pop(&q), 11);
-	ck_assert_int_eq(queue_pop(&q), 12);
-	ck_assert_msg(queue_pop(&q) == -1, "pop of a drained closed queue");
-	ck_assert_msg(queue_pop(&q) == -1, "second pop of a drained queue");
+	ck_assert_int_eq(check_queue_take(&q), 10);
+	ck_assert_int_eq(check_queue_take(&q), 11);
+	ck_assert_int_eq(check_queue_take(&q), 12);
+	ck_assert_msg(check_queue_take(&q) == -1, "pop of a drained closed queue");
+	ck_assert_msg(check_queue_take(&q) == -1, "second pop of a drained queue");
 	ck_assert_uint_eq(queue_len(&q), 0);
 	queue_destroy(&q);
 }
@@ -396,9 +524,9 @@ START_TEST(check_queue_close_wakes_producer)
 	check_queue_call_join(&c);
 	ck_assert_msg(c.rc == -1, "push into a closed queue returned %d", c.rc);
 	ck_assert_uint_eq(queue_len(&q), 2);
-	ck_assert_int_eq(queue_pop(&q), 100);
-	ck_assert_int_eq(queue_pop(&q), 101);
-	ck_assert_int_eq(queue_pop(&q), -1);
+	ck_assert_int_eq(check_queue_take(&q), 100);
+	ck_assert_int_eq(check_queue_take(&q), 101);
+	ck_assert_int_eq(check_queue_take(&q), -1);
 	queue_destroy(&q);
 }
 END_TEST
@@ -409,7 +537,7 @@ START_TEST(check_queue_wait_space_with_room)
 
 	ck_assert_int_eq(queue_init(&q, 2), 0);
 	ck_assert_msg(queue_wait_space(&q) == 0, "empty queue: no space?");
-	ck_assert_int_eq(queue_push(&q, 1), 0);
+	ck_assert_int_eq(check_queue_put(&q, 1), 0);
 	ck_assert_msg(queue_wait_space(&q) == 0, "half-full queue: no space?");
 	ck_assert_uint_eq(queue_len(&q), 1);
 	queue_destroy(&q);
@@ -428,7 +556,7 @@ START_TEST(check_queue_wait_space_until_pop)
 	    "queue_wait_space never waited on the full queue");
 	ck_assert_msg(!check_queue_latch_wait(&c.done, CHECK_QUEUE_QUIET_MS),
 	    "queue_wait_space on a full queue returned %d", c.rc);
-	ck_assert_int_eq(queue_pop(&q), 100);
+	ck_assert_int_eq(check_queue_take(&q), 100);
 	ck_assert_msg(check_queue_latch_wait(&c.done, CHECK_QUEUE_DEADLINE_MS),
 	    "a pop did not wake queue_wait_space");
 	check_queue_call_join(&c);
@@ -463,7 +591,7 @@ START_TEST(check_queue_kick_wakes_wait_space)
 	    "queue_wait_space after a used-up kick did not wait");
 	ck_assert_msg(!check_queue_latch_wait(&c.done, CHECK_QUEUE_QUIET_MS),
 	    "one kick woke queue_wait_space twice (rc %d)", c.rc);
-	ck_assert_int_eq(queue_pop(&q), 100);
+	ck_assert_int_eq(check_queue_take(&q), 100);
 	ck_assert_msg(check_queue_latch_wait(&c.done, CHECK_QUEUE_DEADLINE_MS),
 	    "a pop did not wake queue_wait_space");
 	check_queue_call_join(&c);
@@ -487,7 +615,7 @@ START_TEST(check_queue_close_wakes_wait_space)
 	    "queue_close did not wake queue_wait_space");
 	check_queue_call_join(&c);
 	ck_assert_int_eq(c.rc, -1);
-	ck_assert_int_eq(queue_pop(&q), 100);
+	ck_assert_int_eq(check_queue_take(&q), 100);
 	ck_assert_msg(queue_wait_space(&q) == -1,
 	    "queue_wait_space on a closed queue with room returned 0");
 	queue_destroy(&q);
@@ -520,7 +648,7 @@ check_queue_mpmc_produce(void *arg)
 	int			 i;
 
 	for (i = 0; i < CHECK_QUEUE_PER; i++)
-		if (queue_push(m->q, m->id * CHECK_QUEUE_PER + i) != 0) {
+		if (check_queue_put(m->q, m->id * CHECK_QUEUE_PER + i) != 0) {
 			m->bad++;
 			break;
 		}
@@ -536,7 +664,7 @@ check_queue_mpmc_consume(void *arg)
 
 	for (p = 0; p < CHECK_QUEUE_THREADS; p++)
 		last[p] = -1;
-	while ((fd = queue_pop(m->q)) != -1) {
+	while ((fd = check_queue_take(m->q)) != -1) {
 		if (fd < 0 || fd >= CHECK_QUEUE_ITEMS) {
 			m->bad++;
 			continue;
@@ -635,6 +763,9 @@ queue_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, check_queue_push_blocks_when_full);
 	tcase_add_test(tc, check_queue_pop_blocks_when_empty);
+	tcase_add_test(tc, check_queue_push_returns_room);
+	tcase_add_test(tc, check_queue_handoff_to_newest_parked);
+	tcase_add_test(tc, check_queue_kick_with_room_not_kept);
 	tcase_add_test(tc, check_queue_close_wakes_consumers);
 	tcase_add_test(tc, check_queue_close_wakes_producer);
 	tcase_add_test(tc, check_queue_wait_space_until_pop);
