@@ -1,0 +1,429 @@
+/*
+ * bench.c: ackd-bench, a load generator for ackd: start-up, the threads,
+ * merging what they counted, teardown.
+ *
+ * main parses the flags (bench_flags.c), sets up the run, starts one event
+ * loop per thread (bench_loop.c, driving bench_conn.c's connections), waits
+ * for them, merges their counts and prints the report (bench_report.c).
+ * Signal handlers only set a flag; the main thread, the only one that takes
+ * signals, passes it on to the event loops through an eventfd that is in
+ * every epoll set.
+ */
+#include "config.h"
+
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define BENCH_PROGRESS_NS	(2 * BENCH_NS_S)	/* quiet before this */
+
+static volatile sig_atomic_t	bench_signalled;
+
+/* --- diagnostics ------------------------------------------------------ */
+
+/* Print "ackd-bench: message" on standard error. */
+void
+bench_warnx(const char *fmt, ...)
+{
+	char	buf[1024];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	fprintf(stderr, "ackd-bench: %s\n", buf);
+}
+
+/* Report a failure with errno's reason and exit with status. */
+void
+bench_fatal(int status, const char *fmt, ...)
+{
+	char	buf[1024];
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "ackd-bench: %s: %s\n", buf, strerror(saved));
+	exit(status);
+}
+
+/* Report a failure, pthread style (the code is the error), and exit 71. */
+void
+bench_fatal_code(int code, const char *what)
+{
+	errno = code;
+	bench_fatal(BENCH_EXIT_OSERR, "%s", what);
+}
+
+/* --- set-up ----------------------------------------------------------- */
+
+/* Make sure descriptors 0-2 exist, so no socket can become one. */
+static void
+bench_std_fds(void)
+{
+	int	fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= STDERR_FILENO)
+		;
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* Resolve --host and --port into run->addr; exit 64 if that fails. */
+static void
+bench_resolve(struct bench_run *run, const struct bench_config *cfg)
+{
+	struct addrinfo	 hints, *res;
+	char		 port[8];
+	int		 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", cfg->port);
+	if ((rc = getaddrinfo(cfg->host, port, &hints, &res)) != 0) {
+		bench_warnx("--host: cannot resolve '%s': %s", cfg->host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		exit(BENCH_EXIT_USAGE);
+	}
+	memcpy(&run->addr, res->ai_addr, res->ai_addrlen);
+	run->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+}
+
+/* For a 127.x.y.z server, list the source addresses 127.0.0.2 and up. */
+static void
+bench_sources(struct bench_run *run, const struct bench_config *cfg)
+{
+	const struct sockaddr_in	*sin;
+	int				 i;
+
+	sin = (const struct sockaddr_in *)(const void *)&run->addr;
+	if (cfg->sources == 0 || sin->sin_family != AF_INET ||
+	    (ntohl(sin->sin_addr.s_addr) >> 24) != 127)
+		return;
+	run->sources = calloc((size_t)cfg->sources, sizeof(*run->sources));
+	if (run->sources == NULL)
+		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+	for (i = 0; i < cfg->sources; i++) {
+		run->sources[i].sin_family = AF_INET;
+		run->sources[i].sin_addr.s_addr =
+		    htonl((127u << 24) | (uint32_t)(i + 2));
+	}
+	run->nsources = cfg->sources;
+}
+
+/* The --size filler: printable, no spaces, the same for every message. */
+static void
+bench_filler(struct bench_run *run, const struct bench_config *cfg)
+{
+	static const char	 chars[] =
+	    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	size_t			 i;
+
+	if (cfg->size == 0)
+		return;
+	if ((run->filler = malloc(cfg->size)) == NULL)
+		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+	for (i = 0; i < cfg->size; i++)
+		run->filler[i] = chars[i % (sizeof(chars) - 1)];
+}
+
+/* Raise the soft descriptor limit to the hard one if we need more. */
+static void
+bench_nofile(const struct bench_config *cfg)
+{
+	struct rlimit	rl;
+	rlim_t		need;
+
+	need = (rlim_t)cfg->concurrency + 2 * (rlim_t)cfg->threads + 16;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		bench_fatal(BENCH_EXIT_OSERR, "getrlimit");
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		bench_warnx("--concurrency %d needs %llu descriptors, but the "
+		    "hard limit is %llu (ulimit -Hn)", cfg->concurrency,
+		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		exit(BENCH_EXIT_OSERR);
+	}
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		bench_fatal(BENCH_EXIT_OSERR, "cannot raise the descriptor "
+		    "limit to %llu", (unsigned long long)rl.rlim_cur);
+}
+
+/* Only set a flag: the main thread acts on it. */
+static void
+bench_on_signal(int sig)
+{
+	(void)sig;
+	bench_signalled = 1;
+}
+
+/*
+ * Ignore SIGPIPE; catch INT and TERM but keep them blocked, so the threads
+ * created after this inherit a mask without them and only the main thread,
+ * in ppoll, ever takes them.
+ */
+static void
+bench_signals(sigset_t *old)
+{
+	struct sigaction	sa;
+	sigset_t		set;
+	int			rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = bench_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if ((rc = pthread_sigmask(SIG_BLOCK, &set, old)) != 0)
+		bench_fatal_code(rc, "pthread_sigmask");
+	sigdelset(old, SIGINT);
+	sigdelset(old, SIGTERM);
+}
+
+/* --- the main thread -------------------------------------------------- */
+
+/*
+ * Wait for the threads to finish. Once a second (after the first two, on
+ * a terminal) update the progress line; on SIGINT or SIGTERM, tell the
+ * threads to stop.
+ */
+static void
+bench_wait(struct bench_run *run, struct bench_thread *threads,
+    const sigset_t *unblocked)
+{
+	struct pollfd	 pfd;
+	struct timespec	 ts;
+	uint64_t	 now, tick, last_ok = 0, v, one = 1;
+	int		 done = 0, progress, print, shown = 0, stopped = 0;
+
+	progress = !run->cfg->quiet && isatty(STDERR_FILENO);
+	pfd.fd = run->done_fd;
+	pfd.events = POLLIN;
+	tick = run->t0 + BENCH_NS_S;
+	while (done < run->cfg->threads) {
+		now = bench_loop_now();
+		v = tick > now ? tick - now : 0;
+		ts.tv_sec = (time_t)(v / BENCH_NS_S);
+		ts.tv_nsec = (long)(v % BENCH_NS_S);
+		if (ppoll(&pfd, 1, &ts, unblocked) > 0 &&
+		    read(run->done_fd, &v, sizeof(v)) == sizeof(v))
+			done += (int)v;
+		if (bench_signalled && !stopped) {
+			stopped = 1;
+			if (write(run->stop_fd, &one, sizeof(one)) == -1)
+				bench_fatal(BENCH_EXIT_OSERR, "eventfd write");
+		}
+		if ((now = bench_loop_now()) < tick)
+			continue;
+		while (tick <= now)
+			tick += BENCH_NS_S;
+		if (!progress || done == run->cfg->threads)
+			continue;
+		print = now - run->t0 >= BENCH_PROGRESS_NS;
+		bench_report_progress(run, threads, now, &last_ok, print);
+		shown |= print;
+	}
+	if (shown)
+		fputs("\r\033[K", stderr);
+}
+
+/* Merge what the threads counted into r. */
+static void
+bench_merge(struct bench_report *r, const struct bench_run *run,
+    const struct bench_thread *threads)
+{
+	const struct bench_thread	*t;
+	uint64_t			 end = run->measure_start;
+	int				 i, k;
+
+	memset(r, 0, sizeof(*r));
+	hist_init(&r->hist);
+	for (i = 0; i < run->cfg->threads; i++) {
+		t = &threads[i];
+		r->counts.connections += t->counts.connections;
+		r->counts.ok += t->counts.ok;
+		r->counts.wrong += t->counts.wrong;
+		for (k = 0; k < BENCH_NKINDS; k++) {
+			r->counts.errors[k] += t->counts.errors[k];
+			if (t->first[k].at != 0 && (r->first[k].at == 0 ||
+			    t->first[k].at < r->first[k].at))
+				r->first[k] = t->first[k];
+		}
+		if (t->first_wrong.at != 0 && (r->first_wrong.at == 0 ||
+		    t->first_wrong.at < r->first_wrong.at)) {
+			r->first_wrong = t->first_wrong;
+			memcpy(r->sample, t->sample, t->sample_len);
+			r->sample_len = t->sample_len;
+			r->sample_bytes = t->sample_bytes;
+		}
+		hist_merge(&r->hist, &t->hist);
+		if (t->end > end)
+			end = t->end;
+		if (t->longest > r->longest)
+			r->longest = t->longest;
+		if (t->record_failed != 0 && r->record_failed == 0)
+			r->record_failed = t->record_failed;
+	}
+	r->duration_s = (double)(end - run->measure_start) / 1e9;
+	/* nothing sent (a refusing server): the size it would have had */
+	if (r->longest == 0)
+		r->longest = run->cfg->size > 0 ? run->cfg->size :
+		    run->cfg->message.len;
+}
+
+/* The exit status the report deserves. */
+static int
+bench_status(const struct bench_report *r)
+{
+	if (r->record_failed != 0 || r->counts.connections == 0 ||
+	    r->counts.ok != r->counts.connections)
+		return (BENCH_EXIT_FAILED);
+	return (BENCH_EXIT_OK);
+}
+
+/* Set up the shared run state: address, sources, message, files, clock. */
+static void
+bench_setup(struct bench_run *run, const struct bench_config *cfg)
+{
+	memset(run, 0, sizeof(*run));
+	run->cfg = cfg;
+	run->record_fd = -1;
+	bench_resolve(run, cfg);
+	bench_sources(run, cfg);
+	bench_filler(run, cfg);
+	bench_nofile(cfg);
+	if (cfg->record != NULL && (run->record_fd = open(cfg->record,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1)
+		bench_fatal(BENCH_EXIT_CANTCREAT, "cannot open %s",
+		    cfg->record);
+	if ((run->stop_fd = eventfd(0, EFD_CLOEXEC)) == -1 ||
+	    (run->done_fd = eventfd(0, EFD_CLOEXEC)) == -1)
+		bench_fatal(BENCH_EXIT_OSERR, "eventfd");
+	run->timeout_ns = (uint64_t)cfg->timeout_ms * BENCH_NS_MS;
+	run->budgeted = cfg->count > 0;
+	atomic_init(&run->budget, cfg->count);
+}
+
+/* Give back what bench_setup took. */
+static void
+bench_teardown(struct bench_run *run)
+{
+	if (run->record_fd != -1)
+		close(run->record_fd);
+	close(run->stop_fd);
+	close(run->done_fd);
+	free(run->sources);
+	free(run->filler);
+}
+
+/* Start the clock and the threads, wait for them, fill the report. */
+static void
+bench_run(struct bench_run *run, const sigset_t *unblocked,
+    struct bench_report *r)
+{
+	const struct bench_config	*cfg = run->cfg;
+	struct bench_thread		*threads;
+	int				 i, rc;
+
+	threads = calloc((size_t)cfg->threads, sizeof(*threads));
+	if (threads == NULL)
+		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+	for (i = 0; i < cfg->threads; i++)
+		bench_loop_thread_init(&threads[i], run, i);
+	run->t0 = bench_loop_now();
+	run->measure_start = run->t0 + (uint64_t)cfg->warmup_ms * BENCH_NS_MS;
+	if (cfg->duration_ms > 0)
+		run->stop_at = run->measure_start +
+		    (uint64_t)cfg->duration_ms * BENCH_NS_MS;
+	for (i = 0; i < cfg->threads; i++)
+		if ((rc = pthread_create(&threads[i].tid, NULL,
+		    bench_loop_thread_main, &threads[i])) != 0)
+			bench_fatal_code(rc, "cannot create a thread");
+	bench_wait(run, threads, unblocked);
+	for (i = 0; i < cfg->threads; i++)
+		if ((rc = pthread_join(threads[i].tid, NULL)) != 0)
+			bench_fatal_code(rc, "pthread_join");
+	bench_merge(r, run, threads);
+	for (i = 0; i < cfg->threads; i++)
+		bench_loop_thread_free(&threads[i]);
+	free(threads);
+}
+
+/* Parse the flags, run the load, print the report; exit with its status. */
+int
+main(int argc, char **argv)
+{
+	static struct bench_report	 report;
+	struct bench_config		 cfg;
+	struct bench_run		 run;
+	sigset_t			 unblocked;
+	char				 err[512];
+	int				 status;
+
+	bench_std_fds();
+	bench_flags_defaults(&cfg);
+	switch (bench_flags_parse(&cfg, argc, argv, err, sizeof(err))) {
+	case BENCH_HELP:
+		bench_flags_usage(stdout);
+		return (BENCH_EXIT_OK);
+	case BENCH_VERSION:
+		bench_flags_version(stdout);
+		return (BENCH_EXIT_OK);
+	case BENCH_ERROR:
+		fprintf(stderr, "ackd-bench: %s\n", err);
+		return (BENCH_EXIT_USAGE);
+	case BENCH_RUN:
+		break;
+	}
+	bench_signals(&unblocked);
+	bench_setup(&run, &cfg);
+	bench_run(&run, &unblocked, &report);
+	bench_teardown(&run);
+	if (cfg.json) {
+		bench_report_json(stdout, &cfg, &report);
+		if (!cfg.quiet)
+			bench_report_print_firsts(stderr, &report,
+			    "ackd-bench: ");
+	} else
+		bench_report_text(stdout, &cfg, &report);
+	if (report.record_failed != 0)
+		bench_warnx("cannot write %s: %s", cfg.record,
+		    strerror(report.record_failed));
+	status = bench_status(&report);
+	if (fflush(stdout) == EOF)
+		status = BENCH_EXIT_FAILED;
+	return (status);
+}

@@ -1,0 +1,274 @@
+/*
+ * ackd-bench: a load generator for ackd.
+ *
+ * Shared structures and prototypes of bench.c, bench_flags.c, bench_conn.c,
+ * bench_loop.c, bench_report.c and hist.c, grouped by the file that owns
+ * them.
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses (the sysexits.h values, as ackd spells them out). */
+#define BENCH_EXIT_OK		0	/* every counted connection was ok */
+#define BENCH_EXIT_FAILED	1	/* a wrong reply, an error, or none */
+#define BENCH_EXIT_USAGE	64	/* bad flag or value */
+#define BENCH_EXIT_OSERR	71	/* threads, memory, descriptors */
+#define BENCH_EXIT_CANTCREAT	73	/* cannot open the --record file */
+
+/*
+ * Limits of the flags: bench_flags.c enforces them; --help, the page show
+ * them.
+ */
+#define BENCH_CONCURRENCY_MAX	100000
+#define BENCH_THREADS_MAX	256
+#define BENCH_COUNT_MAX		1000000000000LL
+#define BENCH_SECONDS_MAX	86400
+#define BENCH_MESSAGE_MAX	(1024 * 1024)
+#define BENCH_EXPECT_MAX	1024
+#define BENCH_SOURCES_MAX	254	/* 127.0.0.2 .. 127.0.0.255 */
+
+/*
+ * The unique prefix "b<pid>-<thread>-<counter> ": 1 + 7 (pid_max is at
+ * most 4194304) + 1 + 3 + 1 + 20 + 1 bytes at most.
+ */
+#define BENCH_PREFIX_MAX	34
+
+/* Nanoseconds, as bench_loop_now counts them. */
+#define BENCH_NS_MS		UINT64_C(1000000)
+#define BENCH_NS_S		UINT64_C(1000000000)
+
+/* hist.c: a latency histogram in bounded memory; no I/O, fuzzable. */
+#define HIST_SUB_BITS	6
+#define HIST_SUB	(1 << HIST_SUB_BITS)	/* buckets per power of two */
+#define HIST_TOP_BITS	36			/* 2^36 us: about 19 hours */
+#define HIST_MAX_VALUE	((UINT64_C(1) << HIST_TOP_BITS) - 1)
+#define HIST_BUCKETS	(HIST_SUB * (HIST_TOP_BITS - HIST_SUB_BITS + 1))
+
+struct hist {
+	uint64_t	count;
+	uint64_t	sum;		/* of values clamped to the range */
+	uint64_t	max;		/* exact, never clamped */
+	uint64_t	clamped;	/* values above HIST_MAX_VALUE */
+	uint64_t	buckets[HIST_BUCKETS];
+};
+
+void		hist_init(struct hist *);
+void		hist_record(struct hist *, uint64_t);
+void		hist_merge(struct hist *, const struct hist *);
+uint64_t	hist_percentile(const struct hist *, double);
+uint64_t	hist_max(const struct hist *);
+double		hist_mean(const struct hist *);
+uint64_t	hist_count(const struct hist *);
+uint64_t	hist_clamped(const struct hist *);
+
+/* bench_flags.c: the flag table, parsing, --help and --version. */
+
+/* A text flag's value and its length in bytes. */
+struct bench_text {
+	const char	*s;
+	size_t		 len;
+};
+
+struct bench_config {
+	const char	*host;
+	int		 port;
+	int		 concurrency;
+	int		 threads;
+	long long	 duration_ms;	/* 0: no time limit */
+	long long	 count;		/* 0: no count limit */
+	long long	 warmup_ms;
+	struct bench_text message;
+	size_t		 size;		/* 0: message; else filler bytes */
+	int		 unique;
+	struct bench_text expect;
+	long long	 timeout_ms;
+	int		 json;
+	const char	*record;	/* NULL: no record file */
+	int		 sources;
+	int		 quiet;
+	unsigned	 given;		/* a bit per flag given */
+};
+
+enum bench_flags_result {
+	BENCH_RUN,
+	BENCH_HELP,
+	BENCH_VERSION,
+	BENCH_ERROR		/* err holds one line */
+};
+
+void	bench_flags_defaults(struct bench_config *);
+enum bench_flags_result bench_flags_parse(struct bench_config *, int, char **,
+	    char *, size_t);
+void	bench_flags_usage(FILE *);
+void	bench_flags_version(FILE *);
+
+/* bench.c: start-up, the threads, merging, teardown; diagnostics. */
+
+/* Set up by main, then read-only but for budget. */
+struct bench_run {
+	const struct bench_config *cfg;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	struct sockaddr_in	*sources;
+	int			 nsources;
+	char			*filler;	/* --size bytes, or NULL */
+	uint64_t		 t0;
+	uint64_t		 measure_start;	/* t0 + --warmup */
+	uint64_t		 stop_at;	/* 0: no --duration */
+	uint64_t		 timeout_ns;
+	atomic_llong		 budget;	/* counted starts left */
+	int			 budgeted;	/* --count given */
+	int			 stop_fd;	/* eventfd: readable: stop */
+	int			 done_fd;	/* eventfd: threads finished */
+	int			 record_fd;
+};
+
+void	bench_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	bench_fatal(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+void	bench_fatal_code(int, const char *) __attribute__((noreturn));
+
+/* bench_conn.c: one connection slot's life, from connect to counting. */
+#define BENCH_RBUF		4096		/* above BENCH_EXPECT_MAX */
+#define BENCH_HEAD		32		/* reply bytes kept to show */
+#define BENCH_RECORD_BUF	(64 * 1024)	/* --record, per thread */
+
+enum bench_kind {
+	BENCH_CONNECT,		/* refused, unreachable, no local port */
+	BENCH_RESET,		/* ECONNRESET or EPIPE after connecting */
+	BENCH_TIMEOUT,		/* --timeout passed */
+	BENCH_OTHER,		/* anything else, e.g. EMFILE */
+	BENCH_NKINDS
+};
+
+/* What a connection slot is doing. */
+enum bench_state {
+	BENCH_IDLE,		/* done for good: nothing more to start */
+	BENCH_WAITING,		/* on the ready or paused list */
+	BENCH_CONNECTING,	/* nothing sent yet */
+	BENCH_SENDING,		/* part of the message sent */
+	BENCH_READING		/* all sent, reading until EOF */
+};
+
+/* Totals of counted connections: per thread, then merged. */
+struct bench_counts {
+	uint64_t	connections;
+	uint64_t	ok;
+	uint64_t	wrong;
+	uint64_t	errors[BENCH_NKINDS];
+};
+
+/* The first error of a kind, to name it in the report. */
+struct bench_first {
+	uint64_t	at;
+	int		err;		/* errno, or a state for timeouts */
+};
+
+/* A place on one of bench_loop.c's lists: busy, ready, paused. */
+struct bench_link {
+	struct bench_link	*prev;
+	struct bench_link	*next;
+};
+
+/* A connection slot: bench_conn.c drives it, bench_loop.c lists it. */
+struct bench_conn {
+	struct bench_link	 link;		/* first: busy, ready, paused */
+	uint64_t		 start;		/* ns, CLOCK_MONOTONIC */
+	uint64_t		 deadline;	/* timeout, or a pause's end */
+	size_t			 sent;
+	size_t			 got;		/* reply bytes so far */
+	int			 fd;
+	unsigned char		 state;
+	unsigned char		 counted;
+	unsigned char		 bad;		/* reply is not --expect */
+	unsigned char		 prefix_len;
+	char			 prefix[BENCH_PREFIX_MAX];
+	char			 head[BENCH_HEAD];	/* the reply's start */
+};
+
+struct bench_thread;	/* bench_loop.c's, below */
+
+void	bench_conn_start(struct bench_thread *, struct bench_conn *, uint64_t);
+void	bench_conn_finish(struct bench_thread *, struct bench_conn *, uint64_t,
+	    int, int);
+void	bench_conn_event(struct bench_thread *, struct bench_conn *, uint32_t);
+void	bench_conn_record_flush(struct bench_thread *);
+
+/* bench_loop.c: the clock, the slot lists, the event loop of each thread. */
+
+/* One event-loop thread: its epoll set, its slots, what it counted. */
+struct bench_thread {
+	struct bench_run	*run;
+	pthread_t		 tid;
+	int			 index;
+	int			 epfd;
+	int			 nconns;
+	int			 active;	/* slots not idle */
+	int			 stopping;	/* interrupted: close all */
+	struct bench_conn	*conns;
+	struct bench_link	 busy;
+	struct bench_link	 ready;
+	struct bench_link	 paused;
+	uint64_t		 seq;		/* of the unique ids */
+	char			 id_head[16];	/* "b<pid>-<thread>-" */
+	size_t			 id_head_len;
+	unsigned		 source;	/* next --sources address */
+	uint64_t		 end;		/* when counting stopped */
+	size_t			 longest;	/* longest message sent */
+	struct bench_counts	 counts;
+	struct bench_first	 first[BENCH_NKINDS];
+	struct bench_first	 first_wrong;
+	char			 sample[BENCH_HEAD];	/* first wrong reply */
+	size_t			 sample_len;
+	size_t			 sample_bytes;
+	char			*record;
+	size_t			 record_len;
+	int			 record_failed;
+	_Atomic uint64_t	 pub_ok;	/* for the progress line */
+	_Atomic uint64_t	 pub_failed;
+	struct hist		 hist;
+	char			 rbuf[BENCH_RBUF];
+};
+
+uint64_t bench_loop_now(void);
+void	bench_loop_list_append(struct bench_link *, struct bench_conn *);
+void	bench_loop_list_remove(struct bench_conn *);
+void	bench_loop_thread_init(struct bench_thread *, struct bench_run *, int);
+void	*bench_loop_thread_main(void *);
+void	bench_loop_thread_free(struct bench_thread *);
+
+/* bench_report.c: the text and JSON reports, the progress line. */
+
+/* Everything the report needs, merged from the threads. */
+struct bench_report {
+	struct bench_counts	 counts;
+	struct hist		 hist;
+	double			 duration_s;
+	size_t			 longest;
+	struct bench_first	 first[BENCH_NKINDS];
+	struct bench_first	 first_wrong;
+	char			 sample[BENCH_HEAD];
+	size_t			 sample_len;
+	size_t			 sample_bytes;
+	int			 record_failed;
+};
+
+void	bench_report_json(FILE *, const struct bench_config *,
+	    const struct bench_report *);
+void	bench_report_text(FILE *, const struct bench_config *,
+	    const struct bench_report *);
+void	bench_report_print_firsts(FILE *, const struct bench_report *,
+	    const char *);
+void	bench_report_progress(const struct bench_run *, struct bench_thread *,
+	    uint64_t, uint64_t *, int);
+
+#endif /* BENCH_H */

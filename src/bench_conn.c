@@ -1,0 +1,480 @@
+/*
+ * bench_conn.c: the life of one ackd-bench connection slot: its error kinds,
+ * its unique message id, the --record buffer, counting how it ended, and
+ * the state machine that drives it.
+ *
+ * A slot's life: socket, bind a 127.0.0.x source (for a loopback host),
+ * non-blocking connect, send at once (on loopback the handshake is done by
+ * the time connect returns), one epoll_ctl ADD, read until the server
+ * closes, compare the reply, close, start again in the same slot. Closing
+ * takes the socket out of the epoll set: there is never a MOD or a DEL.
+ * Input is taken before output: a server that reads less than the whole
+ * message may answer and close before all of it is sent.
+ *
+ * A connection is counted if it started after --warmup and finished before
+ * --duration ran out; with --count, a shared atomic budget hands out exactly
+ * that many counted starts. Which list a waiting slot sits on, and when it
+ * times out, is bench_loop.c's business.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define BENCH_PAUSE_NS		(10 * BENCH_NS_MS)	/* after a shortage */
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0		/* SIGPIPE is ignored too */
+#endif
+
+/* How a connection ended: the error kinds, then these two. */
+#define BENCH_OK	BENCH_NKINDS
+#define BENCH_WRONG	(BENCH_NKINDS + 1)
+
+/* --- error kinds and message ids ------------------------------------- */
+
+/* Which kind of error errno err is. */
+static enum bench_kind
+bench_conn_kind_of(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+	case EADDRNOTAVAIL:
+	case EADDRINUSE:
+	case ETIMEDOUT:
+		return (BENCH_CONNECT);
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EPIPE:
+		return (BENCH_RESET);
+	default:
+		return (BENCH_OTHER);
+	}
+}
+
+/* Is err a local shortage, worth a pause before the slot tries again? */
+static int
+bench_conn_is_shortage(int err)
+{
+	return (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM || err == EADDRNOTAVAIL);
+}
+
+/* Write v in decimal at buf (room for 20 digits); return the length. */
+static size_t
+bench_conn_utoa(char *buf, uint64_t v)
+{
+	char	tmp[20];
+	size_t	n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return (n);
+}
+
+/* Give c the next unique prefix, "b<pid>-<thread>-<n> ". */
+static void
+bench_conn_id(struct bench_thread *t, struct bench_conn *c)
+{
+	size_t	n;
+
+	memcpy(c->prefix, t->id_head, t->id_head_len);
+	n = t->id_head_len + bench_conn_utoa(c->prefix + t->id_head_len,
+	    t->seq++);
+	c->prefix[n++] = ' ';
+	c->prefix_len = (unsigned char)n;
+}
+
+/* The part of c's message after its prefix. */
+static const char *
+bench_conn_tail(const struct bench_run *run, const struct bench_conn *c,
+    size_t *len)
+{
+	if (run->filler != NULL) {
+		*len = run->cfg->size - c->prefix_len;
+		return (run->filler + c->prefix_len);
+	}
+	*len = run->cfg->message.len;
+	return (run->cfg->message.s);
+}
+
+/* --- the --record buffer --------------------------------------------- */
+
+/* Append c's message and a newline to the record buffer. */
+static void
+bench_conn_record(struct bench_thread *t, const struct bench_conn *c)
+{
+	const struct bench_run	*run = t->run;
+	struct iovec		 iov[3];
+	const char		*tail;
+	size_t			 len, tail_len;
+	ssize_t			 n;
+
+	tail = bench_conn_tail(run, c, &tail_len);
+	len = c->prefix_len + tail_len + 1;
+	if (t->record_len + len > BENCH_RECORD_BUF) {
+		n = write(run->record_fd, t->record, t->record_len);
+		if (n != (ssize_t)t->record_len)
+			t->record_failed = n == -1 ? errno : EIO;
+		t->record_len = 0;
+	}
+	if (len > BENCH_RECORD_BUF) {
+		iov[0].iov_base = (void *)(uintptr_t)c->prefix;
+		iov[0].iov_len = c->prefix_len;
+		iov[1].iov_base = (void *)(uintptr_t)tail;
+		iov[1].iov_len = tail_len;
+		iov[2].iov_base = (void *)(uintptr_t)"\n";
+		iov[2].iov_len = 1;
+		n = writev(run->record_fd, iov, 3);
+		if (n != (ssize_t)len)
+			t->record_failed = n == -1 ? errno : EIO;
+		return;
+	}
+	memcpy(t->record + t->record_len, c->prefix, c->prefix_len);
+	memcpy(t->record + t->record_len + c->prefix_len, tail, tail_len);
+	t->record[t->record_len + len - 1] = '\n';
+	t->record_len += len;
+}
+
+/* Write out what the record buffer holds. */
+void
+bench_conn_record_flush(struct bench_thread *t)
+{
+	ssize_t	n;
+
+	if (t->record_len == 0)
+		return;
+	n = write(t->run->record_fd, t->record, t->record_len);
+	if (n != (ssize_t)t->record_len)
+		t->record_failed = n == -1 ? errno : EIO;
+	t->record_len = 0;
+}
+
+/* --- counting -------------------------------------------------------- */
+
+/* Remember the first error of a kind, with when it happened. */
+static void
+bench_conn_first(struct bench_first *f, uint64_t now, int err)
+{
+	if (f->at == 0) {
+		f->at = now;
+		f->err = err;
+	}
+}
+
+/*
+ * Count how c ended (an error kind, BENCH_OK or BENCH_WRONG) if it is
+ * counted: started after the warmup, ended before --duration ran out.
+ */
+static void
+bench_conn_account(struct bench_thread *t, struct bench_conn *c, uint64_t now,
+    int outcome, int err)
+{
+	const struct bench_run	*run = t->run;
+
+	if (outcome == BENCH_OK && run->record_fd != -1)
+		bench_conn_record(t, c);
+	if (!c->counted || (run->stop_at != 0 && now > run->stop_at))
+		return;
+	t->counts.connections++;
+	t->end = now;
+	if (outcome == BENCH_OK) {
+		t->counts.ok++;
+		hist_record(&t->hist, (now - c->start) / 1000);
+		atomic_store_explicit(&t->pub_ok, t->counts.ok,
+		    memory_order_relaxed);
+		return;
+	}
+	if (outcome == BENCH_WRONG) {
+		t->counts.wrong++;
+		if (t->first_wrong.at == 0) {
+			bench_conn_first(&t->first_wrong, now, 0);
+			t->sample_len = c->got < BENCH_HEAD ? c->got :
+			    BENCH_HEAD;
+			memcpy(t->sample, c->head, t->sample_len);
+			t->sample_bytes = c->got;
+		}
+	} else {
+		t->counts.errors[outcome]++;
+		bench_conn_first(&t->first[outcome], now, err);
+	}
+	atomic_store_explicit(&t->pub_failed, t->counts.connections -
+	    t->counts.ok, memory_order_relaxed);
+}
+
+/* --- the state machine ----------------------------------------------- */
+
+/* c failed while starting: count it, then retry soon from a list. */
+static void
+bench_conn_fail(struct bench_thread *t, struct bench_conn *c, uint64_t now,
+    int err)
+{
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	bench_conn_account(t, c, now, bench_conn_kind_of(err), err);
+	c->state = BENCH_WAITING;
+	if (bench_conn_is_shortage(err)) {
+		c->deadline = now + BENCH_PAUSE_NS;
+		bench_loop_list_append(&t->paused, c);
+	} else
+		bench_loop_list_append(&t->ready, c);
+}
+
+/* c, a busy connection, ended: count it, close it, start the next. */
+void
+bench_conn_finish(struct bench_thread *t, struct bench_conn *c,
+    uint64_t now, int outcome, int err)
+{
+	bench_loop_list_remove(c);
+	close(c->fd);
+	c->fd = -1;
+	bench_conn_account(t, c, now, outcome, err);
+	bench_conn_start(t, c, now);
+}
+
+/*
+ * Send what is left of c's message: 1 when all of it is out, 0 when the
+ * socket cannot take more now (or is still connecting), -1 on error.
+ */
+static int
+bench_conn_send(struct bench_thread *t, struct bench_conn *c)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov[2];
+	const char	*tail;
+	size_t		 tail_len, total;
+	ssize_t		 n;
+
+	tail = bench_conn_tail(t->run, c, &tail_len);
+	total = c->prefix_len + tail_len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	while (c->sent < total) {
+		if (c->sent < c->prefix_len) {
+			iov[0].iov_base = c->prefix + c->sent;
+			iov[0].iov_len = c->prefix_len - c->sent;
+			iov[1].iov_base = (void *)(uintptr_t)tail;
+			iov[1].iov_len = tail_len;
+			msg.msg_iovlen = tail_len > 0 ? 2 : 1;
+		} else {
+			iov[0].iov_base = (void *)(uintptr_t)(tail +
+			    (c->sent - c->prefix_len));
+			iov[0].iov_len = total - c->sent;
+			msg.msg_iovlen = 1;
+		}
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n >= 0)
+			c->sent += (size_t)n;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return (0);
+		else if (errno != EINTR)
+			return (-1);
+	}
+	if (total > t->longest)
+		t->longest = total;
+	return (1);
+}
+
+/* Give c a source address of its own, round robin over --sources. */
+static int
+bench_conn_bind(struct bench_thread *t, struct bench_conn *c)
+{
+	const struct bench_run	*run = t->run;
+	const struct sockaddr_in *src;
+
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	int			 one = 1;
+
+	/* the port is then chosen at connect, per 4-tuple, not per address */
+	if (setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one)) == -1)
+		return (-1);
+#endif
+	src = &run->sources[t->source];
+	if (++t->source == (unsigned)run->nsources)
+		t->source = 0;
+	return (bind(c->fd, (const struct sockaddr *)src, sizeof(*src)));
+}
+
+/* Open c's socket and start connecting it. */
+static int
+bench_conn_open(struct bench_thread *t, struct bench_conn *c)
+{
+	const struct bench_run	*run = t->run;
+
+	c->fd = socket(run->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		return (-1);
+	if (run->nsources > 0 && bench_conn_bind(t, c) == -1)
+		return (-1);
+	if (connect(c->fd, (const struct sockaddr *)&run->addr,
+	    run->addrlen) == -1 && errno != EINPROGRESS && errno != EINTR)
+		return (-1);
+	return (0);
+}
+
+/* Start c if the run allows one more; else the slot goes idle for good. */
+void
+bench_conn_start(struct bench_thread *t, struct bench_conn *c,
+    uint64_t now)
+{
+	struct bench_run	*run = t->run;
+	struct epoll_event	 ev;
+	int			 r = 0;
+
+	if (t->stopping || (run->stop_at != 0 && now >= run->stop_at)) {
+		c->state = BENCH_IDLE;
+		t->active--;
+		return;
+	}
+	c->counted = now >= run->measure_start;
+	if (c->counted && run->budgeted &&
+	    atomic_fetch_sub_explicit(&run->budget, 1,
+	    memory_order_relaxed) <= 0) {
+		c->state = BENCH_IDLE;
+		t->active--;
+		return;
+	}
+	/* now may be a batch of events old: latency starts at this connect */
+	c->start = bench_loop_now();
+	c->deadline = c->start + run->timeout_ns;
+	c->sent = c->got = 0;
+	c->bad = 0;
+	if (run->cfg->unique)
+		bench_conn_id(t, c);
+	if (bench_conn_open(t, c) == -1 ||
+	    ((r = bench_conn_send(t, c)) == -1 &&
+	    bench_conn_kind_of(errno) != BENCH_RESET)) {
+		bench_conn_fail(t, c, now, errno);
+		return;
+	}
+	/*
+	 * All sent: only the reply matters, no EPOLLOUT wake-up to ignore. A
+	 * reset while sending goes to the loop too: the reply and EOF of a
+	 * server that answered early may be queued before it.
+	 */
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (r == 1 ? 0 : EPOLLOUT);
+	ev.data.ptr = c;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		bench_conn_fail(t, c, now, errno);
+		return;
+	}
+	c->state = r == 1 ? BENCH_READING : c->sent > 0 ? BENCH_SENDING :
+	    BENCH_CONNECTING;
+	bench_loop_list_append(&t->busy, c);
+}
+
+/* Compare n more reply bytes in buf with what --expect says comes next. */
+static void
+bench_conn_compare(struct bench_thread *t, struct bench_conn *c,
+    const char *buf, size_t n)
+{
+	const struct bench_text	*expect = &t->run->cfg->expect;
+
+	if (c->got < BENCH_HEAD)
+		memcpy(c->head + c->got, buf, n < BENCH_HEAD - c->got ? n :
+		    BENCH_HEAD - c->got);
+	if (!c->bad && (c->got + n > expect->len ||
+	    memcmp(buf, expect->s + c->got, n) != 0))
+		c->bad = 1;
+	c->got += n;
+}
+
+/* The server closed c: the reply is complete. */
+static void
+bench_conn_eof(struct bench_thread *t, struct bench_conn *c)
+{
+	int	ok = !c->bad && c->got == t->run->cfg->expect.len;
+
+	bench_conn_finish(t, c, bench_loop_now(), ok ? BENCH_OK :
+	    BENCH_WRONG, 0);
+}
+
+/*
+ * Read what c's server sent; 1 if that ended c. Once the peer's FIN has
+ * been seen (EPOLLRDHUP) every byte before it is queued, so a read that
+ * does not fill the buffer took the last of them: EOF without a second
+ * read. Without RDHUP, a short read emptied the queue, and edge-triggered
+ * epoll reports whatever comes next. After an error or a hang-up no edge
+ * comes any more: read on to EOF or the error.
+ */
+static int
+bench_conn_read(struct bench_thread *t, struct bench_conn *c, uint32_t ev)
+{
+	int	fin = (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) == EPOLLRDHUP;
+	int	final = (ev & (EPOLLERR | EPOLLHUP)) != 0;
+	ssize_t	n;
+
+	for (;;) {
+		n = recv(c->fd, t->rbuf, sizeof(t->rbuf), 0);
+		if (n > 0) {
+			bench_conn_compare(t, c, t->rbuf, (size_t)n);
+			if ((size_t)n == sizeof(t->rbuf) || final)
+				continue;
+			if (fin)
+				break;
+			return (0);
+		}
+		if (n == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return (0);
+		bench_conn_finish(t, c, bench_loop_now(),
+		    bench_conn_kind_of(errno), errno);
+		return (1);
+	}
+	bench_conn_eof(t, c);
+	return (1);
+}
+
+/*
+ * Act on the epoll events ev of busy connection c. Input is taken first: a
+ * server that reads less than the whole message may answer and close
+ * before it is all sent, and that answer is the reply.
+ */
+void
+bench_conn_event(struct bench_thread *t, struct bench_conn *c,
+    uint32_t ev)
+{
+	int	r, err;
+
+	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) &&
+	    bench_conn_read(t, c, ev))
+		return;
+	if (c->state == BENCH_READING || !(ev & (EPOLLOUT | EPOLLERR |
+	    EPOLLHUP)))
+		return;
+	if ((r = bench_conn_send(t, c)) == -1) {
+		/* the reply and EOF may be queued behind the broken pipe */
+		err = errno;
+		if (!bench_conn_read(t, c, EPOLLHUP))
+			bench_conn_finish(t, c, bench_loop_now(),
+			    bench_conn_kind_of(err), err);
+	} else if (r == 1)
+		c->state = BENCH_READING;
+	else if (c->sent > 0)
+		c->state = BENCH_SENDING;
+}

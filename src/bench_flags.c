@@ -1,0 +1,425 @@
+/*
+ * bench_flags.c: ackd-bench's flags: the table, parsing, --help and
+ * --version.
+ *
+ * bench_flags_parse never prints and never exits: it fills in the config
+ * or returns one line naming the flag and what is allowed. The table below
+ * is the single list of flags; getopt's tables, the range checks and the
+ * error messages are derived from it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+enum bench_flag_kind {
+	FLAG_INT,	/* int field, whole number in [min, max] */
+	FLAG_LLONG,	/* long long field, whole number in [min, max] */
+	FLAG_SIZE,	/* size_t field, whole number in [min, max] */
+	FLAG_MSEC,	/* long long field in ms, decimal seconds */
+	FLAG_TEXT,	/* struct bench_text, [min, max] bytes */
+	FLAG_STRING,	/* const char *, not empty */
+	FLAG_BOOL,	/* int field set to 1; takes no value */
+	FLAG_HELP,
+	FLAG_VERSION
+};
+
+struct bench_flag {
+	const char		*name;
+	int			 letter;	/* short form, or > 255 */
+	enum bench_flag_kind	 kind;
+	long long		 min;
+	long long		 max;
+	size_t			 offset;
+	const char		*allowed;	/* strings: what is allowed */
+};
+
+#define FIELD(f)	offsetof(struct bench_config, f)
+#define SECONDS_MAX_MS	((long long)BENCH_SECONDS_MAX * 1000)
+
+static const struct bench_flag bench_flags_table[] = {
+	{ "host", 'H', FLAG_STRING, 0, 0, FIELD(host),
+	    "a host name or a numeric IPv4 or IPv6 address" },
+	{ "port", 'p', FLAG_INT, 1, 65535, FIELD(port), NULL },
+	{ "concurrency", 'c', FLAG_INT, 1, BENCH_CONCURRENCY_MAX,
+	    FIELD(concurrency), NULL },
+	{ "threads", 't', FLAG_INT, 1, BENCH_THREADS_MAX, FIELD(threads),
+	    NULL },
+	{ "duration", 'd', FLAG_MSEC, 1, SECONDS_MAX_MS, FIELD(duration_ms),
+	    NULL },
+	{ "count", 'n', FLAG_LLONG, 1, BENCH_COUNT_MAX, FIELD(count), NULL },
+	{ "warmup", 'w', FLAG_MSEC, 0, SECONDS_MAX_MS, FIELD(warmup_ms),
+	    NULL },
+	{ "message", 'm', FLAG_TEXT, 0, BENCH_MESSAGE_MAX, FIELD(message),
+	    NULL },
+	{ "size", 's', FLAG_SIZE, 1, BENCH_MESSAGE_MAX, FIELD(size), NULL },
+	{ "unique", 'u', FLAG_BOOL, 0, 0, FIELD(unique), NULL },
+	{ "expect", 'e', FLAG_TEXT, 0, BENCH_EXPECT_MAX, FIELD(expect),
+	    NULL },
+	{ "timeout", 'T', FLAG_MSEC, 1, SECONDS_MAX_MS, FIELD(timeout_ms),
+	    NULL },
+	{ "json", 'j', FLAG_BOOL, 0, 0, FIELD(json), NULL },
+	{ "record", 'r', FLAG_STRING, 0, 0, FIELD(record), "a file path" },
+	{ "sources", 256, FLAG_INT, 0, BENCH_SOURCES_MAX, FIELD(sources),
+	    NULL },
+	{ "quiet", 'q', FLAG_BOOL, 0, 0, FIELD(quiet), NULL },
+	{ "help", 'h', FLAG_HELP, 0, 0, 0, NULL },
+	{ "version", 'V', FLAG_VERSION, 0, 0, 0, NULL },
+};
+
+#define BENCH_NFLAGS \
+	(sizeof(bench_flags_table) / sizeof(bench_flags_table[0]))
+
+/* Set every field to its default. */
+void
+bench_flags_defaults(struct bench_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->host = "127.0.0.1";
+	cfg->port = 9999;
+	cfg->concurrency = 64;
+	cfg->threads = 1;
+	cfg->message.s = "hello";
+	cfg->message.len = 5;
+	cfg->expect.s = "ACK!";
+	cfg->expect.len = 4;
+	cfg->timeout_ms = 10 * 1000;
+	cfg->sources = 16;
+}
+
+/* Put one formatted error line into err. */
+static enum bench_flags_result __attribute__((format(printf, 3, 4)))
+bench_flags_error(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+	return (BENCH_ERROR);
+}
+
+/* Write f's allowed range as the messages and --help show it. */
+static void
+bench_flags_range(const struct bench_flag *f, char *buf, size_t size)
+{
+	switch (f->kind) {
+	case FLAG_MSEC:
+		snprintf(buf, size, "%lld%s-%lld", f->min / 1000,
+		    f->min % 1000 ? ".001" : "", f->max / 1000);
+		break;
+	case FLAG_TEXT:
+		snprintf(buf, size, "%lld-%lld bytes", f->min, f->max);
+		break;
+	case FLAG_STRING:
+		snprintf(buf, size, "%s", f->allowed);
+		break;
+	default:
+		snprintf(buf, size, "%lld-%lld", f->min, f->max);
+		break;
+	}
+}
+
+/* Is s one or more digits, after an optional '-', and nothing else? */
+static int
+bench_flags_is_integer(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '\0')
+		return (0);
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return (0);
+	return (1);
+}
+
+/*
+ * Parse decimal seconds ("10", "0.5") into milliseconds, saturating far
+ * outside every range. Digits past the third decimal are dropped.
+ */
+static int
+bench_flags_parse_msec(const char *s, long long *ms)
+{
+	long long	whole = 0, frac = 0;
+	int		neg = 0, digits = 0, scale = 100;
+
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		if (whole < LLONG_MAX / 10000)
+			whole = whole * 10 + (*s - '0');
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+			frac += (*s - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*s != '\0' || digits == 0)
+		return (-1);
+	*ms = (whole * 1000 + frac) * (neg ? -1 : 1);
+	return (0);
+}
+
+/* Parse a numeric flag value into *v, or explain why not. */
+static enum bench_flags_result
+bench_flags_number(const struct bench_flag *f, const char *arg, long long *v,
+    char *err, size_t errsize)
+{
+	char	range[64];
+
+	bench_flags_range(f, range, sizeof(range));
+	if (f->kind == FLAG_MSEC) {
+		if (bench_flags_parse_msec(arg, v) == -1)
+			return (bench_flags_error(err, errsize, "--%s: '%s' "
+			    "is not a number of seconds (allowed: %s)", f->name,
+			    arg, range));
+	} else {
+		if (!bench_flags_is_integer(arg))
+			return (bench_flags_error(err, errsize, "--%s: '%s' "
+			    "is not a number (allowed: %s)", f->name, arg,
+			    range));
+		errno = 0;
+		*v = strtoll(arg, NULL, 10);
+		if (errno == ERANGE)
+			*v = arg[0] == '-' ? LLONG_MIN : LLONG_MAX;
+	}
+	if (*v < f->min || *v > f->max)
+		return (bench_flags_error(err, errsize, "--%s: '%s' is out of "
+		    "range (allowed: %s)", f->name, arg, range));
+	return (BENCH_RUN);
+}
+
+/* Apply one flag's value to cfg. */
+static enum bench_flags_result
+bench_flags_apply(struct bench_config *cfg, const struct bench_flag *f,
+    const char *arg, char *err, size_t errsize)
+{
+	char			*field = (char *)cfg + f->offset;
+	struct bench_text	*text = (struct bench_text *)(void *)field;
+	long long		 v = 0;
+	size_t			 len;
+
+	switch (f->kind) {
+	case FLAG_INT:
+	case FLAG_LLONG:
+	case FLAG_SIZE:
+	case FLAG_MSEC:
+		if (bench_flags_number(f, arg, &v, err, errsize) != BENCH_RUN)
+			return (BENCH_ERROR);
+		if (f->kind == FLAG_INT)
+			*(int *)(void *)field = (int)v;
+		else if (f->kind == FLAG_SIZE)
+			*(size_t *)(void *)field = (size_t)v;
+		else
+			*(long long *)(void *)field = v;
+		return (BENCH_RUN);
+	case FLAG_TEXT:
+		len = strlen(arg);
+		if (len > (size_t)f->max)
+			return (bench_flags_error(err, errsize, "--%s: %zu "
+			    "bytes is too long (allowed: %lld-%lld bytes)",
+			    f->name, len, f->min, f->max));
+		text->s = arg;
+		text->len = len;
+		return (BENCH_RUN);
+	case FLAG_STRING:
+		if (arg[0] == '\0')
+			return (bench_flags_error(err, errsize, "--%s: empty "
+			    "value (allowed: %s)", f->name, f->allowed));
+		*(const char **)(void *)field = arg;
+		return (BENCH_RUN);
+	case FLAG_BOOL:
+		*(int *)(void *)field = 1;
+		return (BENCH_RUN);
+	case FLAG_HELP:
+		return (BENCH_HELP);
+	case FLAG_VERSION:
+		return (BENCH_VERSION);
+	}
+	return (bench_flags_error(err, errsize, "--%s: internal error",
+	    f->name));
+}
+
+/* Find the flag getopt_long returned as c. */
+static const struct bench_flag *
+bench_flags_find(int c)
+{
+	size_t	i;
+
+	for (i = 0; i < BENCH_NFLAGS; i++)
+		if (bench_flags_table[i].letter == c)
+			return (&bench_flags_table[i]);
+	return (NULL);
+}
+
+/* Was the flag called name on the command line? */
+static int
+bench_flags_given(const struct bench_config *cfg, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < BENCH_NFLAGS; i++)
+		if (strcmp(bench_flags_table[i].name, name) == 0)
+			return ((cfg->given >> i) & 1);
+	return (0);
+}
+
+/* Build getopt's short and long option tables from bench_flags_table. */
+static void
+bench_flags_getopt_tables(char *shortopts, struct option *longopts)
+{
+	char	*s = shortopts;
+	size_t	 i;
+
+	*s++ = '+';	/* stop at the first non-option: no permuting */
+	*s++ = ':';	/* report a missing value as ':' */
+	for (i = 0; i < BENCH_NFLAGS; i++) {
+		const struct bench_flag	*f = &bench_flags_table[i];
+		int			 has_arg;
+
+		has_arg = f->kind != FLAG_HELP && f->kind != FLAG_VERSION &&
+		    f->kind != FLAG_BOOL;
+		longopts[i].name = f->name;
+		longopts[i].has_arg = has_arg ? required_argument : no_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = f->letter;
+		if (f->letter < 256) {
+			*s++ = (char)f->letter;
+			if (has_arg)
+				*s++ = ':';
+		}
+	}
+	*s = '\0';
+	memset(&longopts[BENCH_NFLAGS], 0, sizeof(*longopts));
+}
+
+/* Explain a value-less flag: which one, and what it would have allowed. */
+static enum bench_flags_result
+bench_flags_missing(int c, char *err, size_t errsize)
+{
+	const struct bench_flag	*f = bench_flags_find(c);
+	char			 range[64];
+
+	if (f == NULL)
+		return (bench_flags_error(err, errsize, "missing value"));
+	bench_flags_range(f, range, sizeof(range));
+	return (bench_flags_error(err, errsize, "--%s: missing value "
+	    "(allowed: %s)", f->name, range));
+}
+
+/* Check the flags against each other, once all are known. */
+static enum bench_flags_result
+bench_flags_check(struct bench_config *cfg, char *err, size_t errsize)
+{
+	if (cfg->threads > cfg->concurrency)
+		return (bench_flags_error(err, errsize, "--threads: %d is more "
+		    "than --concurrency (%d); each thread needs a connection",
+		    cfg->threads, cfg->concurrency));
+	if (cfg->size > 0 && bench_flags_given(cfg, "message"))
+		return (bench_flags_error(err, errsize, "--size: cannot be "
+		    "used with --message (allowed: one of them)"));
+	if (cfg->size > 0 && cfg->unique && cfg->size < BENCH_PREFIX_MAX)
+		return (bench_flags_error(err, errsize, "--size: %zu is too "
+		    "small for --unique (allowed: %d-%d)", cfg->size,
+		    BENCH_PREFIX_MAX, BENCH_MESSAGE_MAX));
+	if (cfg->record != NULL && !cfg->unique)
+		return (bench_flags_error(err, errsize, "--record: needs "
+		    "--unique (only unique messages can be found in the log)"));
+	if (cfg->record != NULL &&
+	    memchr(cfg->message.s, '\n', cfg->message.len) != NULL)
+		return (bench_flags_error(err, errsize, "--record: the "
+		    "--message holds a newline, but records are one per line"));
+	if (cfg->duration_ms == 0 && cfg->count == 0)
+		cfg->duration_ms = 10 * 1000;
+	return (BENCH_RUN);
+}
+
+/*
+ * Parse argv into cfg (which holds the defaults). On BENCH_ERROR, err
+ * holds one line naming the flag and what is allowed. Never prints.
+ */
+enum bench_flags_result
+bench_flags_parse(struct bench_config *cfg, int argc, char **argv, char *err,
+    size_t errsize)
+{
+	char			 shortopts[2 * BENCH_NFLAGS + 3];
+	struct option		 longopts[BENCH_NFLAGS + 1];
+	const struct bench_flag	*f;
+	enum bench_flags_result	 rc;
+	int			 c;
+
+	bench_flags_getopt_tables(shortopts, longopts);
+	optind = 0;	/* glibc: start afresh */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == ':')
+			return (bench_flags_missing(optopt, err, errsize));
+		if (c == '?' || (f = bench_flags_find(c)) == NULL)
+			return (bench_flags_error(err, errsize, "unknown "
+			    "option '%s' (see ackd-bench --help)",
+			    argv[optind - 1]));
+		rc = bench_flags_apply(cfg, f, optarg, err, errsize);
+		if (rc != BENCH_RUN)
+			return (rc);
+		cfg->given |= 1u << (f - bench_flags_table);
+	}
+	if (optind < argc)
+		return (bench_flags_error(err, errsize, "unexpected argument "
+		    "'%s' (ackd-bench takes only options)", argv[optind]));
+	return (bench_flags_check(cfg, err, errsize));
+}
+
+/* Print --help: every flag with its range and default. */
+void
+bench_flags_usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: ackd-bench [options]\n"
+"Keep connections to ackd in flight, each sending one message and reading\n"
+"the reply until the server closes; report the rate and the latency.\n"
+"\n"
+"  -H, --host HOST        server name or address [127.0.0.1]\n"
+"  -p, --port N           server port, 1-65535 [9999]\n"
+"  -c, --concurrency N    connections in flight, 1-%d [64]\n"
+"  -t, --threads N        event-loop threads, 1-%d [1]\n"
+"  -d, --duration SEC     measure this long, 0.001-%d s [10 without --count]\n"
+"  -n, --count N          stop after N counted connections, 1-%lld\n"
+"  -w, --warmup SEC       run this long first, not counted, 0-%d s [0]\n"
+"  -m, --message TEXT     the message, 0-%d bytes [hello]\n"
+"  -s, --size N           send N bytes of printable filler instead, 1-%d\n"
+"  -u, --unique           start each message with \"b<pid>-<thread>-<n> \"\n"
+"  -e, --expect TEXT      the reply that counts as ok, 0-%d bytes [ACK!]\n"
+"  -T, --timeout SEC      deadline of each connection, 0.001-%d s [10]\n"
+"  -j, --json             print the report as one JSON object\n"
+"  -r, --record FILE      append each acknowledged message (needs --unique)\n"
+"      --sources N        for a 127.x.y.z host, bind to 127.0.0.2 to\n"
+"                         127.0.0.(N+1), 0-%d; 0 binds nothing [16]\n"
+"  -q, --quiet            no progress line, no error samples on stderr\n"
+"  -h, --help             print this help and exit\n"
+"  -V, --version          print the version and exit\n"
+"\n"
+"Exit: 0 every counted connection ok, 1 a wrong reply, an error or nothing\n"
+"counted, 64 bad flag, 71 system resources, 73 cannot open the record file.\n"
+"See ackd-bench(1).\n",
+	    BENCH_CONCURRENCY_MAX, BENCH_THREADS_MAX, BENCH_SECONDS_MAX,
+	    BENCH_COUNT_MAX, BENCH_SECONDS_MAX, BENCH_MESSAGE_MAX,
+	    BENCH_MESSAGE_MAX, BENCH_EXPECT_MAX, BENCH_SECONDS_MAX,
+	    BENCH_SOURCES_MAX);
+}
+
+/* Print --version. */
+void
+bench_flags_version(FILE *fp)
+{
+	fprintf(fp, "ackd-bench %s\n", PACKAGE_VERSION);
+}

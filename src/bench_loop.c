@@ -1,0 +1,267 @@
+/*
+ * bench_loop.c: ackd-bench's event loops, one per thread: the clock, the
+ * lists of connection slots, and the epoll loop that drives them.
+ *
+ * Each thread owns an epoll set and its share of the connection slots; a
+ * slot's own life is bench_conn.c's. A busy slot sits on its thread's busy
+ * list. Every slot has the same --timeout, so appending keeps that list in
+ * deadline order and its head is always the next to expire. A slot whose
+ * start failed at once waits on the ready list until the next turn of the
+ * loop (so a refusing server cannot make us recurse or starve the loop), or
+ * on the paused list for a while if the failure was a local shortage
+ * (descriptors, ports, memory).
+ *
+ * The main thread asks the loops to stop through an eventfd that is in
+ * every epoll set.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define BENCH_EVENTS		256		/* epoll events per wait */
+#define BENCH_DRAIN_NS		(1000 * BENCH_NS_MS)	/* after --duration */
+
+/* --- the clock -------------------------------------------------------- */
+
+/* Nanoseconds on the monotonic clock. */
+uint64_t
+bench_loop_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * BENCH_NS_S + (uint64_t)ts.tv_nsec);
+}
+
+/* --- the connection lists --------------------------------------------- */
+
+/* Make l an empty list. */
+static void
+bench_loop_list_init(struct bench_link *l)
+{
+	l->prev = l->next = l;
+}
+
+/* Is the list l empty? */
+static int
+bench_loop_list_empty(const struct bench_link *l)
+{
+	return (l->next == l);
+}
+
+/* The first connection of a list that is not empty. */
+static struct bench_conn *
+bench_loop_list_first(const struct bench_link *l)
+{
+	return ((struct bench_conn *)(void *)l->next);
+}
+
+/* Put c at the end of list l. */
+void
+bench_loop_list_append(struct bench_link *l, struct bench_conn *c)
+{
+	c->link.prev = l->prev;
+	c->link.next = l;
+	l->prev->next = &c->link;
+	l->prev = &c->link;
+}
+
+/* Take c off whatever list it is on. */
+void
+bench_loop_list_remove(struct bench_conn *c)
+{
+	c->link.prev->next = c->link.next;
+	c->link.next->prev = c->link.prev;
+	c->link.prev = c->link.next = &c->link;
+}
+
+/* --- the event loop --------------------------------------------------- */
+
+/* Close every connection at once, uncounted: the run was interrupted. */
+static void
+bench_loop_thread_abort(struct bench_thread *t)
+{
+	struct bench_conn	*c;
+	int			 i;
+
+	for (i = 0; i < t->nconns; i++) {
+		c = &t->conns[i];
+		if (c->state == BENCH_IDLE)
+			continue;
+		if (c->fd != -1)
+			close(c->fd);
+		c->fd = -1;
+		bench_loop_list_remove(c);
+		c->state = BENCH_IDLE;
+	}
+	t->active = 0;
+}
+
+/* Milliseconds epoll_wait may sleep: until the next deadline of any kind. */
+static int
+bench_loop_thread_wait_ms(const struct bench_thread *t, uint64_t now)
+{
+	const struct bench_run	*run = t->run;
+	uint64_t		 next = UINT64_MAX, ms;
+
+	if (!bench_loop_list_empty(&t->ready))
+		return (0);
+	if (!bench_loop_list_empty(&t->busy))
+		next = bench_loop_list_first(&t->busy)->deadline;
+	if (!bench_loop_list_empty(&t->paused) &&
+	    bench_loop_list_first(&t->paused)->deadline < next)
+		next = bench_loop_list_first(&t->paused)->deadline;
+	if (run->stop_at != 0) {
+		if (now < run->stop_at && run->stop_at < next)
+			next = run->stop_at;
+		else if (run->stop_at + BENCH_DRAIN_NS < next)
+			next = run->stop_at + BENCH_DRAIN_NS;
+	}
+	if (next == UINT64_MAX)
+		return (-1);
+	if (next <= now)
+		return (0);
+	ms = (next - now + BENCH_NS_MS - 1) / BENCH_NS_MS;
+	return (ms > INT_MAX ? INT_MAX : (int)ms);
+}
+
+/* Expire timed-out connections, end pauses, restart failed starts. */
+static void
+bench_loop_thread_timers(struct bench_thread *t, uint64_t now)
+{
+	const struct bench_run	*run = t->run;
+	struct bench_link	 ready;
+	struct bench_conn	*c;
+
+	while (!bench_loop_list_empty(&t->busy) &&
+	    (c = bench_loop_list_first(&t->busy))->deadline <= now)
+		bench_conn_finish(t, c, now, BENCH_TIMEOUT, c->state);
+	while (!bench_loop_list_empty(&t->paused) &&
+	    (c = bench_loop_list_first(&t->paused))->deadline <= now) {
+		bench_loop_list_remove(c);
+		bench_loop_list_append(&t->ready, c);
+	}
+	/* one try each per turn; new failures wait for the next turn */
+	bench_loop_list_init(&ready);
+	if (!bench_loop_list_empty(&t->ready)) {
+		ready = t->ready;
+		ready.next->prev = ready.prev->next = &ready;
+		bench_loop_list_init(&t->ready);
+	}
+	while (!bench_loop_list_empty(&ready)) {
+		c = bench_loop_list_first(&ready);
+		bench_loop_list_remove(c);
+		bench_conn_start(t, c, now);
+	}
+	/* past --duration, the last replies have a short while to come in */
+	if (run->stop_at != 0 && now >= run->stop_at + BENCH_DRAIN_NS)
+		bench_loop_thread_abort(t);
+}
+
+/* One event-loop thread: keep its slots busy until the run ends. */
+void *
+bench_loop_thread_main(void *arg)
+{
+	struct bench_thread	*t = arg;
+	struct bench_run	*run = t->run;
+	struct epoll_event	 evs[BENCH_EVENTS];
+	uint64_t		 now, one = 1;
+	int			 i, n;
+
+	now = bench_loop_now();
+	t->end = run->measure_start;
+	t->active = t->nconns;
+	for (i = 0; i < t->nconns; i++)
+		bench_conn_start(t, &t->conns[i], now);
+	while (t->active > 0) {
+		n = epoll_wait(t->epfd, evs, BENCH_EVENTS,
+		    bench_loop_thread_wait_ms(t, now));
+		if (n == -1 && errno != EINTR)
+			bench_fatal(BENCH_EXIT_OSERR, "epoll_wait");
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.ptr == NULL)
+				t->stopping = 1;
+			else
+				bench_conn_event(t, evs[i].data.ptr,
+				    evs[i].events);
+		}
+		now = bench_loop_now();
+		if (t->stopping) {
+			t->end = now;
+			bench_loop_thread_abort(t);
+			break;
+		}
+		bench_loop_thread_timers(t, now);
+	}
+	/* ended by --duration rather than by --count or a signal? */
+	if (run->stop_at != 0 && !t->stopping && (!run->budgeted ||
+	    atomic_load_explicit(&run->budget, memory_order_relaxed) > 0))
+		t->end = run->stop_at;
+	if (run->stop_at != 0 && t->end > run->stop_at)
+		t->end = run->stop_at;
+	bench_conn_record_flush(t);
+	if (write(run->done_fd, &one, sizeof(one)) == -1)
+		bench_fatal(BENCH_EXIT_OSERR, "eventfd write");
+	return (NULL);
+}
+
+/* Give thread i its slots, epoll set and buffers. */
+void
+bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
+{
+	const struct bench_config	*cfg = run->cfg;
+	struct epoll_event		 ev;
+	int				 j;
+
+	t->run = run;
+	t->index = i;
+	t->nconns = cfg->concurrency / cfg->threads +
+	    (i < cfg->concurrency % cfg->threads);
+	t->conns = calloc((size_t)t->nconns, sizeof(*t->conns));
+	if (t->conns == NULL)
+		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+	for (j = 0; j < t->nconns; j++) {
+		t->conns[j].fd = -1;
+		bench_loop_list_init(&t->conns[j].link);
+	}
+	bench_loop_list_init(&t->busy);
+	bench_loop_list_init(&t->ready);
+	bench_loop_list_init(&t->paused);
+	t->id_head_len = (size_t)snprintf(t->id_head, sizeof(t->id_head),
+	    "b%ld-%d-", (long)getpid(), i);
+	t->source = (unsigned)i % (run->nsources > 0 ? run->nsources : 1);
+	hist_init(&t->hist);
+	if (run->record_fd != -1 &&
+	    (t->record = malloc(BENCH_RECORD_BUF)) == NULL)
+		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+	if ((t->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		bench_fatal(BENCH_EXIT_OSERR, "epoll_create1");
+	ev.events = EPOLLIN;	/* level-triggered: every thread sees it */
+	ev.data.ptr = NULL;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, run->stop_fd, &ev) == -1)
+		bench_fatal(BENCH_EXIT_OSERR, "epoll_ctl");
+}
+
+/* Give back what bench_loop_thread_init took: epoll set, slots, buffer. */
+void
+bench_loop_thread_free(struct bench_thread *t)
+{
+	if (t->epfd != -1)
+		close(t->epfd);
+	t->epfd = -1;
+	free(t->conns);
+	t->conns = NULL;
+	free(t->record);
+	t->record = NULL;
+}
