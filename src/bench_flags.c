@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "parse.h"
 
 enum bench_flag_kind {
 	FLAG_INT,	/* int field, whole number in [min, max] */
@@ -103,6 +104,7 @@ bench_flags_error(char *err, size_t errsize, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errsize, fmt, ap);
 	va_end(ap);
+	parse_printable(err);
 	return (BENCH_ERROR);
 }
 
@@ -127,49 +129,6 @@ bench_flags_range(const struct bench_flag *f, char *buf, size_t size)
 	}
 }
 
-/* Is s one or more digits, after an optional '-', and nothing else? */
-static int
-bench_flags_is_integer(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (*s == '\0')
-		return (0);
-	for (; *s != '\0'; s++)
-		if (*s < '0' || *s > '9')
-			return (0);
-	return (1);
-}
-
-/*
- * Parse decimal seconds ("10", "0.5") into milliseconds, saturating far
- * outside every range. Digits past the third decimal are dropped.
- */
-static int
-bench_flags_parse_msec(const char *s, long long *ms)
-{
-	long long	whole = 0, frac = 0;
-	int		neg = 0, digits = 0, scale = 100;
-
-	if (*s == '-') {
-		neg = 1;
-		s++;
-	}
-	for (; *s >= '0' && *s <= '9'; s++, digits++)
-		if (whole < LLONG_MAX / 10000)
-			whole = whole * 10 + (*s - '0');
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
-			frac += (*s - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (*s != '\0' || digits == 0)
-		return (-1);
-	*ms = (whole * 1000 + frac) * (neg ? -1 : 1);
-	return (0);
-}
-
 /* Parse a numeric flag value into *v, or explain why not. */
 static enum bench_flags_result
 bench_flags_number(const struct bench_flag *f, const char *arg, long long *v,
@@ -179,12 +138,12 @@ bench_flags_number(const struct bench_flag *f, const char *arg, long long *v,
 
 	bench_flags_range(f, range, sizeof(range));
 	if (f->kind == FLAG_MSEC) {
-		if (bench_flags_parse_msec(arg, v) == -1)
+		if (parse_msec(arg, v) == -1)
 			return (bench_flags_error(err, errsize, "--%s: '%s' "
 			    "is not a number of seconds (allowed: %s)", f->name,
 			    arg, range));
 	} else {
-		if (!bench_flags_is_integer(arg))
+		if (!parse_is_integer(arg))
 			return (bench_flags_error(err, errsize, "--%s: '%s' "
 			    "is not a number (allowed: %s)", f->name, arg,
 			    range));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "parse.h"
 
 enum config_kind {
 	KIND_INT,	/* int field, whole number in [min, max] */
@@ -90,23 +91,16 @@ config_defaults(struct ackd_config *cfg)
 	cfg->log_format = ACKD_LOG_TEXT;
 }
 
-/*
- * Put one formatted error line into err. The line quotes what the user
- * typed, so any byte outside printable ASCII becomes '?': a value with a
- * newline or an escape sequence cannot split the line or reach the terminal.
- */
+/* Put one formatted error line into err, made safe to print. */
 static enum config_result
 config_error(char *err, size_t errsize, const char *fmt, ...)
 {
-	va_list		 ap;
-	unsigned char	*p;
+	va_list	ap;
 
 	va_start(ap, fmt);
 	vsnprintf(err, errsize, fmt, ap);
 	va_end(ap);
-	for (p = (unsigned char *)err; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			*p = '?';
+	parse_printable(err);
 	return (CONFIG_ERROR);
 }
 
@@ -121,49 +115,6 @@ config_range(const struct config_flag *f, char *buf, size_t size)
 		snprintf(buf, size, "%lld-%lld", f->min, f->max);
 }
 
-/* Is s an optional '-' and one or more digits, nothing else? */
-static int
-config_is_integer(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (*s == '\0')
-		return (0);
-	for (; *s != '\0'; s++)
-		if (*s < '0' || *s > '9')
-			return (0);
-	return (1);
-}
-
-/*
- * Parse decimal seconds ("10", "0.5", "-1") into milliseconds, saturating
- * far outside every range. Digits past the third decimal are dropped.
- */
-static int
-config_parse_msec(const char *s, long long *ms)
-{
-	long long	whole = 0, frac = 0;
-	int		neg = 0, digits = 0, scale = 100;
-
-	if (*s == '-') {
-		neg = 1;
-		s++;
-	}
-	for (; *s >= '0' && *s <= '9'; s++, digits++)
-		if (whole < LLONG_MAX / 10000)
-			whole = whole * 10 + (*s - '0');
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
-			frac += (*s - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (*s != '\0' || digits == 0)
-		return (-1);
-	*ms = (whole * 1000 + frac) * (neg ? -1 : 1);
-	return (0);
-}
-
 /* Parse a numeric flag value into *v, or explain why not. */
 static enum config_result
 config_number(const struct config_flag *f, const char *arg, long long *v,
@@ -173,12 +124,12 @@ config_number(const struct config_flag *f, const char *arg, long long *v,
 
 	config_range(f, range, sizeof(range));
 	if (f->kind == KIND_MSEC) {
-		if (config_parse_msec(arg, v) == -1)
+		if (parse_msec(arg, v) == -1)
 			return (config_error(err, errsize, "--%s: '%s' is not "
 			    "a number of seconds (allowed: %s)", f->name, arg,
 			    range));
 	} else {
-		if (!config_is_integer(arg))
+		if (!parse_is_integer(arg))
 			return (config_error(err, errsize, "--%s: '%s' is not "
 			    "a number (allowed: %s)", f->name, arg, range));
 		errno = 0;
