@@ -148,8 +148,28 @@ msglog_write_locked(const char *buf, size_t len)
 }
 
 /*
+ * Take back the n bytes a short append just left at the end of the file,
+ * so the log never keeps half a line. O_APPEND left the offset right
+ * after them; only if the file still ends there (nobody appended since,
+ * which on a full disk or at the size limit nobody can) is it cut back.
+ */
+static void
+msglog_undo_partial(size_t n)
+{
+	struct stat	st;
+	off_t		end;
+
+	end = lseek(msglog_fd, 0, SEEK_CUR);
+	if (end == (off_t)-1 || fstat(msglog_fd, &st) == -1 ||
+	    st.st_size != end || end < (off_t)n ||
+	    ftruncate(msglog_fd, end - (off_t)n) == -1)
+		log_warn("cannot remove a partial log line");
+}
+
+/*
  * Write one whole line (ending in '\n'). 0 when all of it was written;
- * -1 with errno otherwise (a short write on a full disk reports ENOSPC).
+ * -1 with errno otherwise: a short write (full disk, file size limit)
+ * reports ENOSPC, and its partial line is removed again.
  */
 int
 msglog_write(const char *buf, size_t len)
@@ -163,6 +183,8 @@ msglog_write(const char *buf, size_t len)
 	} while (n == -1 && errno == EINTR);
 	if (n == (ssize_t)len)
 		return (0);
+	if (n > 0)
+		msglog_undo_partial((size_t)n);
 	if (n >= 0)
 		errno = ENOSPC;
 	return (-1);

@@ -38,6 +38,8 @@
 #define WORKER_IDLE_MS		1000
 /* How long accepting pauses when the process is out of descriptors. */
 #define WORKER_EMFILE_MS	100
+/* At most one warning about failing accept() calls per this many seconds. */
+#define WORKER_WARN_SECS	10
 /* How often the signal thread repeats the wake-up until the loop left. */
 #define WORKER_WAKE_MS		10
 
@@ -59,6 +61,8 @@ struct worker {
 	sigset_t		 sigs;		/* what the signal thread takes */
 	pthread_t		 loop_thread;
 	pthread_t		 signal_thread;
+	unsigned long		 accept_failures;	/* since the last warning */
+	time_t			 accept_warned;		/* when (monotonic s) */
 };
 
 /* WORKER_WAKE_SIG's handler: nothing; the EINTR it causes is the point. */
@@ -136,12 +140,16 @@ worker_signals(void *arg)
 }
 
 /*
- * Say whether an accept() error is worth a pause: out of descriptors or
- * memory, where retrying at once would spin. Logs the pause.
+ * Act on an accept() error. Out of descriptors or memory, retrying at once
+ * would spin at full CPU: pause instead, and say so on stderr at most once
+ * per WORKER_WARN_SECS with how often it happened, so a long shortage does
+ * not flood the log either. Accepting resumes by itself when it can.
  */
 static void
 worker_accept_error(struct worker *w, int err)
 {
+	struct timespec	now;
+
 	switch (err) {
 	case EINTR:		/* woken: look at the flags */
 	case EAGAIN:		/* the idle timeout */
@@ -151,15 +159,18 @@ worker_accept_error(struct worker *w, int err)
 	case ECONNABORTED:	/* the client gave up first */
 	case EPROTO:
 		return;
-	case EMFILE:
-	case ENFILE:
-	case ENOBUFS:
-	case ENOMEM:
-		log_warn("accept paused");
-		break;
 	default:
-		log_warn("accept");
 		break;
+	}
+	w->accept_failures++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (w->accept_warned == 0 ||
+	    now.tv_sec - w->accept_warned >= WORKER_WARN_SECS) {
+		errno = err;
+		log_warn("accept failed %lu time(s), pausing %d ms each",
+		    w->accept_failures, WORKER_EMFILE_MS);
+		w->accept_warned = now.tv_sec;
+		w->accept_failures = 0;
 	}
 	/* a signal ends the pause early, like it ends accept() */
 	if (!atomic_load(&w->stopping))
