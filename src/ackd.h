@@ -61,6 +61,7 @@ struct ackd_config {
 	size_t			 ack_len;
 	const char		*log_file;	/* NULL: standard output */
 	enum ackd_log_format	 log_format;
+	int			 sync;		/* fdatasync before each ACK */
 };
 
 enum config_result {
@@ -113,6 +114,7 @@ size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 int	msglog_open(const char *, enum ackd_log_format);
 int	msglog_reopen(void);
 int	msglog_write(const char *, size_t);
+int	msglog_sync(void);
 void	msglog_event(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 enum ackd_log_format msglog_format(void);

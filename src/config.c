@@ -27,6 +27,7 @@ enum config_kind {
 	KIND_ACK,
 	KIND_PATH,
 	KIND_FORMAT,
+	KIND_SWITCH,	/* int field set to 1, takes no value */
 	KIND_HELP,
 	KIND_VERSION
 };
@@ -60,6 +61,7 @@ static const struct config_flag config_flags[] = {
 	{ "ack", 'a', KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack) },
 	{ "log-file", 'l', KIND_PATH, 0, 0, FIELD(log_file) },
 	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format) },
+	{ "sync", 259, KIND_SWITCH, 0, 0, FIELD(sync) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -197,6 +199,9 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 			return (config_error(err, errsize, "--%s: '%s' is not "
 			    "allowed (allowed: text, json)", f->name, arg));
 		return (CONFIG_RUN);
+	case KIND_SWITCH:
+		*(int *)(void *)field = 1;
+		return (CONFIG_RUN);
 	case KIND_HELP:
 		return (CONFIG_HELP);
 	case KIND_VERSION:
@@ -244,7 +249,8 @@ config_getopt_tables(char *shortopts, struct option *longopts)
 		const struct config_flag	*f = &config_flags[i];
 		int				 has_arg;
 
-		has_arg = f->kind != KIND_HELP && f->kind != KIND_VERSION;
+		has_arg = f->kind != KIND_HELP && f->kind != KIND_VERSION &&
+		    f->kind != KIND_SWITCH;
 		longopts[i].name = f->name;
 		longopts[i].has_arg = has_arg ? required_argument : no_argument;
 		longopts[i].flag = NULL;
@@ -357,6 +363,8 @@ config_usage(FILE *fp)
 "  -a, --ack TEXT             reply once the message is logged, 1-%d bytes [%s]\n"
 "  -l, --log-file PATH        append the log to PATH; - is stdout [stdout]\n"
 "  -f, --log-format FMT       text or json [text]\n"
+"      --sync                 ACK only once the line is on stable storage\n"
+"                             (fdatasync, shared by concurrent handlers)\n"
 "  -h, --help                 print this help and exit\n"
 "  -V, --version              print the version and exit\n"
 "\n"

@@ -142,7 +142,8 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 	}
 	stats_add(&h->stats->bytes, n);
 	if (handler_log(h, now, client, "message", n, n,
-	    truncated ? "truncated=1" : NULL) == -1) {
+	    truncated ? "truncated=1" : NULL) == -1 ||
+	    (h->cfg->sync && msglog_sync() == -1)) {
 		stats_add(&h->stats->log_failed, 1);
 		handler_warn_log_failure(client);
 		handler_log(h, now, client, "log-failed", n, 0, NULL);

@@ -191,6 +191,98 @@ msglog_write(const char *buf, size_t len)
 }
 
 /*
+ * Group commit for --sync. Every handler that wrote a line takes a ticket;
+ * one of them at a time (the leader) runs fdatasync() for everything
+ * written so far, and all whose tickets that sync covered are done
+ * together. Those that arrive during a sync wait for it, then the next
+ * leader covers them all with one more sync: with t threads writing, one
+ * sync serves up to t lines instead of one.
+ *
+ * A failed sync fails every ticket it covered, even if a later sync
+ * succeeds: after an fdatasync error the kernel may have dropped those
+ * pages' dirty state, so a later success proves nothing about them. The
+ * failed tickets are kept as one range (failures are rare; a waiting
+ * ticket caught between two failures fails too, which only costs an ACK).
+ *
+ * Lock rules: the fields below are read and written with
+ * msglog_sync_lock held; fdatasync runs without it.
+ */
+static pthread_mutex_t	 msglog_sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 msglog_sync_done = PTHREAD_COND_INITIALIZER;
+static unsigned long	 msglog_written;	/* tickets handed out */
+static unsigned long	 msglog_synced;		/* all up to here synced */
+static unsigned long	 msglog_fail_lo;	/* failed tickets: lo..hi, */
+static unsigned long	 msglog_fail_hi;	/* none while lo is 0 */
+static int		 msglog_syncing;	/* a leader is in fdatasync */
+
+/* Has a failed sync covered ticket? */
+static int
+msglog_sync_failed(unsigned long ticket)
+{
+	return (msglog_fail_lo != 0 && ticket >= msglog_fail_lo &&
+	    ticket <= msglog_fail_hi);
+}
+
+/* As the leader, sync every line written so far; the lock is held. */
+static void
+msglog_sync_lead(void)
+{
+	unsigned long	from = msglog_synced + 1, target = msglog_written;
+	int		rc, err;
+
+	msglog_syncing = 1;
+	pthread_mutex_unlock(&msglog_sync_lock);
+	rc = fdatasync(msglog_fd);
+	err = errno;
+	pthread_mutex_lock(&msglog_sync_lock);
+	msglog_syncing = 0;
+	if (rc == 0)
+		msglog_synced = target;
+	else {
+		errno = err;
+		log_warn("cannot sync the log");
+		if (msglog_fail_lo == 0 || from < msglog_fail_lo)
+			msglog_fail_lo = from;
+		if (target > msglog_fail_hi)
+			msglog_fail_hi = target;
+	}
+	pthread_cond_broadcast(&msglog_sync_done);
+}
+
+/*
+ * Wait until the line this thread just wrote is on stable storage: 0, or
+ * -1 with errno EIO if the sync that covered it failed (the line may then
+ * be lost in a crash, so it must not be acknowledged).
+ */
+int
+msglog_sync(void)
+{
+	unsigned long	ticket;
+	int		rc;
+
+	pthread_mutex_lock(&msglog_sync_lock);
+	ticket = ++msglog_written;
+	for (;;) {
+		if (msglog_sync_failed(ticket)) {
+			rc = -1;
+			break;
+		}
+		if (msglog_synced >= ticket) {
+			rc = 0;
+			break;
+		}
+		if (msglog_syncing)
+			pthread_cond_wait(&msglog_sync_done, &msglog_sync_lock);
+		else
+			msglog_sync_lead();
+	}
+	pthread_mutex_unlock(&msglog_sync_lock);
+	if (rc == -1)
+		errno = EIO;
+	return (rc);
+}
+
+/*
  * Log a daemon event (no client): event, then fmt's "key=value ..." extra
  * fields. Failures go to stderr; events never stop the daemon.
  */

@@ -10,6 +10,7 @@ timeout, IPv6, and a clean SIGTERM with the worker counters.
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -294,6 +295,45 @@ def check_defer_accept(t, tmp):
         c.close()
 
 
+def check_sync(t, tmp):
+    """
+    --sync: concurrent clients are all ACKed, each message logged once; when
+    strace is there, the daemon is run under it to see that it does call
+    fdatasync, and fewer times than it acknowledges (the group commit).
+    """
+    trace = os.path.join(tmp, "sync.strace")
+    saved = os.environ.get("ACKD")
+    if shutil.which("strace"):
+        wrap = os.path.join(tmp, "strace-ackd.sh")
+        with open(wrap, "w") as f:
+            f.write("#!/bin/sh\nexec strace -f -qq -e trace=fdatasync "
+                    "-o '%s' '%s' \"$@\"\n" % (trace, h.ackd_path()))
+        os.chmod(wrap, 0o755)
+        os.environ["ACKD"] = wrap
+    try:
+        d = h.Daemon(tmp, ["--sync", "--threads", "8"], workers=2,
+                     log_name="sync.log")
+    finally:
+        os.environ["ACKD"] = saved
+    load = h.Load(d.port, "sync", threads=16, per_thread=25).start()
+    t.ok("--sync: the clients finish", load.join(30), "still running")
+    res = load.snapshot()
+    t.eq("--sync: all 400 clients get ACK!",
+         len([r for r in res if r.reply.data == h.ACK]), 400)
+    h.check_acks_logged(t, "--sync", res, d.records(),
+                        logged_means_acked=True)
+    if not os.path.exists(trace):
+        t.skip("--sync: fdatasync before the ACKs", "no strace")
+        return
+    with open(trace) as f:
+        syncs = sum(1 for line in f if "fdatasync(" in line and
+                    "= 0" in line)
+    t.ok("--sync: the daemon called fdatasync", syncs > 0, "never")
+    t.ok("--sync: at most one fdatasync per message", syncs <= 400,
+         "%d syncs for 400 messages" % syncs)
+    t.note("--sync: %d fdatasync calls for 400 messages" % syncs)
+
+
 def ipv6_unavailable():
     """Why ::1 cannot be bound here, or None if it can."""
     if not socket.has_ipv6:
@@ -336,6 +376,7 @@ def main(t, tmp):
     check_custom_ack(t, tmp)
     check_timeout(t, tmp)
     check_defer_accept(t, tmp)
+    check_sync(t, tmp)
     check_ipv6(t, tmp)
 
 

@@ -243,6 +243,20 @@ START_TEST(check_config_no_args_keeps_defaults)
 }
 END_TEST
 
+/* --sync is a switch: off by default, on when given, takes no value. */
+START_TEST(check_config_sync_switch)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.sync, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--sync", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.sync, 1);
+	check_config_assert_error(check_config_fresh(&cfg, "--sync=1", NULL),
+	    "unknown option ", "'--sync=1'", "value on --sync");
+}
+END_TEST
+
 /* --defer-accept follows --read-timeout unless given; 0 turns it off. */
 START_TEST(check_config_defer_accept_default)
 {
@@ -739,6 +753,7 @@ config_suite(void)
 	tcase_add_test(tc, check_config_defaults_values);
 	tcase_add_test(tc, check_config_no_args_keeps_defaults);
 	tcase_add_test(tc, check_config_defer_accept_default);
+	tcase_add_test(tc, check_config_sync_switch);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("numbers");
