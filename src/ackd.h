@@ -36,6 +36,7 @@
 #define ACKD_MESSAGE_MAX	(1024 * 1024)
 #define ACKD_ACK_MAX		1024
 #define ACKD_TIMEOUT_MAX_MS	(86400 * 1000)
+#define ACKD_PER_IP_MAX		1000000
 
 /* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
 #define ACKD_ADDRSTRLEN		72
@@ -62,6 +63,7 @@ struct ackd_config {
 	const char		*log_file;	/* NULL: standard output */
 	enum ackd_log_format	 log_format;
 	int			 sync;		/* fdatasync before each ACK */
+	int			 max_per_ip;	/* 0: no limit */
 };
 
 enum config_result {
@@ -117,12 +119,15 @@ int	msglog_write(const char *, size_t);
 int	msglog_sync(void);
 void	msglog_event(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	msglog_client_event(const char *, const char *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 enum ackd_log_format msglog_format(void);
 
 /* An accepted connection on its way from the accept loop to a handler. */
 struct conn {
 	int		 fd;
 	socklen_t	 addrlen;
+	int		 limit_entry;	/* peerlimit_enter's, or -1 */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	sin;
@@ -184,6 +189,7 @@ struct stats {
 	atomic_ulong	truncated;
 	atomic_ulong	log_failed;
 	atomic_ulong	ack_failed;
+	atomic_ulong	refused;
 	atomic_ulong	bytes;
 };
 
@@ -205,6 +211,13 @@ int	handler_init(struct handler *, const struct ackd_config *,
 void	handler_free(struct handler *);
 void	handler_serve(struct handler *, const struct conn *);
 
+/* peerlimit.c: --max-connections-per-ip across all workers. */
+int	peerlimit_init(int, size_t);
+void	peerlimit_clear(int);
+void	peerlimit_set_slot(int);
+int	peerlimit_enter(const struct conn *);
+void	peerlimit_leave(int);
+
 /* pool.c: the fixed set of handler threads. */
 struct pool_slot {
 	pthread_t		 thread;
@@ -224,7 +237,7 @@ int	pool_start(struct pool *, const struct ackd_config *, struct queue *,
 void	pool_join(struct pool *);
 
 /* worker.c */
-int	worker_run(const struct ackd_config *, int, pid_t);
+int	worker_run(const struct ackd_config *, int, pid_t, int);
 
 /* master.c */
 int	master_run(const struct ackd_config *, int, const char *);

@@ -62,6 +62,8 @@ static const struct config_flag config_flags[] = {
 	{ "log-file", 'l', KIND_PATH, 0, 0, FIELD(log_file) },
 	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format) },
 	{ "sync", 259, KIND_SWITCH, 0, 0, FIELD(sync) },
+	{ "max-connections-per-ip", 260, KIND_INT, 0, ACKD_PER_IP_MAX,
+	    FIELD(max_per_ip) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -365,6 +367,9 @@ config_usage(FILE *fp)
 "  -f, --log-format FMT       text or json [text]\n"
 "      --sync                 ACK only once the line is on stable storage\n"
 "                             (fdatasync, shared by concurrent handlers)\n"
+"      --max-connections-per-ip N  connections one address may hold at\n"
+"                             once, all workers together; 0 is no limit,\n"
+"                             0-%d [0]\n"
 "  -h, --help                 print this help and exit\n"
 "  -V, --version              print the version and exit\n"
 "\n"
@@ -377,5 +382,5 @@ config_usage(FILE *fp)
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_ACK_MAX, d.ack);
+	    ACKD_ACK_MAX, d.ack, ACKD_PER_IP_MAX);
 }

@@ -192,4 +192,5 @@ handler_serve(struct handler *h, const struct conn *c)
 		handler_log(h, &now, client, "error", 0, 0, extra);
 	}
 	close(fd);
+	peerlimit_leave(c->limit_entry);
 }

@@ -87,5 +87,9 @@ main(int argc, char **argv)
 	if ((lfd = net_listen(&cfg, err, sizeof(err))) == -1)
 		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
 	main_listen_name(lfd, listen, sizeof(listen));
+	/* a worker holds at most its queue, its threads and one accepting */
+	if (peerlimit_init(cfg.max_per_ip, (size_t)cfg.queue +
+	    (size_t)cfg.threads + 1) == -1)
+		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	return (master_run(&cfg, lfd, listen));
 }

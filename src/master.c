@@ -137,11 +137,14 @@ static void
 master_spawn(struct master *m, struct slot *slot)
 {
 	pid_t	pid, self = getpid();
+	int	index = (int)(slot - m->slots);
 
+	/* the slot's previous worker is gone: so are its connections */
+	peerlimit_clear(index);
 	pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
-		_exit(worker_run(m->cfg, m->lfd, self));
+		_exit(worker_run(m->cfg, m->lfd, self, index));
 	}
 	if (pid == -1) {
 		log_warn("cannot fork a worker");

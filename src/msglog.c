@@ -282,25 +282,21 @@ msglog_sync(void)
 	return (rc);
 }
 
-/*
- * Log a daemon event (no client): event, then fmt's "key=value ..." extra
- * fields. Failures go to stderr; events never stop the daemon.
- */
-void
-msglog_event(const char *event, const char *fmt, ...)
+/* Format and write one event line; client is NULL for daemon events. */
+static void
+msglog_vevent(const char *client, const char *event, const char *fmt,
+    va_list ap)
 {
 	char			extra[512], line[1024];
 	struct timespec		now;
 	struct logfmt_record	rec;
-	va_list			ap;
 	size_t			len;
 
-	va_start(ap, fmt);
 	vsnprintf(extra, sizeof(extra), fmt, ap);
-	va_end(ap);
 	clock_gettime(CLOCK_REALTIME, &now);
 	memset(&rec, 0, sizeof(rec));
 	rec.when = &now;
+	rec.client = client;
 	rec.pid = getpid();
 	rec.event = event;
 	rec.extra = extra;
@@ -309,4 +305,30 @@ msglog_event(const char *event, const char *fmt, ...)
 		log_warnx("event %s too long to log", event);
 	else if (msglog_write(line, len) == -1)
 		log_warn("cannot log event %s", event);
+}
+
+/*
+ * Log a daemon event (no client): event, then fmt's "key=value ..." extra
+ * fields. Failures go to stderr; events never stop the daemon.
+ */
+void
+msglog_event(const char *event, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	msglog_vevent(NULL, event, fmt, ap);
+	va_end(ap);
+}
+
+/* Log an event about a connection from client that no handler served. */
+void
+msglog_client_event(const char *client, const char *event, const char *fmt,
+    ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	msglog_vevent(client, event, fmt, ap);
+	va_end(ap);
 }

@@ -30,10 +30,11 @@ stats_format(char *buf, size_t size, struct stats *s)
 
 	n = snprintf(buf, size, "accepted=%lu acked=%lu empty=%lu timeout=%lu "
 	    "reset=%lu error=%lu truncated=%lu log_failed=%lu ack_failed=%lu "
-	    "bytes=%lu", stats_get(&s->accepted), stats_get(&s->acked),
-	    stats_get(&s->empty), stats_get(&s->timeout), stats_get(&s->reset),
-	    stats_get(&s->error), stats_get(&s->truncated),
-	    stats_get(&s->log_failed), stats_get(&s->ack_failed),
+	    "refused=%lu bytes=%lu", stats_get(&s->accepted),
+	    stats_get(&s->acked), stats_get(&s->empty), stats_get(&s->timeout),
+	    stats_get(&s->reset), stats_get(&s->error),
+	    stats_get(&s->truncated), stats_get(&s->log_failed),
+	    stats_get(&s->ack_failed), stats_get(&s->refused),
 	    stats_get(&s->bytes));
 	return (n < 0 ? 0 : (size_t)n);
 }

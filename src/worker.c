@@ -177,6 +177,22 @@ worker_accept_error(struct worker *w, int err)
 		poll(NULL, 0, WORKER_EMFILE_MS);
 }
 
+/*
+ * Refuse c: its address holds --max-connections-per-ip connections
+ * already. One line in the connection log, like every connection.
+ */
+static void
+worker_refuse(struct worker *w, struct conn *c)
+{
+	char	client[ACKD_ADDRSTRLEN];
+
+	stats_add(&w->stats.refused, 1);
+	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
+	msglog_client_event(client, "refused", "limit=%d",
+	    w->cfg->max_per_ip);
+	close(c->fd);
+}
+
 /* Accept and queue connections until told to stop or orphaned. */
 static void
 worker_loop(struct worker *w)
@@ -196,8 +212,13 @@ worker_loop(struct worker *w)
 			worker_accept_error(w, errno);
 			continue;
 		}
+		if ((c.limit_entry = peerlimit_enter(&c)) == -2) {
+			worker_refuse(w, &c);
+			continue;
+		}
 		if ((room = queue_push(&w->queue, &c)) == -1) {
 			close(c.fd);	/* cannot happen: only we close it */
+			peerlimit_leave(c.limit_entry);
 			break;
 		}
 	}
@@ -280,7 +301,7 @@ worker_stop_signals(struct worker *w)
  * all served before it returns.
  */
 int
-worker_run(const struct ackd_config *cfg, int lfd, pid_t master)
+worker_run(const struct ackd_config *cfg, int lfd, pid_t master, int slot)
 {
 	static struct worker	w;
 	char			counters[512];
@@ -288,6 +309,7 @@ worker_run(const struct ackd_config *cfg, int lfd, pid_t master)
 	w.cfg = cfg;
 	w.lfd = lfd;
 	w.master = master;
+	peerlimit_set_slot(slot);
 	worker_block_signals(&w);
 #ifdef HAVE_SYS_PRCTL_H
 	/* the kernel tells us when master dies; the idle poll is the fallback */
