@@ -1,0 +1,190 @@
+/*
+ * fuzz_config.c: libFuzzer target for config_parse, which reads whatever
+ * the command line holds.
+ *
+ * The input is split on NUL bytes into the words after argv[0] (at most
+ * FUZZ_CONFIG_WORDS of them). Checked: the result is one of the enum's
+ * values; an error is one line of printable ASCII in one of the forms
+ * config.c writes; a config to run has every field within the limits of
+ * ackd.h and the README; and parsing the same words again gives the same
+ * answer (config_parse resets getopt itself).
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ackd.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* Words after argv[0]: far more than any flag needs to meet another. */
+#define FUZZ_CONFIG_WORDS	64
+
+/* Stop with a message: libFuzzer saves the input that got here. */
+#define FUZZ_CONFIG_CHECK(cond, ...) do {				\
+	if (!(cond)) {							\
+		fprintf(stderr, "fuzz_config: " __VA_ARGS__);		\
+		fputc('\n', stderr);					\
+		abort();						\
+	}								\
+} while (0)
+
+/* The long flags, from the README's table (not from config.c). */
+static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
+    "workers", "threads", "queue", "max-message", "read-timeout",
+    "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
+    "help", "version" };
+
+#define FUZZ_CONFIG_NFLAGS \
+	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))
+
+/* Is err "--FLAG: ..." for a flag of the README's table? */
+static int
+fuzz_config_names_flag(const char *err)
+{
+	size_t	i, len;
+
+	if (strncmp(err, "--", 2) != 0)
+		return (0);
+	for (i = 0; i < FUZZ_CONFIG_NFLAGS; i++) {
+		len = strlen(fuzz_config_flags[i]);
+		if (strncmp(err + 2, fuzz_config_flags[i], len) == 0 &&
+		    err[2 + len] == ':' && err[3 + len] == ' ')
+			return (1);
+	}
+	return (0);
+}
+
+/* Check an error line: one line, printable, in a form config.c writes. */
+static void
+fuzz_config_check_error(const char *err, size_t errsize)
+{
+	size_t	i, len = strnlen(err, errsize);
+
+	FUZZ_CONFIG_CHECK(len < errsize, "error line not NUL-terminated");
+	FUZZ_CONFIG_CHECK(len > 0, "CONFIG_ERROR with an empty error line");
+	for (i = 0; i < len; i++)
+		FUZZ_CONFIG_CHECK((unsigned char)err[i] >= 0x20 &&
+		    (unsigned char)err[i] <= 0x7e,
+		    "error line: byte 0x%02x at %zu", (unsigned char)err[i], i);
+	FUZZ_CONFIG_CHECK(fuzz_config_names_flag(err) ||
+	    strncmp(err, "unknown option '", 16) == 0 ||
+	    strncmp(err, "unexpected argument '", 21) == 0 ||
+	    strcmp(err, "missing value") == 0,
+	    "error line in no known form: %s", err);
+}
+
+/* Check a config to run: every field within its documented limits. */
+static void
+fuzz_config_check_run(const struct ackd_config *cfg)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+
+	FUZZ_CONFIG_CHECK(memchr(cfg->bind, '\0', sizeof(cfg->bind)) != NULL,
+	    "bind not NUL-terminated");
+	FUZZ_CONFIG_CHECK(net_parse_addr(cfg->bind, cfg->port, &ss, &len) == 0,
+	    "bind '%s' does not parse", cfg->bind);
+	FUZZ_CONFIG_CHECK(cfg->port >= 0 && cfg->port <= 65535,
+	    "port %d", cfg->port);
+	FUZZ_CONFIG_CHECK(cfg->backlog >= 1 &&
+	    cfg->backlog <= ACKD_BACKLOG_MAX, "backlog %d", cfg->backlog);
+	FUZZ_CONFIG_CHECK(cfg->workers >= 1 &&
+	    cfg->workers <= ACKD_WORKERS_MAX, "workers %d", cfg->workers);
+	FUZZ_CONFIG_CHECK(cfg->threads >= 1 &&
+	    cfg->threads <= ACKD_THREADS_MAX, "threads %d", cfg->threads);
+	FUZZ_CONFIG_CHECK(cfg->queue >= 1 && cfg->queue <= ACKD_QUEUE_MAX,
+	    "queue %d", cfg->queue);
+	FUZZ_CONFIG_CHECK(cfg->max_message >= 1 &&
+	    cfg->max_message <= ACKD_MESSAGE_MAX, "max_message %zu",
+	    cfg->max_message);
+	FUZZ_CONFIG_CHECK(cfg->read_timeout_ms >= 1 &&
+	    cfg->read_timeout_ms <= ACKD_TIMEOUT_MAX_MS, "read_timeout_ms %d",
+	    cfg->read_timeout_ms);
+	FUZZ_CONFIG_CHECK(cfg->shutdown_timeout_ms >= 0 &&
+	    cfg->shutdown_timeout_ms <= ACKD_TIMEOUT_MAX_MS,
+	    "shutdown_timeout_ms %d", cfg->shutdown_timeout_ms);
+	/* -1 (follow --read-timeout) must be resolved by now */
+	FUZZ_CONFIG_CHECK(cfg->defer_accept_ms >= 0 &&
+	    cfg->defer_accept_ms <= ACKD_TIMEOUT_MAX_MS, "defer_accept_ms %d",
+	    cfg->defer_accept_ms);
+	FUZZ_CONFIG_CHECK(cfg->ack_len >= 1 && cfg->ack_len <= ACKD_ACK_MAX &&
+	    strnlen(cfg->ack, sizeof(cfg->ack)) == cfg->ack_len,
+	    "ack_len %zu for an ack of %zu bytes", cfg->ack_len,
+	    strnlen(cfg->ack, sizeof(cfg->ack)));
+	FUZZ_CONFIG_CHECK(cfg->log_file == NULL ||
+	    (cfg->log_file[0] != '\0' && strcmp(cfg->log_file, "-") != 0),
+	    "log_file '%s' (empty and - are refused or mean stdout)",
+	    cfg->log_file);
+	FUZZ_CONFIG_CHECK(cfg->log_format == ACKD_LOG_TEXT ||
+	    cfg->log_format == ACKD_LOG_JSON, "log_format %d",
+	    (int)cfg->log_format);
+}
+
+/* Are two configs the same, field by field (padding aside)? */
+static int
+fuzz_config_same(const struct ackd_config *a, const struct ackd_config *b)
+{
+	return (strcmp(a->bind, b->bind) == 0 && a->port == b->port &&
+	    a->backlog == b->backlog && a->workers == b->workers &&
+	    a->threads == b->threads && a->queue == b->queue &&
+	    a->max_message == b->max_message &&
+	    a->read_timeout_ms == b->read_timeout_ms &&
+	    a->shutdown_timeout_ms == b->shutdown_timeout_ms &&
+	    a->defer_accept_ms == b->defer_accept_ms &&
+	    a->ack_len == b->ack_len && strcmp(a->ack, b->ack) == 0 &&
+	    a->log_file == b->log_file && a->log_format == b->log_format);
+}
+
+/* libFuzzer's entry point: data is a command line, words split by NUL. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char		 argv0[] = "ackd";
+	struct ackd_config	 cfg, again;
+	enum config_result	 rc, rc2;
+	char			*words, *argv[FUZZ_CONFIG_WORDS + 2];
+	char			 err[512], err2[512];
+	size_t			 i, start;
+	int			 argc = 1;
+
+	/* a copy with a NUL after the last word; argv points into it */
+	if ((words = malloc(size + 1)) == NULL)
+		return (0);
+	memcpy(words, data, size);
+	words[size] = '\0';
+	argv[0] = argv0;
+	for (i = 0, start = 0; i <= size && argc <= FUZZ_CONFIG_WORDS; i++) {
+		if (i < size && words[i] != '\0')
+			continue;
+		/* a trailing NUL ends the last word, it does not add one */
+		if (i < size || i > start)
+			argv[argc++] = words + start;
+		start = i + 1;
+	}
+	argv[argc] = NULL;
+
+	config_defaults(&cfg);
+	memset(err, 0x55, sizeof(err));
+	rc = config_parse(&cfg, argc, argv, err, sizeof(err));
+	FUZZ_CONFIG_CHECK(rc == CONFIG_RUN || rc == CONFIG_HELP ||
+	    rc == CONFIG_VERSION || rc == CONFIG_ERROR, "result %d", (int)rc);
+	if (rc == CONFIG_ERROR)
+		fuzz_config_check_error(err, sizeof(err));
+	else if (rc == CONFIG_RUN)
+		fuzz_config_check_run(&cfg);
+
+	config_defaults(&again);
+	rc2 = config_parse(&again, argc, argv, err2, sizeof(err2));
+	FUZZ_CONFIG_CHECK(rc2 == rc, "second parse: result %d, first %d",
+	    (int)rc2, (int)rc);
+	FUZZ_CONFIG_CHECK(rc != CONFIG_ERROR || strcmp(err, err2) == 0,
+	    "second parse: error '%s', first '%s'", err2, err);
+	FUZZ_CONFIG_CHECK(rc != CONFIG_RUN || fuzz_config_same(&cfg, &again),
+	    "second parse: another config");
+	free(words);
+	return (0);
+}
