@@ -96,7 +96,7 @@ config_defaults(struct ackd_config *cfg)
 }
 
 /* Put one formatted error line into err, made safe to print. */
-static enum config_result
+static enum config_result __attribute__((format(printf, 3, 4)))
 config_error(char *err, size_t errsize, const char *fmt, ...)
 {
 	va_list	ap;

@@ -43,7 +43,7 @@ log_init(const char *argv0)
 }
 
 /* Format and write one line; reason is appended after ": " if not NULL. */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(const char *reason, const char *fmt, va_list ap)
 {
 	char	buf[1024];

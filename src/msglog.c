@@ -283,7 +283,7 @@ msglog_sync(void)
 }
 
 /* Format and write one event line; client is NULL for daemon events. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 msglog_vevent(const char *client, const char *event, const char *fmt,
     va_list ap)
 {

@@ -82,7 +82,14 @@ net_format_addr(char *buf, size_t size, const struct sockaddr *sa,
 		const struct sockaddr_in6 *sin6 =
 		    (const struct sockaddr_in6 *)sa;
 
-		if (inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host)))
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host)) ==
+		    NULL)
+			n = -1;
+		else if (sin6->sin6_scope_id != 0)	/* link-local: which link */
+			n = snprintf(buf, size, "[%s%%%u]:%u", host,
+			    (unsigned)sin6->sin6_scope_id,
+			    ntohs(sin6->sin6_port));
+		else
 			n = snprintf(buf, size, "[%s]:%u", host,
 			    ntohs(sin6->sin6_port));
 	}

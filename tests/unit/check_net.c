@@ -242,11 +242,16 @@ START_TEST(check_net_ipv6_scope)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	socklen_t		len;
 	unsigned		lo = if_nametoindex("lo");
+	char			buf[ACKD_ADDRSTRLEN];
 
 	ck_assert_int_eq(net_parse_addr("fe80::1%1", 9, &ss, &len), 0);
 	ck_assert_int_eq(ss.ss_family, AF_INET6);
 	ck_assert_uint_eq(sin6->sin6_scope_id, 1);
 	ck_assert_uint_eq(ntohs(sin6->sin6_port), 9);
+	/* the scope is part of the address: it is written out, numerically */
+	ck_assert_uint_gt(net_format_addr(buf, sizeof(buf),
+	    (struct sockaddr *)&ss, len), 0);
+	ck_assert_str_eq(buf, "[fe80::1%1]:9");
 	if (lo == 0)
 		return;		/* no interface called lo here */
 	ck_assert_int_eq(net_parse_addr("fe80::1%lo", 9, &ss, &len), 0);
