@@ -10,6 +10,12 @@ Exit statuses follow automake: 0 pass, 1 fail, 77 skip.
 
 Synchronisation is never a fixed sleep: tests poll an observable (the log
 file, /proc, a client's reply) at a short interval up to a deadline.
+
+Checked builds. A worker that dies of a sanitizer report is simply
+respawned by its master, so run() reads every daemon's stderr at the end
+and fails the script on any report (ASan, LeakSanitizer, UBSan, TSan),
+quoting it. The daemon's TSan reports do not end it (halt_on_error=0):
+it goes on and the report waits in stderr.
 """
 
 import collections
@@ -111,6 +117,11 @@ def short(v, limit=300):
 _daemons = []  # every Daemon started, for cleanup
 _daemons_lock = threading.Lock()
 
+# what a sanitizer writes on stderr when it finds something
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+    "runtime error:", "WARNING: ThreadSanitizer")
+REPORT_LINES = 60  # lines of a report quoted in a failure reason
+
 
 def _on_alarm(signum, frame):
     raise Deadline("the test's deadline passed")
@@ -195,9 +206,47 @@ def _cleanup(checks):
     if _daemons:
         checks.ok("no ackd process left behind (%d daemons started)" %
             len(_daemons), not left, "still there: %s" % left)
+    _check_reports(checks)
+
+
+def _check_reports(checks):
+    """Fail on any sanitizer report in a daemon's stderr. Every process is
+    dead by now, so every report is complete."""
+    clean = True
+    for d in list(_daemons):
+        text = d.stderr()
+        report = sanitizer_report(text)
+        if report is not None:
+            clean = checks.fail("no sanitizer report from ackd pid %d" %
+                d.pid, "%s:\n%s" % (" ".join(d.args), report))
+    if _daemons:
+        checks.ok("no sanitizer report from any of the %d ackd runs" %
+            len(_daemons), clean, "see above")
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in text (its first REPORT_LINES lines,
+    from the marker on), or None if there is none."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if any(mark in line for mark in SANITIZER_MARKS):
+            # ASan and TSan open a report with a ==PID== or ===== line
+            start = i - 1 if i > 0 and lines[i - 1].startswith("==") \
+                else i
+            return "\n".join(lines[start:start + REPORT_LINES])
+    return None
 
 
 # --- the binary and plain runs ------------------------------------------
+
+def ackd_env():
+    """The environment ackd runs in: the tests', with TSan told not to end
+    the daemon on a report (run() finds it in stderr)."""
+    env = dict(os.environ)
+    tsan = env.get("TSAN_OPTIONS")
+    env["TSAN_OPTIONS"] = (tsan + ":" if tsan else "") + "halt_on_error=0"
+    return env
+
 
 def ackd_path():
     """$ACKD, or src/ackd two directories above this script."""
@@ -214,11 +263,12 @@ def run_ackd(args, timeout=10):
     (status, stdout bytes, stderr bytes); status is None if it did not exit
     within timeout (it is then killed, with its whole session).
     """
+    args = [ackd_path()] + list(args)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([ackd_path()] + list(args),
+        proc = subprocess.Popen(args,
             stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True)
-        d = Daemon._adopt(proc)
+            start_new_session=True, env=ackd_env())
+        d = Daemon._adopt(proc, args)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -226,7 +276,9 @@ def run_ackd(args, timeout=10):
         d.kill_all()
         out.seek(0)
         err.seek(0)
-        return rc, out.read(), err.read()
+        output, errput = out.read(), err.read()
+        d.err_text = errput.decode("utf-8", "replace")
+        return rc, output, errput
 
 
 # --- /proc --------------------------------------------------------------
@@ -589,7 +641,7 @@ class Daemon:
             open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(self.args,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True)
+                start_new_session=True, env=ackd_env())
         self.pid = self.proc.pid
         self._remember(self.pid)
         with _daemons_lock:
@@ -598,11 +650,15 @@ class Daemon:
             self.wait_ready(timeout)
 
     @classmethod
-    def _adopt(cls, proc):
-        """A Daemon for a process run_ackd started, for its cleanup."""
+    def _adopt(cls, proc, args):
+        """A Daemon for a process run_ackd started, for its cleanup and
+        the check of its reports (run_ackd fills in err_text)."""
         d = cls.__new__(cls)
         d.proc = proc
         d.pid = proc.pid
+        d.args = args
+        d.err_path = None
+        d.err_text = ""
         d.known = {}
         d.log_path = None
         d._remember(d.pid)
@@ -623,6 +679,8 @@ class Daemon:
 
     def stderr(self):
         """Everything the daemon wrote on stderr so far."""
+        if self.err_path is None:
+            return self.err_text or ""
         with open(self.err_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
