@@ -15,7 +15,10 @@ Checked builds. A worker that dies of a sanitizer report is simply
 respawned by its master, so run() reads every daemon's stderr at the end
 and fails the script on any report (ASan, LeakSanitizer, UBSan, TSan),
 quoting it. The daemon's TSan reports do not end it (halt_on_error=0):
-it goes on and the report waits in stderr.
+it goes on and the report waits in stderr. $ACKD_WRAPPER, when set, goes
+before the daemon's command line (make check-valgrind sets it to
+valgrind); a valgrind wrapper gets one log file per process, which run()
+reads the same way.
 """
 
 import collections
@@ -24,6 +27,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -116,10 +120,17 @@ def short(v, limit=300):
 
 _daemons = []  # every Daemon started, for cleanup
 _daemons_lock = threading.Lock()
+_tmpdir = None  # run()'s temporary directory, for valgrind logs
 
 # what a sanitizer writes on stderr when it finds something
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
     "runtime error:", "WARNING: ThreadSanitizer")
+# what a valgrind log says when it found an error or a definite leak: the
+# marker the harness has valgrind put before each error (a process killed
+# at cleanup never writes its summary), or the summary's counts
+VALGRIND_MARK = "ackd-valgrind-error"
+VALGRIND_BAD_RE = re.compile(r"%s|ERROR SUMMARY: [1-9]|definitely lost: [1-9]"
+    % VALGRIND_MARK)
 REPORT_LINES = 60  # lines of a report quoted in a failure reason
 
 
@@ -152,8 +163,10 @@ def run(name, main, deadline=60):
     Run main(checks, tmpdir) with an overall deadline, then clean up every
     daemon and check none of its processes is left. Exits the script.
     """
+    global _tmpdir
     checks = Checks(name)
     tmpdir = tempfile.mkdtemp(prefix="ackd-%s-" % name)
+    _tmpdir = tmpdir
     os.umask(0o022)
     _become_subreaper()
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -210,8 +223,9 @@ def _cleanup(checks):
 
 
 def _check_reports(checks):
-    """Fail on any sanitizer report in a daemon's stderr. Every process is
-    dead by now, so every report is complete."""
+    """Fail on any sanitizer report in a daemon's stderr, and on any error
+    or definite leak in its valgrind logs. Every process is dead by now,
+    so every report is complete."""
     clean = True
     for d in list(_daemons):
         text = d.stderr()
@@ -222,6 +236,23 @@ def _check_reports(checks):
     if _daemons:
         checks.ok("no sanitizer report from any of the %d ackd runs" %
             len(_daemons), clean, "see above")
+    if not valgrind_wrapped():
+        return
+    logs = []
+    for d in list(_daemons):
+        logs += d.valgrind_logs()
+    clean = True
+    for path in logs:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        m = VALGRIND_BAD_RE.search(text)
+        if m:
+            pid = path.rsplit(".", 1)[-1]
+            start = m.start() if m.group(0) == VALGRIND_MARK else 0
+            clean = checks.fail("no valgrind error in ackd pid %s" % pid,
+                "%s:\n%s" % (path, text[start:start + 8000]))
+    checks.ok("no valgrind error in the %d valgrind logs" % len(logs),
+        clean and logs, "see above" if logs else "no valgrind log found")
 
 
 def sanitizer_report(text):
@@ -238,6 +269,28 @@ def sanitizer_report(text):
 
 
 # --- the binary and plain runs ------------------------------------------
+
+def wrapper():
+    """$ACKD_WRAPPER split into words (the command put before ackd's)."""
+    return shlex.split(os.environ.get("ACKD_WRAPPER", ""))
+
+
+def valgrind_wrapped():
+    """Is the daemon run under valgrind?"""
+    w = wrapper()
+    return bool(w) and os.path.basename(w[0]) == "valgrind"
+
+
+def ackd_command(args, log_base):
+    """The wrapper (if any) and ackd's command line. Under valgrind, each
+    process logs to log_base.valgrind.PID, with each error marked."""
+    w = wrapper()
+    if valgrind_wrapped():
+        w += ["--log-file=%s.valgrind.%%p" % log_base,
+            "--error-markers=%s-begin,%s-end" % (VALGRIND_MARK,
+            VALGRIND_MARK)]
+    return w + list(args)
+
 
 def ackd_env():
     """The environment ackd runs in: the tests', with TSan told not to end
@@ -264,11 +317,13 @@ def run_ackd(args, timeout=10):
     within timeout (it is then killed, with its whole session).
     """
     args = [ackd_path()] + list(args)
+    log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
+        "run.%d" % len(_daemons))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args,
+        proc = subprocess.Popen(ackd_command(args, log_base),
             stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             start_new_session=True, env=ackd_env())
-        d = Daemon._adopt(proc, args)
+        d = Daemon._adopt(proc, args, log_base)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -637,11 +692,12 @@ class Daemon:
         self.port = None
         self.worker_pids = []
         self.known = {}  # pid -> start time, every pid we saw
+        self.log_base = os.path.join(tmpdir, tag)
         with open(self.out_path, "wb") as out, \
             open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(self.args,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True, env=ackd_env())
+            self.proc = subprocess.Popen(ackd_command(self.args,
+                self.log_base), stdin=subprocess.DEVNULL, stdout=out,
+                stderr=err, start_new_session=True, env=ackd_env())
         self.pid = self.proc.pid
         self._remember(self.pid)
         with _daemons_lock:
@@ -650,13 +706,14 @@ class Daemon:
             self.wait_ready(timeout)
 
     @classmethod
-    def _adopt(cls, proc, args):
+    def _adopt(cls, proc, args, log_base):
         """A Daemon for a process run_ackd started, for its cleanup and
         the check of its reports (run_ackd fills in err_text)."""
         d = cls.__new__(cls)
         d.proc = proc
         d.pid = proc.pid
         d.args = args
+        d.log_base = log_base
         d.err_path = None
         d.err_text = ""
         d.known = {}
@@ -683,6 +740,17 @@ class Daemon:
             return self.err_text or ""
         with open(self.err_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def valgrind_logs(self):
+        """The valgrind log of each of the daemon's processes."""
+        d = os.path.dirname(self.log_base)
+        head = os.path.basename(self.log_base) + ".valgrind."
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return []
+        return sorted(os.path.join(d, n) for n in names
+            if n.startswith(head) and n[len(head):].isdigit())
 
     def records(self, path=None):
         """The log (or another file in the same format), parsed."""
