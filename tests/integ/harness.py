@@ -10,6 +10,15 @@ Exit statuses follow automake: 0 pass, 1 fail, 77 skip.
 
 Synchronisation is never a fixed sleep: tests poll an observable (the log
 file, /proc, a client's reply) at a short interval up to a deadline.
+
+Checked builds. A worker that dies of a sanitizer report is simply
+respawned by its master, so run() reads every daemon's stderr at the end
+and fails the script on any report (ASan, LeakSanitizer, UBSan, TSan),
+quoting it. The daemon's TSan reports do not end it (halt_on_error=0):
+it goes on and the report waits in stderr. $ACKD_WRAPPER, when set, goes
+before the daemon's command line (make check-valgrind sets it to
+valgrind); a valgrind wrapper gets one log file per process, which run()
+reads the same way.
 """
 
 import collections
@@ -18,6 +27,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -110,6 +120,18 @@ def short(v, limit=300):
 
 _daemons = []  # every Daemon started, for cleanup
 _daemons_lock = threading.Lock()
+_tmpdir = None  # run()'s temporary directory, for valgrind logs
+
+# what a sanitizer writes on stderr when it finds something
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+    "runtime error:", "WARNING: ThreadSanitizer")
+# what a valgrind log says when it found an error or a definite leak: the
+# marker the harness has valgrind put before each error (a process killed
+# at cleanup never writes its summary), or the summary's counts
+VALGRIND_MARK = "ackd-valgrind-error"
+VALGRIND_BAD_RE = re.compile(r"%s|ERROR SUMMARY: [1-9]|definitely lost: [1-9]"
+    % VALGRIND_MARK)
+REPORT_LINES = 60  # lines of a report quoted in a failure reason
 
 
 def _on_alarm(signum, frame):
@@ -141,8 +163,10 @@ def run(name, main, deadline=60):
     Run main(checks, tmpdir) with an overall deadline, then clean up every
     daemon and check none of its processes is left. Exits the script.
     """
+    global _tmpdir
     checks = Checks(name)
     tmpdir = tempfile.mkdtemp(prefix="ackd-%s-" % name)
+    _tmpdir = tmpdir
     os.umask(0o022)
     _become_subreaper()
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -195,9 +219,87 @@ def _cleanup(checks):
     if _daemons:
         checks.ok("no ackd process left behind (%d daemons started)" %
             len(_daemons), not left, "still there: %s" % left)
+    _check_reports(checks)
+
+
+def _check_reports(checks):
+    """Fail on any sanitizer report in a daemon's stderr, and on any error
+    or definite leak in its valgrind logs. Every process is dead by now,
+    so every report is complete."""
+    clean = True
+    for d in list(_daemons):
+        text = d.stderr()
+        report = sanitizer_report(text)
+        if report is not None:
+            clean = checks.fail("no sanitizer report from ackd pid %d" %
+                d.pid, "%s:\n%s" % (" ".join(d.args), report))
+    if _daemons:
+        checks.ok("no sanitizer report from any of the %d ackd runs" %
+            len(_daemons), clean, "see above")
+    if not valgrind_wrapped():
+        return
+    logs = []
+    for d in list(_daemons):
+        logs += d.valgrind_logs()
+    clean = True
+    for path in logs:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        m = VALGRIND_BAD_RE.search(text)
+        if m:
+            pid = path.rsplit(".", 1)[-1]
+            start = m.start() if m.group(0) == VALGRIND_MARK else 0
+            clean = checks.fail("no valgrind error in ackd pid %s" % pid,
+                "%s:\n%s" % (path, text[start:start + 8000]))
+    checks.ok("no valgrind error in the %d valgrind logs" % len(logs),
+        clean and logs, "see above" if logs else "no valgrind log found")
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in text (its first REPORT_LINES lines,
+    from the marker on), or None if there is none."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if any(mark in line for mark in SANITIZER_MARKS):
+            # ASan and TSan open a report with a ==PID== or ===== line
+            start = i - 1 if i > 0 and lines[i - 1].startswith("==") \
+                else i
+            return "\n".join(lines[start:start + REPORT_LINES])
+    return None
 
 
 # --- the binary and plain runs ------------------------------------------
+
+def wrapper():
+    """$ACKD_WRAPPER split into words (the command put before ackd's)."""
+    return shlex.split(os.environ.get("ACKD_WRAPPER", ""))
+
+
+def valgrind_wrapped():
+    """Is the daemon run under valgrind?"""
+    w = wrapper()
+    return bool(w) and os.path.basename(w[0]) == "valgrind"
+
+
+def ackd_command(args, log_base):
+    """The wrapper (if any) and ackd's command line. Under valgrind, each
+    process logs to log_base.valgrind.PID, with each error marked."""
+    w = wrapper()
+    if valgrind_wrapped():
+        w += ["--log-file=%s.valgrind.%%p" % log_base,
+            "--error-markers=%s-begin,%s-end" % (VALGRIND_MARK,
+            VALGRIND_MARK)]
+    return w + list(args)
+
+
+def ackd_env():
+    """The environment ackd runs in: the tests', with TSan told not to end
+    the daemon on a report (run() finds it in stderr)."""
+    env = dict(os.environ)
+    tsan = env.get("TSAN_OPTIONS")
+    env["TSAN_OPTIONS"] = (tsan + ":" if tsan else "") + "halt_on_error=0"
+    return env
+
 
 def ackd_path():
     """$ACKD, or src/ackd two directories above this script."""
@@ -214,11 +316,14 @@ def run_ackd(args, timeout=10):
     (status, stdout bytes, stderr bytes); status is None if it did not exit
     within timeout (it is then killed, with its whole session).
     """
+    args = [ackd_path()] + list(args)
+    log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
+        "run.%d" % len(_daemons))
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([ackd_path()] + list(args),
+        proc = subprocess.Popen(ackd_command(args, log_base),
             stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True)
-        d = Daemon._adopt(proc)
+            start_new_session=True, env=ackd_env())
+        d = Daemon._adopt(proc, args, log_base)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -226,7 +331,9 @@ def run_ackd(args, timeout=10):
         d.kill_all()
         out.seek(0)
         err.seek(0)
-        return rc, out.read(), err.read()
+        output, errput = out.read(), err.read()
+        d.err_text = errput.decode("utf-8", "replace")
+        return rc, output, errput
 
 
 # --- /proc --------------------------------------------------------------
@@ -585,11 +692,12 @@ class Daemon:
         self.port = None
         self.worker_pids = []
         self.known = {}  # pid -> start time, every pid we saw
+        self.log_base = os.path.join(tmpdir, tag)
         with open(self.out_path, "wb") as out, \
             open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(self.args,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True)
+            self.proc = subprocess.Popen(ackd_command(self.args,
+                self.log_base), stdin=subprocess.DEVNULL, stdout=out,
+                stderr=err, start_new_session=True, env=ackd_env())
         self.pid = self.proc.pid
         self._remember(self.pid)
         with _daemons_lock:
@@ -598,11 +706,16 @@ class Daemon:
             self.wait_ready(timeout)
 
     @classmethod
-    def _adopt(cls, proc):
-        """A Daemon for a process run_ackd started, for its cleanup."""
+    def _adopt(cls, proc, args, log_base):
+        """A Daemon for a process run_ackd started, for its cleanup and
+        the check of its reports (run_ackd fills in err_text)."""
         d = cls.__new__(cls)
         d.proc = proc
         d.pid = proc.pid
+        d.args = args
+        d.log_base = log_base
+        d.err_path = None
+        d.err_text = ""
         d.known = {}
         d.log_path = None
         d._remember(d.pid)
@@ -623,8 +736,21 @@ class Daemon:
 
     def stderr(self):
         """Everything the daemon wrote on stderr so far."""
+        if self.err_path is None:
+            return self.err_text or ""
         with open(self.err_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def valgrind_logs(self):
+        """The valgrind log of each of the daemon's processes."""
+        d = os.path.dirname(self.log_base)
+        head = os.path.basename(self.log_base) + ".valgrind."
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return []
+        return sorted(os.path.join(d, n) for n in names
+            if n.startswith(head) and n[len(head):].isdigit())
 
     def records(self, path=None):
         """The log (or another file in the same format), parsed."""

@@ -74,9 +74,12 @@ def sigterm_accepted_slow(t, tmp):
     once accept() took it. With --threads 2, two clients wait in read()
     and the third waits in the worker's queue.
     """
-    # --defer-accept 0: the clients must be accepted before they send
-    d = h.Daemon(tmp, ["--threads", "2", "--read-timeout", "5",
-                       "--shutdown-timeout", "10", "--defer-accept", "0"],
+    # --defer-accept 0: the clients must be accepted before they send.
+    # Generous timeouts: each look at /proc/net/tcp takes about a second
+    # when earlier tests left 100,000 sockets in TIME_WAIT, and the clients
+    # send only after a few of them.
+    d = h.Daemon(tmp, ["--threads", "2", "--read-timeout", "30",
+                       "--shutdown-timeout", "30", "--defer-accept", "0"],
                  workers=1,
                  log_name="slow.log")
     conns = [h.Conn(d.port) for _ in range(3)]
