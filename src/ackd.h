@@ -23,10 +23,11 @@
 #define ACKD_EXIT_OK		0	/* clean shutdown, or --help/--version */
 #define ACKD_EXIT_KILLED	1	/* shutdown deadline passed, workers killed */
 #define ACKD_EXIT_USAGE		64	/* bad flag or value */
-#define ACKD_EXIT_UNAVAILABLE	69	/* cannot bind or listen */
-#define ACKD_EXIT_SOFTWARE	70	/* internal error */
+#define ACKD_EXIT_UNAVAILABLE	69	/* cannot bind, or pid file locked */
+#define ACKD_EXIT_SOFTWARE	70	/* internal error, or crash loop */
 #define ACKD_EXIT_OSERR		71	/* fork, pipe, thread or memory failure */
-#define ACKD_EXIT_CANTCREAT	73	/* cannot open the log file */
+#define ACKD_EXIT_CANTCREAT	73	/* cannot open the log or pid file */
+#define ACKD_EXIT_NOPERM	77	/* cannot become --user/--group */
 
 /* Limits of the flags: config.c enforces them, --help and ackd.8 show them. */
 #define ACKD_WORKERS_MAX	256
@@ -37,6 +38,10 @@
 #define ACKD_ACK_MAX		1024
 #define ACKD_TIMEOUT_MAX_MS	(86400 * 1000)
 #define ACKD_PER_IP_MAX		1000000
+#define ACKD_PER_WORKER_MAX	1000000000
+#define ACKD_NAME_MAX		256	/* --user, --group */
+/* --worker-timeout's default: the read timeout plus this */
+#define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
 /* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
 #define ACKD_ADDRSTRLEN		72
@@ -64,6 +69,14 @@ struct ackd_config {
 	enum ackd_log_format	 log_format;
 	int			 sync;		/* fdatasync before each ACK */
 	int			 max_per_ip;	/* 0: no limit */
+	int			 daemon;	/* detach from the terminal */
+	const char		*pid_file;	/* NULL: none */
+	const char		*user;		/* NULL: stay who we are */
+	const char		*group;
+	int			 worker_timeout_ms;	/* 0: no watchdog */
+	int			 max_per_worker;	/* 0: no limit */
+	int			 stats_interval_ms;	/* 0: only on SIGUSR1 */
+	char			 metrics[80];	/* "": no metrics listener */
 };
 
 enum config_result {
@@ -137,6 +150,8 @@ struct conn {
 
 /* net.c */
 int	net_parse_addr(const char *, int, struct sockaddr_storage *,
+	    socklen_t *);
+int	net_parse_hostport(const char *, struct sockaddr_storage *,
 	    socklen_t *);
 size_t	net_format_addr(char *, size_t, const struct sockaddr *, socklen_t);
 int	net_listen(const struct ackd_config *, char *, size_t);

@@ -25,7 +25,10 @@ enum config_kind {
 	KIND_MSEC,	/* int field in ms, decimal seconds in [min, max] ms */
 	KIND_ADDR,
 	KIND_ACK,
-	KIND_PATH,
+	KIND_LOGPATH,	/* const char * field; - is standard output */
+	KIND_PATH,	/* const char * field, a non-empty path */
+	KIND_NAME,	/* const char * field, a user or group name or id */
+	KIND_HOSTPORT,	/* char[] field, numeric ADDR:PORT or [ADDR]:PORT */
 	KIND_FORMAT,
 	KIND_SWITCH,	/* int field set to 1, takes no value */
 	KIND_HELP,
@@ -59,11 +62,22 @@ static const struct config_flag config_flags[] = {
 	{ "defer-accept", 258, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(defer_accept_ms) },
 	{ "ack", 'a', KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack) },
-	{ "log-file", 'l', KIND_PATH, 0, 0, FIELD(log_file) },
+	{ "log-file", 'l', KIND_LOGPATH, 0, 0, FIELD(log_file) },
 	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format) },
 	{ "sync", 259, KIND_SWITCH, 0, 0, FIELD(sync) },
 	{ "max-connections-per-ip", 260, KIND_INT, 0, ACKD_PER_IP_MAX,
 	    FIELD(max_per_ip) },
+	{ "daemon", 'd', KIND_SWITCH, 0, 0, FIELD(daemon) },
+	{ "pid-file", 'P', KIND_PATH, 0, 0, FIELD(pid_file) },
+	{ "user", 'u', KIND_NAME, 0, 0, FIELD(user) },
+	{ "group", 'g', KIND_NAME, 0, 0, FIELD(group) },
+	{ "worker-timeout", 261, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(worker_timeout_ms) },
+	{ "max-connections-per-worker", 262, KIND_INT, 0, ACKD_PER_WORKER_MAX,
+	    FIELD(max_per_worker) },
+	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(stats_interval_ms) },
+	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -89,6 +103,7 @@ config_defaults(struct ackd_config *cfg)
 	cfg->read_timeout_ms = 10 * 1000;
 	cfg->shutdown_timeout_ms = 10 * 1000;
 	cfg->defer_accept_ms = -1;	/* config_parse: the read timeout */
+	cfg->worker_timeout_ms = -1;	/* config_parse: read timeout + 20 s */
 	strcpy(cfg->ack, "ACK!");
 	cfg->ack_len = 4;
 	cfg->log_file = NULL;
@@ -185,12 +200,34 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 		memcpy(cfg->ack, arg, len + 1);
 		cfg->ack_len = len;
 		return (CONFIG_RUN);
-	case KIND_PATH:
+	case KIND_LOGPATH:
 		if (arg[0] == '\0')
 			return (config_error(err, errsize, "--%s: empty path "
 			    "(allowed: a file path, or - for standard output)",
 			    f->name));
 		cfg->log_file = strcmp(arg, "-") == 0 ? NULL : arg;
+		return (CONFIG_RUN);
+	case KIND_PATH:
+		if (arg[0] == '\0')
+			return (config_error(err, errsize, "--%s: empty path "
+			    "(allowed: a file path)", f->name));
+		*(const char **)(void *)field = arg;
+		return (CONFIG_RUN);
+	case KIND_NAME:
+		if (arg[0] == '\0' || strlen(arg) > ACKD_NAME_MAX)
+			return (config_error(err, errsize, "--%s: '%s' is not a "
+			    "name (allowed: a user or group name or number, "
+			    "1-%d bytes)", f->name, arg, ACKD_NAME_MAX));
+		*(const char **)(void *)field = arg;
+		return (CONFIG_RUN);
+	case KIND_HOSTPORT:
+		if (strlen(arg) >= sizeof(cfg->metrics) ||
+		    net_parse_hostport(arg, &ss, &sslen) == -1)
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "ADDR:PORT (allowed: a numeric IPv4 address or a "
+			    "[bracketed] IPv6 address, ':', a port 0-65535)",
+			    f->name, arg));
+		strcpy(cfg->metrics, arg);
 		return (CONFIG_RUN);
 	case KIND_FORMAT:
 		if (strcmp(arg, "text") == 0)
@@ -291,12 +328,48 @@ config_missing(int c, char *err, size_t errsize)
 	case KIND_ADDR:
 		snprintf(range, sizeof(range), "a numeric IPv4 or IPv6 address");
 		break;
+	case KIND_HOSTPORT:
+		snprintf(range, sizeof(range), "ADDR:PORT or [ADDR]:PORT");
+		break;
+	case KIND_NAME:
+		snprintf(range, sizeof(range), "a user or group name or number");
+		break;
+	case KIND_PATH:
+		snprintf(range, sizeof(range), "a file path");
+		break;
 	default:
 		snprintf(range, sizeof(range), "a file path, or -");
 		break;
 	}
 	return (config_error(err, errsize, "--%s: missing value (allowed: %s)",
 	    f->name, range));
+}
+
+/*
+ * Resolve the defaults that depend on other flags, and refuse the
+ * combinations that cannot work, once every flag is in.
+ */
+static enum config_result
+config_check(struct ackd_config *cfg, char *err, size_t errsize)
+{
+	if (cfg->defer_accept_ms < 0)
+		cfg->defer_accept_ms = cfg->read_timeout_ms;
+	/* a handler may wait that long for a client without being stuck */
+	if (cfg->worker_timeout_ms < 0)
+		cfg->worker_timeout_ms = cfg->read_timeout_ms +
+		    ACKD_WORKER_TIMEOUT_SLACK_MS;
+	else if (cfg->worker_timeout_ms > 0 &&
+	    cfg->worker_timeout_ms <= cfg->read_timeout_ms)
+		return (config_error(err, errsize, "--worker-timeout: %d.%03d s "
+		    "is not longer than --read-timeout %d.%03d s (allowed: 0, "
+		    "which is off, or more than the read timeout)",
+		    cfg->worker_timeout_ms / 1000, cfg->worker_timeout_ms % 1000,
+		    cfg->read_timeout_ms / 1000, cfg->read_timeout_ms % 1000));
+	if (cfg->daemon && cfg->log_file == NULL)
+		return (config_error(err, errsize, "--daemon: the log cannot go "
+		    "to standard output, which a daemon closes (allowed: "
+		    "--log-file PATH)"));
+	return (CONFIG_RUN);
 }
 
 /*
@@ -335,9 +408,7 @@ config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
 	if (optind < argc)
 		return (config_error(err, errsize, "unexpected argument '%s' "
 		    "(ackd takes only options)", argv[optind]));
-	if (cfg->defer_accept_ms < 0)
-		cfg->defer_accept_ms = cfg->read_timeout_ms;
-	return (CONFIG_RUN);
+	return (config_check(cfg, err, errsize));
 }
 
 /* Print --help: every flag with its range and default. */
@@ -370,17 +441,35 @@ config_usage(FILE *fp)
 "      --max-connections-per-ip N  connections one address may hold at\n"
 "                             once, all workers together; 0 is no limit,\n"
 "                             0-%d [0]\n"
+"  -d, --daemon               detach from the terminal (needs --log-file)\n"
+"  -P, --pid-file PATH        write the master's pid there once ready; locked\n"
+"  -u, --user USER            after binding, run as USER (and its groups)\n"
+"  -g, --group GROUP          after binding, run as GROUP [USER's group]\n"
+"      --worker-timeout SEC   replace a worker that makes no progress for SEC\n"
+"                             while it has work; 0 is off, more than\n"
+"                             read-timeout up to %d s [read-timeout + %d]\n"
+"      --max-connections-per-worker N  replace a worker, gracefully, after\n"
+"                             N connections and up to N/10 more, so they do\n"
+"                             not all go at once; 0 is never, 0-%d [0]\n"
+"      --stats-interval SEC   log each worker's counters every SEC; 0 is\n"
+"                             off, 0-%d s [0]\n"
+"      --metrics ADDR:PORT    serve the counters for Prometheus over HTTP at\n"
+"                             http://ADDR:PORT/metrics [off]\n"
 "  -h, --help                 print this help and exit\n"
 "  -V, --version              print the version and exit\n"
 "\n"
-"Signals: TERM/INT graceful stop, HUP reopen the log, TTIN/TTOU one worker\n"
-"more/less. Exit: 0 ok, 1 workers killed at the shutdown deadline, 64 bad\n"
-"flag, 69 cannot bind, 70 internal error, 71 system resources, 73 cannot\n"
-"open the log. See ackd(8).\n",
+"Signals: TERM/INT graceful stop, HUP reopen the log, USR1 log the counters,\n"
+"TTIN/TTOU one worker more/less. Exit: 0 ok, 1 workers killed at the\n"
+"shutdown deadline, 64 bad flag, 69 cannot bind or another ackd holds the\n"
+"pid file, 70 internal error or workers keep dying at start, 71 system\n"
+"resources, 73 cannot open the log or pid file, 77 cannot change user.\n"
+"See ackd(8).\n",
 	    d.bind, d.port, ACKD_BACKLOG_MAX, d.backlog, ACKD_WORKERS_MAX,
 	    d.workers, ACKD_THREADS_MAX, d.threads, ACKD_QUEUE_MAX, d.queue,
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_ACK_MAX, d.ack, ACKD_PER_IP_MAX);
+	    ACKD_ACK_MAX, d.ack, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
+	    ACKD_WORKER_TIMEOUT_SLACK_MS / 1000, ACKD_PER_WORKER_MAX,
+	    ACKD_TIMEOUT_MAX_MS / 1000);
 }

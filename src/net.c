@@ -62,6 +62,53 @@ net_parse_addr(const char *str, int port, struct sockaddr_storage *ss,
 	return (0);
 }
 
+/*
+ * Fill ss with "1.2.3.4:80" or "[::1]:80" (numeric address, port 0-65535
+ * in decimal). -1 for anything else, names included.
+ */
+int
+net_parse_hostport(const char *str, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	char		 host[INET6_ADDRSTRLEN + 32];
+	const char	*colon, *port;
+	size_t		 hostlen;
+	long		 p = 0;
+	int		 bracketed = str[0] == '[';
+
+	if (bracketed) {
+		if ((colon = strstr(str, "]:")) == NULL)
+			return (-1);
+		str++;
+		hostlen = (size_t)(colon - str);
+		port = colon + 2;
+	} else {
+		if ((colon = strchr(str, ':')) == NULL ||
+		    strchr(colon + 1, ':') != NULL)
+			return (-1);	/* IPv6 needs its brackets here */
+		hostlen = (size_t)(colon - str);
+		port = colon + 1;
+	}
+	if (hostlen == 0 || hostlen >= sizeof(host) || *port == '\0' ||
+	    strlen(port) > 5)
+		return (-1);
+	for (; *port != '\0'; port++) {
+		if (*port < '0' || *port > '9')
+			return (-1);
+		p = p * 10 + (*port - '0');
+	}
+	if (p > 65535)
+		return (-1);
+	memcpy(host, str, hostlen);
+	host[hostlen] = '\0';
+	if (net_parse_addr(host, (int)p, ss, len) == -1)
+		return (-1);
+	/* the brackets are for IPv6 alone, and IPv6 needs them */
+	if (bracketed != (ss->ss_family == AF_INET6))
+		return (-1);
+	return (0);
+}
+
 /* Write sa as "1.2.3.4:80" or "[::1]:80"; returns the length written. */
 size_t
 net_format_addr(char *buf, size_t size, const struct sockaddr *sa,

@@ -49,6 +49,16 @@ static const struct {
 	{ "ack", 'a', 1 },
 	{ "log-file", 'l', 1 },
 	{ "log-format", 'f', 1 },
+	{ "sync", 0, 0 },
+	{ "max-connections-per-ip", 0, 1 },
+	{ "daemon", 'd', 0 },
+	{ "pid-file", 'P', 1 },
+	{ "user", 'u', 1 },
+	{ "group", 'g', 1 },
+	{ "worker-timeout", 0, 1 },
+	{ "max-connections-per-worker", 0, 1 },
+	{ "stats-interval", 0, 1 },
+	{ "metrics", 0, 1 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -91,6 +101,13 @@ static const struct {
 	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "0.25", 250 },
 	{ "defer-accept", 0, offsetof(struct ackd_config, defer_accept_ms),
 	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "1.5", 1500 },
+	{ "max-connections-per-ip", 0, offsetof(struct ackd_config,
+	    max_per_ip), CHECK_CONFIG_INT, 0, ACKD_PER_IP_MAX, "3", 3 },
+	{ "max-connections-per-worker", 0, offsetof(struct ackd_config,
+	    max_per_worker), CHECK_CONFIG_INT, 0, ACKD_PER_WORKER_MAX, "500",
+	    500 },
+	{ "stats-interval", 0, offsetof(struct ackd_config, stats_interval_ms),
+	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "60", 60000 },
 };
 
 #define CHECK_CONFIG_NNUMS \
@@ -235,8 +252,9 @@ START_TEST(check_config_no_args_keeps_defaults)
 	struct ackd_config	cfg, def;
 
 	config_defaults(&def);
-	/* the one default that depends on another flag is resolved */
+	/* the defaults that depend on another flag are resolved */
 	def.defer_accept_ms = def.read_timeout_ms;
+	def.worker_timeout_ms = def.read_timeout_ms + 20000;
 	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
 	ck_assert_msg(memcmp(&cfg, &def, sizeof(cfg)) == 0,
 	    "parsing no flags changed the defaults");
@@ -272,6 +290,90 @@ START_TEST(check_config_defer_accept_default)
 	    NULL), CONFIG_RUN);
 	ck_assert_int_eq(cfg.defer_accept_ms, 7000);
 	ck_assert_int_eq(cfg.read_timeout_ms, 10000);
+}
+END_TEST
+
+/*
+ * --worker-timeout follows --read-timeout unless given (the watchdog must
+ * not take a slow client for a stuck worker); given, it must exceed it.
+ */
+START_TEST(check_config_worker_timeout)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--read-timeout", "2.5",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.worker_timeout_ms, 22500);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--worker-timeout", "0",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.worker_timeout_ms, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--read-timeout", "1",
+	    "--worker-timeout", "1.001", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.worker_timeout_ms, 1001);
+	check_config_assert_error(check_config_fresh(&cfg, "--worker-timeout",
+	    "10", NULL), "--worker-timeout: ", "not longer than --read-timeout",
+	    "equal to the read timeout");
+	check_config_assert_error(check_config_fresh(&cfg, "--worker-timeout",
+	    "3", "--read-timeout", "5", NULL), "--worker-timeout: ",
+	    "(allowed: 0, which is off, or more than the read timeout)",
+	    "below the read timeout");
+	check_config_assert_error(check_config_fresh(&cfg, "--worker-timeout",
+	    "86401", NULL), "--worker-timeout: ", "out of range", "too long");
+}
+END_TEST
+
+/* The operations flags: strings kept as given, --daemon needs a log file. */
+START_TEST(check_config_operations)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.daemon, 0);
+	ck_assert_ptr_null(cfg.pid_file);
+	ck_assert_ptr_null(cfg.user);
+	ck_assert_ptr_null(cfg.group);
+	ck_assert_str_eq(cfg.metrics, "");
+	ck_assert_int_eq(check_config_fresh(&cfg, "-d", "-l", "/x.log", "-P",
+	    "/run/a.pid", "-u", "nobody", "-g", "nogroup", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.daemon, 1);
+	ck_assert_pstr_eq(cfg.pid_file, "/run/a.pid");
+	ck_assert_pstr_eq(cfg.user, "nobody");
+	ck_assert_pstr_eq(cfg.group, "nogroup");
+	check_config_assert_error(check_config_fresh(&cfg, "--daemon", NULL),
+	    "--daemon: ", "(allowed: --log-file PATH)", "daemon to stdout");
+	check_config_assert_error(check_config_fresh(&cfg, "--daemon", "-l",
+	    "x", "-l", "-", NULL), "--daemon: ", "standard output",
+	    "daemon to -");
+	check_config_assert_error(check_config_fresh(&cfg, "--pid-file", "",
+	    NULL), "--pid-file: ", "empty path", "empty pid file");
+	check_config_assert_error(check_config_fresh(&cfg, "--user", "",
+	    NULL), "--user: ", "not a name", "empty user");
+	check_config_assert_error(check_config_fresh(&cfg, "--group", NULL),
+	    "--group: ", "missing value", "no group");
+}
+END_TEST
+
+/* --metrics takes a numeric ADDR:PORT, IPv6 in brackets, nothing else. */
+START_TEST(check_config_metrics)
+{
+	static const char	*good[] = { "127.0.0.1:9100", "0.0.0.0:0",
+	    "[::1]:65535", "[::]:80", "[fe80::1%1]:9" };
+	static const char	*bad[] = { "", ":9100", "127.0.0.1",
+	    "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+9",
+	    "127.0.0.1:9x", "::1:9100", "[127.0.0.1]:9100", "[::1]9100",
+	    "[::1]", "localhost:9100", "127.0.0.1:0123456", "1.2.3:80" };
+	struct ackd_config	cfg;
+	size_t			i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(check_config_fresh(&cfg, "--metrics", good[i],
+		    NULL) == CONFIG_RUN, "--metrics %s refused: %s", good[i],
+		    check_config_err);
+		ck_assert_str_eq(cfg.metrics, good[i]);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check_config_assert_error(check_config_fresh(&cfg, "--metrics",
+		    bad[i], NULL), "--metrics: ", "is not ADDR:PORT", bad[i]);
 }
 END_TEST
 
@@ -754,6 +856,7 @@ config_suite(void)
 	tcase_add_test(tc, check_config_no_args_keeps_defaults);
 	tcase_add_test(tc, check_config_defer_accept_default);
 	tcase_add_test(tc, check_config_sync_switch);
+	tcase_add_test(tc, check_config_worker_timeout);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("numbers");
@@ -772,6 +875,8 @@ config_suite(void)
 	tcase_add_test(tc, check_config_ack);
 	tcase_add_test(tc, check_config_log_file);
 	tcase_add_test(tc, check_config_log_format);
+	tcase_add_test(tc, check_config_operations);
+	tcase_add_test(tc, check_config_metrics);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command line");
