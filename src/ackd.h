@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -42,6 +43,9 @@
 #define ACKD_NAME_MAX		256	/* --user, --group */
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
+
+/* A worker tells its master to look at the scoreboard with this signal. */
+#define ACKD_NEWS_SIG		SIGUSR2
 
 /* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
 #define ACKD_ADDRSTRLEN		72
@@ -180,6 +184,8 @@ struct queue {
 	int			 kicked;	/* wake the producer without space */
 	unsigned		 producers_waiting;
 	struct queue_waiter	*idle;		/* parked consumers, newest first */
+	atomic_long		*gauge_len;	/* NULL, or where to show len */
+	atomic_long		*gauge_max;	/* and its high-water mark */
 };
 
 int	queue_init(struct queue *, size_t);
@@ -190,26 +196,77 @@ long	queue_push(struct queue *, const struct conn *);
 int	queue_pop(struct queue *, struct queue_waiter *, struct conn *);
 int	queue_wait_space(struct queue *);
 void	queue_kick(struct queue *);
+void	queue_gauges(struct queue *, atomic_long *, atomic_long *);
 void	queue_close(struct queue *);
 size_t	queue_len(struct queue *);
 
-/* stats.c: per-worker counters, updated without locks. */
-struct stats {
-	atomic_ulong	accepted;
-	atomic_ulong	acked;
-	atomic_ulong	empty;
-	atomic_ulong	timeout;
-	atomic_ulong	reset;
-	atomic_ulong	error;
-	atomic_ulong	truncated;
-	atomic_ulong	log_failed;
-	atomic_ulong	ack_failed;
-	atomic_ulong	refused;
-	atomic_ulong	bytes;
+/* stats.c: one worker's counters and gauges, updated without locks. */
+enum stats_counter {
+	STATS_ACCEPTED,
+	STATS_ACKED,
+	STATS_EMPTY,
+	STATS_TIMEOUT,
+	STATS_RESET,
+	STATS_ERROR,
+	STATS_TRUNCATED,
+	STATS_LOG_FAILED,
+	STATS_ACK_FAILED,
+	STATS_REFUSED,
+	STATS_BYTES,
+	STATS_NCOUNTERS
 };
 
-void	stats_add(atomic_ulong *, unsigned long);
-size_t	stats_format(char *, size_t, struct stats *);
+enum stats_gauge {
+	STATS_QUEUE,		/* connections waiting for a thread */
+	STATS_QUEUE_MAX,	/* the most that ever waited */
+	STATS_BUSY,		/* threads serving a connection */
+	STATS_NGAUGES
+};
+
+struct stats {
+	atomic_ulong	counter[STATS_NCOUNTERS];
+	atomic_long	gauge[STATS_NGAUGES];
+};
+
+/* A plain copy, to add up and print. */
+struct stats_snap {
+	unsigned long	counter[STATS_NCOUNTERS];
+	long		gauge[STATS_NGAUGES];
+};
+
+struct stats_name {
+	const char	*key;		/* in log lines: accepted=... */
+	const char	*metric;	/* for Prometheus */
+	const char	*help;
+};
+
+extern const struct stats_name stats_counter_names[STATS_NCOUNTERS];
+extern const struct stats_name stats_gauge_names[STATS_NGAUGES];
+
+void	stats_add(struct stats *, enum stats_counter, unsigned long);
+void	stats_gauge_add(struct stats *, enum stats_gauge, long);
+void	stats_read(struct stats *, struct stats_snap *);
+size_t	stats_format(char *, size_t, const struct stats_snap *, int);
+
+/*
+ * scoreboard.c: what each worker shows its master, in memory they share
+ * (mapped before the first fork), one cache-line-aligned slot per worker.
+ */
+struct scoreboard_slot {
+	struct stats	stats;
+	atomic_ulong	progress;	/* bumped at each step the worker takes */
+	atomic_int	serving;	/* its threads run and it accepts */
+	atomic_int	retire;		/* served --max-connections-per-worker */
+	atomic_uint	reopened;	/* the last reopen generation it did */
+} __attribute__((aligned(64)));
+
+int	scoreboard_init(void);
+struct scoreboard_slot *scoreboard_slot(int);
+void	scoreboard_retire(int);
+void	scoreboard_snap(int, struct stats_snap *);
+void	scoreboard_total(struct stats_snap *);
+void	scoreboard_set_reopen(unsigned);
+unsigned scoreboard_reopen(void);
 
 /* handler.c: receive, log, ACK, close. */
 struct handler {
@@ -239,6 +296,7 @@ struct pool_slot {
 	struct handler		 handler;
 	struct queue_waiter	 waiter;
 	struct queue		*queue;
+	struct scoreboard_slot	*board;
 };
 
 struct pool {
@@ -248,13 +306,30 @@ struct pool {
 };
 
 int	pool_start(struct pool *, const struct ackd_config *, struct queue *,
-	    struct stats *);
+	    struct scoreboard_slot *);
 void	pool_join(struct pool *);
 
 /* worker.c */
 int	worker_run(const struct ackd_config *, int, pid_t, int);
 
 /* master.c */
-int	master_run(const struct ackd_config *, int, const char *);
+int	master_run(const struct ackd_config *, int, const char *,
+	    void (*)(void));
+
+/* supervise.c: see master.h, private to the master. */
+
+/* systemd.c: readiness notification and socket activation. */
+void	systemd_init(void);
+int	systemd_enabled(void);
+long long systemd_watchdog_ms(void);
+void	systemd_notify(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+int	systemd_listen_fd(char *, size_t);
+
+/* metrics.c: the master's Prometheus endpoint (--metrics). */
+#define ACKD_METRICS_FDS	9	/* the listener and up to 8 scrapers */
+int	metrics_listen(const struct ackd_config *, char *, size_t);
+int	metrics_pollfds(struct pollfd *, int);
+void	metrics_io(struct pollfd *, int);
 
 #endif /* ACKD_H */

@@ -138,23 +138,23 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 
 	if (truncated) {
 		n = max;
-		stats_add(&h->stats->truncated, 1);
+		stats_add(h->stats, STATS_TRUNCATED, 1);
 	}
-	stats_add(&h->stats->bytes, n);
+	stats_add(h->stats, STATS_BYTES, n);
 	if (handler_log(h, now, client, "message", n, n,
 	    truncated ? "truncated=1" : NULL) == -1 ||
 	    (h->cfg->sync && msglog_sync() == -1)) {
-		stats_add(&h->stats->log_failed, 1);
+		stats_add(h->stats, STATS_LOG_FAILED, 1);
 		handler_warn_log_failure(client);
 		handler_log(h, now, client, "log-failed", n, 0, NULL);
 		return;
 	}
 	if (net_write_all(fd, h->cfg->ack, h->cfg->ack_len) == -1) {
-		stats_add(&h->stats->ack_failed, 1);
+		stats_add(h->stats, STATS_ACK_FAILED, 1);
 		handler_log(h, now, client, "ack-failed", n, 0, NULL);
 		return;
 	}
-	stats_add(&h->stats->acked, 1);
+	stats_add(h->stats, STATS_ACKED, 1);
 	if (truncated)
 		handler_linger(h, fd);
 }
@@ -168,7 +168,6 @@ handler_serve(struct handler *h, const struct conn *c)
 	ssize_t			n;
 	int			fd = c->fd;
 
-	stats_add(&h->stats->accepted, 1);
 	/* the address accept() gave: no getpeername() per connection */
 	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
 	n = net_read_timed(fd, h->buf, h->cfg->max_message + 1,
@@ -177,16 +176,16 @@ handler_serve(struct handler *h, const struct conn *c)
 	if (n > 0)
 		handler_message(h, fd, &now, client, (size_t)n);
 	else if (n == 0) {
-		stats_add(&h->stats->empty, 1);
+		stats_add(h->stats, STATS_EMPTY, 1);
 		handler_log(h, &now, client, "empty", 0, 0, NULL);
 	} else if (errno == ETIMEDOUT) {
-		stats_add(&h->stats->timeout, 1);
+		stats_add(h->stats, STATS_TIMEOUT, 1);
 		handler_log(h, &now, client, "timeout", 0, 0, NULL);
 	} else if (errno == ECONNRESET) {
-		stats_add(&h->stats->reset, 1);
+		stats_add(h->stats, STATS_RESET, 1);
 		handler_log(h, &now, client, "reset", 0, 0, NULL);
 	} else {
-		stats_add(&h->stats->error, 1);
+		stats_add(h->stats, STATS_ERROR, 1);
 		snprintf(extra, sizeof(extra), "errno=%s",
 		    handler_errno_name(errno));
 		handler_log(h, &now, client, "error", 0, 0, extra);

@@ -62,7 +62,7 @@ main(int argc, char **argv)
 {
 	struct ackd_config	cfg;
 	char			err[512], listen[ACKD_ADDRSTRLEN];
-	int			lfd;
+	int			lfd, mfd;
 
 	log_init(argv[0]);
 	main_std_fds();
@@ -81,15 +81,23 @@ main(int argc, char **argv)
 		break;
 	}
 	main_ignore_signals();
+	systemd_init();
 	if (msglog_open(cfg.log_file, cfg.log_format) == -1)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
 		    cfg.log_file != NULL ? cfg.log_file : "(stdout)");
-	if ((lfd = net_listen(&cfg, err, sizeof(err))) == -1)
+	/* a socket systemd passed us, or our own */
+	if ((lfd = systemd_listen_fd(err, sizeof(err))) == -1)
+		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
+	if (lfd == -2 && (lfd = net_listen(&cfg, err, sizeof(err))) == -1)
 		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
 	main_listen_name(lfd, listen, sizeof(listen));
+	if ((mfd = metrics_listen(&cfg, err, sizeof(err))) == -1)
+		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
+	if (scoreboard_init() == -1)
+		fatal(ACKD_EXIT_OSERR, "cannot map the scoreboard");
 	/* a worker holds at most its queue, its threads and one accepting */
 	if (peerlimit_init(cfg.max_per_ip, (size_t)cfg.queue +
 	    (size_t)cfg.threads + 1) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
-	return (master_run(&cfg, lfd, listen));
+	return (master_run(&cfg, lfd, listen, NULL));
 }

@@ -2,16 +2,21 @@
  * master.c: fork the workers, reap and respawn them, act on signals.
  *
  * The master never serves a client. Its signal handlers only set flags;
- * the loop sleeps in sigsuspend() with those signals blocked everywhere
- * else, so a flag can never be set between the check and the sleep. Timed
- * work (respawn back-off, the shutdown deadline) wakes it with SIGALRM.
+ * the loop sleeps in ppoll() (pselect() where there is none), which
+ * unblocks those signals only while it sleeps, so a flag can never be set
+ * between the check and the sleep. The same call waits for the metrics
+ * listener's sockets, and its timeout is the next timed job: a respawn
+ * back-off, the shutdown deadline, the watchdog's tick, a summary.
+ * supervise.c makes the judgements about workers; this file acts.
  */
 #include "config.h"
 
+#include <sys/select.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,40 +24,17 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 
 /* A worker that dies younger than this counts as dying at start. */
 #define MASTER_QUICK_DEATH_MS	2000
 #define MASTER_BACKOFF_MIN_MS	100
 #define MASTER_BACKOFF_MAX_MS	10000
 
-enum slot_state {
-	SLOT_EMPTY,	/* not wanted */
-	SLOT_RUNNING,	/* a worker runs in it */
-	SLOT_RETIRING,	/* its worker was told to stop, not to be replaced */
-	SLOT_WAITING	/* wanted, respawn due at respawn_at */
-};
-
-struct slot {
-	enum slot_state	 state;
-	pid_t		 pid;
-	long long	 started;	/* ms, monotonic */
-	long long	 respawn_at;
-	int		 quick_deaths;
-};
-
-struct master {
-	const struct ackd_config *cfg;
-	int			 lfd;
-	struct slot		 slots[ACKD_WORKERS_MAX];
-	int			 wanted;	/* RUNNING + WAITING slots */
-	int			 stopping;
-	long long		 deadline;	/* shutdown: kill after this */
-	int			 killed;	/* some had to be killed */
-};
-
 static volatile sig_atomic_t	master_got_term, master_got_hup,
 				master_got_chld, master_got_ttin,
-				master_got_ttou, master_got_alrm;
+				master_got_ttou, master_got_usr1,
+				master_got_news;
 
 /* Only note which signal came; the loop acts on it. */
 static void
@@ -75,19 +57,23 @@ master_on_signal(int sig)
 	case SIGTTOU:
 		master_got_ttou++;
 		break;
-	case SIGALRM:
-		master_got_alrm = 1;
+	case SIGUSR1:
+		master_got_usr1 = 1;
+		break;
+	case ACKD_NEWS_SIG:
+		master_got_news = 1;
 		break;
 	}
 }
 
 static const int master_signals[] = {
-	SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGALRM
+	SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1,
+	ACKD_NEWS_SIG
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
 /* Milliseconds on the monotonic clock. */
-static long long
+long long
 master_now(void)
 {
 	struct timespec	ts;
@@ -133,7 +119,7 @@ master_signals_reset(void)
 }
 
 /* Fork a worker into slot; on failure retry after a back-off. */
-static void
+void
 master_spawn(struct master *m, struct slot *slot)
 {
 	pid_t	pid, self = getpid();
@@ -141,6 +127,8 @@ master_spawn(struct master *m, struct slot *slot)
 
 	/* the slot's previous worker is gone: so are its connections */
 	peerlimit_clear(index);
+	/* it opens the log we have now: no reopen for it to catch up on */
+	atomic_store(&scoreboard_slot(index)->reopened, m->reopen_gen);
 	pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
@@ -154,7 +142,10 @@ master_spawn(struct master *m, struct slot *slot)
 	}
 	slot->state = SLOT_RUNNING;
 	slot->pid = pid;
-	slot->started = master_now();
+	slot->started = slot->progress_at = master_now();
+	slot->progress = 0;
+	slot->served = slot->replaced = slot->killed = 0;
+	slot->stuck_since = slot->aborted_at = 0;
 }
 
 /* Describe a wait status as "exited:N" or "killed:SIG". */
@@ -180,8 +171,11 @@ master_worker_died(struct master *m, struct slot *slot, int status)
 		slot->state = SLOT_EMPTY;
 		return;
 	}
-	/* a worker that keeps dying at start must not fork-bomb us */
-	if (now - slot->started < MASTER_QUICK_DEATH_MS) {
+	if (supervise_death(m, slot, status) == -1)
+		return;		/* a crash loop: we are stopping */
+	/* one that keeps dying young must not fork-bomb us meanwhile */
+	if (now - slot->started < MASTER_QUICK_DEATH_MS && !slot->replaced &&
+	    slot->aborted_at == 0) {
 		shift = slot->quick_deaths < 7 ? slot->quick_deaths : 7;
 		delay = (long long)MASTER_BACKOFF_MIN_MS << shift;
 		if (delay > MASTER_BACKOFF_MAX_MS)
@@ -189,9 +183,6 @@ master_worker_died(struct master *m, struct slot *slot, int status)
 		slot->quick_deaths++;
 	} else
 		slot->quick_deaths = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		log_warnx("worker %ld died unexpectedly, replacing it%s",
-		    (long)slot->pid, delay > 0 ? " after a back-off" : "");
 	slot->state = SLOT_WAITING;
 	slot->respawn_at = now + delay;
 }
@@ -214,10 +205,22 @@ master_reap(struct master *m)
 		msglog_event("worker-exit", "worker=%ld status=%s", (long)pid,
 		    desc);
 		if (i < ACKD_WORKERS_MAX) {
+			/* it may have served before we heard it say so */
+			if (atomic_load(&scoreboard_slot(i)->serving))
+				m->slots[i].served = 1;
+			/* dead: its counts join the slot's past */
+			scoreboard_retire(i);
 			master_worker_died(m, &m->slots[i], status);
 			m->slots[i].pid = 0;
 		}
 	}
+}
+
+/* Has slot a worker process (running or retiring)? */
+int
+master_live_slot(const struct slot *slot)
+{
+	return (slot->state == SLOT_RUNNING || slot->state == SLOT_RETIRING);
 }
 
 /* Send sig to every live worker. */
@@ -227,20 +230,18 @@ master_kill_all(struct master *m, int sig)
 	int	i;
 
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)
-		if (m->slots[i].state == SLOT_RUNNING ||
-		    m->slots[i].state == SLOT_RETIRING)
+		if (master_live_slot(&m->slots[i]))
 			kill(m->slots[i].pid, sig);
 }
 
 /* How many workers are alive. */
-static int
+int
 master_alive(struct master *m)
 {
 	int	i, n = 0;
 
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)
-		if (m->slots[i].state == SLOT_RUNNING ||
-		    m->slots[i].state == SLOT_RETIRING)
+		if (master_live_slot(&m->slots[i]))
 			n++;
 	return (n);
 }
@@ -278,15 +279,20 @@ master_resize(struct master *m, int more)
 		    m->wanted, ACKD_WORKERS_MAX);
 }
 
-/* SIGTERM/SIGINT: tell every worker to finish, start the deadline. */
-static void
-master_begin_shutdown(struct master *m)
+/*
+ * SIGTERM/SIGINT, or a crash loop: tell every worker to finish, start the
+ * deadline; the master then exits with status.
+ */
+void
+master_begin_shutdown(struct master *m, int status)
 {
 	int	i;
 
 	m->stopping = 1;
+	m->status = status;
 	m->deadline = master_now() + m->cfg->shutdown_timeout_ms;
 	msglog_event("shutdown", "%s", "");
+	systemd_notify("STOPPING=1\nSTATUS=stopping");
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)
 		if (m->slots[i].state == SLOT_WAITING)
 			m->slots[i].state = SLOT_EMPTY;
@@ -299,11 +305,23 @@ master_begin_shutdown(struct master *m)
 static void
 master_reopen(struct master *m)
 {
+	supervise_reopen(m);
 	if (msglog_reopen() == -1)
 		log_warn("cannot reopen the log");
 	else
 		msglog_event("reopen", "%s", "");
 	master_kill_all(m, SIGHUP);
+}
+
+/* The earlier of two timeouts in ms, where -1 is none. */
+static long long
+master_sooner(long long a, long long b)
+{
+	if (a < 0)
+		return (b);
+	if (b < 0)
+		return (a);
+	return (a < b ? a : b);
 }
 
 /* Respawn the due slots; return ms until the next timed event, or -1. */
@@ -329,26 +347,70 @@ master_timers(struct master *m)
 		left = m->slots[i].respawn_at - now;
 		if (left <= 0)
 			master_spawn(m, &m->slots[i]);
-		else if (next == -1 || left < next)
-			next = left;
+		else
+			next = master_sooner(next, left);
 	}
-	return (next);
+	return (master_sooner(next, supervise_timers(m)));
 }
 
-/* Arm SIGALRM to fire in ms milliseconds (at least 1), or disarm it. */
+/*
+ * Sleep until a signal, a metrics socket or timeout_ms (-1: no limit),
+ * with the master's signals let in only meanwhile (waitmask); then serve
+ * the metrics sockets that are ready.
+ */
 static void
-master_alarm(long long ms)
+master_wait(long long timeout_ms, const sigset_t *waitmask)
 {
-	struct itimerval	it;
+	struct pollfd	fds[ACKD_METRICS_FDS];
+	int		n, rc;
+#ifdef HAVE_PPOLL
+	struct timespec	ts, *tsp = NULL;
 
-	memset(&it, 0, sizeof(it));
-	if (ms >= 0) {
-		if (ms == 0)
-			ms = 1;
-		it.it_value.tv_sec = (time_t)(ms / 1000);
-		it.it_value.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (timeout_ms >= 0) {
+		ts.tv_sec = (time_t)(timeout_ms / 1000);
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
 	}
-	setitimer(ITIMER_REAL, &it, NULL);
+	n = metrics_pollfds(fds, ACKD_METRICS_FDS);
+	rc = ppoll(fds, (nfds_t)n, tsp, waitmask);
+#else
+	struct timespec	ts, *tsp = NULL;
+	fd_set		rd, wr;
+	int		i, maxfd = -1;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = (time_t)(timeout_ms / 1000);
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	n = metrics_pollfds(fds, ACKD_METRICS_FDS);
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	for (i = 0; i < n; i++) {
+		fds[i].revents = 0;
+		if (fds[i].fd < 0 || fds[i].fd >= FD_SETSIZE)
+			continue;
+		if (fds[i].events & POLLIN)
+			FD_SET(fds[i].fd, &rd);
+		if (fds[i].events & POLLOUT)
+			FD_SET(fds[i].fd, &wr);
+		if (fds[i].fd > maxfd)
+			maxfd = fds[i].fd;
+	}
+	rc = pselect(maxfd + 1, &rd, &wr, NULL, tsp, waitmask);
+	for (i = 0; rc > 0 && i < n; i++) {
+		if (fds[i].fd < 0 || fds[i].fd >= FD_SETSIZE)
+			continue;
+		if (FD_ISSET(fds[i].fd, &rd))
+			fds[i].revents |= POLLIN;
+		if (FD_ISSET(fds[i].fd, &wr))
+			fds[i].revents |= POLLOUT;
+	}
+#endif
+	if (rc == -1 && errno != EINTR)
+		log_warn("the master's wait failed");
+	if (rc > 0)
+		metrics_io(fds, n);
 }
 
 /* Act on every flag the handlers set. */
@@ -362,7 +424,15 @@ master_handle_flags(struct master *m)
 	if (master_got_term) {
 		master_got_term = 0;
 		if (!m->stopping)
-			master_begin_shutdown(m);
+			master_begin_shutdown(m, ACKD_EXIT_OK);
+	}
+	if (master_got_news) {
+		master_got_news = 0;
+		supervise_news(m);
+	}
+	if (master_got_usr1) {
+		master_got_usr1 = 0;
+		supervise_summary(m);
 	}
 	if (master_got_hup) {
 		master_got_hup = 0;
@@ -374,23 +444,28 @@ master_handle_flags(struct master *m)
 	for (; master_got_ttou > 0; master_got_ttou--)
 		if (!m->stopping)
 			master_resize(m, 0);
-	master_got_alrm = 0;
 }
 
 /*
  * Supervise cfg->workers workers on the listening socket lfd until a
- * graceful shutdown ends. listen is the address to report. Returns the
- * exit status: 0, or ACKD_EXIT_KILLED if the deadline forced a kill.
+ * graceful shutdown ends. listen is the address to report; on_ready (if
+ * not NULL) is called once, when every first worker serves. Returns the
+ * exit status: 0; ACKD_EXIT_KILLED if the deadline forced a kill;
+ * ACKD_EXIT_SOFTWARE if workers kept dying at start.
  */
 int
-master_run(const struct ackd_config *cfg, int lfd, const char *listen)
+master_run(const struct ackd_config *cfg, int lfd, const char *listen,
+    void (*on_ready)(void))
 {
 	static struct master	m;
 	sigset_t		waitmask;
+	long long		timeout;
 	int			i, status;
 
 	m.cfg = cfg;
 	m.lfd = lfd;
+	m.listen = listen;
+	m.on_ready = on_ready;
 	m.wanted = cfg->workers;
 	master_signals_setup(&waitmask);
 	msglog_event("start", "listen=%s workers=%d threads=%d queue=%d "
@@ -402,12 +477,15 @@ master_run(const struct ackd_config *cfg, int lfd, const char *listen)
 		master_handle_flags(&m);
 		if (m.stopping && master_alive(&m) == 0)
 			break;
-		master_alarm(master_timers(&m));
+		timeout = master_timers(&m);
+		/* a flag set since we looked: act on it before sleeping */
 		if (!master_got_chld && !master_got_term && !master_got_hup &&
-		    !master_got_ttin && !master_got_ttou && !master_got_alrm)
-			sigsuspend(&waitmask);
+		    !master_got_ttin && !master_got_ttou && !master_got_usr1 &&
+		    !master_got_news)
+			master_wait(timeout, &waitmask);
 	}
-	status = m.killed ? ACKD_EXIT_KILLED : ACKD_EXIT_OK;
+	status = m.killed && m.status == ACKD_EXIT_OK ? ACKD_EXIT_KILLED :
+	    m.status;
 	msglog_event("stop", "status=%d", status);
 	return (status);
 }

@@ -22,18 +22,25 @@ pool_thread(void *arg)
 	struct pool_slot	*slot = arg;
 	struct conn		 c;
 
-	while (queue_pop(slot->queue, &slot->waiter, &c) != -1)
+	while (queue_pop(slot->queue, &slot->waiter, &c) != -1) {
+		stats_gauge_add(&slot->board->stats, STATS_BUSY, 1);
 		handler_serve(&slot->handler, &c);
+		stats_gauge_add(&slot->board->stats, STATS_BUSY, -1);
+		/* the watchdog's sign of life when the accept loop waits */
+		atomic_fetch_add_explicit(&slot->board->progress, 1,
+		    memory_order_relaxed);
+	}
 	return (NULL);
 }
 
 /*
- * Start cfg->threads handler threads on queue. On failure the threads
- * already started are stopped again, and -1 is returned with errno set.
+ * Start cfg->threads handler threads on queue, counting in board. On
+ * failure the threads already started are stopped again, and -1 is
+ * returned with errno set.
  */
 int
 pool_start(struct pool *pool, const struct ackd_config *cfg,
-    struct queue *queue, struct stats *stats)
+    struct queue *queue, struct scoreboard_slot *board)
 {
 	pthread_attr_t	attr;
 	int		rc = 0;
@@ -44,8 +51,9 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 		return (-1);
 	for (; pool->ready < cfg->threads; pool->ready++) {
 		pool->slots[pool->ready].queue = queue;
+		pool->slots[pool->ready].board = board;
 		if (handler_init(&pool->slots[pool->ready].handler, cfg,
-		    stats) == -1)
+		    &board->stats) == -1)
 			goto fail;
 		if (queue_waiter_init(&pool->slots[pool->ready].waiter) == -1) {
 			handler_free(&pool->slots[pool->ready].handler);

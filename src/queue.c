@@ -48,6 +48,7 @@ queue_init(struct queue *q, size_t cap)
 	q->closed = q->kicked = 0;
 	q->idle = NULL;
 	q->producers_waiting = 0;
+	q->gauge_len = q->gauge_max = NULL;
 	if ((errno = pthread_mutex_init(&q->lock, NULL)) != 0)
 		goto fail_slots;
 	if ((errno = pthread_cond_init(&q->not_full, NULL)) != 0)
@@ -100,6 +101,32 @@ queue_wait_not_full(struct queue *q)
 }
 
 /*
+ * Show the length, and the most it has been, in the gauges queue_gauges
+ * gave (read by another process); the lock is held.
+ */
+static void
+queue_publish(struct queue *q)
+{
+	long	len = (long)q->len;
+
+	if (q->gauge_len == NULL)
+		return;
+	atomic_store_explicit(q->gauge_len, len, memory_order_relaxed);
+	if (len > atomic_load_explicit(q->gauge_max, memory_order_relaxed))
+		atomic_store_explicit(q->gauge_max, len, memory_order_relaxed);
+}
+
+/* Publish the length in len and its high-water mark in max from now on. */
+void
+queue_gauges(struct queue *q, atomic_long *len, atomic_long *max)
+{
+	pthread_mutex_lock(&q->lock);
+	q->gauge_len = len;
+	q->gauge_max = max;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/*
  * Hand c to a parked consumer, or append it, waiting while the queue is
  * full. Returns how many more pushes fit now (so the producer knows when
  * to wait for space without locking again), or -1 if the queue is closed.
@@ -124,6 +151,7 @@ queue_push(struct queue *q, const struct conn *c)
 	} else {
 		q->slots[(q->head + q->len) % q->cap] = *c;
 		q->len++;
+		queue_publish(q);
 	}
 	room = (long)(q->cap - q->len);
 	pthread_mutex_unlock(&q->lock);
@@ -170,6 +198,7 @@ queue_pop(struct queue *q, struct queue_waiter *w, struct conn *c)
 	*c = q->slots[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->len--;
+	queue_publish(q);
 	wake = q->producers_waiting > 0;
 	pthread_mutex_unlock(&q->lock);
 	if (wake)

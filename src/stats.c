@@ -1,6 +1,9 @@
 /*
- * stats.c: per-worker counters. Handler threads bump them with relaxed
- * atomics (no lock on the hot path); they are read only to report.
+ * stats.c: the counters and gauges of one worker, and their names.
+ *
+ * Handler threads bump them with relaxed atomics (no lock on the hot
+ * path). They live in the scoreboard, in memory shared with the master,
+ * which only reads them: to log a summary and to serve /metrics.
  */
 #include "config.h"
 
@@ -8,33 +11,96 @@
 
 #include "ackd.h"
 
+/* Log key, metric name and help of each counter, in enum order. */
+const struct stats_name stats_counter_names[STATS_NCOUNTERS] = {
+	{ "accepted", "ackd_connections_accepted_total",
+	    "Connections accepted from the listening socket." },
+	{ "acked", "ackd_messages_acknowledged_total",
+	    "Messages logged and acknowledged." },
+	{ "empty", "ackd_connections_empty_total",
+	    "Connections closed by the client without a message." },
+	{ "timeout", "ackd_connections_timed_out_total",
+	    "Connections that sent nothing within the read timeout." },
+	{ "reset", "ackd_connections_reset_total",
+	    "Connections reset by the client before their message." },
+	{ "error", "ackd_connections_failed_total",
+	    "Connections that failed with another network error." },
+	{ "truncated", "ackd_messages_truncated_total",
+	    "Messages longer than --max-message, logged truncated." },
+	{ "log_failed", "ackd_log_write_failures_total",
+	    "Messages not acknowledged because the log write or sync failed." },
+	{ "ack_failed", "ackd_ack_failures_total",
+	    "Messages logged whose acknowledgement could not be sent." },
+	{ "refused", "ackd_connections_refused_total",
+	    "Connections refused by --max-connections-per-ip." },
+	{ "bytes", "ackd_received_bytes_total",
+	    "Message bytes received and logged." },
+};
+
+/* The same for each gauge. */
+const struct stats_name stats_gauge_names[STATS_NGAUGES] = {
+	{ "queue", "ackd_queue_depth",
+	    "Accepted connections waiting for a handler thread." },
+	{ "queue_max", "ackd_queue_depth_max",
+	    "The most connections that waited at once since the worker "
+	    "started." },
+	{ "busy", "ackd_threads_busy",
+	    "Handler threads serving a connection." },
+};
+
 /* Add n to one counter. */
 void
-stats_add(atomic_ulong *counter, unsigned long n)
+stats_add(struct stats *s, enum stats_counter c, unsigned long n)
 {
-	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->counter[c], n, memory_order_relaxed);
 }
 
-/* Read one counter. */
-static unsigned long
-stats_get(atomic_ulong *counter)
+/* Add n (which may be negative) to one gauge. */
+void
+stats_gauge_add(struct stats *s, enum stats_gauge g, long n)
 {
-	return (atomic_load_explicit(counter, memory_order_relaxed));
+	atomic_fetch_add_explicit(&s->gauge[g], n, memory_order_relaxed);
 }
 
-/* Write every counter as "name=value ..."; returns what snprintf does. */
+/* Copy every counter and gauge of s into snap. */
+void
+stats_read(struct stats *s, struct stats_snap *snap)
+{
+	int	i;
+
+	for (i = 0; i < STATS_NCOUNTERS; i++)
+		snap->counter[i] = atomic_load_explicit(&s->counter[i],
+		    memory_order_relaxed);
+	for (i = 0; i < STATS_NGAUGES; i++)
+		snap->gauge[i] = atomic_load_explicit(&s->gauge[i],
+		    memory_order_relaxed);
+}
+
+/*
+ * Write snap as "name=value ..." (gauges too if gauges is set); returns
+ * the length, or 0 if it did not fit.
+ */
 size_t
-stats_format(char *buf, size_t size, struct stats *s)
+stats_format(char *buf, size_t size, const struct stats_snap *snap,
+    int gauges)
 {
-	int	n;
+	size_t	len = 0;
+	int	i, n;
 
-	n = snprintf(buf, size, "accepted=%lu acked=%lu empty=%lu timeout=%lu "
-	    "reset=%lu error=%lu truncated=%lu log_failed=%lu ack_failed=%lu "
-	    "refused=%lu bytes=%lu", stats_get(&s->accepted),
-	    stats_get(&s->acked), stats_get(&s->empty), stats_get(&s->timeout),
-	    stats_get(&s->reset), stats_get(&s->error),
-	    stats_get(&s->truncated), stats_get(&s->log_failed),
-	    stats_get(&s->ack_failed), stats_get(&s->refused),
-	    stats_get(&s->bytes));
-	return (n < 0 ? 0 : (size_t)n);
+	buf[0] = '\0';
+	for (i = 0; i < STATS_NCOUNTERS; i++) {
+		n = snprintf(buf + len, size - len, "%s%s=%lu", i ? " " : "",
+		    stats_counter_names[i].key, snap->counter[i]);
+		if (n < 0 || (size_t)n >= size - len)
+			return (0);
+		len += (size_t)n;
+	}
+	for (i = 0; gauges && i < STATS_NGAUGES; i++) {
+		n = snprintf(buf + len, size - len, " %s=%ld",
+		    stats_gauge_names[i].key, snap->gauge[i]);
+		if (n < 0 || (size_t)n >= size - len)
+			return (0);
+		len += (size_t)n;
+	}
+	return (len);
 }

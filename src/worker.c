@@ -55,7 +55,9 @@ struct worker {
 	pid_t			 master;
 	struct queue		 queue;
 	struct pool		 pool;
-	struct stats		 stats;
+	struct scoreboard_slot	*board;		/* ours, shared with master */
+	unsigned long		 accepted;
+	unsigned long		 retire_after;	/* 0: never */
 	atomic_int		 stopping;
 	atomic_int		 loop_done;	/* the accept loop has left */
 	sigset_t		 sigs;		/* what the signal thread takes */
@@ -106,11 +108,19 @@ worker_orphaned_lately(struct worker *w, time_t *last)
 	return (worker_orphaned(w));
 }
 
+/* Tell the master to look at our slot of the scoreboard. */
+static void
+worker_tell_master(struct worker *w)
+{
+	kill(w->master, ACKD_NEWS_SIG);
+}
+
 /* The signal thread: act on each signal the worker handles. */
 static void *
 worker_signals(void *arg)
 {
 	struct worker	*w = arg;
+	unsigned	 gen;
 	int		 sig;
 
 	for (;;) {
@@ -121,10 +131,14 @@ worker_signals(void *arg)
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		switch (sig) {
 		case SIGHUP:
+			/* the generation first: a later HUP must find it newer */
+			gen = scoreboard_reopen();
 			if (msglog_reopen() == -1)
 				log_warn("cannot reopen the log");
 			else
 				msglog_event("reopen", "%s", "");
+			atomic_store(&w->board->reopened, gen);
+			worker_tell_master(w);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -186,11 +200,26 @@ worker_refuse(struct worker *w, struct conn *c)
 {
 	char	client[ACKD_ADDRSTRLEN];
 
-	stats_add(&w->stats.refused, 1);
+	stats_add(&w->board->stats, STATS_REFUSED, 1);
 	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
 	msglog_client_event(client, "refused", "limit=%d",
 	    w->cfg->max_per_ip);
 	close(c->fd);
+}
+
+/*
+ * Count an accepted connection. At --max-connections-per-worker (plus
+ * this worker's jitter), ask the master for a replacement; it will then
+ * stop us gracefully. We keep serving until it does.
+ */
+static void
+worker_count(struct worker *w)
+{
+	stats_add(&w->board->stats, STATS_ACCEPTED, 1);
+	if (++w->accepted == w->retire_after) {
+		atomic_store(&w->board->retire, 1);
+		worker_tell_master(w);
+	}
 }
 
 /* Accept and queue connections until told to stop or orphaned. */
@@ -203,6 +232,9 @@ worker_loop(struct worker *w)
 
 	while (!atomic_load(&w->stopping) &&
 	    !worker_orphaned_lately(w, &checked)) {
+		/* a step, even an idle one: the master's watchdog sees it */
+		atomic_fetch_add_explicit(&w->board->progress, 1,
+		    memory_order_relaxed);
 		/* the queue said it was full: wait for a handler to free a
 		 * slot (or a kick) before taking another connection */
 		if (room == 0 && queue_wait_space(&w->queue) == -1)
@@ -212,6 +244,7 @@ worker_loop(struct worker *w)
 			worker_accept_error(w, errno);
 			continue;
 		}
+		worker_count(w);
 		if ((c.limit_entry = peerlimit_enter(&c)) == -2) {
 			worker_refuse(w, &c);
 			continue;
@@ -224,13 +257,22 @@ worker_loop(struct worker *w)
 	}
 }
 
-/* Block every signal in this thread and all it creates; say which we take. */
+/*
+ * Block every signal in this thread and all it creates; say which we take.
+ * Not SIGABRT, which the master's watchdog sends to a stuck worker for a
+ * core dump, nor the signals of faults, which blocked would only hide them.
+ */
 static void
 worker_block_signals(struct worker *w)
 {
 	sigset_t	all;
 
 	sigfillset(&all);
+	sigdelset(&all, SIGABRT);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	w->loop_thread = pthread_self();
 	sigemptyset(&w->sigs);
@@ -260,6 +302,28 @@ worker_unblock_wake(void)
 	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 }
 
+/*
+ * How many connections this worker serves before asking to be replaced:
+ * --max-connections-per-worker plus up to a tenth more, drawn per worker,
+ * so that workers started together are not all replaced together.
+ */
+static unsigned long
+worker_retire_after(int max)
+{
+	struct timespec	now;
+	unsigned long	x;
+
+	if (max == 0)
+		return (0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* any spread will do: mix the pid and the clock (xorshift) */
+	x = (unsigned long)getpid() * 2654435761UL ^ (unsigned long)now.tv_nsec;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return ((unsigned long)max + x % ((unsigned long)max / 10 + 1));
+}
+
 /* Set up the queue, the pool and the signal thread. */
 static void
 worker_start(struct worker *w)
@@ -268,7 +332,9 @@ worker_start(struct worker *w)
 
 	if (queue_init(&w->queue, (size_t)w->cfg->queue) == -1)
 		fatal(ACKD_EXIT_OSERR, "worker queue");
-	if (pool_start(&w->pool, w->cfg, &w->queue, &w->stats) == -1)
+	queue_gauges(&w->queue, &w->board->stats.gauge[STATS_QUEUE],
+	    &w->board->stats.gauge[STATS_QUEUE_MAX]);
+	if (pool_start(&w->pool, w->cfg, &w->queue, w->board) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot start %d handler threads",
 		    w->cfg->threads);
 	if ((rc = pthread_create(&w->signal_thread, NULL, worker_signals,
@@ -279,6 +345,7 @@ worker_start(struct worker *w)
 	worker_unblock_wake();
 	if (net_accept_timeout(w->lfd, WORKER_IDLE_MS) == -1)
 		log_warn("cannot set the accept timeout");
+	w->retire_after = worker_retire_after(w->cfg->max_per_worker);
 }
 
 /* Stop the signal thread: sigwait is a cancellation point. */
@@ -304,11 +371,13 @@ int
 worker_run(const struct ackd_config *cfg, int lfd, pid_t master, int slot)
 {
 	static struct worker	w;
+	struct stats_snap	snap;
 	char			counters[512];
 
 	w.cfg = cfg;
 	w.lfd = lfd;
 	w.master = master;
+	w.board = scoreboard_slot(slot);
 	peerlimit_set_slot(slot);
 	worker_block_signals(&w);
 #ifdef HAVE_SYS_PRCTL_H
@@ -319,6 +388,8 @@ worker_run(const struct ackd_config *cfg, int lfd, pid_t master, int slot)
 		return (ACKD_EXIT_OK);
 	worker_start(&w);
 	msglog_event("worker-start", "%s", "");
+	atomic_store(&w.board->serving, 1);
+	worker_tell_master(&w);
 	worker_loop(&w);
 	atomic_store(&w.loop_done, 1);
 	/* stop accepting: the socket is shared, only our copy goes */
@@ -327,7 +398,8 @@ worker_run(const struct ackd_config *cfg, int lfd, pid_t master, int slot)
 	pool_join(&w.pool);
 	worker_stop_signals(&w);
 	queue_destroy(&w.queue);
-	stats_format(counters, sizeof(counters), &w.stats);
+	stats_read(&w.board->stats, &snap);
+	stats_format(counters, sizeof(counters), &snap, 0);
 	msglog_event("worker-stop", "%s", counters);
 	return (ACKD_EXIT_OK);
 }

@@ -36,7 +36,9 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "workers", "threads", "queue", "max-message", "read-timeout",
     "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
-    "help", "version" };
+    "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
+    "worker-timeout", "max-connections-per-worker", "stats-interval",
+    "metrics", "help", "version" };
 
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))
@@ -122,6 +124,29 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 	FUZZ_CONFIG_CHECK(cfg->log_format == ACKD_LOG_TEXT ||
 	    cfg->log_format == ACKD_LOG_JSON, "log_format %d",
 	    (int)cfg->log_format);
+	FUZZ_CONFIG_CHECK(cfg->max_per_ip >= 0 &&
+	    cfg->max_per_ip <= ACKD_PER_IP_MAX, "max_per_ip %d",
+	    cfg->max_per_ip);
+	FUZZ_CONFIG_CHECK(cfg->max_per_worker >= 0 &&
+	    cfg->max_per_worker <= ACKD_PER_WORKER_MAX, "max_per_worker %d",
+	    cfg->max_per_worker);
+	FUZZ_CONFIG_CHECK(cfg->stats_interval_ms >= 0 &&
+	    cfg->stats_interval_ms <= ACKD_TIMEOUT_MAX_MS,
+	    "stats_interval_ms %d", cfg->stats_interval_ms);
+	/* -1 resolved; when on, longer than a slow client may take */
+	FUZZ_CONFIG_CHECK(cfg->worker_timeout_ms == 0 ||
+	    cfg->worker_timeout_ms > cfg->read_timeout_ms, "worker_timeout_ms "
+	    "%d with read_timeout_ms %d", cfg->worker_timeout_ms,
+	    cfg->read_timeout_ms);
+	FUZZ_CONFIG_CHECK(!cfg->daemon || cfg->log_file != NULL,
+	    "--daemon logging to standard output");
+	FUZZ_CONFIG_CHECK(cfg->pid_file == NULL || cfg->pid_file[0] != '\0',
+	    "empty pid_file");
+	FUZZ_CONFIG_CHECK((cfg->user == NULL || cfg->user[0] != '\0') &&
+	    (cfg->group == NULL || cfg->group[0] != '\0'), "empty user/group");
+	FUZZ_CONFIG_CHECK(cfg->metrics[0] == '\0' ||
+	    net_parse_hostport(cfg->metrics, &ss, &len) == 0,
+	    "metrics '%s' does not parse", cfg->metrics);
 }
 
 /* Are two configs the same, field by field (padding aside)? */
@@ -136,7 +161,14 @@ fuzz_config_same(const struct ackd_config *a, const struct ackd_config *b)
 	    a->shutdown_timeout_ms == b->shutdown_timeout_ms &&
 	    a->defer_accept_ms == b->defer_accept_ms &&
 	    a->ack_len == b->ack_len && strcmp(a->ack, b->ack) == 0 &&
-	    a->log_file == b->log_file && a->log_format == b->log_format);
+	    a->log_file == b->log_file && a->log_format == b->log_format &&
+	    a->sync == b->sync && a->max_per_ip == b->max_per_ip &&
+	    a->daemon == b->daemon && a->pid_file == b->pid_file &&
+	    a->user == b->user && a->group == b->group &&
+	    a->worker_timeout_ms == b->worker_timeout_ms &&
+	    a->max_per_worker == b->max_per_worker &&
+	    a->stats_interval_ms == b->stats_interval_ms &&
+	    strcmp(a->metrics, b->metrics) == 0);
 }
 
 /* libFuzzer's entry point: data is a command line, words split by NUL. */

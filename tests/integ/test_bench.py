@@ -149,7 +149,7 @@ def test_acked_and_logged(t, tmp):
     t.ok("the log holds no message that was not recorded", not extra,
          "%d extra, e.g. %s" % (len(extra), h.short(extra[:3])))
     odd = sorted({rec.event for rec in recs} -
-                 {"start", "worker-start", "message"})
+                 {"start", "worker-start", "ready", "message"})
     t.eq("no other event in the log (reset, timeout, ack-failed...)",
          odd, [])
 

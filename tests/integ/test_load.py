@@ -46,7 +46,7 @@ def main(t, tmp):
     t.eq("exactly %d event=message lines" % CONNECTIONS, len(msgs),
          CONNECTIONS)
     odd = sorted({r.event for r in recs} -
-                 {"start", "worker-start", "message"})
+                 {"start", "worker-start", "ready", "message"})
     t.eq("no other event (reset, error, timeout, worker-exit...)", odd, [])
     wrong = [r.raw for r in msgs if r.get("pid") not in d.worker_pids]
     t.ok("every message was logged by one of the workers", not wrong,

@@ -1,0 +1,71 @@
+/*
+ * master.h: the master's state, shared by master.c (the loop, signals,
+ * forking and reaping) and supervise.c (the judgements about workers:
+ * readiness, the watchdog, the crash-loop breaker, recycling, summaries).
+ * Only the master process touches any of it.
+ */
+#ifndef MASTER_H
+#define MASTER_H
+
+enum slot_state {
+	SLOT_EMPTY,	/* not wanted */
+	SLOT_RUNNING,	/* a worker runs in it */
+	SLOT_RETIRING,	/* its worker was told to stop, not to be replaced */
+	SLOT_WAITING	/* wanted, respawn due at respawn_at */
+};
+
+struct slot {
+	enum slot_state	 state;
+	pid_t		 pid;
+	long long	 started;	/* ms, monotonic */
+	long long	 respawn_at;
+	int		 quick_deaths;	/* in a row, for the back-off */
+	int		 served;	/* it said it was serving */
+	int		 replaced;	/* recycled: its death is expected */
+	unsigned long	 progress;	/* the last value the watchdog saw */
+	long long	 progress_at;	/* when it changed */
+	long long	 stuck_since;	/* no progress while it had work; 0 */
+	long long	 aborted_at;	/* the watchdog sent SIGABRT; 0 */
+	int		 killed;	/* and then SIGKILL */
+};
+
+/* How many deaths at start, within how long, make a crash loop. */
+#define MASTER_CRASH_DEATHS	5
+#define MASTER_CRASH_WINDOW_MS	10000
+
+struct master {
+	const struct ackd_config *cfg;
+	int			 lfd;
+	const char		*listen;
+	void			(*on_ready)(void);
+	struct slot		 slots[ACKD_WORKERS_MAX];
+	int			 wanted;	/* RUNNING + WAITING slots */
+	int			 stopping;
+	int			 status;	/* exit status once stopped */
+	long long		 deadline;	/* shutdown: kill after this */
+	int			 killed;	/* some had to be killed */
+	int			 ready;		/* every worker served once */
+	unsigned		 reopen_gen;
+	long long		 reopen_at;	/* a reload waits for workers; 0 */
+	long long		 crash_deaths[MASTER_CRASH_DEATHS];	/* ring */
+	int			 crash_next;
+	long long		 next_tick;	/* watchdog and status */
+	long long		 next_stats;	/* --stats-interval */
+	long long		 next_notify_watchdog;
+};
+
+long long	master_now(void);
+void		master_spawn(struct master *, struct slot *);
+void		master_begin_shutdown(struct master *, int);
+int		master_alive(struct master *);
+int		master_live_slot(const struct slot *);
+
+/* supervise.c */
+void		supervise_news(struct master *);
+void		supervise_reopen(struct master *);
+long long	supervise_timers(struct master *);
+int		supervise_death(struct master *, struct slot *, int);
+void		supervise_summary(struct master *);
+void		supervise_status(struct master *, const char *);
+
+#endif /* MASTER_H */

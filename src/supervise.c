@@ -1,0 +1,379 @@
+/*
+ * supervise.c: the master's judgements about its workers, beyond
+ * respawning them: when the daemon is ready, when a reload is done, when
+ * a worker is stuck (the watchdog), when workers keep dying at start (the
+ * crash-loop breaker), when a worker has served enough (recycling), and
+ * the summaries of their counters. master.c calls in; this file reads the
+ * scoreboard the workers write and asks master.c to act.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ackd.h"
+#include "master.h"
+
+/* How long a worker the watchdog aborted has, before SIGKILL. */
+#define SUPERVISE_ABORT_GRACE_MS	5000
+/* How long a reload waits for the workers before saying READY anyway. */
+#define SUPERVISE_RELOAD_MS		10000
+/* How often the watchdog looks, at most, and the systemd status. */
+#define SUPERVISE_TICK_MS		1000
+#define SUPERVISE_STATUS_MS		2000
+
+/* Tell systemd (if it listens) how many workers serve and what they did. */
+void
+supervise_status(struct master *m, const char *state)
+{
+	struct stats_snap	total;
+
+	if (!systemd_enabled())
+		return;
+	scoreboard_total(&total);
+	systemd_notify("STATUS=%s: %d workers, %lu connections, %lu "
+	    "acknowledged", state, master_alive(m),
+	    total.counter[STATS_ACCEPTED], total.counter[STATS_ACKED]);
+}
+
+/* Is every wanted worker up and serving? Then say so, once. */
+static void
+supervise_check_ready(struct master *m)
+{
+	int	i, serving = 0;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
+		if (m->slots[i].state == SLOT_WAITING)
+			return;
+		if (m->slots[i].state != SLOT_RUNNING)
+			continue;
+		if (!m->slots[i].served)
+			return;
+		serving++;
+	}
+	if (serving < m->wanted)
+		return;
+	m->ready = 1;
+	msglog_event("ready", "workers=%d", serving);
+	if (m->on_ready != NULL)
+		m->on_ready();
+	systemd_notify("READY=1");
+	supervise_status(m, "serving");
+}
+
+/* Has every live worker reopened the log since the last SIGHUP? */
+static void
+supervise_check_reload(struct master *m)
+{
+	int	i;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++)
+		if (master_live_slot(&m->slots[i]) && atomic_load(
+		    &scoreboard_slot(i)->reopened) != m->reopen_gen)
+			return;
+	m->reopen_at = 0;
+	systemd_notify("READY=1");
+	supervise_status(m, "serving");
+}
+
+/*
+ * Replace the worker in slot i, which asked for it: fork its successor
+ * into a free slot first, then stop it gracefully, so the number serving
+ * never dips. With no free slot, stop it and respawn it when it is gone.
+ */
+static void
+supervise_recycle(struct master *m, int i)
+{
+	struct slot	*old = &m->slots[i];
+	int		 j;
+
+	for (j = 0; j < ACKD_WORKERS_MAX; j++)
+		if (m->slots[j].state == SLOT_EMPTY)
+			break;
+	msglog_event("worker-recycle", "worker=%ld accepted=%lu",
+	    (long)old->pid, atomic_load(&scoreboard_slot(i)->stats.counter[
+	    STATS_ACCEPTED]));
+	if (j < ACKD_WORKERS_MAX) {
+		old->state = SLOT_RETIRING;
+		master_spawn(m, &m->slots[j]);
+	} else
+		old->replaced = 1;
+	kill(old->pid, SIGTERM);
+}
+
+/*
+ * ACKD_NEWS_SIG: some worker changed its slot. Note who serves, and act
+ * on readiness, reloads and recycling requests.
+ */
+void
+supervise_news(struct master *m)
+{
+	struct scoreboard_slot	*board;
+	int			 i;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
+		if (m->slots[i].state != SLOT_RUNNING)
+			continue;
+		board = scoreboard_slot(i);
+		if (atomic_load(&board->serving))
+			m->slots[i].served = 1;
+		if (atomic_load(&board->retire) && !m->slots[i].replaced &&
+		    !m->stopping)
+			supervise_recycle(m, i);
+	}
+	if (!m->ready && !m->stopping)
+		supervise_check_ready(m);
+	if (m->reopen_at != 0)
+		supervise_check_reload(m);
+}
+
+/* SIGHUP: a new reload generation; READY=1 again once workers did it. */
+void
+supervise_reopen(struct master *m)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	m->reopen_gen++;
+	scoreboard_set_reopen(m->reopen_gen);
+	m->reopen_at = master_now();
+	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reopening "
+	    "the log", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/*
+ * Record a death at start and tell whether they now come too fast: the
+ * last MASTER_CRASH_DEATHS deaths within MASTER_CRASH_WINDOW_MS.
+ */
+static int
+supervise_crash_loop(struct master *m, long long now, long long *window)
+{
+	long long	oldest;
+
+	m->crash_deaths[m->crash_next] = now;
+	m->crash_next = (m->crash_next + 1) % MASTER_CRASH_DEATHS;
+	oldest = m->crash_deaths[m->crash_next];	/* 0: not yet full */
+	*window = now - oldest;
+	return (oldest != 0 && *window <= MASTER_CRASH_WINDOW_MS);
+}
+
+/*
+ * Judge the death of slot's worker (not retiring, not at shutdown): 0, or
+ * -1 if workers keep dying at start: then the master gives up. Dying at
+ * start is dying before serving: a worker that cannot start will never
+ * serve, so forking more only burns the machine. One that served and was
+ * then killed, however young, is replaced without counting.
+ */
+int
+supervise_death(struct master *m, struct slot *slot, int status)
+{
+	char		desc[32];
+	long long	now = master_now(), window;
+	int		at_start;
+
+	if (WIFEXITED(status))
+		snprintf(desc, sizeof(desc), "exit status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(desc, sizeof(desc), "signal %d", WTERMSIG(status));
+	else
+		snprintf(desc, sizeof(desc), "status %d", status);
+	if (slot->replaced)
+		return (0);
+	if (slot->aborted_at != 0) {
+		log_warnx("worker %ld ended by the watchdog (%s), replacing it",
+		    (long)slot->pid, desc);
+		return (0);
+	}
+	at_start = !slot->served;
+	log_warnx("worker %ld died unexpectedly (%s)%s, replacing it",
+	    (long)slot->pid, desc, at_start ? " before serving" : "");
+	if (!at_start || !supervise_crash_loop(m, now, &window))
+		return (0);
+	log_warnx("workers keep dying at start: %d died before serving "
+	    "within %lld ms; giving up (exit %d)", MASTER_CRASH_DEATHS, window,
+	    ACKD_EXIT_SOFTWARE);
+	msglog_event("crash-loop", "deaths=%d within_ms=%lld",
+	    MASTER_CRASH_DEATHS, window);
+	master_begin_shutdown(m, ACKD_EXIT_SOFTWARE);
+	return (-1);
+}
+
+/* Are connections waiting in the listening socket's backlog? */
+static int
+supervise_backlog(struct master *m)
+{
+	struct pollfd	pfd;
+
+	pfd.fd = m->lfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN));
+}
+
+/*
+ * The watchdog. A worker shows progress at each turn of its accept loop
+ * (at least once a second: the accept timeout) and each connection it
+ * finishes. One that shows none while it has work (connections in its
+ * queue or in its threads, or waiting in the backlog) for the worker
+ * timeout is stuck: SIGABRT (for a core dump; SIGCONT too, in case it
+ * was stopped), then SIGKILL if that did not end it. The reaper then
+ * replaces it.
+ */
+static void
+supervise_watch(struct master *m, long long now)
+{
+	struct scoreboard_slot	*board;
+	struct slot		*slot;
+	unsigned long		 progress;
+	int			 i, backlog = -1, work;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
+		slot = &m->slots[i];
+		if (!master_live_slot(slot))
+			continue;
+		if (slot->aborted_at != 0) {
+			if (!slot->killed &&
+			    now - slot->aborted_at >= SUPERVISE_ABORT_GRACE_MS) {
+				kill(slot->pid, SIGKILL);
+				slot->killed = 1;
+			}
+			continue;
+		}
+		board = scoreboard_slot(i);
+		progress = atomic_load_explicit(&board->progress,
+		    memory_order_relaxed);
+		if (progress != slot->progress) {
+			slot->progress = progress;
+			slot->progress_at = now;
+			slot->stuck_since = 0;
+			continue;
+		}
+		work = atomic_load(&board->stats.gauge[STATS_QUEUE]) > 0 ||
+		    atomic_load(&board->stats.gauge[STATS_BUSY]) > 0;
+		if (!work) {
+			if (backlog == -1)
+				backlog = supervise_backlog(m);
+			work = backlog;
+		}
+		if (!work) {
+			slot->stuck_since = 0;
+			continue;
+		}
+		if (slot->stuck_since == 0)
+			slot->stuck_since = now;
+		if (now - slot->stuck_since < m->cfg->worker_timeout_ms)
+			continue;
+		log_warnx("worker %ld made no progress for %lld ms while it "
+		    "had work; aborting it", (long)slot->pid,
+		    now - slot->progress_at);
+		msglog_event("worker-timeout", "worker=%ld silent_ms=%lld",
+		    (long)slot->pid, now - slot->progress_at);
+		kill(slot->pid, SIGABRT);
+		kill(slot->pid, SIGCONT);
+		slot->aborted_at = now;
+	}
+}
+
+/* Log one line per live worker (since its start) and one in total. */
+void
+supervise_summary(struct master *m)
+{
+	struct stats_snap	snap;
+	char			buf[512];
+	int			i;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
+		if (!master_live_slot(&m->slots[i]))
+			continue;
+		stats_read(&scoreboard_slot(i)->stats, &snap);
+		stats_format(buf, sizeof(buf), &snap, 1);
+		msglog_event("stats", "worker=%ld slot=%d %s",
+		    (long)m->slots[i].pid, i, buf);
+	}
+	scoreboard_total(&snap);
+	stats_format(buf, sizeof(buf), &snap, 1);
+	msglog_event("stats", "worker=all workers=%d %s", master_alive(m),
+	    buf);
+}
+
+/*
+ * How often the periodic look comes: the watchdog's judgement is at most
+ * a quarter of its timeout late; the systemd status needs less.
+ */
+static long long
+supervise_tick_ms(struct master *m)
+{
+	int	wt = m->cfg->worker_timeout_ms;
+
+	if (wt == 0)
+		return (SUPERVISE_STATUS_MS);
+	return (wt / 4 < SUPERVISE_TICK_MS ? wt / 4 : SUPERVISE_TICK_MS);
+}
+
+/* ms from now until at (never below 0), as the sooner of it and next. */
+static long long
+supervise_due(long long next, long long at, long long now)
+{
+	long long	left = at > now ? at - now : 0;
+
+	return (next < 0 || left < next ? left : next);
+}
+
+/*
+ * Run the periodic jobs that are due: the watchdog, the systemd watchdog
+ * and status, the stats interval, a reload that takes too long. Returns
+ * ms until the next one, or -1 if there is none.
+ */
+long long
+supervise_timers(struct master *m)
+{
+	long long	now = master_now(), next = -1, wd = systemd_watchdog_ms();
+	int		tick;
+
+	if (m->stopping)
+		return (-1);
+	tick = m->cfg->worker_timeout_ms > 0 || systemd_enabled();
+	if (tick && now >= m->next_tick) {
+		if (m->cfg->worker_timeout_ms > 0)
+			supervise_watch(m, now);
+		if (m->ready && m->reopen_at == 0)
+			supervise_status(m, "serving");
+		m->next_tick = now + supervise_tick_ms(m);
+	}
+	if (tick)
+		next = supervise_due(next, m->next_tick, now);
+	if (wd > 0) {
+		/* sent from this loop: it proves the loop runs */
+		if (now >= m->next_notify_watchdog) {
+			systemd_notify("WATCHDOG=1");
+			m->next_notify_watchdog = now + wd / 2;
+		}
+		next = supervise_due(next, m->next_notify_watchdog, now);
+	}
+	if (m->cfg->stats_interval_ms > 0) {
+		if (m->next_stats == 0)
+			m->next_stats = now + m->cfg->stats_interval_ms;
+		else if (now >= m->next_stats) {
+			supervise_summary(m);
+			m->next_stats = now + m->cfg->stats_interval_ms;
+		}
+		next = supervise_due(next, m->next_stats, now);
+	}
+	if (m->reopen_at != 0) {
+		if (now - m->reopen_at >= SUPERVISE_RELOAD_MS) {
+			log_warnx("workers did not all reopen the log within "
+			    "%d ms", SUPERVISE_RELOAD_MS);
+			m->reopen_at = 0;
+			systemd_notify("READY=1");
+		} else
+			next = supervise_due(next, m->reopen_at +
+			    SUPERVISE_RELOAD_MS, now);
+	}
+	return (next);
+}

@@ -1,0 +1,235 @@
+/*
+ * systemd.c: the two systemd protocols ackd speaks, without libsystemd.
+ *
+ * Readiness: when the service manager sets NOTIFY_SOCKET, the master
+ * sends it datagrams of "VARIABLE=value" lines (READY=1, RELOADING=1,
+ * STOPPING=1, STATUS=..., WATCHDOG=1) on an AF_UNIX datagram socket. A
+ * path starting with '@' names a socket in the abstract namespace: the
+ * '@' becomes a NUL byte and the address length covers the name exactly.
+ * WATCHDOG_USEC (for us if WATCHDOG_PID is unset or ours) asks for
+ * WATCHDOG=1 at least that often.
+ *
+ * Socket activation: when LISTEN_PID is our pid, LISTEN_FDS sockets were
+ * passed to us, from descriptor 3 on; we use them instead of binding.
+ *
+ * The variables are removed from the environment once read, as the
+ * protocol asks, so nothing we start takes them for its own.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ackd.h"
+#include "parse.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+/* The first descriptor socket activation passes. */
+#define SYSTEMD_LISTEN_FDS_START	3
+
+static int			systemd_fd = -1;
+static struct sockaddr_un	systemd_addr;
+static socklen_t		systemd_addrlen;
+static long long		systemd_wd_ms;
+static int			systemd_warned;
+
+/* Parse a whole non-negative decimal number; -1 if s is not one. */
+static long long
+systemd_number(const char *s)
+{
+	long long	v = 0;
+
+	if (s == NULL || *s == '\0')
+		return (-1);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (LLONG_MAX - 9) / 10)
+			return (-1);
+		v = v * 10 + (*s - '0');
+	}
+	return (v);
+}
+
+/* Is the variable name, when set, our pid? (Unset counts as yes.) */
+static int
+systemd_for_us(const char *name)
+{
+	const char	*v = getenv(name);
+
+	return (v == NULL || systemd_number(v) == (long long)getpid());
+}
+
+/* Set up the notify socket from NOTIFY_SOCKET; 0, or -1 if unusable. */
+static int
+systemd_open(const char *path)
+{
+	size_t	len = strlen(path);
+
+	if ((path[0] != '/' && path[0] != '@') || len < 2 ||
+	    len >= sizeof(systemd_addr.sun_path)) {
+		log_warnx("NOTIFY_SOCKET '%s' is not a socket path or "
+		    "@abstract name; not notifying", path);
+		return (-1);
+	}
+	memset(&systemd_addr, 0, sizeof(systemd_addr));
+	systemd_addr.sun_family = AF_UNIX;
+	memcpy(systemd_addr.sun_path, path, len);
+	if (path[0] == '@')
+		systemd_addr.sun_path[0] = '\0';
+	/* an abstract name is exactly len bytes: no NUL after it */
+	systemd_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    len + (path[0] == '/'));
+	if ((systemd_fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1) {
+		log_warn("cannot create the notify socket");
+		return (-1);
+	}
+	if (fcntl(systemd_fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warn("cannot set close-on-exec on the notify socket");
+		close(systemd_fd);
+		systemd_fd = -1;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Read (and remove) NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID. Call
+ * it once, in the process that will be the master.
+ */
+void
+systemd_init(void)
+{
+	const char	*path = getenv("NOTIFY_SOCKET");
+	long long	 usec;
+
+	if (path != NULL && path[0] != '\0')
+		systemd_open(path);
+	usec = systemd_number(getenv("WATCHDOG_USEC"));
+	if (usec > 0 && systemd_for_us("WATCHDOG_PID"))
+		systemd_wd_ms = usec / 1000 > 0 ? usec / 1000 : 1;
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+}
+
+/* Does a service manager listen for our notifications? */
+int
+systemd_enabled(void)
+{
+	return (systemd_fd != -1);
+}
+
+/* How often the manager wants WATCHDOG=1 at least, in ms; 0: never. */
+long long
+systemd_watchdog_ms(void)
+{
+	return (systemd_fd != -1 ? systemd_wd_ms : 0);
+}
+
+/*
+ * Send one notification: fmt's lines ("READY=1", "STATUS=..."). Nothing
+ * without NOTIFY_SOCKET. A failure is reported once; it never stops us.
+ */
+void
+systemd_notify(const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+	int	n;
+
+	if (systemd_fd == -1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (sendto(systemd_fd, msg, (size_t)n, MSG_NOSIGNAL,
+	    (struct sockaddr *)&systemd_addr, systemd_addrlen) == -1 &&
+	    !systemd_warned) {
+		log_warn("cannot notify the service manager");
+		systemd_warned = 1;
+	}
+}
+
+/* Is fd a listening stream socket? */
+static int
+systemd_is_listener(int fd)
+{
+	struct stat	st;
+	socklen_t	len;
+	int		type = 0, listening = 0;
+
+	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return (0);
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return (0);
+#ifdef SO_ACCEPTCONN
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1)
+		return (0);
+#else
+	listening = 1;
+#endif
+	return (listening != 0);
+}
+
+/*
+ * The listening socket socket activation passed us: its descriptor; -2 if
+ * there is none (LISTEN_PID is not ours or LISTEN_FDS unset); -1 with err
+ * set to one line if what was passed cannot be used. ackd serves exactly
+ * one socket.
+ */
+int
+systemd_listen_fd(char *err, size_t errsize)
+{
+	const char	*env = getenv("LISTEN_FDS");
+	char		 fds[32];
+	long long	 n;
+	int		 fd = SYSTEMD_LISTEN_FDS_START;
+
+	if (env == NULL || getenv("LISTEN_PID") == NULL ||
+	    !systemd_for_us("LISTEN_PID"))
+		return (-2);
+	n = systemd_number(env);
+	/* unsetenv may take the string away */
+	snprintf(fds, sizeof(fds), "%s", env);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (n != 1) {
+		snprintf(err, errsize, "socket activation: LISTEN_FDS=%s "
+		    "(allowed: 1, one listening TCP socket)", fds);
+		parse_printable(err);
+		return (-1);
+	}
+	if (!systemd_is_listener(fd)) {
+		snprintf(err, errsize, "socket activation: descriptor %d is "
+		    "not a listening stream socket (allowed: "
+		    "ListenStream= sockets)", fd);
+		return (-1);
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		snprintf(err, errsize, "socket activation: descriptor %d: "
+		    "cannot set close-on-exec", fd);
+		return (-1);
+	}
+	return (fd);
+}
