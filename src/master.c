@@ -171,6 +171,8 @@ master_worker_died(struct master *m, struct slot *slot, int status)
 		slot->state = SLOT_EMPTY;
 		return;
 	}
+	/* dead: a shutdown that supervise_death may begin must skip it */
+	slot->state = SLOT_EMPTY;
 	if (supervise_death(m, slot, status) == -1)
 		return;		/* a crash loop: we are stopping */
 	/* one that keeps dying young must not fork-bomb us meanwhile */
@@ -230,7 +232,8 @@ master_kill_all(struct master *m, int sig)
 	int	i;
 
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)
-		if (master_live_slot(&m->slots[i]))
+		/* never pid 0: that would be our whole process group */
+		if (master_live_slot(&m->slots[i]) && m->slots[i].pid > 0)
 			kill(m->slots[i].pid, sig);
 }
 

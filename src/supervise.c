@@ -95,9 +95,6 @@ supervise_recycle(struct master *m, int i)
 	for (j = 0; j < ACKD_WORKERS_MAX; j++)
 		if (m->slots[j].state == SLOT_EMPTY)
 			break;
-	msglog_event("worker-recycle", "worker=%ld accepted=%lu",
-	    (long)old->pid, atomic_load(&scoreboard_slot(i)->stats.counter[
-	    STATS_ACCEPTED]));
 	if (j < ACKD_WORKERS_MAX) {
 		old->state = SLOT_RETIRING;
 		master_spawn(m, &m->slots[j]);

@@ -217,6 +217,8 @@ worker_count(struct worker *w)
 {
 	stats_add(&w->board->stats, STATS_ACCEPTED, 1);
 	if (++w->accepted == w->retire_after) {
+		msglog_event("worker-recycle", "accepted=%lu limit=%lu",
+		    w->accepted, w->retire_after);
 		atomic_store(&w->board->retire, 1);
 		worker_tell_master(w);
 	}

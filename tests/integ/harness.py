@@ -673,7 +673,8 @@ class Daemon:
     """
 
     def __init__(self, tmpdir, flags=(), workers=2, bind="127.0.0.1",
-        fmt="text", log_name="ackd.log", ready=True, timeout=10):
+        fmt="text", log_name="ackd.log", ready=True, timeout=10,
+        preexec=None):
         self.tmpdir = tmpdir
         self.workers = workers
         self.bind = bind
@@ -697,7 +698,8 @@ class Daemon:
             open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(ackd_command(self.args,
                 self.log_base), stdin=subprocess.DEVNULL, stdout=out,
-                stderr=err, start_new_session=True, env=ackd_env())
+                stderr=err, start_new_session=True, env=ackd_env(),
+                preexec_fn=preexec)
         self.pid = self.proc.pid
         self._remember(self.pid)
         with _daemons_lock:
