@@ -647,18 +647,23 @@ check_net_sink_main(void *arg)
 	return (s);
 }
 
+/* Signals the handler has seen (the target thread's). */
+static volatile sig_atomic_t	check_net_signals_seen;
+
 /* The handler only has to exist: then a signal interrupts a blocked send. */
 static void
 check_net_on_signal(int sig)
 {
 	(void)sig;
+	check_net_signals_seen = 1;
 }
 
 struct check_net_pester {
 	pthread_t	 target;
 	atomic_int	 stop;
-	unsigned long	 sent;
+	atomic_ulong	 sent;
 };
+
 
 /* Thread body: send SIGUSR1 to the target thread until told to stop. */
 static void *
@@ -669,7 +674,7 @@ check_net_pester_main(void *arg)
 
 	while (!atomic_load(&p->stop)) {
 		if (pthread_kill(p->target, SIGUSR1) == 0)
-			p->sent++;
+			atomic_fetch_add(&p->sent, 1);
 		nanosleep(&ts, NULL);
 	}
 	return (NULL);
@@ -712,9 +717,13 @@ START_TEST(check_net_write_all_large)
 		ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
 		pest.target = pthread_self();
 		atomic_init(&pest.stop, 0);
-		pest.sent = 0;
+		atomic_init(&pest.sent, 0);
+		check_net_signals_seen = 0;
 		ck_assert_int_eq(pthread_create(&pt, NULL,
 		    check_net_pester_main, &pest), 0);
+		/* the write can be quick: start it only once signals come */
+		while (!check_net_signals_seen)
+			nanosleep(&(struct timespec){ 0, 100000L }, NULL);
 	}
 	rc = net_write_all(p.server, data, len);
 	e = errno;
@@ -722,7 +731,8 @@ START_TEST(check_net_write_all_large)
 		atomic_store(&pest.stop, 1);
 		ck_assert_int_eq(pthread_join(pt, NULL), 0);
 		ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
-		ck_assert_msg(pest.sent > 0, "no signal was sent");
+		ck_assert_msg(atomic_load(&pest.sent) > 1,
+		    "no signal was sent during the write");
 	}
 	ck_assert_msg(rc == 0, "net_write_all: %s", strerror(e));
 	ck_assert_int_eq(shutdown(p.server, SHUT_WR), 0);
