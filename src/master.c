@@ -398,6 +398,7 @@ master_run(const struct ackd_config *cfg, int lfd, const char *listen)
 	    PACKAGE_VERSION);
 	for (i = 0; i < cfg->workers; i++)
 		master_spawn(&m, &m.slots[i]);
+	daemon_ready();
 	for (;;) {
 		master_handle_flags(&m);
 		if (m.stopping && master_alive(&m) == 0)
