@@ -132,6 +132,7 @@ size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const char *, enum ackd_log_format);
 int	msglog_reopen(void);
+int	msglog_chown(uid_t, gid_t);
 int	msglog_write(const char *, size_t);
 int	msglog_sync(void);
 void	msglog_event(const char *, const char *, ...)
@@ -331,5 +332,19 @@ int	systemd_listen_fd(char *, size_t);
 int	metrics_listen(const struct ackd_config *, char *, size_t);
 int	metrics_pollfds(struct pollfd *, int);
 void	metrics_io(struct pollfd *, int);
+
+/* daemon.c: --daemon; the start-up report reaches the terminal. */
+int	daemon_abspath(const char *, char *, size_t);
+void	daemon_start(void);
+void	daemon_ready(void);
+
+/* pidfile.c: --pid-file, locked by the master. */
+void	pidfile_open(const char *);
+void	pidfile_write(void);
+void	pidfile_remove(void);
+
+/* priv.c: --user and --group. */
+void	priv_init(const struct ackd_config *);
+void	priv_drop(void);
 
 #endif /* ACKD_H */

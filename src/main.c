@@ -1,9 +1,12 @@
 /*
  * main.c: flags, start-up checks, then the master.
  *
- * Everything that can fail because of the operator (a flag, the log file,
- * the address) fails here, before any worker exists, with one clear line
- * and a documented exit status.
+ * Everything that can fail because of the operator (a flag, the user, the
+ * pid file, the log file, the address) fails here, before any worker
+ * exists, with one clear line and a documented exit status; with --daemon
+ * that line still reaches the terminal (daemon.c). The order: resolve the
+ * user, detach, lock the pid file (first, so a second ackd changes
+ * nothing), open the log, bind, drop privileges, then the master.
  */
 #include "config.h"
 
@@ -11,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,12 +61,37 @@ main_listen_name(int lfd, char *buf, size_t size)
 	net_format_addr(buf, size, (struct sockaddr *)&ss, len);
 }
 
+/*
+ * Make the log and pid file paths absolute, in buffers that live as long
+ * as the process: a daemon runs in /, and SIGHUP reopens the log by path.
+ */
+static void
+main_abspaths(struct ackd_config *cfg)
+{
+	static char	log_path[PATH_MAX], pid_path[PATH_MAX];
+
+	if (cfg->log_file != NULL) {
+		if (daemon_abspath(cfg->log_file, log_path,
+		    sizeof(log_path)) == -1)
+			fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
+			    cfg->log_file);
+		cfg->log_file = log_path;
+	}
+	if (cfg->pid_file != NULL) {
+		if (daemon_abspath(cfg->pid_file, pid_path,
+		    sizeof(pid_path)) == -1)
+			fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s",
+			    cfg->pid_file);
+		cfg->pid_file = pid_path;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ackd_config	cfg;
 	char			err[512], listen[ACKD_ADDRSTRLEN];
-	int			lfd, mfd;
+	int			lfd, mfd, status;
 
 	log_init(argv[0]);
 	main_std_fds();
@@ -81,7 +110,15 @@ main(int argc, char **argv)
 		break;
 	}
 	main_ignore_signals();
+	main_abspaths(&cfg);
+	priv_init(&cfg);
+	/* before any fork: WATCHDOG_PID names the process systemd started */
 	systemd_init();
+	if (cfg.daemon)
+		daemon_start();
+	/* after the fork: the lock belongs to the process that takes it */
+	if (cfg.pid_file != NULL)
+		pidfile_open(cfg.pid_file);
 	if (msglog_open(cfg.log_file, cfg.log_format) == -1)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
 		    cfg.log_file != NULL ? cfg.log_file : "(stdout)");
@@ -99,5 +136,8 @@ main(int argc, char **argv)
 	if (peerlimit_init(cfg.max_per_ip, (size_t)cfg.queue +
 	    (size_t)cfg.threads + 1) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
-	return (master_run(&cfg, lfd, listen, NULL));
+	priv_drop();
+	status = master_run(&cfg, lfd, listen, daemon_ready);
+	pidfile_remove();
+	return (status);
 }

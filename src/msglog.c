@@ -78,8 +78,10 @@ msglog_open(const char *path, enum ackd_log_format fmt)
 	msglog_fmt = fmt;
 	msglog_path = path;
 	if (path != NULL) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		    MSGLOG_MODE);
+		/* --daemon makes us a session leader: a terminal given as the
+		 * log must not become our controlling terminal */
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		    O_NOCTTY, MSGLOG_MODE);
 		if (fd == -1)
 			return (-1);
 		msglog_fd = fd;
@@ -96,8 +98,8 @@ msglog_reopen(void)
 
 	if (msglog_path == NULL)
 		return (0);
-	fd = open(msglog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    MSGLOG_MODE);
+	fd = open(msglog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, MSGLOG_MODE);
 	if (fd == -1)
 		return (-1);
 	if (dup2(fd, msglog_fd) == -1) {
@@ -112,6 +114,31 @@ msglog_reopen(void)
 	close(fd);
 	msglog_check_regular(msglog_fd);
 	return (0);
+}
+
+/*
+ * Give the log file to uid and gid ((uid_t)-1 or (gid_t)-1: unchanged),
+ * so that once the process runs as them a SIGHUP can still reopen it at
+ * its path. Only a regular file that is really at that path and has no
+ * other name: root must not hand over a file that a symlink or hard link
+ * planted in the log directory points at. 0 (also when there is nothing
+ * to do) or -1 with errno.
+ */
+int
+msglog_chown(uid_t uid, gid_t gid)
+{
+	struct stat	fst, lst;
+
+	if (msglog_path == NULL || !atomic_load(&msglog_regular))
+		return (0);
+	if (fstat(msglog_fd, &fst) == -1 || lstat(msglog_path, &lst) == -1)
+		return (-1);
+	if (!S_ISREG(lst.st_mode) || lst.st_dev != fst.st_dev ||
+	    lst.st_ino != fst.st_ino || fst.st_nlink != 1) {
+		errno = EPERM;
+		return (-1);
+	}
+	return (fchown(msglog_fd, uid, gid));
 }
 
 /* The format chosen at msglog_open. */

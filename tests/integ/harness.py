@@ -310,19 +310,23 @@ def ackd_path():
     return os.path.abspath(p)
 
 
-def run_ackd(args, timeout=10):
+def run_ackd(args, timeout=10, user=None, group=None):
     """
     Run ackd with args to completion (for flag errors, --help...). Returns
     (status, stdout bytes, stderr bytes); status is None if it did not exit
-    within timeout (it is then killed, with its whole session).
+    within timeout (it is then killed, with its whole session). user and
+    group (ids), if given, are who runs it, without supplementary groups.
     """
     args = [ackd_path()] + list(args)
     log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
         "run.%d" % len(_daemons))
+    who = {}
+    if user is not None or group is not None:
+        who = {"user": user, "group": group, "extra_groups": []}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(ackd_command(args, log_base),
             stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True, env=ackd_env())
+            start_new_session=True, env=ackd_env(), **who)
         d = Daemon._adopt(proc, args, log_base)
         try:
             rc = proc.wait(timeout=timeout)
@@ -334,6 +338,94 @@ def run_ackd(args, timeout=10):
         output, errput = out.read(), err.read()
         d.err_text = errput.decode("utf-8", "replace")
         return rc, output, errput
+
+
+class Adopted:
+    """
+    Popen's pid, returncode, poll() and wait() for a process we did not
+    start but reap: a detached ackd master, re-parented to us (run() makes
+    us a subreaper) when the command that forked it exited. Should it not
+    be our child after all, all we can tell is that it is gone
+    (returncode -255).
+    """
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is not None:
+            return self.returncode
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            st = proc_stat(self.pid)
+            if st is None or st.state == "Z":
+                self.returncode = -255
+            return self.returncode
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if end is not None and time.monotonic() >= end:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(POLL)
+        return self.returncode
+
+
+def run_detached(args, log_path, cwd=None, workers=2, fmt="text",
+    timeout=20):
+    """
+    Run ackd with args (--daemon among them) in cwd as an operator's shell
+    would, until the command returns. Returns (status, stdout bytes,
+    stderr bytes, daemon): daemon is the detached master found running
+    once the command returned (a session leader among our children that
+    no Daemon knows), adopted for cleanup as a Daemon that logs to
+    log_path, not yet waited for (see Daemon.wait_ready); None if there is
+    none, as there should be none unless status is 0. A detached daemon's
+    stderr is /dev/null once it is ready, so its sanitizer reports are
+    sent to files, which Daemon.stderr() reads; under valgrind the command's
+    log base holds every process's log.
+    """
+    args = [ackd_path()] + list(args)
+    log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
+        "detached.%d" % len(_daemons))
+    env = ackd_env()
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        env[var] = (env[var] + ":" if env.get(var) else "") + \
+            "log_path=%s.san" % log_base
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(ackd_command(args, log_base),
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            start_new_session=True, env=env, cwd=cwd)
+        launcher = Daemon._adopt(proc, args, log_base)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        launcher.kill_all()
+        out.seek(0)
+        err.seek(0)
+        output, errput = out.read(), err.read()
+        launcher.err_text = errput.decode("utf-8", "replace")
+    me = os.getpid()
+    with _daemons_lock:
+        known = {d.pid for d in _daemons}
+    found = None
+    for st in all_stats():
+        if st.ppid != me or st.session != st.pid or st.pid in known:
+            continue
+        d = Daemon._adopt(Adopted(st.pid), args, log_base + ".master")
+        d.log_path = log_path
+        d.fmt = fmt
+        d.workers = workers
+        d.port = None
+        d.worker_pids = []
+        found = found or d
+    return rc, output, errput, found
 
 
 # --- /proc --------------------------------------------------------------
@@ -737,22 +829,32 @@ class Daemon:
             short(self.stderr()))
 
     def stderr(self):
-        """Everything the daemon wrote on stderr so far."""
+        """Everything the daemon wrote on stderr so far, and the
+        sanitizer reports run_detached had written to files."""
         if self.err_path is None:
-            return self.err_text or ""
-        with open(self.err_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+            text = self.err_text or ""
+        else:
+            with open(self.err_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        for path in self._logs(".san."):
+            with open(path, "rb") as f:
+                text += f.read().decode("utf-8", "replace")
+        return text
 
-    def valgrind_logs(self):
-        """The valgrind log of each of the daemon's processes."""
+    def _logs(self, kind):
+        """The per-process files log_base + kind + PID."""
         d = os.path.dirname(self.log_base)
-        head = os.path.basename(self.log_base) + ".valgrind."
+        head = os.path.basename(self.log_base) + kind
         try:
             names = os.listdir(d)
         except FileNotFoundError:
             return []
         return sorted(os.path.join(d, n) for n in names
             if n.startswith(head) and n[len(head):].isdigit())
+
+    def valgrind_logs(self):
+        """The valgrind log of each of the daemon's processes."""
+        return self._logs(".valgrind.")
 
     def records(self, path=None):
         """The log (or another file in the same format), parsed."""

@@ -1,0 +1,186 @@
+/*
+ * pidfile.c: --pid-file, the master's pid for init scripts, and the lock
+ * that stops a second ackd with the same pid file.
+ *
+ * The file is opened, locked and emptied before the master drops its
+ * privileges, so it may live where only root can create files (/run), and
+ * the descriptor is kept: once the daemon is ready the pid goes through
+ * it with one pwrite() at offset 0. A reader sees the file empty (not
+ * ready, or not running) or the whole line, never part of it.
+ *
+ * The lock is a POSIX record lock (fcntl F_SETLK). The kernel drops it
+ * when the process ends, however it ends, so a stale file never stops a
+ * start, and the holder's pid can be named in the refusal. Such a lock
+ * belongs to a process and is not inherited by fork(): only the master
+ * holds it, which is why it is taken after --daemon's fork; the workers'
+ * copies of the descriptor do not matter. Closing any descriptor of the
+ * file in the master would drop the lock, so the master opens it once.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ackd.h"
+
+#define PIDFILE_MODE	0644
+/* replaced under us this many times in a row: give up, something is odd */
+#define PIDFILE_TRIES	10
+
+static int		 pidfile_fd = -1;
+static const char	*pidfile_path;
+
+/*
+ * Try to lock fd for writing: 0 when locked; otherwise -1 with errno,
+ * and *holder is the pid holding it (0 if it is in another pid namespace,
+ * -1 if the lock was released before we could ask).
+ */
+static int
+pidfile_lock(int fd, pid_t *holder)
+{
+	struct flock	fl;
+	int		saved;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	*holder = -1;
+	if (fcntl(fd, F_SETLK, &fl) == 0)
+		return (0);
+	saved = errno;
+	if (saved == EACCES || saved == EAGAIN) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+			*holder = fl.l_pid;
+	}
+	errno = saved;
+	return (-1);
+}
+
+/* Is fd still the file at path? 1 yes, 0 no (removed or replaced), -1. */
+static int
+pidfile_same(int fd, const char *path)
+{
+	struct stat	fst, pst;
+
+	if (fstat(fd, &fst) == -1)
+		return (-1);
+	if (stat(path, &pst) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	return (fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino);
+}
+
+/*
+ * Open and lock the file at path once: its descriptor, or -1 if it was
+ * removed or replaced between our open and our lock (try again). Any
+ * other failure is fatal.
+ */
+static int
+pidfile_try(const char *path)
+{
+	struct stat	st;
+	pid_t		holder;
+	int		fd, same;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, PIDFILE_MODE);
+	if (fd == -1 || fstat(fd, &st) == -1)
+		fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s", path);
+	if (!S_ISREG(st.st_mode))
+		fatalx(ACKD_EXIT_CANTCREAT, "pid file %s is not a regular file",
+		    path);
+	if (pidfile_lock(fd, &holder) == -1) {
+		if (holder > 0)
+			fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
+			    "pid %ld: is another ackd running?", path,
+			    (long)holder);
+		if (holder == 0)
+			fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
+			    "another process: is another ackd running?", path);
+		if (errno != EACCES && errno != EAGAIN)
+			fatal(ACKD_EXIT_CANTCREAT, "cannot lock pid file %s",
+			    path);
+		close(fd);	/* its holder let go while we looked */
+		return (-1);
+	}
+	/* the previous holder may have unlinked it on its way out: a lock on
+	 * a file no longer at path would guard nothing */
+	if ((same = pidfile_same(fd, path)) == -1)
+		fatal(ACKD_EXIT_CANTCREAT, "cannot check pid file %s", path);
+	if (same == 0) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * Open, lock and empty the pid file at path, in the process that will be
+ * the master, before it drops privileges. A running ackd holding it:
+ * exit 69 naming its pid; any other failure: exit 73.
+ */
+void
+pidfile_open(const char *path)
+{
+	int	fd = -1, tries;
+
+	for (tries = 0; tries < PIDFILE_TRIES && fd == -1; tries++)
+		fd = pidfile_try(path);
+	if (fd == -1)
+		fatalx(ACKD_EXIT_CANTCREAT, "pid file %s keeps being replaced",
+		    path);
+	/* a stale pid from an earlier run must not look like ours */
+	if (ftruncate(fd, 0) == -1)
+		fatal(ACKD_EXIT_CANTCREAT, "cannot empty pid file %s", path);
+	pidfile_fd = fd;
+	pidfile_path = path;
+}
+
+/* Write our pid into the pid file, if there is one, in one piece. */
+void
+pidfile_write(void)
+{
+	char	buf[32];
+	ssize_t	n;
+	int	len;
+
+	if (pidfile_fd == -1)
+		return;
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	do {
+		n = pwrite(pidfile_fd, buf, (size_t)len, 0);
+	} while (n == -1 && errno == EINTR);
+	if (n != len) {
+		if (n >= 0)
+			errno = ENOSPC;
+		fatal(ACKD_EXIT_CANTCREAT, "cannot write pid file %s",
+		    pidfile_path);
+	}
+}
+
+/*
+ * At a clean exit: remove the pid file, if it is still ours. A master
+ * that runs as --user may not write the file's directory: then empty the
+ * file instead (empty means not running) and say so.
+ */
+void
+pidfile_remove(void)
+{
+	if (pidfile_fd == -1)
+		return;
+	if (pidfile_same(pidfile_fd, pidfile_path) == 1 &&
+	    unlink(pidfile_path) == -1) {
+		log_warn("cannot remove pid file %s, emptying it instead",
+		    pidfile_path);
+		if (ftruncate(pidfile_fd, 0) == -1)
+			log_warn("cannot empty pid file %s", pidfile_path);
+	}
+	close(pidfile_fd);
+	pidfile_fd = -1;
+}
