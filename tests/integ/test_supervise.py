@@ -40,6 +40,7 @@ def watchdog(t, tmp):
     d = h.Daemon(tmp, ["--read-timeout", "0.5", "--worker-timeout", "1"],
                  workers=1, log_name="watchdog.log", preexec=no_core)
     victim = d.worker_pids[0]
+    h.excuse_valgrind(victim, "the watchdog test has it aborted")
     os.kill(victim, signal.SIGSTOP)
     t.ok("watchdog: the worker is stopped",
          h.wait_for(lambda: state_of(victim) == "T", 5),
@@ -152,30 +153,36 @@ def crash_loop(t, tmp):
 
 
 def recycle(t, tmp):
-    """--max-connections-per-worker 30: replaced within 30-33, nothing lost."""
-    n = 30
+    """--max-connections-per-worker 100: replaced within 100-110, nothing
+    lost. A worker keeps serving until its successor is there, so it may
+    accept a few more than its limit before it stops."""
+    n = 100
     d = h.Daemon(tmp, ["--max-connections-per-worker", str(n)], workers=2,
                  log_name="recycle.log")
-    load = h.Load(d.port, "recycle", threads=4, per_thread=100,
+    load = h.Load(d.port, "recycle", threads=4, per_thread=200,
                   max_seconds=60, timeout=10, stop_on_refused=False).start()
     t.ok("recycle: the load ends", load.join(90), "still running")
     res = load.snapshot()
     recs = d.records()
     h.check_acks_logged(t, "recycle", res, recs, logged_means_acked=True)
-    t.eq("recycle: every one of the 400 clients got ACK!",
-         len([r for r in res if r.reply.data == h.ACK]), 400)
+    t.eq("recycle: every one of the 800 clients got ACK!",
+         len([r for r in res if r.reply.data == h.ACK]), 800)
     recycles = [r for r in recs if r.event == "worker-recycle"]
     limits = [int(r.get("limit")) for r in recycles]
-    t.ok("recycle: about one recycling per %d connections (>= 8)" % n,
-         len(recycles) >= 8, "%d worker-recycle lines" % len(recycles))
+    # 800 connections, at most 2 x 110 per worker and the few a slow
+    # successor lets it take: at least 4 recyclings, even under valgrind
+    t.ok("recycle: workers were recycled (>= 4 times)",
+         len(recycles) >= 4, "%d worker-recycle lines" % len(recycles))
     t.ok("recycle: each limit is %d plus a jitter of at most %d" %
          (n, n // 10), all(n <= x <= n + n // 10 for x in limits),
          "limits %s" % limits)
     t.ok("recycle: each worker asked at exactly its limit",
          all(int(r.get("accepted")) == int(r.get("limit"))
              for r in recycles), [r.raw for r in recycles])
-    t.ok("recycle: the jitter differs between workers",
-         len(set(limits)) > 1, "limits %s" % limits)
+    # 11 possible values: all of 4 or more draws alike has p < 0.1 %
+    if len(limits) >= 4:
+        t.ok("recycle: the jitter differs between workers",
+             len(set(limits)) > 1, "limits %s" % limits)
 
     def settled():
         return len(d.live_workers()) == 2 and not d.zombies()
