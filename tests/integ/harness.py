@@ -339,10 +339,16 @@ def run_ackd(args, timeout=10, user=None, group=None):
     who = {}
     if user is not None or group is not None:
         who = {"user": user, "group": group, "extra_groups": []}
+    return _run_to_end(args, log_base, timeout, ackd_env(), **who)
+
+
+def _run_to_end(args, log_base, timeout, env, **popen_args):
+    """Run the command args until it exits (or kill it with its session
+    after timeout): (status or None, stdout bytes, stderr bytes)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(ackd_command(args, log_base),
             stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True, env=ackd_env(), **who)
+            start_new_session=True, env=env, **popen_args)
         d = Daemon._adopt(proc, args, log_base)
         try:
             rc = proc.wait(timeout=timeout)
@@ -413,20 +419,7 @@ def run_detached(args, log_path, cwd=None, workers=2, fmt="text",
     for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
         env[var] = (env[var] + ":" if env.get(var) else "") + \
             "log_path=%s.san" % log_base
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(ackd_command(args, log_base),
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True, env=env, cwd=cwd)
-        launcher = Daemon._adopt(proc, args, log_base)
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        launcher.kill_all()
-        out.seek(0)
-        err.seek(0)
-        output, errput = out.read(), err.read()
-        launcher.err_text = errput.decode("utf-8", "replace")
+    rc, output, errput = _run_to_end(args, log_base, timeout, env, cwd=cwd)
     me = os.getpid()
     with _daemons_lock:
         known = {d.pid for d in _daemons}
