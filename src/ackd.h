@@ -326,6 +326,11 @@ void	systemd_notify(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 int	systemd_listen_fd(char *, size_t);
 
+/* http.c: the HTTP the metrics endpoint speaks; pure, fuzzable. */
+int	http_parse(const char *, size_t, size_t, const char *);
+const char *http_reason(int);
+size_t	http_head(char *, size_t, int, const char *, size_t);
+
 /* metrics.c: the master's Prometheus endpoint (--metrics). */
 #define ACKD_METRICS_FDS	9	/* the listener and up to 8 scrapers */
 int	metrics_listen(const struct ackd_config *, char *, size_t);
