@@ -315,6 +315,7 @@ int	worker_run(const struct ackd_config *, int, pid_t, int);
 /* master.c */
 int	master_run(const struct ackd_config *, int, const char *,
 	    void (*)(void));
+int	master_slot_live(int);
 
 /* supervise.c: see master.h, private to the master. */
 
@@ -333,8 +334,13 @@ size_t	http_head(char *, size_t, int, const char *, size_t);
 
 /* metrics.c: the master's Prometheus endpoint (--metrics). */
 #define ACKD_METRICS_FDS	9	/* the listener and up to 8 scrapers */
+#define ACKD_METRICS_HEAD_MAX	4096	/* a request head, at most */
 int	metrics_listen(const struct ackd_config *, char *, size_t);
 int	metrics_pollfds(struct pollfd *, int);
 void	metrics_io(struct pollfd *, int);
+long long metrics_timers(void);
+void	metrics_close(void);
+size_t	metrics_escape(char *, size_t, const char *, int);
+char	*metrics_body(size_t *);
 
 #endif /* ACKD_H */

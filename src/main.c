@@ -62,7 +62,7 @@ main(int argc, char **argv)
 {
 	struct ackd_config	cfg;
 	char			err[512], listen[ACKD_ADDRSTRLEN];
-	int			lfd, mfd;
+	int			lfd, mfd, status;
 
 	log_init(argv[0]);
 	main_std_fds();
@@ -99,5 +99,7 @@ main(int argc, char **argv)
 	if (peerlimit_init(cfg.max_per_ip, (size_t)cfg.queue +
 	    (size_t)cfg.threads + 1) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
-	return (master_run(&cfg, lfd, listen, NULL));
+	status = master_run(&cfg, lfd, listen, NULL);
+	metrics_close();
+	return (status);
 }
