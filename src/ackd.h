@@ -316,6 +316,7 @@ int	worker_run(const struct ackd_config *, int, pid_t, int);
 /* master.c */
 int	master_run(const struct ackd_config *, int, const char *,
 	    void (*)(void));
+int	master_slot_live(int);
 
 /* supervise.c: see master.h, private to the master. */
 
@@ -327,11 +328,21 @@ void	systemd_notify(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 int	systemd_listen_fd(char *, size_t);
 
+/* http.c: the HTTP the metrics endpoint speaks; pure, fuzzable. */
+int	http_parse(const char *, size_t, size_t, const char *);
+const char *http_reason(int);
+size_t	http_head(char *, size_t, int, const char *, size_t);
+
 /* metrics.c: the master's Prometheus endpoint (--metrics). */
 #define ACKD_METRICS_FDS	9	/* the listener and up to 8 scrapers */
+#define ACKD_METRICS_HEAD_MAX	4096	/* a request head, at most */
 int	metrics_listen(const struct ackd_config *, char *, size_t);
 int	metrics_pollfds(struct pollfd *, int);
 void	metrics_io(struct pollfd *, int);
+long long metrics_timers(void);
+void	metrics_close(void);
+size_t	metrics_escape(char *, size_t, const char *, int);
+char	*metrics_body(size_t *);
 
 /* daemon.c: --daemon; the start-up report reaches the terminal. */
 int	daemon_abspath(const char *, char *, size_t);

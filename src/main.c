@@ -138,6 +138,7 @@ main(int argc, char **argv)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	priv_drop();
 	status = master_run(&cfg, lfd, listen, daemon_ready);
+	metrics_close();
 	pidfile_remove();
 	return (status);
 }

@@ -35,6 +35,7 @@ static volatile sig_atomic_t	master_got_term, master_got_hup,
 				master_got_chld, master_got_ttin,
 				master_got_ttou, master_got_usr1,
 				master_got_news;
+static struct master		*master_self;	/* for master_slot_live */
 
 /* Only note which signal came; the loop acts on it. */
 static void
@@ -132,6 +133,7 @@ master_spawn(struct master *m, struct slot *slot)
 	pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
+		metrics_close();	/* the master's copies: see metrics.c */
 		_exit(worker_run(m->cfg, m->lfd, self, index));
 	}
 	if (pid == -1) {
@@ -223,6 +225,14 @@ int
 master_live_slot(const struct slot *slot)
 {
 	return (slot->state == SLOT_RUNNING || slot->state == SLOT_RETIRING);
+}
+
+/* For metrics.c: has slot index a live worker? */
+int
+master_slot_live(int index)
+{
+	return (master_self != NULL &&
+	    master_live_slot(&master_self->slots[index]));
 }
 
 /* Send sig to every live worker. */
@@ -353,7 +363,8 @@ master_timers(struct master *m)
 		else
 			next = master_sooner(next, left);
 	}
-	return (master_sooner(next, supervise_timers(m)));
+	return (master_sooner(master_sooner(next, supervise_timers(m)),
+	    metrics_timers()));
 }
 
 /*
@@ -466,6 +477,7 @@ master_run(const struct ackd_config *cfg, int lfd, const char *listen,
 	int			i, status;
 
 	m.cfg = cfg;
+	master_self = &m;
 	m.lfd = lfd;
 	m.listen = listen;
 	m.on_ready = on_ready;
