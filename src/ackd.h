@@ -41,6 +41,7 @@
 #define ACKD_PER_IP_MAX		1000000
 #define ACKD_PER_WORKER_MAX	1000000000
 #define ACKD_NAME_MAX		256	/* --user, --group */
+#define ACKD_PROXY_FROM_MAX	64	/* --proxy-from ranges, all flags together */
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
@@ -49,6 +50,48 @@
 
 /* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
 #define ACKD_ADDRSTRLEN		72
+
+/* proxy.c: the PROXY protocol header and --proxy-from; pure, fuzzable. */
+#define PROXY_V1_MAX		107	/* the longest v1 line, CRLF included */
+#define PROXY_V2_FIXED		16	/* v2: signature, version, family, length */
+#define PROXY_HEADER_MAX	4096	/* a v2 header, TLVs included, at most */
+
+enum proxy_result {
+	PROXY_MORE,		/* a valid header may still come: read on */
+	PROXY_INVALID,		/* why says why, in one word */
+	PROXY_DONE		/* len bytes are the header */
+};
+
+enum proxy_command {
+	PROXY_CMD_PROXY,	/* relayed: src is the client */
+	PROXY_CMD_LOCAL,	/* v2 LOCAL: the balancer's own (health check) */
+	PROXY_CMD_UNKNOWN	/* v1 UNKNOWN, or a v2 family we do not use */
+};
+
+struct proxy_header {
+	int			 version;	/* 1 or 2 */
+	enum proxy_command	 command;
+	size_t			 len;		/* header bytes at the start */
+	struct sockaddr_storage	 src;		/* PROXY_CMD_PROXY: the client */
+	struct sockaddr_storage	 dst;		/* and where it connected */
+	socklen_t		 srclen;
+	socklen_t		 dstlen;
+	const char		*why;		/* PROXY_INVALID's reason */
+};
+
+struct proxy_cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned char	 addr[16];	/* bits past the prefix are 0 */
+	int		 bits;
+};
+
+enum proxy_result proxy_parse(const unsigned char *, size_t,
+	    struct proxy_header *);
+int	proxy_cidr_parse(const char *, size_t, struct proxy_cidr *);
+int	proxy_cidr_match(const struct proxy_cidr *, const struct sockaddr *,
+	    socklen_t);
+int	proxy_cidr_any(const struct proxy_cidr *, int, const struct sockaddr *,
+	    socklen_t);
 
 /* config.c */
 enum ackd_log_format {
@@ -81,6 +124,9 @@ struct ackd_config {
 	int			 max_per_worker;	/* 0: no limit */
 	int			 stats_interval_ms;	/* 0: only on SIGUSR1 */
 	char			 metrics[80];	/* "": no metrics listener */
+	int			 proxy_protocol; /* a PROXY header comes first */
+	int			 proxy_from_n;	/* 0: headers from anywhere */
+	struct proxy_cidr	 proxy_from[ACKD_PROXY_FROM_MAX];
 };
 
 enum config_result {
