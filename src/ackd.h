@@ -209,6 +209,7 @@ int	net_listen(const struct ackd_config *, char *, size_t);
 int	net_accept_timeout(int, int);
 int	net_accept(int, struct conn *);
 ssize_t	net_read_timed(int, void *, size_t, int);
+ssize_t	net_recv_timed(int, void *, size_t, int, int);
 int	net_write_all(int, const void *, size_t);
 
 /* queue.c: a bounded FIFO of connections; lock rules are in queue.c. */
@@ -259,6 +260,7 @@ enum stats_counter {
 	STATS_LOG_FAILED,
 	STATS_ACK_FAILED,
 	STATS_REFUSED,
+	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
 	STATS_BYTES,
 	STATS_NCOUNTERS
 };
@@ -323,6 +325,8 @@ struct handler {
 	unsigned char		*buf;		/* max_message + 1 */
 	char			*line;
 	size_t			 line_size;
+	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
+	char			 via[ACKD_ADDRSTRLEN + 32];	/* proxy=... */
 };
 
 int	handler_init(struct handler *, const struct ackd_config *,

@@ -31,6 +31,7 @@ enum config_kind {
 	KIND_HOSTPORT,	/* char[] field, numeric ADDR:PORT or [ADDR]:PORT */
 	KIND_FORMAT,
 	KIND_SWITCH,	/* int field set to 1, takes no value */
+	KIND_CIDRS,	/* --proxy-from: ranges added to cfg->proxy_from */
 	KIND_HELP,
 	KIND_VERSION
 };
@@ -78,6 +79,9 @@ static const struct config_flag config_flags[] = {
 	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(stats_interval_ms) },
 	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
+	/* 300 and up: apart from the values other flags take meanwhile */
+	{ "proxy-protocol", 300, KIND_SWITCH, 0, 0, FIELD(proxy_protocol) },
+	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -162,6 +166,37 @@ config_number(const struct config_flag *f, const char *arg, long long *v,
 	return (CONFIG_RUN);
 }
 
+/*
+ * Add the comma-separated ranges of one --proxy-from to cfg (the flag
+ * may be repeated: each adds to the list).
+ */
+static enum config_result
+config_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
+    char *err, size_t errsize)
+{
+	const char	*p = arg, *comma;
+	size_t		 len;
+
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (cfg->proxy_from_n == ACKD_PROXY_FROM_MAX)
+			return (config_error(err, errsize, "--%s: more than %d "
+			    "ranges (allowed: up to %d, all --%s together)", name,
+			    ACKD_PROXY_FROM_MAX, ACKD_PROXY_FROM_MAX, name));
+		if (proxy_cidr_parse(p, len,
+		    &cfg->proxy_from[cfg->proxy_from_n]) == -1)
+			return (config_error(err, errsize, "--%s: '%.*s' is not "
+			    "an address range (allowed: comma-separated IPv4 or "
+			    "IPv6 ADDR or ADDR/BITS, e.g. 10.0.0.0/8,::1)", name,
+			    (int)(len > 64 ? 64 : len), p));
+		cfg->proxy_from_n++;
+		if (comma == NULL)
+			return (CONFIG_RUN);
+		p = comma + 1;
+	}
+}
+
 /* Apply one flag's value to cfg. */
 static enum config_result
 config_apply(struct ackd_config *cfg, const struct config_flag *f,
@@ -241,6 +276,8 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 	case KIND_SWITCH:
 		*(int *)(void *)field = 1;
 		return (CONFIG_RUN);
+	case KIND_CIDRS:
+		return (config_cidrs(cfg, f->name, arg, err, errsize));
 	case KIND_HELP:
 		return (CONFIG_HELP);
 	case KIND_VERSION:
@@ -337,6 +374,9 @@ config_missing(int c, char *err, size_t errsize)
 	case KIND_PATH:
 		snprintf(range, sizeof(range), "a file path");
 		break;
+	case KIND_CIDRS:
+		snprintf(range, sizeof(range), "ADDR[/BITS][,...]");
+		break;
 	default:
 		snprintf(range, sizeof(range), "a file path, or -");
 		break;
@@ -369,6 +409,10 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		return (config_error(err, errsize, "--daemon: the log cannot go "
 		    "to standard output, which a daemon closes (allowed: "
 		    "--log-file PATH)"));
+	if (cfg->proxy_from_n > 0 && !cfg->proxy_protocol)
+		return (config_error(err, errsize, "--proxy-from: trusts PROXY "
+		    "headers, which only --proxy-protocol reads (allowed: with "
+		    "--proxy-protocol)"));
 	return (CONFIG_RUN);
 }
 
@@ -455,6 +499,11 @@ config_usage(FILE *fp)
 "                             off, 0-%d s [0]\n"
 "      --metrics ADDR:PORT    serve the counters for Prometheus over HTTP at\n"
 "                             http://ADDR:PORT/metrics [off]\n"
+"      --proxy-protocol       each connection starts with a PROXY protocol\n"
+"                             header (v1 or v2); log its client [off]\n"
+"      --proxy-from CIDR[,CIDR...]  take PROXY headers only from these\n"
+"                             addresses (IPv4/IPv6 ADDR or ADDR/BITS, up to\n"
+"                             %d); others are refused [any source]\n"
 "  -h, --help                 print this help and exit\n"
 "  -V, --version              print the version and exit\n"
 "\n"
@@ -471,5 +520,5 @@ config_usage(FILE *fp)
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    ACKD_ACK_MAX, d.ack, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
 	    ACKD_WORKER_TIMEOUT_SLACK_MS / 1000, ACKD_PER_WORKER_MAX,
-	    ACKD_TIMEOUT_MAX_MS / 1000);
+	    ACKD_TIMEOUT_MAX_MS / 1000, ACKD_PROXY_FROM_MAX);
 }

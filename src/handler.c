@@ -33,10 +33,15 @@ handler_init(struct handler *h, const struct ackd_config *cfg,
 	h->cfg = cfg;
 	h->stats = stats;
 	h->pid = getpid();	/* glibc no longer caches it: a syscall a line */
-	h->line_size = logfmt_line_max(cfg->log_format, cfg->max_message, 64);
+	/* extra fields: ours, and the proxy= ones of --proxy-protocol */
+	h->line_size = logfmt_line_max(cfg->log_format, cfg->max_message,
+	    64 + sizeof(h->via));
 	h->buf = malloc(cfg->max_message + 1);
 	h->line = malloc(h->line_size);
-	if (h->buf == NULL || h->line == NULL) {
+	h->pbuf = cfg->proxy_protocol ? malloc(PROXY_HEADER_MAX) : NULL;
+	h->via[0] = '\0';
+	if (h->buf == NULL || h->line == NULL ||
+	    (cfg->proxy_protocol && h->pbuf == NULL)) {
 		handler_free(h);
 		return (-1);
 	}
@@ -49,8 +54,10 @@ handler_free(struct handler *h)
 {
 	free(h->buf);
 	free(h->line);
+	free(h->pbuf);
 	h->buf = NULL;
 	h->line = NULL;
+	h->pbuf = NULL;
 }
 
 /* A short name for the errno values a read can end with. */
@@ -76,7 +83,14 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 {
 	struct logfmt_record	rec;
 	size_t			len;
+	char			both[sizeof(h->via) + 64];
 
+	/* a proxied connection's lines all say which balancer relayed it */
+	if (h->via[0] != '\0') {
+		snprintf(both, sizeof(both), "%s%s%s", h->via,
+		    extra != NULL ? " " : "", extra != NULL ? extra : "");
+		extra = both;
+	}
 	rec.when = now;
 	rec.client = client;
 	rec.pid = h->pid;
@@ -159,23 +173,15 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 		handler_linger(h, fd);
 }
 
-/* Serve one accepted connection, then close it. */
-void
-handler_serve(struct handler *h, const struct conn *c)
+/* Log a read that brought no message: n is 0 (end of file) or -1 (errno). */
+static void
+handler_nothing(struct handler *h, const char *client, ssize_t n)
 {
-	struct timespec		now;
-	char			client[ACKD_ADDRSTRLEN], extra[32];
-	ssize_t			n;
-	int			fd = c->fd;
+	struct timespec	now;
+	char		extra[32];
 
-	/* the address accept() gave: no getpeername() per connection */
-	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
-	n = net_read_timed(fd, h->buf, h->cfg->max_message + 1,
-	    h->cfg->read_timeout_ms);
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (n > 0)
-		handler_message(h, fd, &now, client, (size_t)n);
-	else if (n == 0) {
+	if (n == 0) {
 		stats_add(h->stats, STATS_EMPTY, 1);
 		handler_log(h, &now, client, "empty", 0, 0, NULL);
 	} else if (errno == ETIMEDOUT) {
@@ -190,6 +196,153 @@ handler_serve(struct handler *h, const struct conn *c)
 		    handler_errno_name(errno));
 		handler_log(h, &now, client, "error", 0, 0, extra);
 	}
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long
+handler_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Milliseconds left until deadline (handler_now_ms's clock), at least 0. */
+static int
+handler_ms_left(long long deadline)
+{
+	long long	now = handler_now_ms();
+
+	return (deadline > now ? (int)(deadline - now) : 0);
+}
+
+/* Refuse a connection under --proxy-protocol: count, log why; -1. */
+static int
+handler_proxy_refuse(struct handler *h, const char *client, size_t got,
+    const char *why)
+{
+	struct timespec	now;
+	char		extra[64];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	stats_add(h->stats, STATS_PROXY_REFUSED, 1);
+	snprintf(extra, sizeof(extra), "reason=%s", why);
+	handler_log(h, &now, client, "proxy-refused", got, 0, extra);
+	return (-1);
+}
+
+/*
+ * Take the n header bytes the parser has seen (peeked) off the socket:
+ * they are there, so this does not wait. 0, or -1 with errno.
+ */
+static int
+handler_proxy_consume(struct handler *h, int fd, size_t from, size_t n)
+{
+	ssize_t	got;
+
+	while (n > 0) {
+		got = net_read_timed(fd, h->pbuf + from, n, 0);
+		if (got <= 0)
+			return (-1);
+		from += (size_t)got;
+		n -= (size_t)got;
+	}
+	return (0);
+}
+
+/*
+ * --proxy-protocol: read the PROXY header by *deadline (the read
+ * timeout, which the message shares), taking no byte past it off the
+ * socket: the parser looks at peeked bytes, and everything it has seen
+ * without a verdict is header. Then client becomes the header's client
+ * (the peer for LOCAL and UNKNOWN) and h->via names the peer. -1 once a
+ * refused or silent connection has been logged.
+ */
+static int
+handler_proxy(struct handler *h, const struct conn *c, char *client,
+    size_t clientsize, long long deadline)
+{
+	const struct ackd_config	*cfg = h->cfg;
+	struct proxy_header		 hdr;
+	enum proxy_result		 r;
+	size_t				 have = 0;
+	ssize_t				 n;
+
+	if (cfg->proxy_from_n > 0 && !proxy_cidr_any(cfg->proxy_from,
+	    cfg->proxy_from_n, &c->addr.sa, c->addrlen))
+		return (handler_proxy_refuse(h, client, 0, "untrusted-source"));
+	for (;;) {
+		n = net_recv_timed(c->fd, h->pbuf + have, PROXY_HEADER_MAX - have,
+		    MSG_PEEK, handler_ms_left(deadline));
+		if (n <= 0 && have == 0) {
+			handler_nothing(h, client, n);	/* as without a header */
+			return (-1);
+		}
+		if (n == 0)
+			return (handler_proxy_refuse(h, client, have,
+			    "truncated"));
+		if (n < 0)
+			return (handler_proxy_refuse(h, client, have,
+			    errno == ETIMEDOUT ? "timeout" : errno == ECONNRESET ?
+			    "reset" : "read-error"));
+		r = proxy_parse(h->pbuf, have + (size_t)n, &hdr);
+		if (r == PROXY_INVALID)
+			return (handler_proxy_refuse(h, client, have + (size_t)n,
+			    hdr.why));
+		if (r == PROXY_DONE)
+			break;
+		if (handler_proxy_consume(h, c->fd, have, (size_t)n) == -1)
+			return (handler_proxy_refuse(h, client, have,
+			    "read-error"));
+		have += (size_t)n;
+		if (have == PROXY_HEADER_MAX)	/* proxy_parse stops before */
+			return (handler_proxy_refuse(h, client, have,
+			    "too-long"));
+	}
+	if (handler_proxy_consume(h, c->fd, have, hdr.len - have) == -1)
+		return (handler_proxy_refuse(h, client, have, "read-error"));
+	/* from here on, every line of the connection carries via */
+	memcpy(h->via, "proxy=", 6);
+	net_format_addr(h->via + 6, sizeof(h->via) - 6, &c->addr.sa,
+	    c->addrlen);
+	if (hdr.command == PROXY_CMD_PROXY)
+		net_format_addr(client, clientsize,
+		    (const struct sockaddr *)&hdr.src, hdr.srclen);
+	else
+		snprintf(h->via + strlen(h->via), sizeof(h->via) -
+		    strlen(h->via), " proxy_cmd=%s",
+		    hdr.command == PROXY_CMD_LOCAL ? "local" : "unknown");
+	return (0);
+}
+
+/* Serve one accepted connection, then close it. */
+void
+handler_serve(struct handler *h, const struct conn *c)
+{
+	struct timespec		now;
+	char			client[ACKD_ADDRSTRLEN];
+	ssize_t			n;
+	long long		deadline;
+	int			fd = c->fd, timeout_ms = h->cfg->read_timeout_ms;
+
+	/* the address accept() gave: no getpeername() per connection */
+	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
+	h->via[0] = '\0';
+	if (h->cfg->proxy_protocol) {
+		deadline = handler_now_ms() + timeout_ms;
+		if (handler_proxy(h, c, client, sizeof(client), deadline) == -1)
+			goto done;
+		timeout_ms = handler_ms_left(deadline);
+	}
+	n = net_read_timed(fd, h->buf, h->cfg->max_message + 1, timeout_ms);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (n > 0)
+		handler_message(h, fd, &now, client, (size_t)n);
+	else
+		handler_nothing(h, client, n);
+done:
+	h->via[0] = '\0';
 	close(fd);
 	peerlimit_leave(c->limit_entry);
 }

@@ -279,13 +279,23 @@ net_now_ms(void)
 ssize_t
 net_read_timed(int fd, void *buf, size_t size, int timeout_ms)
 {
+	return (net_recv_timed(fd, buf, size, 0, timeout_ms));
+}
+
+/*
+ * net_read_timed with recv flags: MSG_PEEK looks at the data and leaves
+ * it there (a PROXY header's reader takes only the header's bytes).
+ */
+ssize_t
+net_recv_timed(int fd, void *buf, size_t size, int flags, int timeout_ms)
+{
 	struct pollfd	 pfd;
 	long long	 deadline = -1, left;
 	ssize_t		 n;
 	int		 rc;
 
 	for (;;) {
-		n = recv(fd, buf, size, MSG_DONTWAIT);
+		n = recv(fd, buf, size, flags | MSG_DONTWAIT);
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR))
 			return (n);

@@ -33,6 +33,9 @@ const struct stats_name stats_counter_names[STATS_NCOUNTERS] = {
 	    "Messages logged whose acknowledgement could not be sent." },
 	{ "refused", "ackd_connections_refused_total",
 	    "Connections refused by --max-connections-per-ip." },
+	{ "proxy_refused", "ackd_connections_proxy_refused_total",
+	    "Connections refused by --proxy-protocol: no valid header, or "
+	    "not from --proxy-from." },
 	{ "bytes", "ackd_received_bytes_total",
 	    "Message bytes received and logged." },
 };

@@ -47,6 +47,7 @@ COUNTERS = [
     ("ackd_log_write_failures_total", "log_failed"),
     ("ackd_ack_failures_total", "ack_failed"),
     ("ackd_connections_refused_total", "refused"),
+    ("ackd_connections_proxy_refused_total", "proxy_refused"),
     ("ackd_received_bytes_total", "bytes"),
 ]
 GAUGES = [

@@ -59,6 +59,8 @@ static const struct {
 	{ "max-connections-per-worker", 0, 1 },
 	{ "stats-interval", 0, 1 },
 	{ "metrics", 0, 1 },
+	{ "proxy-protocol", 0, 0 },
+	{ "proxy-from", 0, 1 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -374,6 +376,59 @@ START_TEST(check_config_metrics)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		check_config_assert_error(check_config_fresh(&cfg, "--metrics",
 		    bad[i], NULL), "--metrics: ", "is not ADDR:PORT", bad[i]);
+}
+END_TEST
+
+/*
+ * --proxy-protocol is off by default; --proxy-from adds ranges, repeated
+ * or comma-separated, and needs --proxy-protocol.
+ */
+START_TEST(check_config_proxy)
+{
+	static const char	*bad[] = { "", ",", "10.0.0.0/8,", ",::1",
+	    "10.0.0.0/33", "10.0.0.0/8;::1", "localhost", "10.0.0.0/8 ::1",
+	    "010.0.0.0/8", "::1/129", "[::1]" };
+	struct ackd_config	cfg;
+	char			many[ACKD_PROXY_FROM_MAX * 16];
+	size_t			i;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.proxy_protocol, 0);
+	ck_assert_int_eq(cfg.proxy_from_n, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--proxy-protocol", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.proxy_protocol, 1);
+	ck_assert_int_eq(cfg.proxy_from_n, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--proxy-protocol",
+	    "--proxy-from", "10.0.0.0/8,::1", "--proxy-from", "127.0.0.1",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.proxy_from_n, 3);
+	ck_assert_int_eq(cfg.proxy_from[0].bits, 8);
+	ck_assert_int_eq(cfg.proxy_from[1].family, AF_INET6);
+	ck_assert_int_eq(cfg.proxy_from[1].bits, 128);
+	ck_assert_int_eq(cfg.proxy_from[2].bits, 32);
+	/* the order of the flags does not matter */
+	ck_assert_int_eq(check_config_fresh(&cfg, "--proxy-from", "::/0",
+	    "--proxy-protocol", NULL), CONFIG_RUN);
+	check_config_assert_error(check_config_fresh(&cfg, "--proxy-from",
+	    "10.0.0.0/8", NULL), "--proxy-from: ", "(allowed: with "
+	    "--proxy-protocol)", "without --proxy-protocol");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check_config_assert_error(check_config_fresh(&cfg,
+		    "--proxy-protocol", "--proxy-from", bad[i], NULL),
+		    "--proxy-from: ", "is not an address range (allowed: ",
+		    bad[i]);
+	/* ACKD_PROXY_FROM_MAX ranges, then one more */
+	many[0] = '\0';
+	for (i = 0; i < ACKD_PROXY_FROM_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+		    "%s10.0.%zu.0/24", i ? "," : "", i);
+	ck_assert_msg(check_config_fresh(&cfg, "--proxy-protocol",
+	    "--proxy-from", many, NULL) == CONFIG_RUN, "%s", check_config_err);
+	ck_assert_int_eq(cfg.proxy_from_n, ACKD_PROXY_FROM_MAX);
+	check_config_assert_error(check_config_fresh(&cfg, "--proxy-protocol",
+	    "--proxy-from", many, "--proxy-from", "::1", NULL),
+	    "--proxy-from: ", "ranges (allowed: up to", "one too many");
 }
 END_TEST
 
@@ -877,6 +932,7 @@ config_suite(void)
 	tcase_add_test(tc, check_config_log_format);
 	tcase_add_test(tc, check_config_operations);
 	tcase_add_test(tc, check_config_metrics);
+	tcase_add_test(tc, check_config_proxy);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command line");
