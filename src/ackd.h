@@ -42,6 +42,8 @@
 #define ACKD_PER_WORKER_MAX	1000000000
 #define ACKD_NAME_MAX		256	/* --user, --group */
 #define ACKD_PROXY_FROM_MAX	64	/* --proxy-from ranges, all flags together */
+#define ACKD_LISTEN_MAX		16	/* --bind flags, and addresses in all */
+#define ACKD_HOST_MAX		255	/* one --bind value, in bytes */
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
@@ -100,7 +102,12 @@ enum ackd_log_format {
 };
 
 struct ackd_config {
-	char			 bind[64];	/* numeric IPv4 or IPv6 address */
+	/* addresses or host names; an explicit --bind replaces the default */
+	char			 bind[ACKD_LISTEN_MAX][ACKD_HOST_MAX + 1];
+	int			 nbind;
+	int			 bind_given;	/* the default is gone */
+	int			 ipv6_only;	/* IPV6_V6ONLY on IPv6 listeners */
+	int			 reuseport;	/* a socket per worker */
 	int			 port;		/* 0: the kernel picks one */
 	int			 backlog;
 	int			 workers;
@@ -202,10 +209,15 @@ struct conn {
 /* net.c */
 int	net_parse_addr(const char *, int, struct sockaddr_storage *,
 	    socklen_t *);
+int	net_bind_syntax(const char *);
+int	net_resolve(const char *, int, struct sockaddr_storage *, socklen_t *,
+	    int *, int, char *, size_t);
 int	net_parse_hostport(const char *, struct sockaddr_storage *,
 	    socklen_t *);
 size_t	net_format_addr(char *, size_t, const struct sockaddr *, socklen_t);
-int	net_listen(const struct ackd_config *, char *, size_t);
+int	net_listen(const struct ackd_config *, const struct sockaddr *,
+	    socklen_t, char *, size_t);
+int	net_set_nonblock(int, int);
 int	net_accept_timeout(int, int);
 int	net_accept(int, struct conn *);
 ssize_t	net_read_timed(int, void *, size_t, int);
@@ -361,10 +373,25 @@ int	pool_start(struct pool *, const struct ackd_config *, struct queue *,
 void	pool_join(struct pool *);
 
 /* worker.c */
-int	worker_run(const struct ackd_config *, int, pid_t, int);
+int	worker_run(const struct ackd_config *, const int *, int, pid_t, int);
+
+/*
+ * listen.c: the master's listening sockets: one shared set for every
+ * worker, or with --reuseport one set per initial worker, each owned by
+ * a slot and handed on to that slot's successor.
+ */
+#define ACKD_LISTEN_NAMES	(ACKD_LISTEN_MAX * (ACKD_ADDRSTRLEN + 1))
+int	listen_open(const struct ackd_config *, char *, size_t);
+const char *listen_names(void);
+int	listen_worker_fds(int, int *, int);
+void	listen_close_others(const int *, int);
+int	listen_owns(int);
+void	listen_give(int, int);
+int	listen_backlog(void);
+void	listen_close(void);
 
 /* master.c */
-int	master_run(const struct ackd_config *, int, const char *,
+int	master_run(const struct ackd_config *, const char *,
 	    void (*)(void));
 int	master_slot_live(int);
 
@@ -376,7 +403,7 @@ int	systemd_enabled(void);
 long long systemd_watchdog_ms(void);
 void	systemd_notify(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
-int	systemd_listen_fd(char *, size_t);
+int	systemd_listen_fds(int *, int, char *, size_t);
 
 /* http.c: the HTTP the metrics endpoint speaks; pure, fuzzable. */
 int	http_parse(const char *, size_t, size_t, const char *);

@@ -23,7 +23,7 @@ enum config_kind {
 	KIND_INT,	/* int field, whole number in [min, max] */
 	KIND_SIZE,	/* size_t field, whole number in [min, max] */
 	KIND_MSEC,	/* int field in ms, decimal seconds in [min, max] ms */
-	KIND_ADDR,
+	KIND_ADDR,	/* appended to bind[], an address or a host name */
 	KIND_ACK,
 	KIND_LOGPATH,	/* const char * field; - is standard output */
 	KIND_PATH,	/* const char * field, a non-empty path */
@@ -82,6 +82,8 @@ static const struct config_flag config_flags[] = {
 	/* 300 and up: apart from the values other flags take meanwhile */
 	{ "proxy-protocol", 300, KIND_SWITCH, 0, 0, FIELD(proxy_protocol) },
 	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from) },
+	{ "ipv6-only", 280, KIND_SWITCH, 0, 0, FIELD(ipv6_only) },
+	{ "reuseport", 281, KIND_SWITCH, 0, 0, FIELD(reuseport) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -95,7 +97,8 @@ config_defaults(struct ackd_config *cfg)
 	long	ncpu;
 
 	memset(cfg, 0, sizeof(*cfg));
-	strcpy(cfg->bind, "0.0.0.0");
+	strcpy(cfg->bind[0], "0.0.0.0");
+	cfg->nbind = 1;
 	cfg->port = 9999;
 	cfg->backlog = 511;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -197,6 +200,32 @@ config_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
 	}
 }
 
+/*
+ * Add one --bind value to cfg: the first replaces the default. Names are
+ * only checked for their form here; they are resolved at start.
+ */
+static enum config_result
+config_bind(struct ackd_config *cfg, const struct config_flag *f,
+    const char *arg, char *err, size_t errsize)
+{
+	if (strlen(arg) > ACKD_HOST_MAX)
+		return (config_error(err, errsize, "--%s: %zu bytes is too long "
+		    "(allowed: 1-%d)", f->name, strlen(arg), ACKD_HOST_MAX));
+	if (!net_bind_syntax(arg))
+		return (config_error(err, errsize, "--%s: '%s' is not an IPv4 "
+		    "or IPv6 address or a host name", f->name, arg));
+	if (!cfg->bind_given) {
+		cfg->bind_given = 1;
+		cfg->nbind = 0;
+	}
+	if (cfg->nbind == ACKD_LISTEN_MAX)
+		return (config_error(err, errsize, "--%s: '%s' is one address "
+		    "too many (allowed: 1-%d --bind flags)", f->name, arg,
+		    ACKD_LISTEN_MAX));
+	strcpy(cfg->bind[cfg->nbind++], arg);
+	return (CONFIG_RUN);
+}
+
 /* Apply one flag's value to cfg. */
 static enum config_result
 config_apply(struct ackd_config *cfg, const struct config_flag *f,
@@ -220,12 +249,7 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 			*(int *)(void *)field = (int)v;
 		return (CONFIG_RUN);
 	case KIND_ADDR:
-		if (strlen(arg) >= sizeof(cfg->bind) ||
-		    net_parse_addr(arg, 0, &ss, &sslen) == -1)
-			return (config_error(err, errsize, "--%s: '%s' is not "
-			    "a numeric IPv4 or IPv6 address", f->name, arg));
-		strcpy(cfg->bind, arg);
-		return (CONFIG_RUN);
+		return (config_bind(cfg, f, arg, err, errsize));
 	case KIND_ACK:
 		len = strlen(arg);
 		if (len < (size_t)f->min || len > (size_t)f->max)
@@ -363,7 +387,8 @@ config_missing(int c, char *err, size_t errsize)
 		snprintf(range, sizeof(range), "text, json");
 		break;
 	case KIND_ADDR:
-		snprintf(range, sizeof(range), "a numeric IPv4 or IPv6 address");
+		snprintf(range, sizeof(range), "an IPv4 or IPv6 address or a "
+		    "host name");
 		break;
 	case KIND_HOSTPORT:
 		snprintf(range, sizeof(range), "ADDR:PORT or [ADDR]:PORT");
@@ -405,6 +430,12 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		    "which is off, or more than the read timeout)",
 		    cfg->worker_timeout_ms / 1000, cfg->worker_timeout_ms % 1000,
 		    cfg->read_timeout_ms / 1000, cfg->read_timeout_ms % 1000));
+#ifndef ACKD_REUSEPORT_OPT
+	if (cfg->reuseport)
+		return (config_error(err, errsize, "--reuseport: this system "
+		    "has no SO_REUSEPORT (allowed: leave it out; the workers "
+		    "then share one socket)"));
+#endif
 	if (cfg->daemon && cfg->log_file == NULL)
 		return (config_error(err, errsize, "--daemon: the log cannot go "
 		    "to standard output, which a daemon closes (allowed: "
@@ -466,8 +497,13 @@ config_usage(FILE *fp)
 "usage: ackd [options]\n"
 "Receive one message per TCP connection, log it, reply with an ACK, close.\n"
 "\n"
-"  -b, --bind ADDR            numeric IPv4/IPv6 address to listen on [%s]\n"
-"  -p, --port N               TCP port, 0-65535; 0 picks a free one [%d]\n"
+"  -b, --bind ADDR            address or host name to listen on; repeat for\n"
+"                             more, up to %d addresses in all [%s]\n"
+"      --ipv6-only            IPv6 listeners take no IPv4 (:: is dual-stack)\n"
+"      --reuseport            a socket per worker (SO_REUSEPORT); the kernel\n"
+"                             spreads connections [one shared socket]\n"
+"  -p, --port N               TCP port of every listener, 0-65535; 0 picks a\n"
+"                             free one [%d]\n"
 "      --backlog N            listen backlog, 1-%d [%d]\n"
 "  -w, --workers N            worker processes, 1-%d [online CPUs: %d]\n"
 "  -t, --threads N            handler threads per worker, 1-%d [%d]\n"
@@ -513,7 +549,7 @@ config_usage(FILE *fp)
 "pid file, 70 internal error or workers keep dying at start, 71 system\n"
 "resources, 73 cannot open the log or pid file, 77 cannot change user.\n"
 "See ackd(8).\n",
-	    d.bind, d.port, ACKD_BACKLOG_MAX, d.backlog, ACKD_WORKERS_MAX,
+	    ACKD_LISTEN_MAX, d.bind[0], d.port, ACKD_BACKLOG_MAX, d.backlog, ACKD_WORKERS_MAX,
 	    d.workers, ACKD_THREADS_MAX, d.threads, ACKD_QUEUE_MAX, d.queue,
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,

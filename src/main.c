@@ -49,18 +49,6 @@ main_ignore_signals(void)
 	sigaction(SIGXFSZ, &sa, NULL);
 }
 
-/* Describe where lfd really listens (the kernel's port for --port 0). */
-static void
-main_listen_name(int lfd, char *buf, size_t size)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len = sizeof(ss);
-
-	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == -1)
-		fatal(ACKD_EXIT_OSERR, "getsockname");
-	net_format_addr(buf, size, (struct sockaddr *)&ss, len);
-}
-
 /*
  * Make the log and pid file paths absolute, in buffers that live as long
  * as the process: a daemon runs in /, and SIGHUP reopens the log by path.
@@ -90,8 +78,8 @@ int
 main(int argc, char **argv)
 {
 	struct ackd_config	cfg;
-	char			err[512], listen[ACKD_ADDRSTRLEN];
-	int			lfd, mfd, status;
+	char			err[512];
+	int			mfd, status;
 
 	log_init(argv[0]);
 	main_std_fds();
@@ -122,12 +110,9 @@ main(int argc, char **argv)
 	if (msglog_open(cfg.log_file, cfg.log_format) == -1)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
 		    cfg.log_file != NULL ? cfg.log_file : "(stdout)");
-	/* a socket systemd passed us, or our own */
-	if ((lfd = systemd_listen_fd(err, sizeof(err))) == -1)
-		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
-	if (lfd == -2 && (lfd = net_listen(&cfg, err, sizeof(err))) == -1)
-		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
-	main_listen_name(lfd, listen, sizeof(listen));
+	/* the sockets systemd passed us, or our own */
+	if ((status = listen_open(&cfg, err, sizeof(err))) != 0)
+		fatalx(status, "%s", err);
 	if ((mfd = metrics_listen(&cfg, err, sizeof(err))) == -1)
 		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
 	if (scoreboard_init() == -1)
@@ -137,7 +122,7 @@ main(int argc, char **argv)
 	    (size_t)cfg.threads + 1) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	priv_drop();
-	status = master_run(&cfg, lfd, listen, daemon_ready);
+	status = master_run(&cfg, listen_names(), daemon_ready);
 	metrics_close();
 	pidfile_remove();
 	return (status);

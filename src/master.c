@@ -123,18 +123,23 @@ master_signals_reset(void)
 void
 master_spawn(struct master *m, struct slot *slot)
 {
-	pid_t	pid, self = getpid();
-	int	index = (int)(slot - m->slots);
+	/* off the stack: up to every set, after --reuseport merges */
+	static int	fds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
+	pid_t		pid, self = getpid();
+	int		index = (int)(slot - m->slots), nfds;
 
 	/* the slot's previous worker is gone: so are its connections */
 	peerlimit_clear(index);
 	/* it opens the log we have now: no reopen for it to catch up on */
 	atomic_store(&scoreboard_slot(index)->reopened, m->reopen_gen);
+	nfds = listen_worker_fds(index, fds, (int)(sizeof(fds) /
+	    sizeof(fds[0])));
 	pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
 		metrics_close();	/* the master's copies: see metrics.c */
-		_exit(worker_run(m->cfg, m->lfd, self, index));
+		listen_close_others(fds, nfds);
+		_exit(worker_run(m->cfg, fds, nfds, self, index));
 	}
 	if (pid == -1) {
 		log_warn("cannot fork a worker");
@@ -259,6 +264,46 @@ master_alive(struct master *m)
 	return (n);
 }
 
+/* Stop slot's worker for good (or cancel its respawn). */
+static void
+master_retire(struct slot *slot)
+{
+	if (slot->state == SLOT_WAITING)
+		slot->state = SLOT_EMPTY;
+	else {
+		slot->state = SLOT_RETIRING;
+		kill(slot->pid, SIGTERM);
+	}
+}
+
+/*
+ * SIGTTOU with --reuseport when slot i owns sockets: they must not close
+ * (that resets their backlog) nor stay without a worker, so one new
+ * worker takes over the sockets of i and of another, k, and both retire:
+ * one worker fewer. 0, or -1 if there is no free slot for it.
+ */
+static int
+master_merge(struct master *m, int i)
+{
+	int	k, f;
+
+	for (k = ACKD_WORKERS_MAX - 1; k >= 0; k--)
+		if (k != i && (m->slots[k].state == SLOT_RUNNING ||
+		    m->slots[k].state == SLOT_WAITING))
+			break;
+	for (f = 0; f < ACKD_WORKERS_MAX; f++)
+		if (m->slots[f].state == SLOT_EMPTY)
+			break;
+	if (k < 0 || f == ACKD_WORKERS_MAX)
+		return (-1);
+	listen_give(i, f);
+	listen_give(k, f);
+	master_retire(&m->slots[i]);
+	master_retire(&m->slots[k]);
+	master_spawn(m, &m->slots[f]);
+	return (0);
+}
+
 /* SIGTTIN: want one worker more; SIGTTOU: retire one, gracefully. */
 static void
 master_resize(struct master *m, int more)
@@ -276,17 +321,28 @@ master_resize(struct master *m, int more)
 		m->wanted++;
 		master_spawn(m, &m->slots[i]);
 	} else if (!more && m->wanted > 1) {
+		/* rather one whose sockets (--reuseport) others serve too */
 		for (i = ACKD_WORKERS_MAX - 1; i >= 0; i--)
-			if (m->slots[i].state == SLOT_RUNNING ||
-			    m->slots[i].state == SLOT_WAITING)
+			if ((m->slots[i].state == SLOT_RUNNING ||
+			    m->slots[i].state == SLOT_WAITING) &&
+			    listen_owns(i) == 0)
 				break;
-		m->wanted--;
-		if (m->slots[i].state == SLOT_WAITING)
-			m->slots[i].state = SLOT_EMPTY;
-		else {
-			m->slots[i].state = SLOT_RETIRING;
-			kill(m->slots[i].pid, SIGTERM);
+		if (i < 0) {
+			for (i = ACKD_WORKERS_MAX - 1; i >= 0; i--)
+				if (m->slots[i].state == SLOT_RUNNING ||
+				    m->slots[i].state == SLOT_WAITING)
+					break;
+			if (master_merge(m, i) == -1) {
+				log_warnx("no free worker slot to merge "
+				    "sockets into; worker count stays at %d",
+				    m->wanted);
+				return;
+			}
+			m->wanted--;
+			return;
 		}
+		m->wanted--;
+		master_retire(&m->slots[i]);
 	} else
 		log_warnx("worker count stays at %d (allowed: 1-%d)",
 		    m->wanted, ACKD_WORKERS_MAX);
@@ -309,8 +365,8 @@ master_begin_shutdown(struct master *m, int status)
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)
 		if (m->slots[i].state == SLOT_WAITING)
 			m->slots[i].state = SLOT_EMPTY;
-	/* the workers hold the socket; our copy only keeps it alive longer */
-	close(m->lfd);
+	/* the workers hold the sockets; our copies only keep them longer */
+	listen_close();
 	master_kill_all(m, SIGTERM);
 }
 
@@ -461,14 +517,14 @@ master_handle_flags(struct master *m)
 }
 
 /*
- * Supervise cfg->workers workers on the listening socket lfd until a
- * graceful shutdown ends. listen is the address to report; on_ready (if
+ * Supervise cfg->workers workers on the listening sockets (listen.c)
+ * until a graceful shutdown ends. listen is the address to report; on_ready (if
  * not NULL) is called once, when every first worker serves. Returns the
  * exit status: 0; ACKD_EXIT_KILLED if the deadline forced a kill;
  * ACKD_EXIT_SOFTWARE if workers kept dying at start.
  */
 int
-master_run(const struct ackd_config *cfg, int lfd, const char *listen,
+master_run(const struct ackd_config *cfg, const char *listen,
     void (*on_ready)(void))
 {
 	static struct master	m;
@@ -478,7 +534,6 @@ master_run(const struct ackd_config *cfg, int lfd, const char *listen,
 
 	m.cfg = cfg;
 	master_self = &m;
-	m.lfd = lfd;
 	m.listen = listen;
 	m.on_ready = on_ready;
 	m.wanted = cfg->workers;

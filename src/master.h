@@ -35,8 +35,7 @@ struct slot {
 
 struct master {
 	const struct ackd_config *cfg;
-	int			 lfd;
-	const char		*listen;
+	const char		*listen;	/* listen_names() */
 	void			(*on_ready)(void);
 	struct slot		 slots[ACKD_WORKERS_MAX];
 	int			 wanted;	/* RUNNING + WAITING slots */

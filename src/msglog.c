@@ -314,7 +314,7 @@ static void __attribute__((format(printf, 3, 0)))
 msglog_vevent(const char *client, const char *event, const char *fmt,
     va_list ap)
 {
-	char			extra[512], line[1024];
+	char			extra[2048], line[4096];	/* listen= may be long */
 	struct timespec		now;
 	struct logfmt_record	rec;
 	size_t			len;

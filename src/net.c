@@ -63,6 +63,105 @@ net_parse_addr(const char *str, int port, struct sockaddr_storage *ss,
 }
 
 /*
+ * Is str a --bind value worth resolving: a numeric IPv4 or IPv6 address
+ * (as net_parse_addr takes them), or a host name (letters, digits, '-'
+ * and '_' in dot-separated labels, not all digits)? Pure: no lookup.
+ */
+int
+net_bind_syntax(const char *str)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*p;
+	int			 letter = 0, label = 0;
+
+	if (net_parse_addr(str, 0, &ss, &len) == 0)
+		return (1);
+	/* a colon makes it IPv6, and a digit-and-dot string IPv4: both bad */
+	for (p = str; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return (0);	/* empty label */
+			label = 0;
+			continue;
+		}
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    *p == '-' || *p == '_')
+			letter = 1;
+		else if (*p < '0' || *p > '9')
+			return (0);
+		label++;
+	}
+	return (letter && str[0] != '-');
+}
+
+/* Add ss to the n addresses in list unless it is there; 0, or -1 if full. */
+static int
+net_add_addr(struct sockaddr_storage *list, socklen_t *lens, int *n, int max,
+    const struct sockaddr_storage *ss, socklen_t len)
+{
+	int	i;
+
+	for (i = 0; i < *n; i++)
+		if (lens[i] == len && memcmp(&list[i], ss, len) == 0)
+			return (0);
+	if (*n == max)
+		return (-1);
+	list[*n] = *ss;
+	lens[(*n)++] = len;
+	return (0);
+}
+
+/*
+ * Resolve one --bind value (a numeric address, or a name looked up with
+ * getaddrinfo) for listening on port, and add each address that is new
+ * to the *n in list[] and lens[]. 0; -1 with err set if the name does not
+ * resolve; -2 with err set if that makes more than max addresses.
+ */
+int
+net_resolve(const char *host, int port, struct sockaddr_storage *list,
+    socklen_t *lens, int *n, int max, char *err, size_t errsize)
+{
+	struct addrinfo		 hints, *res, *ai;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 serv[16], reason[128];
+	int			 rc, full = 0;
+
+	if (net_parse_addr(host, port, &ss, &len) == 0) {
+		if (net_add_addr(list, lens, n, max, &ss, len) == -1)
+			goto too_many;
+		return (0);
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(serv, sizeof(serv), "%d", port);
+	if ((rc = getaddrinfo(host, serv, &hints, &res)) != 0) {
+		snprintf(err, errsize, "--bind: cannot resolve '%s': %s", host,
+		    rc == EAI_SYSTEM ? log_strerror(errno, reason,
+		    sizeof(reason)) : gai_strerror(rc));
+		return (-1);
+	}
+	for (ai = res; ai != NULL && !full; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof(ss))
+			continue;
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		full = net_add_addr(list, lens, n, max, &ss, ai->ai_addrlen);
+	}
+	freeaddrinfo(res);
+	if (!full)
+		return (0);
+too_many:
+	snprintf(err, errsize, "--bind: '%s' makes more than %d addresses "
+	    "(allowed: %d listeners in all)", host, max, max);
+	return (-2);
+}
+
+/*
  * Fill ss with "1.2.3.4:80" or "[::1]:80" (numeric address, port 0-65535
  * in decimal). -1 for anything else, names included.
  */
@@ -109,7 +208,11 @@ net_parse_hostport(const char *str, struct sockaddr_storage *ss,
 	return (0);
 }
 
-/* Write sa as "1.2.3.4:80" or "[::1]:80"; returns the length written. */
+/*
+ * Write sa as "1.2.3.4:80" or "[::1]:80"; returns the length written. An
+ * IPv4 client of a dual-stack socket (::ffff:1.2.3.4) is written as the
+ * IPv4 address it is, so one client looks the same on every listener.
+ */
 size_t
 net_format_addr(char *buf, size_t size, const struct sockaddr *sa,
     socklen_t salen)
@@ -117,7 +220,18 @@ net_format_addr(char *buf, size_t size, const struct sockaddr *sa,
 	char		host[INET6_ADDRSTRLEN];
 	int		n = -1;
 
-	if (sa->sa_family == AF_INET &&
+	if (sa->sa_family == AF_INET6 &&
+	    salen >= (socklen_t)sizeof(struct sockaddr_in6) &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)
+	    (const void *)sa)->sin6_addr)) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)(const void *)sa;
+
+		if (inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], host,
+		    sizeof(host)))
+			n = snprintf(buf, size, "%s:%u", host,
+			    ntohs(sin6->sin6_port));
+	} else if (sa->sa_family == AF_INET &&
 	    salen >= (socklen_t)sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 
@@ -172,34 +286,55 @@ net_defer_accept(int fd, int timeout_ms)
 }
 
 /*
- * Create the listening socket for cfg. It stays blocking: each worker
- * sleeps in accept(), and the kernel wakes one sleeper per connection. On
- * failure err says why (address and the system's reason) and -1 is
- * returned with errno set.
+ * IPv6 listeners: dual-stack (IPv4 clients too, as ::ffff:a.b.c.d) unless
+ * --ipv6-only, set explicitly: the system's default (the net.ipv6.bindv6only
+ * sysctl on Linux, on by default on the BSDs) must not decide. 0 or -1.
+ */
+static int
+net_v6only(int fd, int family, int on)
+{
+#if HAVE_DECL_IPV6_V6ONLY
+	if (family == AF_INET6)
+		return (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on)));
+#else
+	(void)fd;
+	(void)family;
+	(void)on;
+#endif
+	return (0);
+}
+
+/*
+ * Create a listening socket on sa for cfg; with --reuseport it may share
+ * the address with the other workers' sockets. It stays blocking: each
+ * worker sleeps in accept(), and the kernel wakes one sleeper per
+ * connection. On failure err says why (the address and the system's
+ * reason) and -1 is returned with errno set.
  */
 int
-net_listen(const struct ackd_config *cfg, char *err, size_t errsize)
+net_listen(const struct ackd_config *cfg, const struct sockaddr *sa,
+    socklen_t salen, char *err, size_t errsize)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	int			 fd, on = 1, saved;
-	const char		*what;
+	int		 fd, on = 1, saved;
+	const char	*what;
 
-	if (net_parse_addr(cfg->bind, cfg->port, &ss, &sslen) == -1) {
-		snprintf(err, errsize, "'%s' is not a numeric address",
-		    cfg->bind);
-		errno = EINVAL;
-		return (-1);
-	}
 	what = "socket";
-	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+	if ((fd = socket(sa->sa_family, SOCK_STREAM, 0)) == -1)
 		goto fail;
 	what = "set options on";
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    net_v6only(fd, sa->sa_family, cfg->ipv6_only) == -1)
 		goto fail_close;
+#ifdef ACKD_REUSEPORT_OPT
+	what = "set SO_REUSEPORT on";
+	if (cfg->reuseport && setsockopt(fd, SOL_SOCKET, ACKD_REUSEPORT_OPT,
+	    &on, sizeof(on)) == -1)
+		goto fail_close;
+#endif
 	what = "bind";
-	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
+	if (bind(fd, sa, salen) == -1)
 		goto fail_close;
 	what = "listen on";
 	if (listen(fd, cfg->backlog) == -1)
@@ -216,13 +351,24 @@ fail:
 	{
 		char	addr[ACKD_ADDRSTRLEN], reason[128];
 
-		net_format_addr(addr, sizeof(addr), (struct sockaddr *)&ss,
-		    sslen);
+		net_format_addr(addr, sizeof(addr), sa, salen);
 		snprintf(err, errsize, "cannot %s %s: %s", what, addr,
 		    log_strerror(saved, reason, sizeof(reason)));
 	}
 	errno = saved;
 	return (-1);
+}
+
+/* Make fd non-blocking (on) or blocking; 0 or -1. */
+int
+net_set_nonblock(int fd, int on)
+{
+	int	fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return (-1);
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return (fcntl(fd, F_SETFL, fl));
 }
 
 /*

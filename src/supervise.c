@@ -97,6 +97,8 @@ supervise_recycle(struct master *m, int i)
 			break;
 	if (j < ACKD_WORKERS_MAX) {
 		old->state = SLOT_RETIRING;
+		/* --reuseport: its sockets, and their backlogs, go on */
+		listen_give(i, j);
 		master_spawn(m, &m->slots[j]);
 	} else
 		old->replaced = 1;
@@ -201,18 +203,6 @@ supervise_death(struct master *m, struct slot *slot, int status)
 	return (-1);
 }
 
-/* Are connections waiting in the listening socket's backlog? */
-static int
-supervise_backlog(struct master *m)
-{
-	struct pollfd	pfd;
-
-	pfd.fd = m->lfd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	return (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN));
-}
-
 /*
  * The watchdog. A worker shows progress at each turn of its accept loop
  * (at least once a second: the accept timeout) and each connection it
@@ -255,7 +245,7 @@ supervise_watch(struct master *m, long long now)
 		    atomic_load(&board->stats.gauge[STATS_BUSY]) > 0;
 		if (!work) {
 			if (backlog == -1)
-				backlog = supervise_backlog(m);
+				backlog = listen_backlog();
 			work = backlog;
 		}
 		if (!work) {

@@ -10,7 +10,8 @@
  * WATCHDOG=1 at least that often.
  *
  * Socket activation: when LISTEN_PID is our pid, LISTEN_FDS sockets were
- * passed to us, from descriptor 3 on; we use them instead of binding.
+ * passed to us, from descriptor 3 on; we listen on all of them (up to
+ * ACKD_LISTEN_MAX) instead of binding.
  *
  * The variables are removed from the environment once read, as the
  * protocol asks, so nothing we start takes them for its own.
@@ -192,44 +193,48 @@ systemd_is_listener(int fd)
 }
 
 /*
- * The listening socket socket activation passed us: its descriptor; -2 if
- * there is none (LISTEN_PID is not ours or LISTEN_FDS unset); -1 with err
- * set to one line if what was passed cannot be used. ackd serves exactly
- * one socket.
+ * The listening sockets socket activation passed us, into fds[] (at most
+ * max): their count; -2 if there are none (LISTEN_PID is not ours or
+ * LISTEN_FDS unset); -1 with err set to one line if what was passed
+ * cannot be used. Every one must be a listening stream socket.
  */
 int
-systemd_listen_fd(char *err, size_t errsize)
+systemd_listen_fds(int *fds, int max, char *err, size_t errsize)
 {
 	const char	*env = getenv("LISTEN_FDS");
-	char		 fds[32];
+	char		 nfds[32];
 	long long	 n;
-	int		 fd = SYSTEMD_LISTEN_FDS_START;
+	int		 i, fd;
 
 	if (env == NULL || getenv("LISTEN_PID") == NULL ||
 	    !systemd_for_us("LISTEN_PID"))
 		return (-2);
 	n = systemd_number(env);
 	/* unsetenv may take the string away */
-	snprintf(fds, sizeof(fds), "%s", env);
+	snprintf(nfds, sizeof(nfds), "%s", env);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (n != 1) {
+	if (n < 1 || n > max) {
 		snprintf(err, errsize, "socket activation: LISTEN_FDS=%s "
-		    "(allowed: 1, one listening TCP socket)", fds);
+		    "(allowed: 1-%d listening TCP sockets)", nfds, max);
 		parse_printable(err);
 		return (-1);
 	}
-	if (!systemd_is_listener(fd)) {
-		snprintf(err, errsize, "socket activation: descriptor %d is "
-		    "not a listening stream socket (allowed: "
-		    "ListenStream= sockets)", fd);
-		return (-1);
+	for (i = 0; i < (int)n; i++) {
+		fd = SYSTEMD_LISTEN_FDS_START + i;
+		if (!systemd_is_listener(fd)) {
+			snprintf(err, errsize, "socket activation: descriptor "
+			    "%d is not a listening stream socket (allowed: "
+			    "ListenStream= sockets)", fd);
+			return (-1);
+		}
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+			snprintf(err, errsize, "socket activation: descriptor "
+			    "%d: cannot set close-on-exec", fd);
+			return (-1);
+		}
+		fds[i] = fd;
 	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-		snprintf(err, errsize, "socket activation: descriptor %d: "
-		    "cannot set close-on-exec", fd);
-		return (-1);
-	}
-	return (fd);
+	return ((int)n);
 }

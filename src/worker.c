@@ -18,6 +18,13 @@
  * The accept loop only accepts while the queue has room: a full queue
  * leaves connections in the kernel's backlog, where another worker with
  * room can take them, and memory never grows with load.
+ *
+ * With several listening sockets (--bind given more than one address)
+ * the loop sleeps in poll() on all of them instead, with the same idle
+ * timeout, and takes one connection from each ready (non-blocking)
+ * socket per turn, starting from the next socket each turn so that none
+ * is starved while the queue is nearly full. The wake-up signal ends
+ * poll() as it ends accept().
  */
 #include "config.h"
 
@@ -51,7 +58,9 @@
 
 struct worker {
 	const struct ackd_config *cfg;
-	int			 lfd;
+	const int		*lfds;		/* the listening sockets */
+	int			 nfds;
+	struct pollfd		*pfds;		/* for poll, when nfds > 1 */
 	pid_t			 master;
 	struct queue		 queue;
 	struct pool		 pool;
@@ -224,6 +233,27 @@ worker_count(struct worker *w)
 	}
 }
 
+/*
+ * Count, admit and queue the accepted c: queue_push's room left (0: the
+ * queue is full), or -1 if the queue is closed and the loop must end.
+ */
+static long
+worker_take(struct worker *w, struct conn *c)
+{
+	long	room;
+
+	worker_count(w);
+	if ((c->limit_entry = peerlimit_enter(c)) == -2) {
+		worker_refuse(w, c);
+		return (1);
+	}
+	if ((room = queue_push(&w->queue, c)) == -1) {
+		close(c->fd);	/* cannot happen: only we close it */
+		peerlimit_leave(c->limit_entry);
+	}
+	return (room);
+}
+
 /* Accept and queue connections until told to stop or orphaned. */
 static void
 worker_loop(struct worker *w)
@@ -242,19 +272,55 @@ worker_loop(struct worker *w)
 		if (room == 0 && queue_wait_space(&w->queue) == -1)
 			continue;
 		room = 1;
-		if (net_accept(w->lfd, &c) == -1) {
+		if (net_accept(w->lfds[0], &c) == -1) {
 			worker_accept_error(w, errno);
 			continue;
 		}
-		worker_count(w);
-		if ((c.limit_entry = peerlimit_enter(&c)) == -2) {
-			worker_refuse(w, &c);
+		if ((room = worker_take(w, &c)) == -1)
+			break;
+	}
+}
+
+/*
+ * worker_loop for several listening sockets: sleep in poll() on all of
+ * them, then take one connection from each that is ready, while the
+ * queue has room.
+ */
+static void
+worker_loop_poll(struct worker *w)
+{
+	struct conn	c;
+	long		room = 1;
+	time_t		checked = 0;
+	int		i, k, first = 0;
+
+	for (i = 0; i < w->nfds; i++) {
+		w->pfds[i].fd = w->lfds[i];
+		w->pfds[i].events = POLLIN;
+	}
+	while (!atomic_load(&w->stopping) &&
+	    !worker_orphaned_lately(w, &checked)) {
+		atomic_fetch_add_explicit(&w->board->progress, 1,
+		    memory_order_relaxed);
+		if (room == 0 && queue_wait_space(&w->queue) == -1)
+			continue;
+		room = 1;
+		if (poll(w->pfds, (nfds_t)w->nfds, WORKER_IDLE_MS) == -1) {
+			worker_accept_error(w, errno);
 			continue;
 		}
-		if ((room = queue_push(&w->queue, &c)) == -1) {
-			close(c.fd);	/* cannot happen: only we close it */
-			peerlimit_leave(c.limit_entry);
-			break;
+		first = (first + 1) % w->nfds;
+		for (k = 0; k < w->nfds && room > 0; k++) {
+			i = (first + k) % w->nfds;
+			if (w->pfds[i].revents == 0)
+				continue;
+			/* EAGAIN: another worker took it first */
+			if (net_accept(w->lfds[i], &c) == -1) {
+				worker_accept_error(w, errno);
+				continue;
+			}
+			if ((room = worker_take(w, &c)) == -1)
+				return;
 		}
 	}
 }
@@ -345,8 +411,12 @@ worker_start(struct worker *w)
 		fatal(ACKD_EXIT_OSERR, "signal thread");
 	}
 	worker_unblock_wake();
-	if (net_accept_timeout(w->lfd, WORKER_IDLE_MS) == -1)
+	if (w->nfds == 1 && net_accept_timeout(w->lfds[0], WORKER_IDLE_MS) ==
+	    -1)
 		log_warn("cannot set the accept timeout");
+	if (w->nfds > 1 && (w->pfds = calloc((size_t)w->nfds,
+	    sizeof(*w->pfds))) == NULL)
+		fatal(ACKD_EXIT_OSERR, "worker poll set");
 	w->retire_after = worker_retire_after(w->cfg->max_per_worker);
 }
 
@@ -365,19 +435,22 @@ worker_stop_signals(struct worker *w)
 }
 
 /*
- * Run a worker on the listening socket lfd until SIGTERM/SIGINT or until
- * master dies; returns the exit status. Connections already accepted are
- * all served before it returns.
+ * Run a worker on the nfds listening sockets lfds until SIGTERM/SIGINT or
+ * until master dies; returns the exit status. Connections already
+ * accepted are all served before it returns.
  */
 int
-worker_run(const struct ackd_config *cfg, int lfd, pid_t master, int slot)
+worker_run(const struct ackd_config *cfg, const int *lfds, int nfds,
+    pid_t master, int slot)
 {
 	static struct worker	w;
 	struct stats_snap	snap;
 	char			counters[512];
+	int			i;
 
 	w.cfg = cfg;
-	w.lfd = lfd;
+	w.lfds = lfds;
+	w.nfds = nfds;
 	w.master = master;
 	w.board = scoreboard_slot(slot);
 	peerlimit_set_slot(slot);
@@ -392,10 +465,16 @@ worker_run(const struct ackd_config *cfg, int lfd, pid_t master, int slot)
 	msglog_event("worker-start", "%s", "");
 	atomic_store(&w.board->serving, 1);
 	worker_tell_master(&w);
-	worker_loop(&w);
+	if (w.nfds == 1)
+		worker_loop(&w);
+	else
+		worker_loop_poll(&w);
 	atomic_store(&w.loop_done, 1);
-	/* stop accepting: the socket is shared, only our copy goes */
-	close(lfd);
+	/* stop accepting: the master (and perhaps other workers) still have
+	 * the sockets, only our copies go */
+	for (i = 0; i < nfds; i++)
+		close(lfds[i]);
+	free(w.pfds);
 	queue_close(&w.queue);
 	pool_join(&w.pool);
 	worker_stop_signals(&w);

@@ -2,10 +2,11 @@
 """
 run.py: ackd's benchmark, behind `make bench` and `make soak`.
 
-Python 3 standard library only. Four servers answer the same load from
+Python 3 standard library only. Five servers answer the same load from
 ackd-bench over loopback:
 
   ackd       the daemon, --workers <online CPUs>, logging to a file;
+  ackd-reuseport  the same with --reuseport: a socket per worker;
   reference  tests/bench/reference.c: pre-forked processes doing blocking
              accept/recv/write/send/close, nothing else: the ceiling;
   baseline   tests/bench/baseline.c: the old Python script's design in C,
@@ -15,7 +16,7 @@ ackd-bench over loopback:
              changed (--port/--bind/--log, "ready port=P", SIGTERM).
 
 For each concurrency in {1, 64, 512} and message size in {16, 1024} bytes,
-every round measures the four servers one after the other, the order
+every round measures the five servers one after the other, the order
 turning each round (A B C D, B C D A, C D A B, ...) so that slow drifts of
 the machine hit all of them alike. Each measurement starts its server afresh,
 runs `ackd-bench ... --json` once, then stops the server with SIGTERM
@@ -75,9 +76,9 @@ import time
 
 CONCURRENCY = (1, 64, 512)
 SIZES = (16, 1024)
-SERVERS = ("ackd", "reference", "baseline", "seed")
+SERVERS = ("ackd", "ackd-reuseport", "reference", "baseline", "seed")
 WARMUP = 0.5            # ackd-bench --warmup, seconds
-# 4 servers x 6 configurations x 3 rounds x (2 + 0.5 + ~0.4 s): ~3.5 min
+# 5 servers x 6 configurations x 3 rounds x (2 + 0.5 + ~0.4 s): ~4.5 min
 SECONDS = 2.0           # default --seconds
 ROUNDS = 3              # default --rounds
 QUICK_SECONDS = 1.0
@@ -256,7 +257,7 @@ class Server:
             self.proc = spawn(self.cmd, stdout=subprocess.PIPE, stderr=err)
         deadline = time.monotonic() + START_TIMEOUT
         try:
-            if self.kind == "ackd":
+            if self.kind.startswith("ackd"):
                 self._wait_ackd(deadline)
             else:
                 self._wait_ready_line(deadline)
@@ -411,9 +412,10 @@ def proc_alive(pid):
 
 def server_command(kind, exe, log, cpus):
     """The command line of one server, logging to log."""
-    if kind == "ackd":
+    if kind in ("ackd", "ackd-reuseport"):
         return [exe, "--bind", HOST, "--port", "0", "--workers", str(cpus),
-            "--log-file", log] + ACKD_EXTRA
+            "--log-file", log] + (["--reuseport"] if kind !=
+            "ackd" else []) + ACKD_EXTRA
     if kind == "reference":
         return [exe, "--bind", HOST, "--port", "0", "--procs", str(cpus),
             "--log", log]
@@ -606,6 +608,10 @@ def summarize(runs, rounds):
                 for m in metrics:
                     ratios[key]["%s/%s" % (m, other)] = pair_ratio(by,
                         "ackd", other, m, rounds)
+            # a socket per worker against the shared one (doc/performance.md)
+            for m in ("rate", "p99", "cpu_us"):
+                ratios[key]["reuseport_%s/ackd" % m] = pair_ratio(by,
+                    "ackd-reuseport", "ackd", m, rounds)
             # how far the ceiling is above the C baseline: the headroom
             ratios[key]["reference_rate/baseline"] = pair_ratio(by,
                 "reference", "baseline", "rate", rounds)
@@ -667,7 +673,8 @@ RESULT_HEAD = ["conc", "size", "server", "conn/s", "p50 us", "p99 us",
     "p99.9 us", "CPU us/conn", "CPUs", "peak RSS MiB", "errors"]
 RATIO_HEAD = ["conc", "size", "ackd/ref conn/s", "ackd/ref p99",
     "ackd/ref CPU/conn", "ackd/base conn/s", "ackd/base p99.9",
-    "ackd/seed conn/s", "ackd/seed p99.9"]
+    "ackd/seed conn/s", "ackd/seed p99.9", "reuseport/ackd conn/s",
+    "reuseport/ackd p99", "reuseport/ackd CPU/conn"]
 
 
 def ratio_rows(ratios):
@@ -679,7 +686,8 @@ def ratio_rows(ratios):
             rows.append([str(conc), str(size)] + [fmt(r[k], "%.2f") for k in
                 ("rate/reference", "p99/reference", "cpu_us/reference",
                  "rate/baseline", "p999/baseline", "rate/seed",
-                 "p999/seed")])
+                 "p999/seed", "reuseport_rate/ackd", "reuseport_p99/ackd",
+                 "reuseport_cpu_us/ackd")])
     return rows
 
 
@@ -772,7 +780,8 @@ def svg_chart(med, title):
     w, h = 760, 460
     left, right, top, bottom = 84, 190, 56, 64
     pw, ph = w - left - right, h - top - bottom
-    colors = {"ackd": "#1f77b4", "reference": "#2ca02c",
+    colors = {"ackd": "#1f77b4", "ackd-reuseport": "#9467bd",
+        "reference": "#2ca02c",
         "baseline": "#d62728", "seed": "#ff7f0e"}
     rates = [med["%d/%d" % (c, s)][k]["rate"] or 0 for c in CONCURRENCY
         for s in SIZES for k in SERVERS]
@@ -896,11 +905,13 @@ def bench_markdown(info, args, exes, med, ratios, targets, cpus, wall,
         quiet,
         "- client and servers share the machine and talk over loopback;",
         "  ackd-bench (one event-loop thread) takes CPU from the server "
-        "under test, alike for all four.",
+        "under test, alike for all of them.",
         "",
         "## Servers", "",
         "- **ackd**: the daemon, %d workers x 16 threads, text log to a file."
         % cpus,
+        "- **ackd-reuseport**: the same with --reuseport, a listening "
+        "socket per worker (SO_REUSEPORT) instead of one shared.",
         "- **reference** (`tests/bench/reference.c`): %d pre-forked "
         "processes, blocking accept, one recv, one write() of a plain "
         "line, send, close: the ceiling for this machine." % cpus,
@@ -1301,6 +1312,7 @@ def find_programs(args, soak_only):
             "run it with")
     if missing:
         raise BenchError("\n".join(missing))
+    exes["ackd-reuseport"] = exes["ackd"]    # the same, with --reuseport
     return exes
 
 

@@ -784,8 +784,13 @@ class Daemon:
         tag = "%s.%d" % (log_name, len(_daemons))
         self.out_path = os.path.join(tmpdir, tag + ".stdout")
         self.err_path = os.path.join(tmpdir, tag + ".stderr")
-        self.args = [ackd_path(), "--bind", bind, "--port", "0",
-            "--log-file", self.log_path]
+        # bind: one address, a list (one --bind each), or None (none)
+        binds = [] if bind is None else [bind] if isinstance(bind, str) \
+            else list(bind)
+        self.args = [ackd_path()]
+        for b in binds:
+            self.args += ["--bind", b]
+        self.args += ["--port", "0", "--log-file", self.log_path]
         if workers is not None:
             self.args += ["--workers", str(workers)]
         if fmt != "text":
@@ -903,12 +908,14 @@ class Daemon:
                     self.describe()))
             time.sleep(POLL)
         self.start_rec = start[0]
-        listen = str(start[0].get("listen", ""))
-        host, _, port = listen.rpartition(":")
-        if not port.isdigit():
-            raise DaemonError("bad listen= in %r" % start[0].raw)
-        self.listen_host = host.strip("[]")
-        self.port = int(port)
+        # listen=ADDR:PORT[,ADDR:PORT...]: every listener, the first first
+        self.listens = []
+        for listen in str(start[0].get("listen", "")).split(","):
+            host, _, port = listen.rpartition(":")
+            if not port.isdigit() or not host:
+                raise DaemonError("bad listen= in %r" % start[0].raw)
+            self.listens.append((host.strip("[]"), int(port)))
+        self.listen_host, self.port = self.listens[0]
         self.worker_pids = [r["pid"] for r in ws]
         for pid in self.worker_pids:
             self._remember(pid)

@@ -61,6 +61,8 @@ static const struct {
 	{ "metrics", 0, 1 },
 	{ "proxy-protocol", 0, 0 },
 	{ "proxy-from", 0, 1 },
+	{ "ipv6-only", 0, 0 },
+	{ "reuseport", 0, 0 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -229,7 +231,8 @@ START_TEST(check_config_defaults_values)
 
 	memset(&cfg, 0x5a, sizeof(cfg));
 	config_defaults(&cfg);
-	ck_assert_str_eq(cfg.bind, "0.0.0.0");
+	ck_assert_int_eq(cfg.nbind, 1);
+	ck_assert_str_eq(cfg.bind[0], "0.0.0.0");
 	ck_assert_int_eq(cfg.port, 9999);
 	ck_assert_int_eq(cfg.backlog, 511);
 	ck_assert_int_ge(cfg.workers, 1);
@@ -584,43 +587,116 @@ END_TEST
 START_TEST(check_config_bind)
 {
 	static const char	*good[] = { "127.0.0.1", "::1", "::",
-	    "2001:db8::1", "0.0.0.0", "::ffff:192.0.2.1" };
-	static const char	*bad[] = { "localhost", "example.com", "",
-	    "1.2.3.4.5", "256.0.0.1", "::1::", "[::1]", "127.0.0.1:80",
-	    " 127.0.0.1", "127.0.0.1 ", "garbage" };
+	    "2001:db8::1", "0.0.0.0", "::ffff:192.0.2.1", "localhost",
+	    "example.com", "garbage" };
+	static const char	*bad[] = { "", "1.2.3.4.5", "256.0.0.1",
+	    "::1::", "[::1]", "127.0.0.1:80", " 127.0.0.1", "127.0.0.1 ",
+	    "a..b", "a/b" };
 	struct ackd_config	cfg;
-	char			what[128], longest[80];
+	char			what[300], longest[ACKD_HOST_MAX + 2];
 	size_t			i;
 
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		ck_assert_msg(check_config_fresh(&cfg, "--bind", good[i],
 		    NULL) == CONFIG_RUN, "--bind %s: %s", good[i],
 		    check_config_err);
-		ck_assert_str_eq(cfg.bind, good[i]);
+		ck_assert_int_eq(cfg.nbind, 1);
+		ck_assert_str_eq(cfg.bind[0], good[i]);
 	}
 	ck_assert_int_eq(check_config_fresh(&cfg, "-b", "10.1.2.3", NULL),
 	    CONFIG_RUN);
-	ck_assert_str_eq(cfg.bind, "10.1.2.3");
+	ck_assert_str_eq(cfg.bind[0], "10.1.2.3");
 	ck_assert_int_eq(check_config_fresh(&cfg, "-b::1", NULL), CONFIG_RUN);
-	ck_assert_str_eq(cfg.bind, "::1");
+	ck_assert_str_eq(cfg.bind[0], "::1");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(what, sizeof(what), "'%s' is not a numeric IPv4 or "
-		    "IPv6 address", bad[i]);
+		snprintf(what, sizeof(what), "'%s' is not an IPv4 or IPv6 "
+		    "address or a host name", bad[i]);
 		check_config_assert_error(check_config_fresh(&cfg, "--bind",
 		    bad[i], NULL), "--bind: ", what, bad[i]);
-		ck_assert_str_eq(cfg.bind, "0.0.0.0");
+		ck_assert_str_eq(cfg.bind[0], "0.0.0.0");
 	}
 
-	/* a valid address must also fit the field: 63 characters do */
-	snprintf(longest, sizeof(longest), "fe80::1%%%055d", 1);
-	ck_assert_uint_eq(strlen(longest), sizeof(cfg.bind) - 1);
+	/* a name must also fit the field: ACKD_HOST_MAX characters do */
+	memset(longest, 'a', sizeof(longest));
+	longest[ACKD_HOST_MAX] = '\0';
 	ck_assert_msg(check_config_fresh(&cfg, "--bind", longest, NULL) ==
 	    CONFIG_RUN, "--bind %s: %s", longest, check_config_err);
-	ck_assert_str_eq(cfg.bind, longest);
-	snprintf(longest, sizeof(longest), "fe80::1%%%056d", 1);
+	ck_assert_str_eq(cfg.bind[0], longest);
+	longest[ACKD_HOST_MAX] = 'a';
+	longest[ACKD_HOST_MAX + 1] = '\0';
 	check_config_assert_error(check_config_fresh(&cfg, "--bind", longest,
-	    NULL), "--bind: ", "not a numeric", "64 characters");
-	ck_assert_str_eq(cfg.bind, "0.0.0.0");
+	    NULL), "--bind: ", "256 bytes is too long (allowed: 1-255)",
+	    "256 characters");
+	ck_assert_str_eq(cfg.bind[0], "0.0.0.0");
+}
+END_TEST
+
+/* --bind again adds a listener; the first replaces the default. */
+START_TEST(check_config_bind_repeated)
+{
+	struct ackd_config	cfg;
+	char			a0[] = "ackd", flag[] = "--bind";
+	char			addrs[ACKD_LISTEN_MAX + 1][32];
+	char			*argv[2 * (ACKD_LISTEN_MAX + 1) + 2];
+	int			i, argc = 1;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.nbind, 1);
+	ck_assert_str_eq(cfg.bind[0], "0.0.0.0");
+	ck_assert_int_eq(check_config_fresh(&cfg, "--bind", "127.0.0.1",
+	    "-b", "::1", "--bind=localhost", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.nbind, 3);
+	ck_assert_str_eq(cfg.bind[0], "127.0.0.1");
+	ck_assert_str_eq(cfg.bind[1], "::1");
+	ck_assert_str_eq(cfg.bind[2], "localhost");
+	/* parsing on top of an earlier result adds to it */
+	ck_assert_int_eq(check_config_parse(&cfg, "-b", "10.0.0.1", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.nbind, 4);
+	ck_assert_str_eq(cfg.bind[3], "10.0.0.1");
+
+	/* ACKD_LISTEN_MAX flags are fine, one more is refused by name */
+	argv[0] = a0;
+	for (i = 0; i <= ACKD_LISTEN_MAX; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "10.0.0.%d", i + 1);
+		argv[argc++] = flag;
+		argv[argc++] = addrs[i];
+	}
+	argv[argc] = NULL;
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_parse(&cfg, argc - 2, argv, check_config_err,
+	    sizeof(check_config_err)), CONFIG_RUN);
+	ck_assert_int_eq(cfg.nbind, ACKD_LISTEN_MAX);
+	ck_assert_str_eq(cfg.bind[ACKD_LISTEN_MAX - 1], "10.0.0.16");
+	config_defaults(&cfg);
+	check_config_assert_error(config_parse(&cfg, argc, argv,
+	    check_config_err, sizeof(check_config_err)), "--bind: ",
+	    "'10.0.0.17' is one address too many (allowed: 1-16 --bind flags)",
+	    "17 --bind");
+}
+END_TEST
+
+/* --ipv6-only and --reuseport are switches, off by default. */
+START_TEST(check_config_listen_switches)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.ipv6_only, 0);
+	ck_assert_int_eq(cfg.reuseport, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--ipv6-only", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.ipv6_only, 1);
+	check_config_assert_error(check_config_fresh(&cfg, "--ipv6-only=1",
+	    NULL), "unknown option '--ipv6-only=1'", "", "--ipv6-only=1");
+#ifdef ACKD_REUSEPORT_OPT
+	ck_assert_int_eq(check_config_fresh(&cfg, "--reuseport", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.reuseport, 1);
+#else
+	check_config_assert_error(check_config_fresh(&cfg, "--reuseport",
+	    NULL), "--reuseport: ", "no SO_REUSEPORT", "--reuseport");
+#endif
 }
 END_TEST
 
@@ -927,6 +1003,8 @@ config_suite(void)
 	tc = tcase_create("values");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, check_config_bind);
+	tcase_add_test(tc, check_config_bind_repeated);
+	tcase_add_test(tc, check_config_listen_switches);
 	tcase_add_test(tc, check_config_ack);
 	tcase_add_test(tc, check_config_log_file);
 	tcase_add_test(tc, check_config_log_format);

@@ -67,6 +67,18 @@ check_net_roundtrip(const char *str, int port, char *buf, size_t size,
 	return (net_format_addr(buf, size, (struct sockaddr *)&ss, len));
 }
 
+/* net_listen on the numeric address host, port, for cfg. */
+static int
+check_net_listen_on(const struct ackd_config *cfg, const char *host, int port,
+    char *err, size_t errsize)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = 0;
+
+	ck_assert_msg(net_parse_addr(host, port, &ss, &len) == 0, "'%s'", host);
+	return (net_listen(cfg, (struct sockaddr *)&ss, len, err, errsize));
+}
+
 /* A listening socket on 127.0.0.1 and a port the kernel picked. */
 static int
 check_net_listen(int *port)
@@ -78,10 +90,9 @@ check_net_listen(int *port)
 	int			fd;
 
 	config_defaults(&cfg);
-	strcpy(cfg.bind, "127.0.0.1");
 	cfg.port = 0;
 	cfg.defer_accept_ms = 1000;	/* what config_parse makes of -1 */
-	fd = net_listen(&cfg, err, sizeof(err));
+	fd = check_net_listen_on(&cfg, "127.0.0.1", 0, err, sizeof(err));
 	ck_assert_msg(fd >= 0, "net_listen 127.0.0.1:0: %s", err);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	ck_assert_int_eq(sin.sin_family, AF_INET);
@@ -231,8 +242,110 @@ START_TEST(check_net_ipv4_mapped)
 	ck_assert_int_eq(net_parse_addr("::ffff:127.0.0.1", 7, &ss, &len), 0);
 	ck_assert_int_eq(ss.ss_family, AF_INET6);
 	ck_assert_msg(IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr), "not v4-mapped");
+	/* but is written as the IPv4 client it is, on any listener */
 	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
-	ck_assert_str_eq(buf, "[::ffff:127.0.0.1]:7");
+	ck_assert_str_eq(buf, "127.0.0.1:7");
+	/* and a truncated one stays terminated */
+	ck_assert_uint_eq(net_format_addr(buf, 5, (struct sockaddr *)&ss,
+	    len), 4);
+	ck_assert_str_eq(buf, "127.");
+}
+END_TEST
+
+/* --bind values: numeric addresses and host names, checked by form. */
+START_TEST(check_net_bind_syntax)
+{
+	static const char	*good[] = { "127.0.0.1", "::", "::1",
+	    "fe80::1%1", "localhost", "ip6-localhost", "example.com",
+	    "a.b-c.d_e", "host1", "1host", "example.com." };
+	static const char	*bad[] = { "", "1.2.3.4.5", "256.0.0.1",
+	    "010.0.0.1", "127.1", "1", "::1::", "[::1]", "127.0.0.1:80",
+	    " localhost", "localhost ", "local host", "a..b", ".a", "-a",
+	    "a/b", "host\n", "caf\xc3\xa9" };
+	size_t			i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(net_bind_syntax(good[i]), "'%s' refused",
+		    good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!net_bind_syntax(bad[i]), "'%s' accepted",
+		    bad[i]);
+}
+END_TEST
+
+/* Resolving --bind values: the port, duplicates once, the limit. */
+START_TEST(check_net_resolve)
+{
+	struct sockaddr_storage	ss[3];
+	socklen_t		len[3];
+	char			err[256] = "", buf[ACKD_ADDRSTRLEN];
+	int			n = 0;
+
+	ck_assert_int_eq(net_resolve("127.0.0.1", 80, ss, len, &n, 3, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(n, 1);
+	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss[0], len[0]);
+	ck_assert_str_eq(buf, "127.0.0.1:80");
+	/* the same address again adds nothing */
+	ck_assert_int_eq(net_resolve("127.0.0.1", 80, ss, len, &n, 3, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(net_resolve("::1", 80, ss, len, &n, 3, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(n, 2);
+	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss[1], len[1]);
+	ck_assert_str_eq(buf, "[::1]:80");
+	/* localhost is at least 127.0.0.1 (in /etc/hosts): nothing new */
+	ck_assert_msg(net_resolve("localhost", 80, ss, len, &n, 3, err,
+	    sizeof(err)) == 0, "localhost: %s", err);
+	ck_assert_int_le(n, 3);
+	n = 2;
+	ck_assert_int_eq(net_resolve("10.0.0.1", 80, ss, len, &n, 3, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(n, 3);
+	/* one more is one too many, and err says so */
+	ck_assert_int_eq(net_resolve("10.0.0.2", 80, ss, len, &n, 3, err,
+	    sizeof(err)), -2);
+	ck_assert_int_eq(n, 3);
+	ck_assert_msg(strstr(err, "'10.0.0.2'") != NULL &&
+	    strstr(err, "more than 3") != NULL, "err: %s", err);
+	/* .invalid never resolves (RFC 6761) */
+	n = 0;
+	ck_assert_int_eq(net_resolve("ackd-test.invalid", 80, ss, len, &n, 3,
+	    err, sizeof(err)), -1);
+	ck_assert_int_eq(n, 0);
+	ck_assert_msg(strncmp(err, "--bind: cannot resolve "
+	    "'ackd-test.invalid': ", 43) == 0, "err: %s", err);
+}
+END_TEST
+
+/* IPv6 listeners: dual-stack unless --ipv6-only, whatever the default. */
+START_TEST(check_net_listen_v6only)
+{
+	struct ackd_config	cfg;
+	char			err[256] = "";
+	int			fd, on = -1;
+	socklen_t		len = sizeof(on);
+
+	/* on ::, the one place it matters: Linux makes any other IPv6
+	 * address (::1) IPv6-only by itself */
+	config_defaults(&cfg);
+	fd = check_net_listen_on(&cfg, "::", 0, err, sizeof(err));
+	if (fd == -1 && errno == EAFNOSUPPORT)
+		return;		/* no IPv6 on this host */
+	ck_assert_msg(fd >= 0, "net_listen [::]:0: %s", err);
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len),
+	    0);
+	ck_assert_int_eq(on, 0);
+	close(fd);
+	cfg.ipv6_only = 1;
+	fd = check_net_listen_on(&cfg, "::", 0, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "net_listen [::]:0: %s", err);
+	len = sizeof(on);
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len),
+	    0);
+	ck_assert_int_eq(on, 1);
+	close(fd);
 }
 END_TEST
 
@@ -358,9 +471,7 @@ START_TEST(check_net_listen_ipv6)
 	int			fd;
 
 	config_defaults(&cfg);
-	strcpy(cfg.bind, "::1");
-	cfg.port = 0;
-	fd = net_listen(&cfg, err, sizeof(err));
+	fd = check_net_listen_on(&cfg, "::1", 0, err, sizeof(err));
 	if (fd == -1 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
 		return;		/* no IPv6 loopback on this host */
 	ck_assert_msg(fd >= 0, "net_listen [::1]:0: %s", err);
@@ -378,20 +489,10 @@ START_TEST(check_net_listen_fails)
 	int			fd, port, rc, e;
 
 	config_defaults(&cfg);
-	strcpy(cfg.bind, "localhost");
-	errno = 0;
-	rc = net_listen(&cfg, err, sizeof(err));
-	e = errno;
-	ck_assert_int_eq(rc, -1);
-	ck_assert_int_eq(e, EINVAL);
-	ck_assert_msg(strstr(err, "'localhost'") != NULL, "err: %s", err);
-
 	/* the port is taken: bind fails, and err names the address */
 	fd = check_net_listen(&port);
-	strcpy(cfg.bind, "127.0.0.1");
-	cfg.port = port;
 	errno = 0;
-	rc = net_listen(&cfg, err, sizeof(err));
+	rc = check_net_listen_on(&cfg, "127.0.0.1", port, err, sizeof(err));
 	e = errno;
 	ck_assert_int_eq(rc, -1);
 	ck_assert_msg(e == EADDRINUSE, "errno %d, not EADDRINUSE", e);
@@ -789,6 +890,9 @@ net_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, check_net_listen_loopback);
 	tcase_add_test(tc, check_net_listen_ipv6);
+	tcase_add_test(tc, check_net_listen_v6only);
+	tcase_add_test(tc, check_net_bind_syntax);
+	tcase_add_test(tc, check_net_resolve);
 	tcase_add_test(tc, check_net_listen_fails);
 	tcase_add_test(tc, check_net_accept);
 #if HAVE_DECL_TCP_DEFER_ACCEPT

@@ -1,0 +1,335 @@
+/*
+ * listen.c: the master's listening sockets, and which of them each
+ * worker serves.
+ *
+ * Every --bind value is resolved at start (a name may give several
+ * addresses; duplicates count once) and each address gets a socket, all
+ * on the same port: with --port 0 the first socket's. The sockets form a
+ * set. Without --reuseport there is one set, shared by every worker.
+ *
+ * With --reuseport there is one set per initial worker, each socket bound
+ * with SO_REUSEPORT, so the kernel spreads connections over the sets. All
+ * are bound at start, before the master drops its privileges: binding
+ * later could fail (a port below 1024, or Linux refusing to join a group
+ * bound by another user). The master keeps every set open for its whole
+ * life and each set has an owner, the slot whose worker accepts on it:
+ *
+ *   - a worker respawned in its slot takes the slot's sets again;
+ *   - a recycled worker's sets go to its successor (listen_give), and a
+ *     worker stopped by SIGTTOU gives its sets to a successor that merges
+ *     them with another worker's (master.c): a set is never closed while
+ *     the daemon runs, because closing a SO_REUSEPORT socket resets the
+ *     connections waiting in its backlog, and never left without a worker;
+ *   - a worker in a slot that owns nothing (SIGTTIN beyond the initial
+ *     count) takes a set from a worker that owns several, if one does,
+ *     or else shares the set of slot (its slot modulo the set count).
+ *
+ * With one socket per worker a worker sleeps in a blocking accept(); with
+ * more it polls them, so they are made non-blocking when a set has more
+ * than one socket.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ackd.h"
+
+struct listen_set {
+	int	fd[ACKD_LISTEN_MAX];
+	int	owner;		/* the slot that accepts on it; -1: every slot */
+};
+
+static struct listen_set	listen_sets[ACKD_WORKERS_MAX];
+static int			listen_nsets;	/* sets open */
+static int			listen_nfds;	/* sockets in each set */
+static char			listen_namebuf[ACKD_LISTEN_NAMES];
+
+/* Take the sockets socket activation passed; 0, or an exit status. */
+static int
+listen_from_systemd(const struct ackd_config *cfg, const int *fds, int n,
+    char *err, size_t errsize)
+{
+	if (cfg->reuseport) {
+		snprintf(err, errsize, "--reuseport: not with socket "
+		    "activation, whose sockets are systemd's (allowed: leave "
+		    "--reuseport out, or ReusePort= in the .socket unit)");
+		return (ACKD_EXIT_USAGE);
+	}
+	memcpy(listen_sets[0].fd, fds, (size_t)n * sizeof(*fds));
+	listen_sets[0].owner = -1;
+	listen_nsets = 1;
+	listen_nfds = n;
+	return (0);
+}
+
+/* Set the port of every address to port. */
+static void
+listen_set_port(struct sockaddr_storage *ss, int n, int port)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (ss[i].ss_family == AF_INET)
+			((struct sockaddr_in *)&ss[i])->sin_port =
+			    htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)&ss[i])->sin6_port =
+			    htons((uint16_t)port);
+	}
+}
+
+/* The port fd is bound to, or -1. */
+static int
+listen_port(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return (-1);
+	if (ss.ss_family == AF_INET)
+		return (ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	return (ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+}
+
+/*
+ * Resolve cfg's --bind values and bind a socket on each address, once per
+ * set; 0, or an exit status with err set.
+ */
+static int
+listen_bind(const struct ackd_config *cfg, char *err, size_t errsize)
+{
+	struct sockaddr_storage	ss[ACKD_LISTEN_MAX];
+	socklen_t		len[ACKD_LISTEN_MAX];
+	int			i, k, n = 0, rc, port;
+
+	for (i = 0; i < cfg->nbind; i++)
+		if ((rc = net_resolve(cfg->bind[i], cfg->port, ss, len, &n,
+		    ACKD_LISTEN_MAX, err, errsize)) != 0)
+			return (rc == -2 ? ACKD_EXIT_USAGE :
+			    ACKD_EXIT_UNAVAILABLE);
+	listen_nsets = cfg->reuseport ? cfg->workers : 1;
+	listen_nfds = n;
+	for (k = 0; k < listen_nsets; k++) {
+		listen_sets[k].owner = cfg->reuseport ? k : -1;
+		for (i = 0; i < n; i++)
+			listen_sets[k].fd[i] = -1;
+	}
+	for (k = 0; k < listen_nsets; k++) {
+		for (i = 0; i < n; i++) {
+			listen_sets[k].fd[i] = net_listen(cfg,
+			    (struct sockaddr *)&ss[i], len[i], err, errsize);
+			if (listen_sets[k].fd[i] == -1)
+				return (ACKD_EXIT_UNAVAILABLE);
+			/* --port 0: the kernel's choice is everyone's port */
+			if (k == 0 && i == 0 && cfg->port == 0) {
+				if ((port = listen_port(listen_sets[0].fd[0])) ==
+				    -1) {
+					snprintf(err, errsize, "getsockname: %s",
+					    strerror(errno));
+					return (ACKD_EXIT_OSERR);
+				}
+				listen_set_port(ss, n, port);
+			}
+		}
+	}
+	return (0);
+}
+
+/* Write "ADDR:PORT,ADDR:PORT..." for set 0 into listen_namebuf. */
+static int
+listen_name(char *err, size_t errsize)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	size_t			off = 0;
+	int			i;
+
+	for (i = 0; i < listen_nfds; i++) {
+		len = sizeof(ss);
+		if (getsockname(listen_sets[0].fd[i], (struct sockaddr *)&ss,
+		    &len) == -1) {
+			snprintf(err, errsize, "getsockname: %s",
+			    strerror(errno));
+			return (ACKD_EXIT_OSERR);
+		}
+		if (i > 0)
+			listen_namebuf[off++] = ',';
+		off += net_format_addr(listen_namebuf + off,
+		    sizeof(listen_namebuf) - off, (struct sockaddr *)&ss, len);
+	}
+	return (0);
+}
+
+/*
+ * Open every listening socket cfg asks for, or take the ones socket
+ * activation passed. 0, or the exit status (ACKD_EXIT_USAGE for too many
+ * addresses, ACKD_EXIT_UNAVAILABLE for a name that does not resolve or an
+ * address that cannot be bound) with err set to one line.
+ */
+int
+listen_open(const struct ackd_config *cfg, char *err, size_t errsize)
+{
+	int	fds[ACKD_LISTEN_MAX], n, k, i, rc;
+
+	n = systemd_listen_fds(fds, ACKD_LISTEN_MAX, err, errsize);
+	if (n == -1)
+		return (ACKD_EXIT_UNAVAILABLE);
+	if (n > 0)
+		rc = listen_from_systemd(cfg, fds, n, err, errsize);
+	else
+		rc = listen_bind(cfg, err, errsize);
+	if (rc != 0)
+		return (rc);
+	/* one socket: a blocking accept(); more: poll and accept what is ready */
+	for (k = 0; k < listen_nsets; k++)
+		for (i = 0; i < listen_nfds; i++)
+			if (net_set_nonblock(listen_sets[k].fd[i],
+			    listen_nfds > 1) == -1) {
+				snprintf(err, errsize, "cannot set the listening "
+				    "socket's blocking mode: %s",
+				    strerror(errno));
+				return (ACKD_EXIT_OSERR);
+			}
+	return (listen_name(err, errsize));
+}
+
+/* Every address listened on: "ADDR:PORT" joined by commas, first first. */
+const char *
+listen_names(void)
+{
+	return (listen_namebuf);
+}
+
+/* Append set k's sockets to fds (n of max used); the new count. */
+static int
+listen_append(int k, int *fds, int n, int max)
+{
+	int	i;
+
+	for (i = 0; i < listen_nfds && n < max; i++)
+		fds[n++] = listen_sets[k].fd[i];
+	return (n);
+}
+
+/*
+ * The sockets the worker about to start in slot serves, into fds (at
+ * most max); their count. A slot that owns no set takes one from a slot
+ * that owns several, or else shares one (see the top of this file).
+ */
+int
+listen_worker_fds(int slot, int *fds, int max)
+{
+	int	k, n = 0, owner = -1;
+
+	for (k = 0; k < listen_nsets; k++)
+		if (listen_sets[k].owner == slot)
+			n = listen_append(k, fds, n, max);
+	if (n > 0 || listen_nsets == 0)
+		return (n);
+	if (listen_sets[0].owner == -1)
+		return (listen_append(0, fds, 0, max));
+	for (k = 0; k < listen_nsets && owner == -1; k++)
+		if (listen_owns(listen_sets[k].owner) > 1)
+			owner = listen_sets[k].owner;
+	if (owner == -1)
+		return (listen_append(slot % listen_nsets, fds, 0, max));
+	for (k = 0; k < listen_nsets; k++)
+		if (listen_sets[k].owner == owner)
+			break;
+	/* its old worker goes on accepting there too until it stops */
+	listen_sets[k].owner = slot;
+	return (listen_append(k, fds, 0, max));
+}
+
+/* Is fd among the n in fds? */
+static int
+listen_among(int fd, const int *fds, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i] == fd)
+			return (1);
+	return (0);
+}
+
+/*
+ * In a new worker: close the master's listening sockets that are not
+ * among its n fds, so that a set lives only in the master and its workers.
+ */
+void
+listen_close_others(const int *fds, int n)
+{
+	int	k, i;
+
+	for (k = 0; k < listen_nsets; k++)
+		if (!listen_among(listen_sets[k].fd[0], fds, n))
+			for (i = 0; i < listen_nfds; i++)
+				close(listen_sets[k].fd[i]);
+}
+
+/* How many sets slot owns (0 when every worker shares one). */
+int
+listen_owns(int slot)
+{
+	int	k, n = 0;
+
+	for (k = 0; k < listen_nsets; k++)
+		if (listen_sets[k].owner == slot)
+			n++;
+	return (n);
+}
+
+/* Hand the sets slot from owns to slot to, for to's next worker. */
+void
+listen_give(int from, int to)
+{
+	int	k;
+
+	for (k = 0; k < listen_nsets; k++)
+		if (listen_sets[k].owner == from)
+			listen_sets[k].owner = to;
+}
+
+/* Are connections waiting in the backlog of any listening socket? */
+int
+listen_backlog(void)
+{
+	struct pollfd	pfd[ACKD_LISTEN_MAX];
+	int		k, i;
+
+	for (k = 0; k < listen_nsets; k++) {
+		for (i = 0; i < listen_nfds; i++) {
+			pfd[i].fd = listen_sets[k].fd[i];
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, (nfds_t)listen_nfds, 0) > 0)
+			for (i = 0; i < listen_nfds; i++)
+				if (pfd[i].revents & POLLIN)
+					return (1);
+	}
+	return (0);
+}
+
+/*
+ * Close the master's copies of every listening socket (at shutdown): the
+ * workers' copies keep them open until they stop accepting.
+ */
+void
+listen_close(void)
+{
+	int	k, i;
+
+	for (k = 0; k < listen_nsets; k++)
+		for (i = 0; i < listen_nfds; i++)
+			close(listen_sets[k].fd[i]);
+	listen_nsets = 0;
+}
