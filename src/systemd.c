@@ -167,28 +167,47 @@ systemd_notify(const char *fmt, ...)
 	}
 }
 
-/* Is fd a listening stream socket? */
+/*
+ * Can ackd serve on fd? It must be a listening TCP socket (the log names
+ * clients by address and port), and blocking: each worker sleeps in
+ * accept(), which on a non-blocking socket would return at once, forever.
+ * systemd shares the flag with us and asks services not to change it
+ * (NonBlocking= in systemd.service(5)), so we refuse instead. 0, or -1
+ * with err set to one line.
+ */
 static int
-systemd_is_listener(int fd)
+systemd_check_listener(int fd, char *err, size_t errsize)
 {
-	struct stat	st;
-	socklen_t	len;
-	int		type = 0, listening = 0;
+	struct sockaddr_storage	ss;
+	struct stat		st;
+	socklen_t		len;
+	int			type = 0, listening = 1, flags;
 
-	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode))
-		return (0);
 	len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
 	    type != SOCK_STREAM)
-		return (0);
+		goto fail;
 #ifdef SO_ACCEPTCONN
 	len = sizeof(listening);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1)
-		return (0);
-#else
-	listening = 1;
+		goto fail;
 #endif
-	return (listening != 0);
+	len = sizeof(ss);
+	if (!listening || getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		goto fail;
+	if ((flags = fcntl(fd, F_GETFL)) == -1 || (flags & O_NONBLOCK)) {
+		snprintf(err, errsize, "socket activation: descriptor %d is "
+		    "non-blocking; ackd needs it blocking (NonBlocking=no)",
+		    fd);
+		return (-1);
+	}
+	return (0);
+fail:
+	snprintf(err, errsize, "socket activation: descriptor %d is not a "
+	    "listening TCP socket (allowed: one ListenStream= address)", fd);
+	return (-1);
 }
 
 /*
@@ -220,12 +239,8 @@ systemd_listen_fd(char *err, size_t errsize)
 		parse_printable(err);
 		return (-1);
 	}
-	if (!systemd_is_listener(fd)) {
-		snprintf(err, errsize, "socket activation: descriptor %d is "
-		    "not a listening stream socket (allowed: "
-		    "ListenStream= sockets)", fd);
+	if (systemd_check_listener(fd, err, errsize) == -1)
 		return (-1);
-	}
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 		snprintf(err, errsize, "socket activation: descriptor %d: "
 		    "cannot set close-on-exec", fd);
