@@ -128,11 +128,17 @@ supervise_news(struct master *m)
 	}
 	if (!m->ready && !m->stopping)
 		supervise_check_ready(m);
-	if (m->reopen_at != 0)
+	/* a reload cut short by a shutdown ends without READY=1 */
+	if (m->reopen_at != 0 && !m->stopping)
 		supervise_check_reload(m);
 }
 
-/* SIGHUP: a new reload generation; READY=1 again once workers did it. */
+/*
+ * SIGHUP: a new reload generation; READY=1 again once workers did it.
+ * Only a serving daemon reloads, for systemd: before the first READY=1
+ * that READY=1 is still to come, once workers serve; after STOPPING=1,
+ * READY=1 would announce a daemon that is going away.
+ */
 void
 supervise_reopen(struct master *m)
 {
@@ -141,6 +147,8 @@ supervise_reopen(struct master *m)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	m->reopen_gen++;
 	scoreboard_set_reopen(m->reopen_gen);
+	if (!m->ready || m->stopping)
+		return;
 	m->reopen_at = master_now();
 	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reopening "
 	    "the log", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
