@@ -360,7 +360,8 @@ supervise_timers(struct master *m)
 		/* sent from this loop: it proves the loop runs */
 		if (now >= m->next_notify_watchdog) {
 			systemd_notify("WATCHDOG=1");
-			m->next_notify_watchdog = now + wd / 2;
+			/* at least 1 ms: WATCHDOG_USEC under 2000 spun */
+			m->next_notify_watchdog = now + (wd > 1 ? wd / 2 : 1);
 		}
 		next = supervise_due(next, m->next_notify_watchdog, now);
 	}
