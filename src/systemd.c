@@ -19,6 +19,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -40,6 +41,13 @@
 
 /* The first descriptor socket activation passes. */
 #define SYSTEMD_LISTEN_FDS_START	3
+/*
+ * How long one notification may wait for room in the manager's queue (a
+ * datagram socket holds few: net.unix.max_dgram_qlen, 10 by default).
+ * The master's signals are blocked while it sends, so an unbounded wait
+ * would leave it deaf to SIGTERM and its dying workers unreaped.
+ */
+#define SYSTEMD_SEND_TIMEOUT_MS		1000
 
 static int			systemd_fd = -1;
 static struct sockaddr_un	systemd_addr;
@@ -76,7 +84,9 @@ systemd_for_us(const char *name)
 static int
 systemd_open(const char *path)
 {
-	size_t	len = strlen(path);
+	struct timeval	tv = { SYSTEMD_SEND_TIMEOUT_MS / 1000,
+			    SYSTEMD_SEND_TIMEOUT_MS % 1000 * 1000 };
+	size_t		len = strlen(path);
 
 	if ((path[0] != '/' && path[0] != '@') || len < 2 ||
 	    len >= sizeof(systemd_addr.sun_path)) {
@@ -102,6 +112,10 @@ systemd_open(const char *path)
 		systemd_fd = -1;
 		return (-1);
 	}
+	/* a manager that does not read its queue must not stop the master */
+	if (setsockopt(systemd_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof(tv)) == -1)
+		log_warn("cannot bound the notify socket's send time");
 	return (0);
 }
 
