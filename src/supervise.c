@@ -127,11 +127,17 @@ supervise_news(struct master *m)
 	}
 	if (!m->ready && !m->stopping)
 		supervise_check_ready(m);
-	if (m->reopen_at != 0)
+	/* a reload cut short by a shutdown ends without READY=1 */
+	if (m->reopen_at != 0 && !m->stopping)
 		supervise_check_reload(m);
 }
 
-/* SIGHUP: a new reload generation; READY=1 again once workers did it. */
+/*
+ * SIGHUP: a new reload generation; READY=1 again once workers did it.
+ * Only a serving daemon reloads, for systemd: before the first READY=1
+ * that READY=1 is still to come, once workers serve; after STOPPING=1,
+ * READY=1 would announce a daemon that is going away.
+ */
 void
 supervise_reopen(struct master *m)
 {
@@ -140,6 +146,8 @@ supervise_reopen(struct master *m)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	m->reopen_gen++;
 	scoreboard_set_reopen(m->reopen_gen);
+	if (!m->ready || m->stopping)
+		return;
 	m->reopen_at = master_now();
 	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reopening "
 	    "the log", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
@@ -339,7 +347,8 @@ supervise_timers(struct master *m)
 		/* sent from this loop: it proves the loop runs */
 		if (now >= m->next_notify_watchdog) {
 			systemd_notify("WATCHDOG=1");
-			m->next_notify_watchdog = now + wd / 2;
+			/* at least 1 ms: WATCHDOG_USEC under 2000 spun */
+			m->next_notify_watchdog = now + (wd > 1 ? wd / 2 : 1);
 		}
 		next = supervise_due(next, m->next_notify_watchdog, now);
 	}

@@ -20,6 +20,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -41,6 +42,13 @@
 
 /* The first descriptor socket activation passes. */
 #define SYSTEMD_LISTEN_FDS_START	3
+/*
+ * How long one notification may wait for room in the manager's queue (a
+ * datagram socket holds few: net.unix.max_dgram_qlen, 10 by default).
+ * The master's signals are blocked while it sends, so an unbounded wait
+ * would leave it deaf to SIGTERM and its dying workers unreaped.
+ */
+#define SYSTEMD_SEND_TIMEOUT_MS		1000
 
 static int			systemd_fd = -1;
 static struct sockaddr_un	systemd_addr;
@@ -77,7 +85,9 @@ systemd_for_us(const char *name)
 static int
 systemd_open(const char *path)
 {
-	size_t	len = strlen(path);
+	struct timeval	tv = { SYSTEMD_SEND_TIMEOUT_MS / 1000,
+			    SYSTEMD_SEND_TIMEOUT_MS % 1000 * 1000 };
+	size_t		len = strlen(path);
 
 	if ((path[0] != '/' && path[0] != '@') || len < 2 ||
 	    len >= sizeof(systemd_addr.sun_path)) {
@@ -103,6 +113,10 @@ systemd_open(const char *path)
 		systemd_fd = -1;
 		return (-1);
 	}
+	/* a manager that does not read its queue must not stop the master */
+	if (setsockopt(systemd_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof(tv)) == -1)
+		log_warn("cannot bound the notify socket's send time");
 	return (0);
 }
 
@@ -168,28 +182,47 @@ systemd_notify(const char *fmt, ...)
 	}
 }
 
-/* Is fd a listening stream socket? */
+/*
+ * Can ackd serve on fd? It must be a listening TCP socket (the log names
+ * clients by address and port), and blocking: each worker sleeps in
+ * accept(), which on a non-blocking socket would return at once, forever.
+ * systemd shares the flag with us and asks services not to change it
+ * (NonBlocking= in systemd.service(5)), so we refuse instead. 0, or -1
+ * with err set to one line.
+ */
 static int
-systemd_is_listener(int fd)
+systemd_check_listener(int fd, char *err, size_t errsize)
 {
-	struct stat	st;
-	socklen_t	len;
-	int		type = 0, listening = 0;
+	struct sockaddr_storage	ss;
+	struct stat		st;
+	socklen_t		len;
+	int			type = 0, listening = 1, flags;
 
-	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode))
-		return (0);
 	len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
 	    type != SOCK_STREAM)
-		return (0);
+		goto fail;
 #ifdef SO_ACCEPTCONN
 	len = sizeof(listening);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1)
-		return (0);
-#else
-	listening = 1;
+		goto fail;
 #endif
-	return (listening != 0);
+	len = sizeof(ss);
+	if (!listening || getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		goto fail;
+	if ((flags = fcntl(fd, F_GETFL)) == -1 || (flags & O_NONBLOCK)) {
+		snprintf(err, errsize, "socket activation: descriptor %d is "
+		    "non-blocking; ackd needs it blocking (NonBlocking=no)",
+		    fd);
+		return (-1);
+	}
+	return (0);
+fail:
+	snprintf(err, errsize, "socket activation: descriptor %d is not a "
+	    "listening TCP socket (allowed: ListenStream= addresses)", fd);
+	return (-1);
 }
 
 /*
@@ -223,12 +256,8 @@ systemd_listen_fds(int *fds, int max, char *err, size_t errsize)
 	}
 	for (i = 0; i < (int)n; i++) {
 		fd = SYSTEMD_LISTEN_FDS_START + i;
-		if (!systemd_is_listener(fd)) {
-			snprintf(err, errsize, "socket activation: descriptor "
-			    "%d is not a listening stream socket (allowed: "
-			    "ListenStream= sockets)", fd);
+		if (systemd_check_listener(fd, err, errsize) == -1)
 			return (-1);
-		}
 		if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 			snprintf(err, errsize, "socket activation: descriptor "
 			    "%d: cannot set close-on-exec", fd);

@@ -308,13 +308,60 @@ def ackd_command(args, log_base):
     return w + list(args)
 
 
-def ackd_env():
+def ackd_env(extra=None):
     """The environment ackd runs in: the tests', with TSan told not to end
-    the daemon on a report (run() finds it in stderr)."""
+    the daemon on a report (run() finds it in stderr), and the variables
+    of extra (a dict; a None value removes the variable)."""
     env = dict(os.environ)
     tsan = env.get("TSAN_OPTIONS")
     env["TSAN_OPTIONS"] = (tsan + ":" if tsan else "") + "halt_on_error=0"
+    for name, value in (extra or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
+
+
+def spawn_options(command, env=None, fd3=None, pid_env=(), preexec=None):
+    """
+    The command and subprocess.Popen keywords that start ackd the way a
+    service manager does: env as for ackd_env(); fd3, a descriptor the
+    daemon gets as its descriptor 3 (socket activation passes sockets from
+    3 on), all others above 2 closed; pid_env, names of variables set to
+    the daemon's own pid (LISTEN_PID, WATCHDOG_PID). That pid exists only
+    once forked, so a shell sets them and execs the command in its place
+    (under $ACKD_WRAPPER too: valgrind runs ackd in its own process).
+    """
+    if pid_env:
+        assign = " ".join("%s=$$" % name for name in pid_env)
+        command = ["/bin/sh", "-c", 'export %s; exec "$@"' % assign,
+            "sh"] + list(command)
+    kw = {"env": ackd_env(env)}
+    steps = [preexec] if preexec is not None else []
+    if fd3 is not None:
+        # pass_fds would close descriptor 3 after preexec_fn put it there
+        kw["close_fds"] = False
+        steps.append(lambda: _as_fd3(fd3))
+    if steps:
+        kw["preexec_fn"] = lambda: [step() for step in steps]
+    return command, kw
+
+
+def _as_fd3(fd):
+    """In the child before exec: make fd its descriptor 3, inherited;
+    every other descriptor above 2 close-on-exec (what close_fds would
+    do, without closing 3)."""
+    if fd == 3:
+        os.set_inheritable(3, True)
+    else:
+        os.dup2(fd, 3, inheritable=True)
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 3:
+            try:
+                os.set_inheritable(int(name), False)
+            except OSError:
+                pass  # listdir's own directory, closed by now
 
 
 def ackd_path():
@@ -326,29 +373,31 @@ def ackd_path():
     return os.path.abspath(p)
 
 
-def run_ackd(args, timeout=10, user=None, group=None):
+def run_ackd(args, timeout=10, user=None, group=None, env=None, fd3=None,
+    pid_env=()):
     """
     Run ackd with args to completion (for flag errors, --help...). Returns
     (status, stdout bytes, stderr bytes); status is None if it did not exit
     within timeout (it is then killed, with its whole session). user and
     group (ids), if given, are who runs it, without supplementary groups.
+    env, fd3 and pid_env: as for spawn_options().
     """
     args = [ackd_path()] + list(args)
     log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
         "run.%d" % len(_daemons))
-    who = {}
+    command, kw = spawn_options(ackd_command(args, log_base), env, fd3,
+        pid_env)
     if user is not None or group is not None:
-        who = {"user": user, "group": group, "extra_groups": []}
-    return _run_to_end(args, log_base, timeout, ackd_env(), **who)
+        kw.update(user=user, group=group, extra_groups=[])
+    return _run_to_end(command, args, log_base, timeout, **kw)
 
 
-def _run_to_end(args, log_base, timeout, env, **popen_args):
-    """Run the command args until it exits (or kill it with its session
-    after timeout): (status or None, stdout bytes, stderr bytes)."""
+def _run_to_end(command, args, log_base, timeout, **popen_args):
+    """Run command (ackd with args) until it exits, or kill it with its
+    session after timeout: (status or None, stdout bytes, stderr bytes)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(ackd_command(args, log_base),
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True, env=env, **popen_args)
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+            stdout=out, stderr=err, start_new_session=True, **popen_args)
         d = Daemon._adopt(proc, args, log_base)
         try:
             rc = proc.wait(timeout=timeout)
@@ -419,7 +468,8 @@ def run_detached(args, log_path, cwd=None, workers=2, fmt="text",
     for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
         env[var] = (env[var] + ":" if env.get(var) else "") + \
             "log_path=%s.san" % log_base
-    rc, output, errput = _run_to_end(args, log_base, timeout, env, cwd=cwd)
+    rc, output, errput = _run_to_end(ackd_command(args, log_base), args,
+        log_base, timeout, env=env, cwd=cwd)
     me = os.getpid()
     with _daemons_lock:
         known = {d.pid for d in _daemons}
@@ -770,12 +820,13 @@ def printable(raw):
 class Daemon:
     """
     One ackd started in its own session on 127.0.0.1, port 0, logging to
-    a file in tmpdir. Always killed and reaped by run()'s cleanup.
+    a file in tmpdir. Always killed and reaped by run()'s cleanup. env,
+    fd3 and pid_env: as for spawn_options() (systemd's variables).
     """
 
     def __init__(self, tmpdir, flags=(), workers=2, bind="127.0.0.1",
         fmt="text", log_name="ackd.log", ready=True, timeout=10,
-        preexec=None):
+        env=None, fd3=None, pid_env=(), preexec=None):
         self.tmpdir = tmpdir
         self.workers = workers
         self.bind = bind
@@ -800,12 +851,13 @@ class Daemon:
         self.worker_pids = []
         self.known = {}  # pid -> start time, every pid we saw
         self.log_base = os.path.join(tmpdir, tag)
+        command, kw = spawn_options(ackd_command(self.args,
+            self.log_base), env, fd3, pid_env, preexec)
         with open(self.out_path, "wb") as out, \
             open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(ackd_command(self.args,
-                self.log_base), stdin=subprocess.DEVNULL, stdout=out,
-                stderr=err, start_new_session=True, env=ackd_env(),
-                preexec_fn=preexec)
+            self.proc = subprocess.Popen(command,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=True, **kw)
         self.pid = self.proc.pid
         self._remember(self.pid)
         with _daemons_lock:
