@@ -56,6 +56,12 @@ enum ackd_log_format {
 	ACKD_LOG_JSON
 };
 
+enum ackd_framing {
+	ACKD_FRAMING_READ,	/* a message is what one read returns */
+	ACKD_FRAMING_LINE,	/* up to and including the first '\n' */
+	ACKD_FRAMING_EOF	/* up to the client's half-close */
+};
+
 struct ackd_config {
 	char			 bind[64];	/* numeric IPv4 or IPv6 address */
 	int			 port;		/* 0: the kernel picks one */
@@ -64,6 +70,7 @@ struct ackd_config {
 	int			 threads;
 	int			 queue;
 	size_t			 max_message;
+	enum ackd_framing	 framing;
 	int			 read_timeout_ms;
 	int			 shutdown_timeout_ms;
 	int			 defer_accept_ms;	/* 0: off; -1: read timeout */
@@ -164,6 +171,21 @@ int	net_accept_timeout(int, int);
 int	net_accept(int, struct conn *);
 ssize_t	net_read_timed(int, void *, size_t, int);
 int	net_write_all(int, const void *, size_t);
+
+/* frame.c: where a message ends (--framing); the scan is pure. */
+struct frame {
+	enum ackd_framing	 mode;
+	size_t			 size;		/* room: max_message + 1 */
+	size_t			 len;		/* bytes received so far */
+	size_t			 msg_len;	/* the message, once done */
+	int			 done;
+	int			 excess;	/* bytes after it arrived too */
+};
+
+void	frame_init(struct frame *, enum ackd_framing, size_t);
+int	frame_feed(struct frame *, const unsigned char *, size_t);
+int	frame_eof(struct frame *);
+ssize_t	frame_read(struct frame *, int, unsigned char *, int);
 
 /* queue.c: a bounded FIFO of connections; lock rules are in queue.c. */
 struct queue_waiter {

@@ -30,6 +30,7 @@ enum config_kind {
 	KIND_NAME,	/* const char * field, a user or group name or id */
 	KIND_HOSTPORT,	/* char[] field, numeric ADDR:PORT or [ADDR]:PORT */
 	KIND_FORMAT,
+	KIND_FRAMING,	/* enum ackd_framing field: read, line, eof */
 	KIND_SWITCH,	/* int field set to 1, takes no value */
 	KIND_HELP,
 	KIND_VERSION
@@ -78,6 +79,7 @@ static const struct config_flag config_flags[] = {
 	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(stats_interval_ms) },
 	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
+	{ "framing", 300, KIND_FRAMING, 0, 0, FIELD(framing) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -238,6 +240,17 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 			return (config_error(err, errsize, "--%s: '%s' is not "
 			    "allowed (allowed: text, json)", f->name, arg));
 		return (CONFIG_RUN);
+	case KIND_FRAMING:
+		if (strcmp(arg, "read") == 0)
+			cfg->framing = ACKD_FRAMING_READ;
+		else if (strcmp(arg, "line") == 0)
+			cfg->framing = ACKD_FRAMING_LINE;
+		else if (strcmp(arg, "eof") == 0)
+			cfg->framing = ACKD_FRAMING_EOF;
+		else
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "allowed (allowed: read, line, eof)", f->name, arg));
+		return (CONFIG_RUN);
 	case KIND_SWITCH:
 		*(int *)(void *)field = 1;
 		return (CONFIG_RUN);
@@ -324,6 +337,9 @@ config_missing(int c, char *err, size_t errsize)
 		break;
 	case KIND_FORMAT:
 		snprintf(range, sizeof(range), "text, json");
+		break;
+	case KIND_FRAMING:
+		snprintf(range, sizeof(range), "read, line, eof");
 		break;
 	case KIND_ADDR:
 		snprintf(range, sizeof(range), "a numeric IPv4 or IPv6 address");
@@ -430,6 +446,8 @@ config_usage(FILE *fp)
 "  -q, --queue N              accepted connections queued per worker, 1-%d [%d]\n"
 "  -m, --max-message N        bytes read per message, 1-%d [%zu]\n"
 "  -r, --read-timeout SEC     wait for the message, 0.001-%d s [%d]\n"
+"      --framing MODE         where a message ends: read (one read), line\n"
+"                             (a newline), eof (the client's half-close) [read]\n"
 "      --shutdown-timeout SEC graceful shutdown limit, 0-%d s [%d]\n"
 "      --defer-accept SEC     kernel holds a connection until data, up to\n"
 "                             SEC; 0 is off, 0-%d s [read-timeout] (Linux)\n"

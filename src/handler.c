@@ -128,10 +128,13 @@ handler_linger(struct handler *h, int fd)
 	}
 }
 
-/* Log and acknowledge a message of n bytes that arrived in h->buf. */
+/*
+ * Log and acknowledge a message of n bytes that arrived in h->buf; excess:
+ * the client sent more after it (--framing line), which is dropped.
+ */
 static void
 handler_message(struct handler *h, int fd, const struct timespec *now,
-    const char *client, size_t n)
+    const char *client, size_t n, int excess)
 {
 	size_t	max = h->cfg->max_message;
 	int	truncated = n > max;
@@ -155,7 +158,7 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 		return;
 	}
 	stats_add(h->stats, STATS_ACKED, 1);
-	if (truncated)
+	if (truncated || excess)
 		handler_linger(h, fd);
 }
 
@@ -164,31 +167,34 @@ void
 handler_serve(struct handler *h, const struct conn *c)
 {
 	struct timespec		now;
+	struct frame		fr;
 	char			client[ACKD_ADDRSTRLEN], extra[32];
 	ssize_t			n;
 	int			fd = c->fd;
 
 	/* the address accept() gave: no getpeername() per connection */
 	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
-	n = net_read_timed(fd, h->buf, h->cfg->max_message + 1,
-	    h->cfg->read_timeout_ms);
+	frame_init(&fr, h->cfg->framing, h->cfg->max_message + 1);
+	n = frame_read(&fr, fd, h->buf, h->cfg->read_timeout_ms);
 	clock_gettime(CLOCK_REALTIME, &now);
+	/* a message left unfinished (line, eof) is logged with the failure,
+	 * never acknowledged: the client's framing promise was not kept */
 	if (n > 0)
-		handler_message(h, fd, &now, client, (size_t)n);
+		handler_message(h, fd, &now, client, (size_t)n, fr.excess);
 	else if (n == 0) {
 		stats_add(h->stats, STATS_EMPTY, 1);
 		handler_log(h, &now, client, "empty", 0, 0, NULL);
 	} else if (errno == ETIMEDOUT) {
 		stats_add(h->stats, STATS_TIMEOUT, 1);
-		handler_log(h, &now, client, "timeout", 0, 0, NULL);
+		handler_log(h, &now, client, "timeout", fr.len, fr.len, NULL);
 	} else if (errno == ECONNRESET) {
 		stats_add(h->stats, STATS_RESET, 1);
-		handler_log(h, &now, client, "reset", 0, 0, NULL);
+		handler_log(h, &now, client, "reset", fr.len, fr.len, NULL);
 	} else {
 		stats_add(h->stats, STATS_ERROR, 1);
 		snprintf(extra, sizeof(extra), "errno=%s",
 		    handler_errno_name(errno));
-		handler_log(h, &now, client, "error", 0, 0, extra);
+		handler_log(h, &now, client, "error", fr.len, fr.len, extra);
 	}
 	close(fd);
 	peerlimit_leave(c->limit_entry);
