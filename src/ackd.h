@@ -41,6 +41,7 @@
 #define ACKD_PER_IP_MAX		1000000
 #define ACKD_PER_WORKER_MAX	1000000000
 #define ACKD_NAME_MAX		256	/* --user, --group */
+#define ACKD_TAG_MAX		32	/* --log-tag, as RFC 3164 allows */
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
@@ -78,6 +79,7 @@ struct ackd_config {
 	size_t			 ack_len;
 	const char		*log_file;	/* NULL: standard output */
 	enum ackd_log_format	 log_format;
+	const char		*log_tag;	/* NULL: none */
 	int			 sync;		/* fdatasync before each ACK */
 	int			 max_per_ip;	/* 0: no limit */
 	int			 daemon;	/* detach from the terminal */
@@ -120,6 +122,7 @@ struct logfmt_record {
 	const struct timespec	*when;
 	const char		*client;	/* NULL for daemon events */
 	pid_t			 pid;
+	const char		*tag;		/* NULL, or --log-tag */
 	const char		*event;		/* "message", "empty", ... */
 	size_t			 bytes;
 	const unsigned char	*msg;		/* NULL: no msg field */
@@ -137,7 +140,7 @@ size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 	    const struct logfmt_record *);
 
 /* msglog.c: the connection log, shared by every thread and process. */
-int	msglog_open(const char *, enum ackd_log_format);
+int	msglog_open(const struct ackd_config *);
 int	msglog_reopen(void);
 int	msglog_chown(uid_t, gid_t);
 int	msglog_write(const char *, size_t);

@@ -31,6 +31,7 @@ enum config_kind {
 	KIND_HOSTPORT,	/* char[] field, numeric ADDR:PORT or [ADDR]:PORT */
 	KIND_FORMAT,
 	KIND_FRAMING,	/* enum ackd_framing field: read, line, eof */
+	KIND_TAG,	/* const char * field, 1-32 of [A-Za-z0-9._-] */
 	KIND_SWITCH,	/* int field set to 1, takes no value */
 	KIND_HELP,
 	KIND_VERSION
@@ -80,6 +81,7 @@ static const struct config_flag config_flags[] = {
 	    FIELD(stats_interval_ms) },
 	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
 	{ "framing", 300, KIND_FRAMING, 0, 0, FIELD(framing) },
+	{ "log-tag", 302, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -162,6 +164,20 @@ config_number(const struct config_flag *f, const char *arg, long long *v,
 		return (config_error(err, errsize, "--%s: '%s' is out of range "
 		    "(allowed: %s)", f->name, arg, range));
 	return (CONFIG_RUN);
+}
+
+/*
+ * Is s a tag: min-max bytes of letters, digits, '.', '_', '-'? It goes
+ * into every log line unescaped and becomes the syslog tag, so nothing
+ * that could split a field or a header is allowed.
+ */
+static int
+config_is_tag(const char *s, size_t min, size_t max)
+{
+	size_t	len = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	return (s[len] == '\0' && len >= min && len <= max);
 }
 
 /* Apply one flag's value to cfg. */
@@ -250,6 +266,13 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 		else
 			return (config_error(err, errsize, "--%s: '%s' is not "
 			    "allowed (allowed: read, line, eof)", f->name, arg));
+		return (CONFIG_RUN);
+	case KIND_TAG:
+		if (!config_is_tag(arg, (size_t)f->min, (size_t)f->max))
+			return (config_error(err, errsize, "--%s: '%s' is not a "
+			    "tag (allowed: %lld-%lld bytes of A-Z a-z 0-9 . _ -)",
+			    f->name, arg, f->min, f->max));
+		*(const char **)(void *)field = arg;
 		return (CONFIG_RUN);
 	case KIND_SWITCH:
 		*(int *)(void *)field = 1;
@@ -340,6 +363,10 @@ config_missing(int c, char *err, size_t errsize)
 		break;
 	case KIND_FRAMING:
 		snprintf(range, sizeof(range), "read, line, eof");
+		break;
+	case KIND_TAG:
+		snprintf(range, sizeof(range), "%lld-%lld bytes of A-Z a-z 0-9 "
+		    ". _ -", f->min, f->max);
 		break;
 	case KIND_ADDR:
 		snprintf(range, sizeof(range), "a numeric IPv4 or IPv6 address");
@@ -454,6 +481,8 @@ config_usage(FILE *fp)
 "  -a, --ack TEXT             reply once the message is logged, 1-%d bytes [%s]\n"
 "  -l, --log-file PATH        append the log to PATH; - is stdout [stdout]\n"
 "  -f, --log-format FMT       text or json [text]\n"
+"      --log-tag TAG          name this instance in every log line (tag=TAG)\n"
+"                             and as the syslog tag; 1-%d of A-Za-z0-9._- [none]\n"
 "      --sync                 ACK only once the line is on stable storage\n"
 "                             (fdatasync, shared by concurrent handlers)\n"
 "      --max-connections-per-ip N  connections one address may hold at\n"
@@ -487,7 +516,7 @@ config_usage(FILE *fp)
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_ACK_MAX, d.ack, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
+	    ACKD_ACK_MAX, d.ack, ACKD_TAG_MAX, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
 	    ACKD_WORKER_TIMEOUT_SLACK_MS / 1000, ACKD_PER_WORKER_MAX,
 	    ACKD_TIMEOUT_MAX_MS / 1000);
 }

@@ -80,6 +80,7 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 	rec.when = now;
 	rec.client = client;
 	rec.pid = h->pid;
+	rec.tag = h->cfg->log_tag;
 	rec.event = event;
 	rec.bytes = bytes;
 	rec.msg = msg_len > 0 ? h->buf : NULL;

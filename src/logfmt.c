@@ -38,7 +38,8 @@ logfmt_line_max(enum ackd_log_format fmt, size_t msg_len, size_t extra_len)
 	escaped = fmt == ACKD_LOG_JSON ? logfmt_json_max(msg_len) :
 	    logfmt_text_max(msg_len);
 	/* fixed fields stay well under 256; json quotes each extra field */
-	return (256 + ACKD_ADDRSTRLEN + escaped + 2 * extra_len);
+	return (256 + ACKD_ADDRSTRLEN + ACKD_TAG_MAX + escaped +
+	    2 * extra_len);
 }
 
 /* Write ts as 2026-11-25T08:26:33.123456Z; 0 if size is too small. */
@@ -211,8 +212,13 @@ logfmt_text_line(char *buf, size_t size, const struct logfmt_record *rec)
 	if (!logfmt_puts(&p, end, " ") ||
 	    !logfmt_puts(&p, end, rec->client != NULL ? rec->client : "-") ||
 	    !logfmt_puts(&p, end, " pid=") ||
-	    !logfmt_putu(&p, end, (unsigned long long)rec->pid) ||
-	    !logfmt_puts(&p, end, " event=") ||
+	    !logfmt_putu(&p, end, (unsigned long long)rec->pid))
+		return (0);
+	/* between pid and event: one fixed place in every line, if any */
+	if (rec->tag != NULL && (!logfmt_puts(&p, end, " tag=") ||
+	    !logfmt_puts(&p, end, rec->tag)))
+		return (0);
+	if (!logfmt_puts(&p, end, " event=") ||
 	    !logfmt_puts(&p, end, rec->event))
 		return (0);
 	if (rec->client != NULL && (!logfmt_puts(&p, end, " bytes=") ||
@@ -249,8 +255,12 @@ logfmt_json_line(char *buf, size_t size, const struct logfmt_record *rec)
 	    !logfmt_puts(&p, end, rec->client) || !logfmt_puts(&p, end, "\"")))
 		return (0);
 	if (!logfmt_puts(&p, end, ",\"pid\":") ||
-	    !logfmt_putu(&p, end, (unsigned long long)rec->pid) ||
-	    !logfmt_puts(&p, end, ",\"event\":\"") ||
+	    !logfmt_putu(&p, end, (unsigned long long)rec->pid))
+		return (0);
+	if (rec->tag != NULL && (!logfmt_puts(&p, end, ",\"tag\":\"") ||
+	    !logfmt_puts(&p, end, rec->tag) || !logfmt_puts(&p, end, "\"")))
+		return (0);
+	if (!logfmt_puts(&p, end, ",\"event\":\"") ||
 	    !logfmt_puts(&p, end, rec->event) || !logfmt_puts(&p, end, "\""))
 		return (0);
 	if (rec->client != NULL && (!logfmt_puts(&p, end, ",\"bytes\":") ||

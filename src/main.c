@@ -119,7 +119,7 @@ main(int argc, char **argv)
 	/* after the fork: the lock belongs to the process that takes it */
 	if (cfg.pid_file != NULL)
 		pidfile_open(cfg.pid_file);
-	if (msglog_open(cfg.log_file, cfg.log_format) == -1)
+	if (msglog_open(&cfg) == -1)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
 		    cfg.log_file != NULL ? cfg.log_file : "(stdout)");
 	/* a socket systemd passed us, or our own */

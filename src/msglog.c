@@ -32,6 +32,7 @@
 static int			 msglog_fd = STDOUT_FILENO;
 static const char		*msglog_path;	/* NULL: standard output */
 static enum ackd_log_format	 msglog_fmt;
+static const char		*msglog_tag;	/* NULL: no --log-tag */
 static pthread_mutex_t		*msglog_lock;	/* shared by all processes */
 static atomic_int		 msglog_regular;
 
@@ -67,15 +68,18 @@ msglog_lock_init(void)
 }
 
 /*
- * Open the log: path (NULL for standard output) in format fmt. Call once,
- * in the master, before forking. -1 with errno if path cannot be opened.
+ * Open the log cfg asks for: its file (NULL for standard output), format
+ * and tag. Call once, in the master, before forking. -1 with errno if the
+ * file cannot be opened.
  */
 int
-msglog_open(const char *path, enum ackd_log_format fmt)
+msglog_open(const struct ackd_config *cfg)
 {
-	int	fd;
+	const char	*path = cfg->log_file;
+	int		 fd;
 
-	msglog_fmt = fmt;
+	msglog_fmt = cfg->log_format;
+	msglog_tag = cfg->log_tag;
 	msglog_path = path;
 	if (path != NULL) {
 		/* --daemon makes us a session leader: a terminal given as the
@@ -325,6 +329,7 @@ msglog_vevent(const char *client, const char *event, const char *fmt,
 	rec.when = &now;
 	rec.client = client;
 	rec.pid = getpid();
+	rec.tag = msglog_tag;
 	rec.event = event;
 	rec.extra = extra;
 	len = logfmt_line(line, sizeof(line), msglog_fmt, &rec);

@@ -596,7 +596,8 @@ class Record(dict):
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 TEXT_HEAD_RE = re.compile(
-    rb"^(\S+) (\S+) pid=([0-9]+) event=([a-z-]+)((?: [^ ]+)*?)"
+    rb"^(\S+) (\S+) pid=([0-9]+)(?: tag=([A-Za-z0-9._-]+))? "
+    rb"event=([a-z-]+)((?: [^ ]+)*?)"
     rb"(?: msg=\"(.*)\")?$", re.S)
 FIELD_RE = re.compile(rb"^([a-z_]+)=([\x21\x23-\x7e]+)$")
 INT_RE = re.compile(r"^(0|[1-9][0-9]{0,17})$")
@@ -689,13 +690,15 @@ def parse_text(raw):
         m = TEXT_HEAD_RE.match(raw)
         if m is None:
             raise ValueError("does not match TS CLIENT pid= event=")
-        ts, client, pid, event, extra, msg = m.groups()
+        ts, client, pid, tag, event, extra, msg = m.groups()
         rec["ts"] = ts.decode("ascii")
         if not TS_RE.match(rec["ts"]):
             raise ValueError("bad timestamp %r" % rec["ts"])
         client = client.decode("ascii")
         rec["client"] = None if client == "-" else client
         rec["pid"] = int(pid)
+        if tag is not None:
+            rec["tag"] = tag.decode("ascii")
         rec["event"] = event.decode("ascii")
         for tok in extra.split(b" ")[1:]:
             fm = FIELD_RE.match(tok)

@@ -59,6 +59,8 @@ static const struct {
 	{ "max-connections-per-worker", 0, 1 },
 	{ "stats-interval", 0, 1 },
 	{ "metrics", 0, 1 },
+	{ "framing", 0, 1 },
+	{ "log-tag", 0, 1 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -654,6 +656,60 @@ START_TEST(check_config_log_format)
 }
 END_TEST
 
+START_TEST(check_config_framing)
+{
+	static const char	*bad[] = { "", "Line", "lines", "newline",
+	    "EOF", "read " };
+	struct ackd_config	cfg;
+	char			what[64];
+	size_t			i;
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_READ);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--framing", "line", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_LINE);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--framing=eof", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_EOF);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--framing", "eof",
+	    "--framing", "read", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_READ);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(what, sizeof(what), "'%s' is not allowed (allowed: "
+		    "read, line, eof)", bad[i]);
+		check_config_assert_error(check_config_fresh(&cfg,
+		    "--framing", bad[i], NULL), "--framing: ", what, bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(check_config_log_tag)
+{
+	static const char	*bad[] = { "", "a b", "eu1\n", "tag=x", "a/b",
+	    "\"q\"", "caf\xc3\xa9", "123456789012345678901234567890123" };
+	struct ackd_config	cfg;
+	size_t			i;
+
+	config_defaults(&cfg);
+	ck_assert_ptr_null(cfg.log_tag);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-tag", "eu1", NULL),
+	    CONFIG_RUN);
+	ck_assert_str_eq(cfg.log_tag, "eu1");
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-tag",
+	    "A.z_0-9", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.log_tag, "A.z_0-9");
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-tag",
+	    "12345678901234567890123456789012", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(strlen(cfg.log_tag), ACKD_TAG_MAX);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check_config_assert_error(check_config_fresh(&cfg,
+		    "--log-tag", bad[i], NULL), "--log-tag: ",
+		    "is not a tag (allowed: 1-32 bytes of A-Z a-z 0-9 . _ -)",
+		    bad[i]);
+}
+END_TEST
+
 START_TEST(check_config_unknown_option)
 {
 	struct ackd_config	cfg;
@@ -877,6 +933,8 @@ config_suite(void)
 	tcase_add_test(tc, check_config_log_format);
 	tcase_add_test(tc, check_config_operations);
 	tcase_add_test(tc, check_config_metrics);
+	tcase_add_test(tc, check_config_framing);
+	tcase_add_test(tc, check_config_log_tag);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command line");

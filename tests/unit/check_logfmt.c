@@ -624,6 +624,43 @@ START_TEST(check_logfmt_line_json_fields)
 }
 END_TEST
 
+/* --log-tag: tag= between pid and event, "tag" after "pid", if set. */
+START_TEST(check_logfmt_line_tag)
+{
+	struct timespec		ts = { 0, 0 };
+	struct logfmt_record	rec;
+	char			buf[512];
+
+	check_logfmt_record(&rec, &ts);
+	rec.tag = "eu1";
+	rec.client = "127.0.0.1:5555";
+	rec.bytes = 2;
+	rec.msg = (const unsigned char *)"hi";
+	rec.msg_len = 2;
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000000Z 127.0.0.1:5555 "
+	    "pid=42 tag=eu1 event=message bytes=2 msg=\"hi\"\n");
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"tag\":\"eu1\","
+	    "\"event\":\"message\",\"bytes\":2,\"msg\":\"hi\"}\n");
+
+	/* a daemon event carries it too */
+	rec.client = NULL;
+	rec.msg = NULL;
+	rec.event = "start";
+	rec.tag = "A.z_0-9";
+	rec.extra = "workers=1";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000000Z - pid=42 "
+	    "tag=A.z_0-9 event=start workers=1\n");
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"pid\":42,\"tag\":\"A.z_0-9\",\"event\":\"start\","
+	    "\"workers\":1}\n");
+}
+END_TEST
+
 /* Whatever the message holds, the line is one line of printable ASCII. */
 START_TEST(check_logfmt_line_one_newline)
 {
@@ -797,6 +834,7 @@ START_TEST(check_logfmt_line_max_is_enough)
 	rec.msg = msg;
 	rec.msg_len = sizeof(msg);
 	rec.extra = "truncated=1 errno=ECONNABORTED";
+	rec.tag = "12345678901234567890123456789012";
 	max = logfmt_line_max(fmt, sizeof(msg), 64);
 	buf = check_logfmt_alloc(max);
 	n = logfmt_line(buf, max, fmt, &rec);
@@ -839,6 +877,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_text_fields);
 	tcase_add_test(tc, check_logfmt_line_json_client_msg);
 	tcase_add_test(tc, check_logfmt_line_json_fields);
+	tcase_add_test(tc, check_logfmt_line_tag);
 	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
 	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);
 	tcase_add_loop_test(tc, check_logfmt_line_too_small, 0, 4);
