@@ -80,6 +80,8 @@ struct ackd_config {
 	const char		*log_file;	/* NULL: standard output */
 	enum ackd_log_format	 log_format;
 	const char		*log_tag;	/* NULL: none */
+	int			 log_file_given;	/* even as - */
+	int			 syslog_facility;	/* 0: no --syslog */
 	int			 sync;		/* fdatasync before each ACK */
 	int			 max_per_ip;	/* 0: no limit */
 	int			 daemon;	/* detach from the terminal */
@@ -138,12 +140,18 @@ size_t	logfmt_json_max(size_t);
 size_t	logfmt_line_max(enum ackd_log_format, size_t, size_t);
 size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 	    const struct logfmt_record *);
+/* "<191>Nov 25 08:26:33 " 21, the tag, "[2147483647]: " 14 */
+#define LOGFMT_SYSLOG_HEAD_MAX	(21 + ACKD_TAG_MAX + 14 + 1)
+struct tm;
+size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
+	    const char *, pid_t);
 
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const struct ackd_config *);
 int	msglog_reopen(void);
 int	msglog_chown(uid_t, gid_t);
-int	msglog_write(const char *, size_t);
+int	msglog_write(const char *, size_t, const char *);
+const char *msglog_syslog_path(void);
 int	msglog_sync(void);
 void	msglog_event(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "ackd.h"
@@ -32,6 +33,7 @@ enum config_kind {
 	KIND_FORMAT,
 	KIND_FRAMING,	/* enum ackd_framing field: read, line, eof */
 	KIND_TAG,	/* const char * field, 1-32 of [A-Za-z0-9._-] */
+	KIND_FACILITY,	/* int field, a syslog facility; value optional */
 	KIND_SWITCH,	/* int field set to 1, takes no value */
 	KIND_HELP,
 	KIND_VERSION
@@ -81,6 +83,7 @@ static const struct config_flag config_flags[] = {
 	    FIELD(stats_interval_ms) },
 	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
 	{ "framing", 300, KIND_FRAMING, 0, 0, FIELD(framing) },
+	{ "syslog", 301, KIND_FACILITY, 0, 0, FIELD(syslog_facility) },
 	{ "log-tag", 302, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
@@ -180,6 +183,33 @@ config_is_tag(const char *s, size_t min, size_t max)
 	return (s[len] == '\0' && len >= min && len <= max);
 }
 
+/* The syslog facilities --syslog takes: a daemon's, and the local ones. */
+static const struct {
+	const char	*name;
+	int		 value;
+} config_facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+/* The facility called name (NULL: the default, daemon), or 0. */
+static int
+config_facility(const char *name)
+{
+	size_t	i;
+
+	if (name == NULL)
+		return (LOG_DAEMON);
+	for (i = 0; i < sizeof(config_facilities) /
+	    sizeof(config_facilities[0]); i++)
+		if (strcmp(name, config_facilities[i].name) == 0)
+			return (config_facilities[i].value);
+	return (0);
+}
+
 /* Apply one flag's value to cfg. */
 static enum config_result
 config_apply(struct ackd_config *cfg, const struct config_flag *f,
@@ -224,6 +254,7 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 			    "(allowed: a file path, or - for standard output)",
 			    f->name));
 		cfg->log_file = strcmp(arg, "-") == 0 ? NULL : arg;
+		cfg->log_file_given = 1;
 		return (CONFIG_RUN);
 	case KIND_PATH:
 		if (arg[0] == '\0')
@@ -273,6 +304,13 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 			    "tag (allowed: %lld-%lld bytes of A-Z a-z 0-9 . _ -)",
 			    f->name, arg, f->min, f->max));
 		*(const char **)(void *)field = arg;
+		return (CONFIG_RUN);
+	case KIND_FACILITY:
+		/* LOG_KERN is 0, and not ours to use: 0 can mean "off" */
+		if ((*(int *)(void *)field = config_facility(arg)) == 0)
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "a facility (allowed: daemon, user, local0-local7)",
+			    f->name, arg));
 		return (CONFIG_RUN);
 	case KIND_SWITCH:
 		*(int *)(void *)field = 1;
@@ -327,9 +365,12 @@ config_getopt_tables(char *shortopts, struct option *longopts)
 		has_arg = f->kind != KIND_HELP && f->kind != KIND_VERSION &&
 		    f->kind != KIND_SWITCH;
 		longopts[i].name = f->name;
-		longopts[i].has_arg = has_arg ? required_argument : no_argument;
+		longopts[i].has_arg = f->kind == KIND_FACILITY ?
+		    optional_argument : has_arg ? required_argument :
+		    no_argument;
 		longopts[i].flag = NULL;
 		longopts[i].val = f->letter;
+		/* no optional values in short form: none has a letter */
 		if (f->letter < 256) {
 			*s++ = (char)f->letter;
 			if (has_arg)
@@ -408,10 +449,17 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		    "which is off, or more than the read timeout)",
 		    cfg->worker_timeout_ms / 1000, cfg->worker_timeout_ms % 1000,
 		    cfg->read_timeout_ms / 1000, cfg->read_timeout_ms % 1000));
-	if (cfg->daemon && cfg->log_file == NULL)
+	if (cfg->syslog_facility != 0 && cfg->log_file_given)
+		return (config_error(err, errsize, "--syslog: cannot be used "
+		    "with --log-file (allowed: one of them)"));
+	if (cfg->syslog_facility != 0 && cfg->sync)
+		return (config_error(err, errsize, "--sync: nothing to sync "
+		    "with --syslog, where the syslog daemon writes the log "
+		    "(allowed: --sync with --log-file)"));
+	if (cfg->daemon && cfg->log_file == NULL && cfg->syslog_facility == 0)
 		return (config_error(err, errsize, "--daemon: the log cannot go "
 		    "to standard output, which a daemon closes (allowed: "
-		    "--log-file PATH)"));
+		    "--log-file PATH or --syslog)"));
 	return (CONFIG_RUN);
 }
 
@@ -448,6 +496,11 @@ config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
 		if (rc != CONFIG_RUN)
 			return (rc);
 	}
+	/* getopt gives an optional value only as --syslog=FACILITY */
+	if (optind < argc && optind > 1 &&
+	    strcmp(argv[optind - 1], "--syslog") == 0)
+		return (config_error(err, errsize, "--syslog: '%s' is a separate "
+		    "word (allowed: --syslog=FACILITY)", argv[optind]));
 	if (optind < argc)
 		return (config_error(err, errsize, "unexpected argument '%s' "
 		    "(ackd takes only options)", argv[optind]));
@@ -481,6 +534,8 @@ config_usage(FILE *fp)
 "  -a, --ack TEXT             reply once the message is logged, 1-%d bytes [%s]\n"
 "  -l, --log-file PATH        append the log to PATH; - is stdout [stdout]\n"
 "  -f, --log-format FMT       text or json [text]\n"
+"      --syslog[=FACILITY]    log to syslog (/dev/log), not a file; FACILITY\n"
+"                             daemon, user, local0-local7 [daemon]\n"
 "      --log-tag TAG          name this instance in every log line (tag=TAG)\n"
 "                             and as the syslog tag; 1-%d of A-Za-z0-9._- [none]\n"
 "      --sync                 ACK only once the line is on stable storage\n"
@@ -488,7 +543,8 @@ config_usage(FILE *fp)
 "      --max-connections-per-ip N  connections one address may hold at\n"
 "                             once, all workers together; 0 is no limit,\n"
 "                             0-%d [0]\n"
-"  -d, --daemon               detach from the terminal (needs --log-file)\n"
+"  -d, --daemon               detach from the terminal; needs --log-file or\n"
+"                             --syslog\n"
 "  -P, --pid-file PATH        write the master's pid there once ready; locked\n"
 "  -u, --user USER            after binding, run as USER (and its groups)\n"
 "  -g, --group GROUP          after binding, run as GROUP [USER's group]\n"

@@ -91,7 +91,7 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 		errno = EOVERFLOW;	/* cannot happen: line_size is the max */
 		return (-1);
 	}
-	return (msglog_write(h->line, len));
+	return (msglog_write(h->line, len, event));
 }
 
 /* Report a failed log write on stderr, at most once a second per process. */

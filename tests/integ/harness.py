@@ -778,7 +778,7 @@ class Daemon:
 
     def __init__(self, tmpdir, flags=(), workers=2, bind="127.0.0.1",
         fmt="text", log_name="ackd.log", ready=True, timeout=10,
-        preexec=None):
+        preexec=None, log_flags=None):
         self.tmpdir = tmpdir
         self.workers = workers
         self.bind = bind
@@ -787,8 +787,11 @@ class Daemon:
         tag = "%s.%d" % (log_name, len(_daemons))
         self.out_path = os.path.join(tmpdir, tag + ".stdout")
         self.err_path = os.path.join(tmpdir, tag + ".stderr")
-        self.args = [ackd_path(), "--bind", bind, "--port", "0",
-            "--log-file", self.log_path]
+        # log_flags (such as ["--syslog"]) replace --log-file; records()
+        # must then be overridden to read the log from where it goes
+        self.args = [ackd_path(), "--bind", bind, "--port", "0"]
+        self.args += (["--log-file", self.log_path] if log_flags is None
+            else list(log_flags))
         if workers is not None:
             self.args += ["--workers", str(workers)]
         if fmt != "text":

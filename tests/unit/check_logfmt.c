@@ -661,6 +661,45 @@ START_TEST(check_logfmt_line_tag)
 }
 END_TEST
 
+/* The RFC 3164 header: priority, padded day, tag, pid; 0 if too small. */
+START_TEST(check_logfmt_syslog_head)
+{
+	struct tm	tm;
+	char		buf[LOGFMT_SYSLOG_HEAD_MAX], tag[ACKD_TAG_MAX + 1];
+	size_t		n, i;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mon = 10;
+	tm.tm_mday = 5;
+	tm.tm_hour = 8;
+	tm.tm_min = 6;
+	tm.tm_sec = 3;
+	n = logfmt_syslog_head(buf, sizeof(buf), 30, &tm, "eu1", 1234);
+	ck_assert_uint_eq(n, strlen("<30>Nov  5 08:06:03 eu1[1234]: "));
+	ck_assert(memcmp(buf, "<30>Nov  5 08:06:03 eu1[1234]: ", n) == 0);
+
+	tm.tm_mon = 0;
+	tm.tm_mday = 31;
+	tm.tm_hour = 23;
+	tm.tm_min = 59;
+	tm.tm_sec = 60;		/* a leap second */
+	n = logfmt_syslog_head(buf, sizeof(buf), 191, &tm, "ackd", 1);
+	ck_assert(n > 0 && memcmp(buf, "<191>Jan 31 23:59:60 ackd[1]: ",
+	    n) == 0);
+
+	/* the longest: the bound holds, and one byte less is refused */
+	memset(tag, 'x', ACKD_TAG_MAX);
+	tag[ACKD_TAG_MAX] = '\0';
+	tm.tm_mon = 11;
+	n = logfmt_syslog_head(buf, sizeof(buf), 191, &tm, tag, 2147483647);
+	ck_assert_uint_eq(n, 21 + ACKD_TAG_MAX + 14);
+	ck_assert(memcmp(buf, "<191>Dec 31 23:59:60 ", 21) == 0);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(logfmt_syslog_head(buf, i, 191, &tm, tag,
+		    2147483647), 0);
+}
+END_TEST
+
 /* Whatever the message holds, the line is one line of printable ASCII. */
 START_TEST(check_logfmt_line_one_newline)
 {
@@ -878,6 +917,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_json_client_msg);
 	tcase_add_test(tc, check_logfmt_line_json_fields);
 	tcase_add_test(tc, check_logfmt_line_tag);
+	tcase_add_test(tc, check_logfmt_syslog_head);
 	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
 	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);
 	tcase_add_loop_test(tc, check_logfmt_line_too_small, 0, 4);
