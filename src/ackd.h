@@ -44,6 +44,7 @@
 #define ACKD_PROXY_FROM_MAX	64	/* --proxy-from ranges, all flags together */
 #define ACKD_LISTEN_MAX		16	/* --bind flags, and addresses in all */
 #define ACKD_HOST_MAX		255	/* one --bind value, in bytes */
+#define ACKD_TAG_MAX		32	/* --log-tag, as RFC 3164 allows */
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
@@ -101,6 +102,12 @@ enum ackd_log_format {
 	ACKD_LOG_JSON
 };
 
+enum ackd_framing {
+	ACKD_FRAMING_READ,	/* a message is what one read returns */
+	ACKD_FRAMING_LINE,	/* up to and including the first '\n' */
+	ACKD_FRAMING_EOF	/* up to the client's half-close */
+};
+
 struct ackd_config {
 	/* addresses or host names; an explicit --bind replaces the default */
 	char			 bind[ACKD_LISTEN_MAX][ACKD_HOST_MAX + 1];
@@ -114,6 +121,7 @@ struct ackd_config {
 	int			 threads;
 	int			 queue;
 	size_t			 max_message;
+	enum ackd_framing	 framing;
 	int			 read_timeout_ms;
 	int			 shutdown_timeout_ms;
 	int			 defer_accept_ms;	/* 0: off; -1: read timeout */
@@ -121,6 +129,9 @@ struct ackd_config {
 	size_t			 ack_len;
 	const char		*log_file;	/* NULL: standard output */
 	enum ackd_log_format	 log_format;
+	const char		*log_tag;	/* NULL: none */
+	int			 log_file_given;	/* even as - */
+	int			 syslog_facility;	/* 0: no --syslog */
 	int			 sync;		/* fdatasync before each ACK */
 	int			 max_per_ip;	/* 0: no limit */
 	int			 daemon;	/* detach from the terminal */
@@ -166,6 +177,7 @@ struct logfmt_record {
 	const struct timespec	*when;
 	const char		*client;	/* NULL for daemon events */
 	pid_t			 pid;
+	const char		*tag;		/* NULL, or --log-tag */
 	const char		*event;		/* "message", "empty", ... */
 	size_t			 bytes;
 	const unsigned char	*msg;		/* NULL: no msg field */
@@ -181,12 +193,18 @@ size_t	logfmt_json_max(size_t);
 size_t	logfmt_line_max(enum ackd_log_format, size_t, size_t);
 size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 	    const struct logfmt_record *);
+/* "<191>Nov 25 08:26:33 " 21, the tag, "[2147483647]: " 14 */
+#define LOGFMT_SYSLOG_HEAD_MAX	(21 + ACKD_TAG_MAX + 14 + 1)
+struct tm;
+size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
+	    const char *, pid_t);
 
 /* msglog.c: the connection log, shared by every thread and process. */
-int	msglog_open(const char *, enum ackd_log_format);
+int	msglog_open(const struct ackd_config *);
 int	msglog_reopen(void);
 int	msglog_chown(uid_t, gid_t);
-int	msglog_write(const char *, size_t);
+int	msglog_write(const char *, size_t, const char *);
+const char *msglog_syslog_path(void);
 int	msglog_sync(void);
 void	msglog_event(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -223,6 +241,21 @@ int	net_accept(int, struct conn *);
 ssize_t	net_read_timed(int, void *, size_t, int);
 ssize_t	net_recv_timed(int, void *, size_t, int, int);
 int	net_write_all(int, const void *, size_t);
+
+/* frame.c: where a message ends (--framing); the scan is pure. */
+struct frame {
+	enum ackd_framing	 mode;
+	size_t			 size;		/* room: max_message + 1 */
+	size_t			 len;		/* bytes received so far */
+	size_t			 msg_len;	/* the message, once done */
+	int			 done;
+	int			 excess;	/* bytes after it arrived too */
+};
+
+void	frame_init(struct frame *, enum ackd_framing, size_t);
+int	frame_feed(struct frame *, const unsigned char *, size_t);
+int	frame_eof(struct frame *);
+ssize_t	frame_read(struct frame *, int, unsigned char *, int);
 
 /* queue.c: a bounded FIFO of connections; lock rules are in queue.c. */
 struct queue_waiter {

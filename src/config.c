@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "ackd.h"
@@ -30,6 +31,9 @@ enum config_kind {
 	KIND_NAME,	/* const char * field, a user or group name or id */
 	KIND_HOSTPORT,	/* char[] field, numeric ADDR:PORT or [ADDR]:PORT */
 	KIND_FORMAT,
+	KIND_FRAMING,	/* enum ackd_framing field: read, line, eof */
+	KIND_TAG,	/* const char * field, 1-32 of [A-Za-z0-9._-] */
+	KIND_FACILITY,	/* int field, a syslog facility; value optional */
 	KIND_SWITCH,	/* int field set to 1, takes no value */
 	KIND_CIDRS,	/* --proxy-from: ranges added to cfg->proxy_from */
 	KIND_HELP,
@@ -84,6 +88,9 @@ static const struct config_flag config_flags[] = {
 	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from) },
 	{ "ipv6-only", 280, KIND_SWITCH, 0, 0, FIELD(ipv6_only) },
 	{ "reuseport", 281, KIND_SWITCH, 0, 0, FIELD(reuseport) },
+	{ "framing", 310, KIND_FRAMING, 0, 0, FIELD(framing) },
+	{ "syslog", 311, KIND_FACILITY, 0, 0, FIELD(syslog_facility) },
+	{ "log-tag", 312, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -226,6 +233,47 @@ config_bind(struct ackd_config *cfg, const struct config_flag *f,
 	return (CONFIG_RUN);
 }
 
+/*
+ * Is s a tag: min-max bytes of letters, digits, '.', '_', '-'? It goes
+ * into every log line unescaped and becomes the syslog tag, so nothing
+ * that could split a field or a header is allowed.
+ */
+static int
+config_is_tag(const char *s, size_t min, size_t max)
+{
+	size_t	len = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	return (s[len] == '\0' && len >= min && len <= max);
+}
+
+/* The syslog facilities --syslog takes: a daemon's, and the local ones. */
+static const struct {
+	const char	*name;
+	int		 value;
+} config_facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+/* The facility called name (NULL: the default, daemon), or 0. */
+static int
+config_facility(const char *name)
+{
+	size_t	i;
+
+	if (name == NULL)
+		return (LOG_DAEMON);
+	for (i = 0; i < sizeof(config_facilities) /
+	    sizeof(config_facilities[0]); i++)
+		if (strcmp(name, config_facilities[i].name) == 0)
+			return (config_facilities[i].value);
+	return (0);
+}
+
 /* Apply one flag's value to cfg. */
 static enum config_result
 config_apply(struct ackd_config *cfg, const struct config_flag *f,
@@ -265,6 +313,7 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 			    "(allowed: a file path, or - for standard output)",
 			    f->name));
 		cfg->log_file = strcmp(arg, "-") == 0 ? NULL : arg;
+		cfg->log_file_given = 1;
 		return (CONFIG_RUN);
 	case KIND_PATH:
 		if (arg[0] == '\0')
@@ -296,6 +345,31 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 		else
 			return (config_error(err, errsize, "--%s: '%s' is not "
 			    "allowed (allowed: text, json)", f->name, arg));
+		return (CONFIG_RUN);
+	case KIND_FRAMING:
+		if (strcmp(arg, "read") == 0)
+			cfg->framing = ACKD_FRAMING_READ;
+		else if (strcmp(arg, "line") == 0)
+			cfg->framing = ACKD_FRAMING_LINE;
+		else if (strcmp(arg, "eof") == 0)
+			cfg->framing = ACKD_FRAMING_EOF;
+		else
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "allowed (allowed: read, line, eof)", f->name, arg));
+		return (CONFIG_RUN);
+	case KIND_TAG:
+		if (!config_is_tag(arg, (size_t)f->min, (size_t)f->max))
+			return (config_error(err, errsize, "--%s: '%s' is not a "
+			    "tag (allowed: %lld-%lld bytes of A-Z a-z 0-9 . _ -)",
+			    f->name, arg, f->min, f->max));
+		*(const char **)(void *)field = arg;
+		return (CONFIG_RUN);
+	case KIND_FACILITY:
+		/* LOG_KERN is 0, and not ours to use: 0 can mean "off" */
+		if ((*(int *)(void *)field = config_facility(arg)) == 0)
+			return (config_error(err, errsize, "--%s: '%s' is not "
+			    "a facility (allowed: daemon, user, local0-local7)",
+			    f->name, arg));
 		return (CONFIG_RUN);
 	case KIND_SWITCH:
 		*(int *)(void *)field = 1;
@@ -352,9 +426,12 @@ config_getopt_tables(char *shortopts, struct option *longopts)
 		has_arg = f->kind != KIND_HELP && f->kind != KIND_VERSION &&
 		    f->kind != KIND_SWITCH;
 		longopts[i].name = f->name;
-		longopts[i].has_arg = has_arg ? required_argument : no_argument;
+		longopts[i].has_arg = f->kind == KIND_FACILITY ?
+		    optional_argument : has_arg ? required_argument :
+		    no_argument;
 		longopts[i].flag = NULL;
 		longopts[i].val = f->letter;
+		/* no optional values in short form: none has a letter */
 		if (f->letter < 256) {
 			*s++ = (char)f->letter;
 			if (has_arg)
@@ -385,6 +462,13 @@ config_missing(int c, char *err, size_t errsize)
 		break;
 	case KIND_FORMAT:
 		snprintf(range, sizeof(range), "text, json");
+		break;
+	case KIND_FRAMING:
+		snprintf(range, sizeof(range), "read, line, eof");
+		break;
+	case KIND_TAG:
+		snprintf(range, sizeof(range), "%lld-%lld bytes of A-Z a-z 0-9 "
+		    ". _ -", f->min, f->max);
 		break;
 	case KIND_ADDR:
 		snprintf(range, sizeof(range), "an IPv4 or IPv6 address or a "
@@ -436,10 +520,17 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		    "has no SO_REUSEPORT (allowed: leave it out; the workers "
 		    "then share one socket)"));
 #endif
-	if (cfg->daemon && cfg->log_file == NULL)
+	if (cfg->syslog_facility != 0 && cfg->log_file_given)
+		return (config_error(err, errsize, "--syslog: cannot be used "
+		    "with --log-file (allowed: one of them)"));
+	if (cfg->syslog_facility != 0 && cfg->sync)
+		return (config_error(err, errsize, "--sync: nothing to sync "
+		    "with --syslog, where the syslog daemon writes the log "
+		    "(allowed: --sync with --log-file)"));
+	if (cfg->daemon && cfg->log_file == NULL && cfg->syslog_facility == 0)
 		return (config_error(err, errsize, "--daemon: the log cannot go "
 		    "to standard output, which a daemon closes (allowed: "
-		    "--log-file PATH)"));
+		    "--log-file PATH or --syslog)"));
 	if (cfg->proxy_from_n > 0 && !cfg->proxy_protocol)
 		return (config_error(err, errsize, "--proxy-from: trusts PROXY "
 		    "headers, which only --proxy-protocol reads (allowed: with "
@@ -480,6 +571,11 @@ config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
 		if (rc != CONFIG_RUN)
 			return (rc);
 	}
+	/* getopt gives an optional value only as --syslog=FACILITY */
+	if (optind < argc && optind > 1 &&
+	    strcmp(argv[optind - 1], "--syslog") == 0)
+		return (config_error(err, errsize, "--syslog: '%s' is a separate "
+		    "word (allowed: --syslog=FACILITY)", argv[optind]));
 	if (optind < argc)
 		return (config_error(err, errsize, "unexpected argument '%s' "
 		    "(ackd takes only options)", argv[optind]));
@@ -510,18 +606,25 @@ config_usage(FILE *fp)
 "  -q, --queue N              accepted connections queued per worker, 1-%d [%d]\n"
 "  -m, --max-message N        bytes read per message, 1-%d [%zu]\n"
 "  -r, --read-timeout SEC     wait for the message, 0.001-%d s [%d]\n"
+"      --framing MODE         where a message ends: read (one read), line\n"
+"                             (a newline), eof (the client's half-close) [read]\n"
 "      --shutdown-timeout SEC graceful shutdown limit, 0-%d s [%d]\n"
 "      --defer-accept SEC     kernel holds a connection until data, up to\n"
 "                             SEC; 0 is off, 0-%d s [read-timeout] (Linux)\n"
 "  -a, --ack TEXT             reply once the message is logged, 1-%d bytes [%s]\n"
 "  -l, --log-file PATH        append the log to PATH; - is stdout [stdout]\n"
 "  -f, --log-format FMT       text or json [text]\n"
+"      --syslog[=FACILITY]    log to syslog (/dev/log), not a file; FACILITY\n"
+"                             daemon, user, local0-local7 [daemon]\n"
+"      --log-tag TAG          name this instance in every log line (tag=TAG)\n"
+"                             and as the syslog tag; 1-%d of A-Za-z0-9._- [none]\n"
 "      --sync                 ACK only once the line is on stable storage\n"
 "                             (fdatasync, shared by concurrent handlers)\n"
 "      --max-connections-per-ip N  connections one address may hold at\n"
 "                             once, all workers together; 0 is no limit,\n"
 "                             0-%d [0]\n"
-"  -d, --daemon               detach from the terminal (needs --log-file)\n"
+"  -d, --daemon               detach from the terminal; needs --log-file or\n"
+"                             --syslog\n"
 "  -P, --pid-file PATH        write the master's pid there once ready; locked\n"
 "  -u, --user USER            after binding, run as USER (and its groups)\n"
 "  -g, --group GROUP          after binding, run as GROUP [USER's group]\n"
@@ -554,7 +657,7 @@ config_usage(FILE *fp)
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_ACK_MAX, d.ack, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
+	    ACKD_ACK_MAX, d.ack, ACKD_TAG_MAX, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
 	    ACKD_WORKER_TIMEOUT_SLACK_MS / 1000, ACKD_PER_WORKER_MAX,
 	    ACKD_TIMEOUT_MAX_MS / 1000, ACKD_PROXY_FROM_MAX);
 }

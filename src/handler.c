@@ -99,12 +99,13 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 	rec.msg = msg_len > 0 ? h->buf : NULL;
 	rec.msg_len = msg_len;
 	rec.extra = extra;
+	rec.tag = h->cfg->log_tag;
 	len = logfmt_line(h->line, h->line_size, h->cfg->log_format, &rec);
 	if (len == 0) {
 		errno = EOVERFLOW;	/* cannot happen: line_size is the max */
 		return (-1);
 	}
-	return (msglog_write(h->line, len));
+	return (msglog_write(h->line, len, event));
 }
 
 /* Report a failed log write on stderr, at most once a second per process. */
@@ -142,10 +143,13 @@ handler_linger(struct handler *h, int fd)
 	}
 }
 
-/* Log and acknowledge a message of n bytes that arrived in h->buf. */
+/*
+ * Log and acknowledge a message of n bytes that arrived in h->buf; excess:
+ * the client sent more after it (--framing line), which is dropped.
+ */
 static void
 handler_message(struct handler *h, int fd, const struct timespec *now,
-    const char *client, size_t n)
+    const char *client, size_t n, int excess)
 {
 	size_t	max = h->cfg->max_message;
 	int	truncated = n > max;
@@ -169,13 +173,18 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 		return;
 	}
 	stats_add(h->stats, STATS_ACKED, 1);
-	if (truncated)
+	if (truncated || excess)
 		handler_linger(h, fd);
 }
 
-/* Log a read that brought no message: n is 0 (end of file) or -1 (errno). */
+/*
+ * Log a read that brought no message: n is 0 (end of file) or -1 (errno);
+ * partial bytes of an unfinished message (--framing line, eof) are in
+ * h->buf, logged with the failure and never acknowledged.
+ */
 static void
-handler_nothing(struct handler *h, const char *client, ssize_t n)
+handler_nothing(struct handler *h, const char *client, ssize_t n,
+    size_t partial)
 {
 	struct timespec	now;
 	char		extra[32];
@@ -186,15 +195,15 @@ handler_nothing(struct handler *h, const char *client, ssize_t n)
 		handler_log(h, &now, client, "empty", 0, 0, NULL);
 	} else if (errno == ETIMEDOUT) {
 		stats_add(h->stats, STATS_TIMEOUT, 1);
-		handler_log(h, &now, client, "timeout", 0, 0, NULL);
+		handler_log(h, &now, client, "timeout", partial, partial, NULL);
 	} else if (errno == ECONNRESET) {
 		stats_add(h->stats, STATS_RESET, 1);
-		handler_log(h, &now, client, "reset", 0, 0, NULL);
+		handler_log(h, &now, client, "reset", partial, partial, NULL);
 	} else {
 		stats_add(h->stats, STATS_ERROR, 1);
 		snprintf(extra, sizeof(extra), "errno=%s",
 		    handler_errno_name(errno));
-		handler_log(h, &now, client, "error", 0, 0, extra);
+		handler_log(h, &now, client, "error", partial, partial, extra);
 	}
 }
 
@@ -276,7 +285,7 @@ handler_proxy(struct handler *h, const struct conn *c, char *client,
 		n = net_recv_timed(c->fd, h->pbuf + have, PROXY_HEADER_MAX - have,
 		    MSG_PEEK, handler_ms_left(deadline));
 		if (n <= 0 && have == 0) {
-			handler_nothing(h, client, n);	/* as without a header */
+			handler_nothing(h, client, n, 0);	/* as without a header */
 			return (-1);
 		}
 		if (n == 0)
@@ -321,6 +330,7 @@ void
 handler_serve(struct handler *h, const struct conn *c)
 {
 	struct timespec		now;
+	struct frame		fr;
 	char			client[ACKD_ADDRSTRLEN];
 	ssize_t			n;
 	long long		deadline;
@@ -335,12 +345,13 @@ handler_serve(struct handler *h, const struct conn *c)
 			goto done;
 		timeout_ms = handler_ms_left(deadline);
 	}
-	n = net_read_timed(fd, h->buf, h->cfg->max_message + 1, timeout_ms);
+	frame_init(&fr, h->cfg->framing, h->cfg->max_message + 1);
+	n = frame_read(&fr, fd, h->buf, timeout_ms);
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (n > 0)
-		handler_message(h, fd, &now, client, (size_t)n);
+		handler_message(h, fd, &now, client, (size_t)n, fr.excess);
 	else
-		handler_nothing(h, client, n);
+		handler_nothing(h, client, n, fr.len);
 done:
 	h->via[0] = '\0';
 	close(fd);

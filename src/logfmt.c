@@ -38,7 +38,8 @@ logfmt_line_max(enum ackd_log_format fmt, size_t msg_len, size_t extra_len)
 	escaped = fmt == ACKD_LOG_JSON ? logfmt_json_max(msg_len) :
 	    logfmt_text_max(msg_len);
 	/* fixed fields stay well under 256; json quotes each extra field */
-	return (256 + ACKD_ADDRSTRLEN + escaped + 2 * extra_len);
+	return (256 + ACKD_ADDRSTRLEN + ACKD_TAG_MAX + escaped +
+	    2 * extra_len);
 }
 
 /* Write ts as 2026-11-25T08:26:33.123456Z; 0 if size is too small. */
@@ -211,8 +212,13 @@ logfmt_text_line(char *buf, size_t size, const struct logfmt_record *rec)
 	if (!logfmt_puts(&p, end, " ") ||
 	    !logfmt_puts(&p, end, rec->client != NULL ? rec->client : "-") ||
 	    !logfmt_puts(&p, end, " pid=") ||
-	    !logfmt_putu(&p, end, (unsigned long long)rec->pid) ||
-	    !logfmt_puts(&p, end, " event=") ||
+	    !logfmt_putu(&p, end, (unsigned long long)rec->pid))
+		return (0);
+	/* between pid and event: one fixed place in every line, if any */
+	if (rec->tag != NULL && (!logfmt_puts(&p, end, " tag=") ||
+	    !logfmt_puts(&p, end, rec->tag)))
+		return (0);
+	if (!logfmt_puts(&p, end, " event=") ||
 	    !logfmt_puts(&p, end, rec->event))
 		return (0);
 	if (rec->client != NULL && (!logfmt_puts(&p, end, " bytes=") ||
@@ -249,8 +255,12 @@ logfmt_json_line(char *buf, size_t size, const struct logfmt_record *rec)
 	    !logfmt_puts(&p, end, rec->client) || !logfmt_puts(&p, end, "\"")))
 		return (0);
 	if (!logfmt_puts(&p, end, ",\"pid\":") ||
-	    !logfmt_putu(&p, end, (unsigned long long)rec->pid) ||
-	    !logfmt_puts(&p, end, ",\"event\":\"") ||
+	    !logfmt_putu(&p, end, (unsigned long long)rec->pid))
+		return (0);
+	if (rec->tag != NULL && (!logfmt_puts(&p, end, ",\"tag\":\"") ||
+	    !logfmt_puts(&p, end, rec->tag) || !logfmt_puts(&p, end, "\"")))
+		return (0);
+	if (!logfmt_puts(&p, end, ",\"event\":\"") ||
 	    !logfmt_puts(&p, end, rec->event) || !logfmt_puts(&p, end, "\""))
 		return (0);
 	if (rec->client != NULL && (!logfmt_puts(&p, end, ",\"bytes\":") ||
@@ -266,6 +276,52 @@ logfmt_json_line(char *buf, size_t size, const struct logfmt_record *rec)
 		*p++ = '"';
 	}
 	if (!logfmt_puts(&p, end, "}\n"))
+		return (0);
+	return ((size_t)(p - buf));
+}
+
+/* Append v as two digits, or as a space and a digit if pad is ' '. */
+static int
+logfmt_put2(char **p, const char *end, int v, char pad)
+{
+	char	d[2];
+
+	d[0] = v >= 10 ? (char)('0' + v / 10 % 10) : pad;
+	d[1] = (char)('0' + v % 10);
+	return (logfmt_put(p, end, d, 2));
+}
+
+/*
+ * Write the header of an RFC 3164 syslog datagram, the form syslog(3)
+ * sends to /dev/log: "<PRI>Mmm dd hh:mm:ss TAG[PID]: ", tm in local time.
+ * Month names by hand: strftime's %b would follow the locale. Returns the
+ * length (LOGFMT_SYSLOG_HEAD_MAX always fits), or 0 if size is too small.
+ */
+size_t
+logfmt_syslog_head(char *buf, size_t size, int pri, const struct tm *tm,
+    const char *tag, pid_t pid)
+{
+	static const char	months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char			*p = buf, *end = buf + size;
+	int			 mon = tm->tm_mon >= 0 && tm->tm_mon < 12 ?
+				    tm->tm_mon : 0;
+
+	if (!logfmt_puts(&p, end, "<") ||
+	    !logfmt_putu(&p, end, (unsigned long long)pri) ||
+	    !logfmt_puts(&p, end, ">") ||
+	    !logfmt_put(&p, end, months + 3 * mon, 3) ||
+	    !logfmt_puts(&p, end, " ") ||
+	    !logfmt_put2(&p, end, tm->tm_mday, ' ') ||
+	    !logfmt_puts(&p, end, " ") ||
+	    !logfmt_put2(&p, end, tm->tm_hour, '0') ||
+	    !logfmt_puts(&p, end, ":") ||
+	    !logfmt_put2(&p, end, tm->tm_min, '0') ||
+	    !logfmt_puts(&p, end, ":") ||
+	    !logfmt_put2(&p, end, tm->tm_sec, '0') ||
+	    !logfmt_puts(&p, end, " ") || !logfmt_puts(&p, end, tag) ||
+	    !logfmt_puts(&p, end, "[") ||
+	    !logfmt_putu(&p, end, (unsigned long long)pid) ||
+	    !logfmt_puts(&p, end, "]: "))
 		return (0);
 	return ((size_t)(p - buf));
 }

@@ -11,17 +11,32 @@
  * Reopening (SIGHUP) opens the path anew and dup2()s it over the old
  * descriptor: a concurrent write goes whole to the old file or whole to the
  * new one, and no thread ever sees a closed descriptor.
+ *
+ * With --syslog the descriptor is instead a datagram socket connected to
+ * the syslog daemon's socket (/dev/log), opened by the master before it
+ * forks and drops privileges, shared by every process: each line is one
+ * datagram, whole by nature, so no lock either. We send those datagrams
+ * ourselves rather than through syslog(3) because syslog(3) returns
+ * nothing: a datagram the kernel refused would be lost while its message
+ * was acknowledged. A send that fails is a log failure, as a failed
+ * write() is, and the message is not acknowledged.
  */
 #include "config.h"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +44,24 @@
 
 #define MSGLOG_MODE	0640
 
+/* Where syslog(3) sends; ACKD_SYSLOG_SOCKET overrides it (tests). */
+#define MSGLOG_SYSLOG_PATH	"/dev/log"
+/* How long a send may wait for room in a busy syslog daemon's queue. */
+#define MSGLOG_SYSLOG_WAIT_MS	1000
+
+/* SIGPIPE is ignored process-wide too; this only saves a signal. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 static int			 msglog_fd = STDOUT_FILENO;
 static const char		*msglog_path;	/* NULL: standard output */
 static enum ackd_log_format	 msglog_fmt;
+static const char		*msglog_tag;	/* NULL: no --log-tag */
+static int			 msglog_facility;	/* 0: not syslog */
+static struct sockaddr_un	 msglog_sun;	/* the syslog socket */
+static const char		*msglog_ident;	/* the syslog tag */
+static const char		*msglog_syslog_name = MSGLOG_SYSLOG_PATH;
 static pthread_mutex_t		*msglog_lock;	/* shared by all processes */
 static atomic_int		 msglog_regular;
 
@@ -66,16 +96,109 @@ msglog_lock_init(void)
 	return (errno == 0 ? 0 : -1);
 }
 
+/* A new datagram socket connected to the syslog socket; fd, or -1. */
+static int
+msglog_syslog_connect(void)
+{
+	int	fd, saved;
+
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1)
+		return (-1);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    connect(fd, (struct sockaddr *)&msglog_sun,
+	    sizeof(msglog_sun)) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
 /*
- * Open the log: path (NULL for standard output) in format fmt. Call once,
- * in the master, before forking. -1 with errno if path cannot be opened.
+ * Connect anew over msglog_fd (the syslog daemon restarted, or SIGHUP),
+ * as msglog_reopen does for a file: no thread sees a closed descriptor.
+ * Only this process's descriptor changes; the others reconnect when they
+ * find theirs dead.
+ */
+static int
+msglog_syslog_reconnect(void)
+{
+	int	fd, saved;
+
+	if ((fd = msglog_syslog_connect()) == -1)
+		return (-1);
+	if (dup2(fd, msglog_fd) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	fcntl(msglog_fd, F_SETFD, FD_CLOEXEC);
+	close(fd);
+	return (0);
+}
+
+/*
+ * --syslog: connect to the syslog socket ($ACKD_SYSLOG_SOCKET, a knob for
+ * tests and diagnosis, or /dev/log) now, while we may still reach it.
+ */
+static int
+msglog_syslog_open(const struct ackd_config *cfg)
+{
+	const char	*path = getenv("ACKD_SYSLOG_SOCKET");
+	size_t		 need;
+	int		 fd, buf;
+	socklen_t	 len = sizeof(buf);
+
+	if (path == NULL || path[0] == '\0')
+		path = MSGLOG_SYSLOG_PATH;
+	msglog_syslog_name = path;
+	msglog_sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(msglog_sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	strcpy(msglog_sun.sun_path, path);
+	msglog_facility = cfg->syslog_facility;
+	msglog_ident = cfg->log_tag != NULL ? cfg->log_tag : "ackd";
+	if ((fd = msglog_syslog_connect()) == -1)
+		return (-1);
+	/* the longest line must fit one datagram: raise the send buffer
+	 * if it is smaller (the kernel caps it at net.core.wmem_max) */
+	need = logfmt_line_max(cfg->log_format, cfg->max_message, 64) +
+	    LOGFMT_SYSLOG_HEAD_MAX + 1024;
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, &len) == 0 &&
+	    (size_t)buf < need && need < (size_t)1 << 30) {
+		buf = (int)need;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	}
+	msglog_fd = fd;
+	return (0);
+}
+
+/* The syslog socket's path, for messages about it. */
+const char *
+msglog_syslog_path(void)
+{
+	return (msglog_syslog_name);
+}
+
+/*
+ * Open the log cfg asks for: its file (NULL for standard output) or the
+ * syslog socket, its format and tag. Call once, in the master, before
+ * forking. -1 with errno if the file or socket cannot be opened.
  */
 int
-msglog_open(const char *path, enum ackd_log_format fmt)
+msglog_open(const struct ackd_config *cfg)
 {
-	int	fd;
+	const char	*path = cfg->log_file;
+	int		 fd;
 
-	msglog_fmt = fmt;
+	msglog_fmt = cfg->log_format;
+	msglog_tag = cfg->log_tag;
+	if (cfg->syslog_facility != 0)
+		return (msglog_syslog_open(cfg));
 	msglog_path = path;
 	if (path != NULL) {
 		/* --daemon makes us a session leader: a terminal given as the
@@ -96,6 +219,8 @@ msglog_reopen(void)
 {
 	int	fd;
 
+	if (msglog_facility != 0)
+		return (msglog_syslog_reconnect());
 	if (msglog_path == NULL)
 		return (0);
 	fd = open(msglog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
@@ -193,16 +318,118 @@ msglog_undo_partial(size_t n)
 		log_warn("cannot remove a partial log line");
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long
+msglog_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 /*
- * Write one whole line (ending in '\n'). 0 when all of it was written;
- * -1 with errno otherwise: a short write (full disk, file size limit)
- * reports ENOSPC, and its partial line is removed again.
+ * Wait up to the deadline for room in the syslog daemon's queue (a full
+ * queue makes a datagram send fail with EAGAIN); 0 to try again, -1 when
+ * the time is up (errno EAGAIN) or on an error.
  */
-int
-msglog_write(const char *buf, size_t len)
+static int
+msglog_syslog_wait(long long *deadline)
+{
+	struct pollfd	pfd;
+	long long	left;
+
+	if (*deadline == -1)
+		*deadline = msglog_now_ms() + MSGLOG_SYSLOG_WAIT_MS;
+	if ((left = *deadline - msglog_now_ms()) <= 0) {
+		errno = EAGAIN;
+		return (-1);
+	}
+	pfd.fd = msglog_fd;
+	pfd.events = POLLOUT;
+	if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Send one line (without its '\n') as one syslog datagram, at LOG_WARNING
+ * if warn, else LOG_INFO; 0 once the kernel has queued it for the syslog
+ * daemon, or -1 with errno. A dead peer (the daemon restarted) gets one
+ * reconnection; a busy one, MSGLOG_SYSLOG_WAIT_MS.
+ */
+static int
+msglog_syslog_send(const char *line, size_t len, int warn)
+{
+	char		head[LOGFMT_SYSLOG_HEAD_MAX];
+	struct iovec	iov[2];
+	struct msghdr	mh;
+	struct tm	tm;
+	time_t		now = time(NULL);
+	long long	deadline = -1;
+	int		reconnected = 0;
+
+	if (localtime_r(&now, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	/* getpid() at each call, as syslog(3) does: each worker its own */
+	iov[0].iov_base = head;
+	iov[0].iov_len = logfmt_syslog_head(head, sizeof(head),
+	    msglog_facility | (warn ? LOG_WARNING : LOG_INFO), &tm,
+	    msglog_ident, getpid());
+	iov[1].iov_base = (void *)(uintptr_t)line;
+	iov[1].iov_len = len > 0 && line[len - 1] == '\n' ? len - 1 : len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	for (;;) {
+		if (sendmsg(msglog_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != -1)
+			return (0);
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (msglog_syslog_wait(&deadline) == -1)
+				return (-1);
+			continue;
+		}
+		if ((errno != ECONNREFUSED && errno != ENOTCONN &&
+		    errno != ECONNRESET && errno != EPIPE) || reconnected)
+			return (-1);
+		reconnected = 1;
+		if (msglog_syslog_reconnect() == -1)
+			return (-1);
+	}
+}
+
+/*
+ * Is this event a failure, which syslog gets as LOG_WARNING (the rest as
+ * LOG_INFO)? A worker that exited cleanly is not.
+ */
+static int
+msglog_is_failure(const char *event, const char *extra)
+{
+	static const char *const	 failures[] = { "timeout", "reset",
+	    "error", "log-failed", "ack-failed", "refused", "proxy-refused",
+	    "crash-loop",
+	    "worker-timeout", NULL };
+	size_t				 i;
+
+	if (strcmp(event, "worker-exit") == 0)
+		return (extra == NULL ||
+		    strstr(extra, "status=exited:0") == NULL);
+	for (i = 0; failures[i] != NULL; i++)
+		if (strcmp(event, failures[i]) == 0)
+			return (1);
+	return (0);
+}
+
+/* Write one whole line, to the file or as a syslog datagram. */
+static int
+msglog_put(const char *buf, size_t len, int warn)
 {
 	ssize_t	n;
 
+	if (msglog_facility != 0)
+		return (msglog_syslog_send(buf, len, warn));
 	if (!atomic_load_explicit(&msglog_regular, memory_order_relaxed))
 		return (msglog_write_locked(buf, len));
 	do {
@@ -215,6 +442,18 @@ msglog_write(const char *buf, size_t len)
 	if (n >= 0)
 		errno = ENOSPC;
 	return (-1);
+}
+
+/*
+ * Write one whole line (ending in '\n') about event. 0 when all of it was
+ * written; -1 with errno otherwise: a short write (full disk, file size
+ * limit) reports ENOSPC, and its partial line is removed again. With
+ * --syslog, 0 means the datagram was queued for the syslog daemon.
+ */
+int
+msglog_write(const char *buf, size_t len, const char *event)
+{
+	return (msglog_put(buf, len, msglog_is_failure(event, NULL)));
 }
 
 /*
@@ -325,12 +564,13 @@ msglog_vevent(const char *client, const char *event, const char *fmt,
 	rec.when = &now;
 	rec.client = client;
 	rec.pid = getpid();
+	rec.tag = msglog_tag;
 	rec.event = event;
 	rec.extra = extra;
 	len = logfmt_line(line, sizeof(line), msglog_fmt, &rec);
 	if (len == 0)
 		log_warnx("event %s too long to log", event);
-	else if (msglog_write(line, len) == -1)
+	else if (msglog_put(line, len, msglog_is_failure(event, extra)) == -1)
 		log_warn("cannot log event %s", event);
 }
 

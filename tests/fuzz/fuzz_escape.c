@@ -4,13 +4,13 @@
  *
  * The input is the message, whole. It is escaped alone (text and JSON) and
  * inside whole lines (both formats), with the other fields of the record
- * derived from it within what the daemon itself writes there. Checked:
- * only printable ASCII comes out, a line ends in its one '\n', nothing
- * exceeds the logfmt_*_max bounds (buffers are allocated to the exact
- * size, so AddressSanitizer sees any byte past them), a line too big for
- * its buffer gives 0, and decoding the escaped message gives back the
- * input (decoders below, written from the README's table, not from
- * logfmt.c).
+ * derived from it within what the daemon itself writes there (--log-tag
+ * included). Checked: only printable ASCII comes out, a line ends in its
+ * one '\n', nothing exceeds the logfmt_*_max bounds (buffers are
+ * allocated to the exact size, so AddressSanitizer sees any byte past
+ * them), a line too big for its buffer gives 0, and decoding the escaped
+ * message gives back the input (decoders below, written from the
+ * README's table, not from logfmt.c).
  */
 #include "config.h"
 
@@ -38,6 +38,9 @@ static const char fuzz_escape_client_chars[] = "0123456789abcdef.:[]?";
 /* What the daemon puts in extra values ("errno=EPIPE", "listen=[::1]:9"). */
 static const char fuzz_escape_value_chars[] =
     "0123456789abcdefxyzABCDEPIT.:[]_-";
+/* What --log-tag allows (config.c checks it). */
+static const char fuzz_escape_tag_chars[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 /* Keys are lowercase words such as "truncated" or "worker". */
 static const char fuzz_escape_key_chars[] = "abcdefnrstuwz_-";
 static const char *const fuzz_escape_events[] = { "message", "empty",
@@ -316,6 +319,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct logfmt_record	 rec;
 	struct timespec		 when;
 	char			 client[ACKD_ADDRSTRLEN], extra[160];
+	char			 tag[ACKD_TAG_MAX + 1];
+	size_t			 tag_len;
 	unsigned char		*back;
 	uint64_t		 h = fuzz_escape_hash(data, size);
 
@@ -331,10 +336,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_escape_pick(client, (h >> 40) % ACKD_ADDRSTRLEN,
 	    fuzz_escape_client_chars, data, size, h);
 	fuzz_escape_extra(extra, sizeof(extra), data, size, h);
+	/* no tag, or one of 1-ACKD_TAG_MAX bytes */
+	tag_len = (size_t)((h >> 48) % (ACKD_TAG_MAX + 1));
+	fuzz_escape_pick(tag, tag_len, fuzz_escape_tag_chars, data, size,
+	    h >> 12);
 	memset(&rec, 0, sizeof(rec));
 	rec.when = &when;
 	rec.client = (h & 1) ? NULL : client;
 	rec.pid = (pid_t)(1 + (h >> 3) % 4194304);
+	rec.tag = tag_len > 0 ? tag : NULL;
 	rec.event = fuzz_escape_events[(h >> 5) % FUZZ_ESCAPE_NEVENTS];
 	rec.bytes = (h & 2) ? size : (size_t)h;
 	/* an empty message still has its (empty) msg field */

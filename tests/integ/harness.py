@@ -646,7 +646,8 @@ class Record(dict):
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 TEXT_HEAD_RE = re.compile(
-    rb"^(\S+) (\S+) pid=([0-9]+) event=([a-z-]+)((?: [^ ]+)*?)"
+    rb"^(\S+) (\S+) pid=([0-9]+)(?: tag=([A-Za-z0-9._-]+))? "
+    rb"event=([a-z-]+)((?: [^ ]+)*?)"
     rb"(?: msg=\"(.*)\")?$", re.S)
 FIELD_RE = re.compile(rb"^([a-z_]+)=([\x21\x23-\x7e]+)$")
 INT_RE = re.compile(r"^(0|[1-9][0-9]{0,17})$")
@@ -739,13 +740,15 @@ def parse_text(raw):
         m = TEXT_HEAD_RE.match(raw)
         if m is None:
             raise ValueError("does not match TS CLIENT pid= event=")
-        ts, client, pid, event, extra, msg = m.groups()
+        ts, client, pid, tag, event, extra, msg = m.groups()
         rec["ts"] = ts.decode("ascii")
         if not TS_RE.match(rec["ts"]):
             raise ValueError("bad timestamp %r" % rec["ts"])
         client = client.decode("ascii")
         rec["client"] = None if client == "-" else client
         rec["pid"] = int(pid)
+        if tag is not None:
+            rec["tag"] = tag.decode("ascii")
         rec["event"] = event.decode("ascii")
         for tok in extra.split(b" ")[1:]:
             fm = FIELD_RE.match(tok)
@@ -826,7 +829,7 @@ class Daemon:
 
     def __init__(self, tmpdir, flags=(), workers=2, bind="127.0.0.1",
         fmt="text", log_name="ackd.log", ready=True, timeout=10,
-        env=None, fd3=None, pid_env=(), preexec=None):
+        env=None, fd3=None, pid_env=(), preexec=None, log_flags=None):
         self.tmpdir = tmpdir
         self.workers = workers
         self.bind = bind
@@ -841,7 +844,11 @@ class Daemon:
         self.args = [ackd_path()]
         for b in binds:
             self.args += ["--bind", b]
-        self.args += ["--port", "0", "--log-file", self.log_path]
+        # log_flags (such as ["--syslog"]) replace --log-file; records()
+        # must then be overridden to read the log from where it goes
+        self.args += ["--port", "0"]
+        self.args += (["--log-file", self.log_path] if log_flags is None
+            else list(log_flags))
         if workers is not None:
             self.args += ["--workers", str(workers)]
         if fmt != "text":

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "ackd.h"
@@ -63,6 +64,8 @@ static const struct {
 	{ "proxy-from", 0, 1 },
 	{ "ipv6-only", 0, 0 },
 	{ "reuseport", 0, 0 },
+	{ "framing", 0, 1 },
+	{ "log-tag", 0, 1 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -345,7 +348,7 @@ START_TEST(check_config_operations)
 	ck_assert_pstr_eq(cfg.user, "nobody");
 	ck_assert_pstr_eq(cfg.group, "nogroup");
 	check_config_assert_error(check_config_fresh(&cfg, "--daemon", NULL),
-	    "--daemon: ", "(allowed: --log-file PATH)", "daemon to stdout");
+	    "--daemon: ", "(allowed: --log-file PATH or --syslog)", "daemon to stdout");
 	check_config_assert_error(check_config_fresh(&cfg, "--daemon", "-l",
 	    "x", "-l", "-", NULL), "--daemon: ", "standard output",
 	    "daemon to -");
@@ -785,6 +788,102 @@ START_TEST(check_config_log_format)
 }
 END_TEST
 
+START_TEST(check_config_framing)
+{
+	static const char	*bad[] = { "", "Line", "lines", "newline",
+	    "EOF", "read " };
+	struct ackd_config	cfg;
+	char			what[64];
+	size_t			i;
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_READ);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--framing", "line", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_LINE);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--framing=eof", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_EOF);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--framing", "eof",
+	    "--framing", "read", NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_READ);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(what, sizeof(what), "'%s' is not allowed (allowed: "
+		    "read, line, eof)", bad[i]);
+		check_config_assert_error(check_config_fresh(&cfg,
+		    "--framing", bad[i], NULL), "--framing: ", what, bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(check_config_log_tag)
+{
+	static const char	*bad[] = { "", "a b", "eu1\n", "tag=x", "a/b",
+	    "\"q\"", "caf\xc3\xa9", "123456789012345678901234567890123" };
+	struct ackd_config	cfg;
+	size_t			i;
+
+	config_defaults(&cfg);
+	ck_assert_ptr_null(cfg.log_tag);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-tag", "eu1", NULL),
+	    CONFIG_RUN);
+	ck_assert_str_eq(cfg.log_tag, "eu1");
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-tag",
+	    "A.z_0-9", NULL), CONFIG_RUN);
+	ck_assert_str_eq(cfg.log_tag, "A.z_0-9");
+	ck_assert_int_eq(check_config_fresh(&cfg, "--log-tag",
+	    "12345678901234567890123456789012", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(strlen(cfg.log_tag), ACKD_TAG_MAX);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check_config_assert_error(check_config_fresh(&cfg,
+		    "--log-tag", bad[i], NULL), "--log-tag: ",
+		    "is not a tag (allowed: 1-32 bytes of A-Z a-z 0-9 . _ -)",
+		    bad[i]);
+}
+END_TEST
+
+START_TEST(check_config_syslog)
+{
+	static const struct {
+		const char	*arg;
+		int		 want;
+	} good[] = {
+		{ "--syslog", LOG_DAEMON }, { "--syslog=daemon", LOG_DAEMON },
+		{ "--syslog=user", LOG_USER }, { "--syslog=local0", LOG_LOCAL0 },
+		{ "--syslog=local7", LOG_LOCAL7 },
+	};
+	static const char	*bad[] = { "--syslog=", "--syslog=kern",
+	    "--syslog=local8", "--syslog=DAEMON", "--syslog=auth" };
+	struct ackd_config	cfg;
+	size_t			i;
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(cfg.syslog_facility, 0);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_eq(check_config_fresh(&cfg, good[i].arg, NULL),
+		    CONFIG_RUN);
+		ck_assert_int_eq(cfg.syslog_facility, good[i].want);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check_config_assert_error(check_config_fresh(&cfg, bad[i],
+		    NULL), "--syslog: ", "is not a facility (allowed: daemon, "
+		    "user, local0-local7)", bad[i]);
+	check_config_assert_error(check_config_fresh(&cfg, "--syslog",
+	    "local0", NULL), "--syslog: ", "'local0' is a separate word",
+	    "two words");
+	/* one log only, in either order, - included */
+	check_config_assert_error(check_config_fresh(&cfg, "--syslog",
+	    "--log-file", "x", NULL), "--syslog: ", "with --log-file", "a");
+	check_config_assert_error(check_config_fresh(&cfg, "--log-file", "-",
+	    "--syslog=user", NULL), "--syslog: ", "with --log-file", "b");
+	check_config_assert_error(check_config_fresh(&cfg, "--syslog",
+	    "--sync", NULL), "--sync: ", "with --syslog", "sync");
+	/* a daemon may log to syslog instead of a file */
+	ck_assert_int_eq(check_config_fresh(&cfg, "--daemon", "--syslog",
+	    NULL), CONFIG_RUN);
+}
+END_TEST
+
 START_TEST(check_config_unknown_option)
 {
 	struct ackd_config	cfg;
@@ -1011,6 +1110,9 @@ config_suite(void)
 	tcase_add_test(tc, check_config_operations);
 	tcase_add_test(tc, check_config_metrics);
 	tcase_add_test(tc, check_config_proxy);
+	tcase_add_test(tc, check_config_framing);
+	tcase_add_test(tc, check_config_log_tag);
+	tcase_add_test(tc, check_config_syslog);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command line");

@@ -624,6 +624,82 @@ START_TEST(check_logfmt_line_json_fields)
 }
 END_TEST
 
+/* --log-tag: tag= between pid and event, "tag" after "pid", if set. */
+START_TEST(check_logfmt_line_tag)
+{
+	struct timespec		ts = { 0, 0 };
+	struct logfmt_record	rec;
+	char			buf[512];
+
+	check_logfmt_record(&rec, &ts);
+	rec.tag = "eu1";
+	rec.client = "127.0.0.1:5555";
+	rec.bytes = 2;
+	rec.msg = (const unsigned char *)"hi";
+	rec.msg_len = 2;
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000000Z 127.0.0.1:5555 "
+	    "pid=42 tag=eu1 event=message bytes=2 msg=\"hi\"\n");
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"tag\":\"eu1\","
+	    "\"event\":\"message\",\"bytes\":2,\"msg\":\"hi\"}\n");
+
+	/* a daemon event carries it too */
+	rec.client = NULL;
+	rec.msg = NULL;
+	rec.event = "start";
+	rec.tag = "A.z_0-9";
+	rec.extra = "workers=1";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000000Z - pid=42 "
+	    "tag=A.z_0-9 event=start workers=1\n");
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\","
+	    "\"pid\":42,\"tag\":\"A.z_0-9\",\"event\":\"start\","
+	    "\"workers\":1}\n");
+}
+END_TEST
+
+/* The RFC 3164 header: priority, padded day, tag, pid; 0 if too small. */
+START_TEST(check_logfmt_syslog_head)
+{
+	struct tm	tm;
+	char		buf[LOGFMT_SYSLOG_HEAD_MAX], tag[ACKD_TAG_MAX + 1];
+	size_t		n, i;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mon = 10;
+	tm.tm_mday = 5;
+	tm.tm_hour = 8;
+	tm.tm_min = 6;
+	tm.tm_sec = 3;
+	n = logfmt_syslog_head(buf, sizeof(buf), 30, &tm, "eu1", 1234);
+	ck_assert_uint_eq(n, strlen("<30>Nov  5 08:06:03 eu1[1234]: "));
+	ck_assert(memcmp(buf, "<30>Nov  5 08:06:03 eu1[1234]: ", n) == 0);
+
+	tm.tm_mon = 0;
+	tm.tm_mday = 31;
+	tm.tm_hour = 23;
+	tm.tm_min = 59;
+	tm.tm_sec = 60;		/* a leap second */
+	n = logfmt_syslog_head(buf, sizeof(buf), 191, &tm, "ackd", 1);
+	ck_assert(n > 0 && memcmp(buf, "<191>Jan 31 23:59:60 ackd[1]: ",
+	    n) == 0);
+
+	/* the longest: the bound holds, and one byte less is refused */
+	memset(tag, 'x', ACKD_TAG_MAX);
+	tag[ACKD_TAG_MAX] = '\0';
+	tm.tm_mon = 11;
+	n = logfmt_syslog_head(buf, sizeof(buf), 191, &tm, tag, 2147483647);
+	ck_assert_uint_eq(n, 21 + ACKD_TAG_MAX + 14);
+	ck_assert(memcmp(buf, "<191>Dec 31 23:59:60 ", 21) == 0);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(logfmt_syslog_head(buf, i, 191, &tm, tag,
+		    2147483647), 0);
+}
+END_TEST
+
 /* Whatever the message holds, the line is one line of printable ASCII. */
 START_TEST(check_logfmt_line_one_newline)
 {
@@ -797,6 +873,7 @@ START_TEST(check_logfmt_line_max_is_enough)
 	rec.msg = msg;
 	rec.msg_len = sizeof(msg);
 	rec.extra = "truncated=1 errno=ECONNABORTED";
+	rec.tag = "12345678901234567890123456789012";
 	max = logfmt_line_max(fmt, sizeof(msg), 64);
 	buf = check_logfmt_alloc(max);
 	n = logfmt_line(buf, max, fmt, &rec);
@@ -839,6 +916,8 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_text_fields);
 	tcase_add_test(tc, check_logfmt_line_json_client_msg);
 	tcase_add_test(tc, check_logfmt_line_json_fields);
+	tcase_add_test(tc, check_logfmt_line_tag);
+	tcase_add_test(tc, check_logfmt_syslog_head);
 	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
 	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);
 	tcase_add_loop_test(tc, check_logfmt_line_too_small, 0, 4);

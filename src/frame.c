@@ -1,0 +1,124 @@
+/*
+ * frame.c: where a message ends (--framing).
+ *
+ * read: a message is what one read returns (the original script's rule).
+ * line: it ends after the first '\n' (which belongs to it), and bytes
+ *       the client sent after that are dropped.
+ * eof:  it ends when the client half-closes its side.
+ * In every mode the message also ends once the buffer (--max-message
+ * plus one byte, so that the handler sees truncation) is full, and in
+ * line mode also at end of file: the client can send nothing more.
+ *
+ * The scan (frame_feed, frame_eof) is pure, for unit tests. frame_read
+ * is the thin I/O around it, with one deadline for the whole message:
+ * a timeout per read would let a client that sends a byte now and then
+ * hold a handler thread forever.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "ackd.h"
+
+/* Start a scan in mode over a buffer of size bytes. */
+void
+frame_init(struct frame *fr, enum ackd_framing mode, size_t size)
+{
+	memset(fr, 0, sizeof(*fr));
+	fr->mode = mode;
+	fr->size = size;
+}
+
+/*
+ * Take n more bytes, which arrived at buf + fr->len (buf is the whole
+ * message so far). 1 once the message is complete: its length is then
+ * fr->msg_len, and fr->excess says whether bytes after it arrived too.
+ */
+int
+frame_feed(struct frame *fr, const unsigned char *buf, size_t n)
+{
+	const unsigned char	*nl;
+	size_t			 from = fr->len;
+
+	fr->len += n;
+	switch (fr->mode) {
+	case ACKD_FRAMING_READ:
+		break;
+	case ACKD_FRAMING_LINE:
+		/* only the new bytes: the old ones held no newline */
+		if ((nl = memchr(buf + from, '\n', n)) != NULL) {
+			fr->msg_len = (size_t)(nl - buf) + 1;
+			fr->excess = fr->len > fr->msg_len;
+			fr->done = 1;
+			return (1);
+		}
+		if (fr->len < fr->size)
+			return (0);
+		break;
+	case ACKD_FRAMING_EOF:
+		if (fr->len < fr->size)
+			return (0);
+		break;
+	}
+	fr->msg_len = fr->len;
+	fr->done = 1;
+	return (1);
+}
+
+/*
+ * The client half-closed before the message was complete. 1 if what
+ * arrived is the message (it is in every mode, unless nothing came),
+ * 0 if nothing did.
+ */
+int
+frame_eof(struct frame *fr)
+{
+	if (fr->len == 0)
+		return (0);
+	fr->msg_len = fr->len;
+	fr->done = 1;
+	return (1);
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long
+frame_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Read one message from fd into buf (fr->size bytes of room) within
+ * timeout_ms in all. Returns its length (fr->size means it was cut), 0
+ * if the client closed without sending anything, or -1 with errno
+ * (ETIMEDOUT, ECONNRESET, ...): fr->len bytes of an unfinished message
+ * are then in buf.
+ */
+ssize_t
+frame_read(struct frame *fr, int fd, unsigned char *buf, int timeout_ms)
+{
+	long long	deadline, left = timeout_ms;
+	ssize_t		n;
+
+	/* one clock read (vDSO, no syscall) per message: cheap enough */
+	deadline = frame_now_ms() + timeout_ms;
+	for (;;) {
+		n = net_read_timed(fd, buf + fr->len, fr->size - fr->len,
+		    (int)left);
+		if (n == -1)
+			return (-1);
+		if (n == 0)
+			return (frame_eof(fr) ? (ssize_t)fr->msg_len : 0);
+		if (frame_feed(fr, buf, (size_t)n))
+			return ((ssize_t)fr->msg_len);
+		if ((left = deadline - frame_now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+	}
+}
