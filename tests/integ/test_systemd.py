@@ -106,9 +106,10 @@ class Notify:
         index, or None."""
         def look():
             self.drain()
-            return self.find(key, value, since)
-        i = h.wait_for(look, timeout)
-        return i if i is not None else self.find(key, value, since)
+            # index 0 is a find, but not true for wait_for
+            return self.find(key, value, since) is not None
+        h.wait_for(look, timeout)
+        return self.find(key, value, since)
 
     def count(self, key, value=None, since=0):
         """How many datagrams from since on set key (=value)."""
