@@ -38,7 +38,8 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
-    "metrics", "help", "version" };
+    "metrics", "proxy-protocol", "proxy-from", "ipv6-only", "reuseport",
+    "framing", "syslog", "log-tag", "help", "version" };
 
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))
@@ -86,10 +87,18 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 	struct sockaddr_storage	ss;
 	socklen_t		len;
 
-	FUZZ_CONFIG_CHECK(memchr(cfg->bind, '\0', sizeof(cfg->bind)) != NULL,
-	    "bind not NUL-terminated");
-	FUZZ_CONFIG_CHECK(net_parse_addr(cfg->bind, cfg->port, &ss, &len) == 0,
-	    "bind '%s' does not parse", cfg->bind);
+	int			i;
+
+	/* names are resolved only at start: their form is all we know */
+	FUZZ_CONFIG_CHECK(cfg->nbind >= 1 && cfg->nbind <= ACKD_LISTEN_MAX,
+	    "nbind %d", cfg->nbind);
+	for (i = 0; i < cfg->nbind; i++) {
+		FUZZ_CONFIG_CHECK(memchr(cfg->bind[i], '\0',
+		    sizeof(cfg->bind[i])) != NULL, "bind %d not NUL-terminated",
+		    i);
+		FUZZ_CONFIG_CHECK(net_bind_syntax(cfg->bind[i]),
+		    "bind '%s' is not an address or a host name", cfg->bind[i]);
+	}
 	FUZZ_CONFIG_CHECK(cfg->port >= 0 && cfg->port <= 65535,
 	    "port %d", cfg->port);
 	FUZZ_CONFIG_CHECK(cfg->backlog >= 1 &&
@@ -138,8 +147,18 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 	    cfg->worker_timeout_ms > cfg->read_timeout_ms, "worker_timeout_ms "
 	    "%d with read_timeout_ms %d", cfg->worker_timeout_ms,
 	    cfg->read_timeout_ms);
-	FUZZ_CONFIG_CHECK(!cfg->daemon || cfg->log_file != NULL,
-	    "--daemon logging to standard output");
+	FUZZ_CONFIG_CHECK(!cfg->daemon || cfg->log_file != NULL ||
+	    cfg->syslog_facility != 0, "--daemon logging to standard output");
+	FUZZ_CONFIG_CHECK(cfg->syslog_facility == 0 || (!cfg->log_file_given &&
+	    !cfg->sync), "--syslog with --log-file or --sync");
+	FUZZ_CONFIG_CHECK(cfg->proxy_from_n == 0 || cfg->proxy_protocol,
+	    "--proxy-from without --proxy-protocol");
+	FUZZ_CONFIG_CHECK(cfg->proxy_from_n >= 0 &&
+	    cfg->proxy_from_n <= ACKD_PROXY_FROM_MAX, "proxy_from_n %d",
+	    cfg->proxy_from_n);
+	FUZZ_CONFIG_CHECK(cfg->framing == ACKD_FRAMING_READ ||
+	    cfg->framing == ACKD_FRAMING_LINE ||
+	    cfg->framing == ACKD_FRAMING_EOF, "framing %d", (int)cfg->framing);
 	FUZZ_CONFIG_CHECK(cfg->pid_file == NULL || cfg->pid_file[0] != '\0',
 	    "empty pid_file");
 	FUZZ_CONFIG_CHECK((cfg->user == NULL || cfg->user[0] != '\0') &&
@@ -153,7 +172,21 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 static int
 fuzz_config_same(const struct ackd_config *a, const struct ackd_config *b)
 {
-	return (strcmp(a->bind, b->bind) == 0 && a->port == b->port &&
+	int	i;
+
+	if (a->nbind != b->nbind)
+		return (0);
+	for (i = 0; i < a->nbind; i++)
+		if (strcmp(a->bind[i], b->bind[i]) != 0)
+			return (0);
+	return (a->port == b->port && a->ipv6_only == b->ipv6_only &&
+	    a->reuseport == b->reuseport && a->framing == b->framing &&
+	    a->log_tag == b->log_tag &&
+	    a->syslog_facility == b->syslog_facility &&
+	    a->proxy_protocol == b->proxy_protocol &&
+	    a->proxy_from_n == b->proxy_from_n &&
+	    memcmp(a->proxy_from, b->proxy_from, (size_t)a->proxy_from_n *
+	    sizeof(a->proxy_from[0])) == 0 &&
 	    a->backlog == b->backlog && a->workers == b->workers &&
 	    a->threads == b->threads && a->queue == b->queue &&
 	    a->max_message == b->max_message &&
