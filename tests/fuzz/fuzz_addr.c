@@ -108,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	socklen_t		 len, len2;
 	char			*str, buf[ACKD_ADDRSTRLEN], host[ACKD_ADDRSTRLEN];
 	size_t			 n;
-	int			 port = fuzz_addr_port(data, size);
+	int			 port = fuzz_addr_port(data, size), mapped;
 
 	if ((str = malloc(size + 1)) == NULL)
 		return (0);
@@ -126,8 +126,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "family %d with length %u", ss.ss_family, (unsigned)len);
 
 	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
-	fuzz_addr_check_form(buf, n, ss.ss_family, port, host, sizeof(host));
+	/* an IPv4-mapped IPv6 address (a dual-stack listener's IPv4 client)
+	 * is written as the plain IPv4 address it stands for */
+	mapped = ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((const struct sockaddr_in6 *)&ss)->sin6_addr);
+	fuzz_addr_check_form(buf, n, mapped ? AF_INET : ss.ss_family, port,
+	    host, sizeof(host));
 	fuzz_addr_check_short(&ss, len, buf, n);
+	if (mapped) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+		const struct sockaddr_in *b = (const struct sockaddr_in *)&ss2;
+
+		FUZZ_ADDR_CHECK(net_parse_addr(host, port, &ss2, &len2) == 0 &&
+		    ss2.ss_family == AF_INET && memcmp(&b->sin_addr,
+		    &a->sin6_addr.s6_addr[12], 4) == 0, "mapped '%s' is not "
+		    "its IPv4 address", buf);
+		return (0);
+	}
 
 	FUZZ_ADDR_CHECK(net_parse_addr(host, port, &ss2, &len2) == 0,
 	    "formatted host '%s' (from '%s') does not parse back", host, buf);
