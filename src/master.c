@@ -383,7 +383,7 @@ master_reopen(struct master *m)
 }
 
 /* The earlier of two timeouts in ms, where -1 is none. */
-static long long
+long long
 master_sooner(long long a, long long b)
 {
 	if (a < 0)
@@ -423,37 +423,23 @@ master_timers(struct master *m)
 	    metrics_timers()));
 }
 
-/*
- * Sleep until a signal, a metrics socket or timeout_ms (-1: no limit),
- * with the master's signals let in only meanwhile (waitmask); then serve
- * the metrics sockets that are ready.
- */
-static void
-master_wait(long long timeout_ms, const sigset_t *waitmask)
-{
-	struct pollfd	fds[ACKD_METRICS_FDS];
-	int		n, rc;
 #ifdef HAVE_PPOLL
-	struct timespec	ts, *tsp = NULL;
-
-	if (timeout_ms >= 0) {
-		ts.tv_sec = (time_t)(timeout_ms / 1000);
-		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
-		tsp = &ts;
-	}
-	n = metrics_pollfds(fds, ACKD_METRICS_FDS);
-	rc = ppoll(fds, (nfds_t)n, tsp, waitmask);
+/* ppoll: fds, timeout (NULL: none) and the mask to sleep with. */
+static int
+master_poll(struct pollfd *fds, int n, const struct timespec *tsp,
+    const sigset_t *waitmask)
+{
+	return (ppoll(fds, (nfds_t)n, tsp, waitmask));
+}
 #else
-	struct timespec	ts, *tsp = NULL;
-	fd_set		rd, wr;
-	int		i, maxfd = -1;
+/* ppoll where there is none, over pselect (descriptors < FD_SETSIZE). */
+static int
+master_poll(struct pollfd *fds, int n, const struct timespec *tsp,
+    const sigset_t *waitmask)
+{
+	fd_set	rd, wr;
+	int	i, rc, maxfd = -1;
 
-	if (timeout_ms >= 0) {
-		ts.tv_sec = (time_t)(timeout_ms / 1000);
-		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
-		tsp = &ts;
-	}
-	n = metrics_pollfds(fds, ACKD_METRICS_FDS);
 	FD_ZERO(&rd);
 	FD_ZERO(&wr);
 	for (i = 0; i < n; i++) {
@@ -476,7 +462,29 @@ master_wait(long long timeout_ms, const sigset_t *waitmask)
 		if (FD_ISSET(fds[i].fd, &wr))
 			fds[i].revents |= POLLOUT;
 	}
+	return (rc);
+}
 #endif
+
+/*
+ * Sleep until a signal, a metrics socket or timeout_ms (-1: no limit),
+ * with the master's signals let in only meanwhile (waitmask); then serve
+ * the metrics sockets that are ready.
+ */
+static void
+master_wait(long long timeout_ms, const sigset_t *waitmask)
+{
+	struct pollfd	fds[ACKD_METRICS_FDS];
+	struct timespec	ts, *tsp = NULL;
+	int		n, rc;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = (time_t)(timeout_ms / 1000);
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	n = metrics_pollfds(fds, ACKD_METRICS_FDS);
+	rc = master_poll(fds, n, tsp, waitmask);
 	if (rc == -1 && errno != EINTR)
 		log_warn("the master's wait failed");
 	if (rc > 0)

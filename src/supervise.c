@@ -315,9 +315,7 @@ supervise_tick_ms(struct master *m)
 static long long
 supervise_due(long long next, long long at, long long now)
 {
-	long long	left = at > now ? at - now : 0;
-
-	return (next < 0 || left < next ? left : next);
+	return (master_sooner(next, at > now ? at - now : 0));
 }
 
 /*
