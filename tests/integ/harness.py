@@ -693,38 +693,30 @@ def unescape_text(s):
     return bytes(out)
 
 
-def escape_text(b):
-    """The spec's text escaping of bytes b (the reference to compare to)."""
+def _escape(b, other):
+    """The spec's escaping of bytes b; other formats the bytes that have
+    no short form (the text and JSON formats differ only there)."""
+    short_forms = {0x5c: "\\\\", 0x22: '\\"', 0x0a: "\\n", 0x0d: "\\r",
+        0x09: "\\t"}
     out = []
     for c in b:
-        if c == 0x5c:
-            out.append("\\\\")
-        elif c == 0x22:
-            out.append('\\"')
+        if c in short_forms:
+            out.append(short_forms[c])
         elif 0x20 <= c <= 0x7e:
             out.append(chr(c))
-        elif c in (0x0a, 0x0d, 0x09):
-            out.append({0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t"}[c])
         else:
-            out.append("\\x%02x" % c)
+            out.append(other % c)
     return "".join(out).encode("ascii")
+
+
+def escape_text(b):
+    """The spec's text escaping of bytes b (the reference to compare to)."""
+    return _escape(b, "\\x%02x")
 
 
 def escape_json(b):
     """The spec's JSON escaping of bytes b (the reference to compare to)."""
-    out = []
-    for c in b:
-        if c == 0x5c:
-            out.append("\\\\")
-        elif c == 0x22:
-            out.append('\\"')
-        elif 0x20 <= c <= 0x7e:
-            out.append(chr(c))
-        elif c in (0x0a, 0x0d, 0x09):
-            out.append({0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t"}[c])
-        else:
-            out.append("\\u%04x" % c)
-    return "".join(out).encode("ascii")
+    return _escape(b, "\\u%04x")
 
 
 def _intish(v):
