@@ -276,6 +276,8 @@ bench_merge(struct bench_report *r, const struct bench_run *run,
 		r->counts.connections += t->counts.connections;
 		r->counts.ok += t->counts.ok;
 		r->counts.wrong += t->counts.wrong;
+		if (t->counts.unfinished_us > r->counts.unfinished_us)
+			r->counts.unfinished_us = t->counts.unfinished_us;
 		for (k = 0; k < BENCH_NKINDS; k++) {
 			r->counts.errors[k] += t->counts.errors[k];
 			if (t->first[k].at != 0 && (r->first[k].at == 0 ||

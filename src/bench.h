@@ -147,6 +147,7 @@ enum bench_kind {
 	BENCH_RESET,		/* ECONNRESET or EPIPE after connecting */
 	BENCH_TIMEOUT,		/* --timeout passed */
 	BENCH_OTHER,		/* anything else, e.g. EMFILE */
+	BENCH_UNFINISHED,	/* still in flight when the run ended */
 	BENCH_NKINDS
 };
 
@@ -165,6 +166,7 @@ struct bench_counts {
 	uint64_t	ok;
 	uint64_t	wrong;
 	uint64_t	errors[BENCH_NKINDS];
+	uint64_t	unfinished_us;	/* the oldest unfinished one's age */
 };
 
 /* The first error of a kind, to name it in the report. */
@@ -201,6 +203,8 @@ void	bench_conn_start(struct bench_thread *, struct bench_conn *, uint64_t);
 void	bench_conn_finish(struct bench_thread *, struct bench_conn *, uint64_t,
 	    int, int);
 void	bench_conn_event(struct bench_thread *, struct bench_conn *, uint32_t);
+void	bench_conn_abandon(struct bench_thread *, struct bench_conn *,
+	    uint64_t);
 void	bench_conn_record_flush(struct bench_thread *);
 
 /* bench_loop.c: the clock, the slot lists, the event loop of each thread. */

@@ -11,10 +11,14 @@
  * Input is taken before output: a server that reads less than the whole
  * message may answer and close before all of it is sent.
  *
- * A connection is counted if it started after --warmup and finished before
- * --duration ran out; with --count, a shared atomic budget hands out exactly
- * that many counted starts. Which list a waiting slot sits on, and when it
- * times out, is bench_loop.c's business.
+ * A connection is counted if it started after --warmup, however and
+ * whenever it ends; with --count, a shared atomic budget hands out exactly
+ * that many counted starts. One still in flight when the run ends is
+ * abandoned: counted as unfinished, even if it started during the warmup
+ * (it kept a client waiting all through the measured time), with its age
+ * in the latency histogram as a lower bound of its latency. So no client
+ * left waiting is missing from the figures. Which list a waiting slot sits
+ * on, and when it times out, is bench_loop.c's business.
  */
 #include "config.h"
 
@@ -182,7 +186,7 @@ bench_conn_first(struct bench_first *f, uint64_t now, int err)
 
 /*
  * Count how c ended (an error kind, BENCH_OK or BENCH_WRONG) if it is
- * counted: started after the warmup, ended before --duration ran out.
+ * counted (started after the warmup) or unfinished.
  */
 static void
 bench_conn_account(struct bench_thread *t, struct bench_conn *c, uint64_t now,
@@ -192,7 +196,7 @@ bench_conn_account(struct bench_thread *t, struct bench_conn *c, uint64_t now,
 
 	if (outcome == BENCH_OK && run->record_fd != -1)
 		bench_conn_record(t, c);
-	if (!c->counted || (run->stop_at != 0 && now > run->stop_at))
+	if (!c->counted && outcome != BENCH_UNFINISHED)
 		return;
 	t->counts.connections++;
 	t->end = now;
@@ -250,6 +254,27 @@ bench_conn_finish(struct bench_thread *t, struct bench_conn *c,
 	c->fd = -1;
 	bench_conn_account(t, c, now, outcome, err);
 	bench_conn_start(t, c, now);
+}
+
+/*
+ * The run ended with c still in flight: close it and count it as
+ * unfinished, its age so far in the histogram as a lower bound of its
+ * latency. Never acknowledged, it is not recorded.
+ */
+void
+bench_conn_abandon(struct bench_thread *t, struct bench_conn *c,
+    uint64_t now)
+{
+	uint64_t	age_us = now > c->start ? (now - c->start) / 1000 : 0;
+
+	bench_loop_list_remove(c);
+	close(c->fd);
+	c->fd = -1;
+	hist_record(&t->hist, age_us);
+	if (age_us > t->counts.unfinished_us)
+		t->counts.unfinished_us = age_us;
+	bench_conn_account(t, c, now, BENCH_UNFINISHED, c->state);
+	c->state = BENCH_IDLE;
 }
 
 /*

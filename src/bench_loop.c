@@ -88,22 +88,24 @@ bench_loop_list_remove(struct bench_conn *c)
 
 /* --- the event loop --------------------------------------------------- */
 
-/* Close every connection at once, uncounted: the run was interrupted. */
+/*
+ * The run is over: every connection still in flight is closed and counted
+ * as unfinished; slots waiting to start again just stop.
+ */
 static void
-bench_loop_thread_abort(struct bench_thread *t)
+bench_loop_thread_abort(struct bench_thread *t, uint64_t now)
 {
 	struct bench_conn	*c;
 	int			 i;
 
 	for (i = 0; i < t->nconns; i++) {
 		c = &t->conns[i];
-		if (c->state == BENCH_IDLE)
-			continue;
-		if (c->fd != -1)
-			close(c->fd);
-		c->fd = -1;
-		bench_loop_list_remove(c);
-		c->state = BENCH_IDLE;
+		if (c->state >= BENCH_CONNECTING)
+			bench_conn_abandon(t, c, now);
+		else if (c->state == BENCH_WAITING) {
+			bench_loop_list_remove(c);
+			c->state = BENCH_IDLE;
+		}
 	}
 	t->active = 0;
 }
@@ -166,7 +168,7 @@ bench_loop_thread_timers(struct bench_thread *t, uint64_t now)
 	}
 	/* past --duration, the last replies have a short while to come in */
 	if (run->stop_at != 0 && now >= run->stop_at + BENCH_DRAIN_NS)
-		bench_loop_thread_abort(t);
+		bench_loop_thread_abort(t, now);
 }
 
 /* One event-loop thread: keep its slots busy until the run ends. */
@@ -199,7 +201,7 @@ bench_loop_thread_main(void *arg)
 		now = bench_loop_now();
 		if (t->stopping) {
 			t->end = now;
-			bench_loop_thread_abort(t);
+			bench_loop_thread_abort(t, now);
 			break;
 		}
 		bench_loop_thread_timers(t, now);

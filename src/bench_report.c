@@ -13,7 +13,7 @@
 #include "bench.h"
 
 static const char *const bench_report_kind_names[BENCH_NKINDS] = {
-	"connect", "reset", "timeout", "other"
+	"connect", "reset", "timeout", "other", "unfinished"
 };
 
 /* Write us microseconds with a unit: us, ms or s. */
@@ -68,19 +68,28 @@ bench_report_print_sample(FILE *fp, const char *s, size_t len, size_t total)
 
 /* Describe the first error of kind k in words. */
 static void
-bench_report_first_text(const struct bench_first *f, int k, char *buf,
+bench_report_first_text(const struct bench_report *r, int k, char *buf,
     size_t size)
 {
 	static const char *const states[] = {
 		"idle", "waiting", "connecting", "sending",
 		"waiting for the reply"
 	};
+	const struct bench_first	*f = &r->first[k];
+	const char			*state;
+	char				 age[32];
 
+	/* for timeouts and unfinished ones, err is the slot's state */
+	state = f->err >= 0 && f->err <= BENCH_READING ? states[f->err] :
+	    "busy";
 	if (k == BENCH_TIMEOUT)
-		snprintf(buf, size, "first: still %s",
-		    f->err >= 0 && f->err <= BENCH_READING ? states[f->err] :
-		    "busy");
-	else
+		snprintf(buf, size, "first: still %s", state);
+	else if (k == BENCH_UNFINISHED) {
+		bench_report_format_us(age, sizeof(age),
+		    r->counts.unfinished_us);
+		snprintf(buf, size, "oldest %s, first: still %s",
+		    age, state);
+	} else
 		snprintf(buf, size, "first: %s", strerror(f->err));
 }
 
@@ -95,7 +104,7 @@ bench_report_print_firsts(FILE *fp, const struct bench_report *r,
 	for (k = 0; k < BENCH_NKINDS; k++) {
 		if (r->counts.errors[k] == 0)
 			continue;
-		bench_report_first_text(&r->first[k], k, text, sizeof(text));
+		bench_report_first_text(r, k, text, sizeof(text));
 		fprintf(fp, "%s%llu %s error%s, %s\n", lead,
 		    (unsigned long long)r->counts.errors[k],
 		    bench_report_kind_names[k],
@@ -135,11 +144,14 @@ bench_report_json(FILE *fp, const struct bench_config *cfg,
 	    (unsigned long long)r->counts.ok,
 	    (unsigned long long)r->counts.wrong);
 	fprintf(fp, "\"errors\":{\"connect\":%llu,\"reset\":%llu,"
-	    "\"timeout\":%llu,\"other\":%llu},\"rate\":%.1f,",
+	    "\"timeout\":%llu,\"other\":%llu,\"unfinished\":%llu},"
+	    "\"unfinished_age_us\":%llu,\"rate\":%.1f,",
 	    (unsigned long long)r->counts.errors[BENCH_CONNECT],
 	    (unsigned long long)r->counts.errors[BENCH_RESET],
 	    (unsigned long long)r->counts.errors[BENCH_TIMEOUT],
 	    (unsigned long long)r->counts.errors[BENCH_OTHER],
+	    (unsigned long long)r->counts.errors[BENCH_UNFINISHED],
+	    (unsigned long long)r->counts.unfinished_us,
 	    bench_report_rate(r));
 	fprintf(fp, "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,"
 	    "\"p999\":%llu,\"max\":%llu,\"mean\":%.1f}}\n",
@@ -181,11 +193,13 @@ bench_report_text(FILE *fp, const struct bench_config *cfg,
 	    (unsigned long long)r->counts.ok,
 	    (unsigned long long)r->counts.wrong);
 	fprintf(fp, "errors       %llu: connect %llu, reset %llu, "
-	    "timeout %llu, other %llu\n", (unsigned long long)errors,
+	    "timeout %llu, other %llu, unfinished %llu\n",
+	    (unsigned long long)errors,
 	    (unsigned long long)r->counts.errors[BENCH_CONNECT],
 	    (unsigned long long)r->counts.errors[BENCH_RESET],
 	    (unsigned long long)r->counts.errors[BENCH_TIMEOUT],
-	    (unsigned long long)r->counts.errors[BENCH_OTHER]);
+	    (unsigned long long)r->counts.errors[BENCH_OTHER],
+	    (unsigned long long)r->counts.errors[BENCH_UNFINISHED]);
 	bench_report_print_firsts(fp, r, "             ");
 	fputs("latency     ", fp);
 	for (i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {

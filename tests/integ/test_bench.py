@@ -7,13 +7,17 @@ report has exactly its documented keys, every connection ok; every message
 ackd-bench recorded as acknowledged is in ackd's log exactly once, and the
 log holds nothing else. Against ackd --ack NOPE every reply is wrong (exit
 1); against a closed port every connection is a connect error (exit 1).
---duration 1 gives a positive rate. ackd-bench is $ACKD_BENCH, or
-src/ackd-bench; the script is skipped if there is none.
+--duration 1 gives a positive rate. Against a server that never answers,
+every connection still in flight when the run ends (by --duration, after
+a --warmup, or by SIGTERM) is counted as an unfinished error, with its age
+in the latency figures; against ackd there is none. ackd-bench is
+$ACKD_BENCH, or src/ackd-bench; the script is skipped if there is none.
 """
 
 import collections
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,8 +31,8 @@ CONCURRENCY = 32
 # the report's keys, as ackd-bench(1) promises them
 KEYS = {"host", "port", "concurrency", "threads", "message_bytes",
         "duration_s", "connections", "ok", "wrong", "errors", "rate",
-        "latency_us"}
-ERROR_KEYS = {"connect", "reset", "timeout", "other"}
+        "unfinished_age_us", "latency_us"}
+ERROR_KEYS = {"connect", "reset", "timeout", "other", "unfinished"}
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
 
 
@@ -42,19 +46,26 @@ def bench_path():
 
 
 class Run:
-    """One finished ackd-bench: status, stdout, stderr, parsed JSON."""
+    """
+    One finished ackd-bench: status, stdout, stderr, parsed JSON. If given,
+    during(proc) is called once it has started, to act on it.
+    """
 
-    def __init__(self, args, timeout=60):
+    def __init__(self, args, timeout=60, during=None):
         self.args = [bench_path()] + [str(a) for a in args]
+        p = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            p = subprocess.run(self.args, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=timeout)
-            self.status, self.out, self.err = \
-                p.returncode, p.stdout, p.stderr
-        except subprocess.TimeoutExpired as e:
-            self.status, self.out, self.err = None, e.stdout or b"", \
-                e.stderr or b""
+            if during is not None:
+                during(p)
+            self.out, self.err = p.communicate(timeout=timeout)
+            self.status = p.returncode
+        except subprocess.TimeoutExpired:
+            self.status = None
+        finally:
+            if p.poll() is None:
+                p.kill()
+                self.out, self.err = p.communicate()
         self.report = None
         self.json_error = None
         try:
@@ -84,7 +95,8 @@ def check_report_shape(t, label, r):
         return False
     t.eq("%s: exactly the documented keys" % label,
          sorted(r.report), sorted(KEYS))
-    t.eq("%s: errors has exactly connect, reset, timeout, other" % label,
+    t.eq("%s: errors has exactly connect, reset, timeout, other, "
+         "unfinished" % label,
          sorted(r.get("errors") or {}), sorted(ERROR_KEYS))
     t.eq("%s: latency_us has exactly p50 p90 p99 p999 max mean" % label,
          sorted(r.get("latency_us") or {}), sorted(LATENCY_KEYS))
@@ -208,6 +220,123 @@ def test_duration(t, tmp):
          0.9 <= (r.get("duration_s") or 0) <= 1.1, r.describe())
     t.eq("duration run: ok == connections", r.get("ok"),
          r.get("connections"))
+    t.eq("duration run: no connection unfinished",
+         [r.get("errors", "unfinished"), r.get("unfinished_age_us")], [0, 0])
+
+
+class Silent:
+    """
+    A server that never answers: it listens with room in its backlog for
+    every connection, so each connect completes in the kernel, and it never
+    reads or writes. accept() takes n of them, to know they are there.
+    """
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for s in self.held + [self.sock]:
+            s.close()
+
+    def accept(self, n, timeout):
+        """Accept n connections within timeout s; False if fewer came."""
+        self.sock.settimeout(timeout)
+        try:
+            while len(self.held) < n:
+                self.held.append(self.sock.accept()[0])
+        except socket.timeout:
+            return False
+        return True
+
+
+def check_unfinished(t, label, r, n, age_us):
+    """
+    The n connections were all still waiting when the run ended: each is
+    an unfinished error (exit 1), aged at least age_us, and the latency
+    figures count them at their age.
+    """
+    t.eq("%s: exit 1" % label, r.status, 1) or t.note(r.describe())
+    if not check_report_shape(t, label, r):
+        return
+    t.eq("%s: errors.unfinished == connections == %d, nothing else" %
+         (label, n), [r.get("errors", "unfinished"), r.get("connections"),
+                      r.get("ok"), r.get("wrong"), errors_total(r)],
+         [n, n, 0, 0, n])
+    age = r.get("unfinished_age_us") or 0
+    lat = r.get("latency_us") or {}
+    t.ok("%s: the oldest was open at least %d us" % (label, age_us),
+         age >= age_us, r.describe())
+    t.ok("%s: latency p50 and max count the waiting clients" % label,
+         lat.get("p50", 0) >= age_us and lat.get("max", 0) >= age,
+         r.describe())
+    t.ok("%s: stderr names the unfinished connections" % label,
+         b"%d unfinished errors, oldest " % n in r.err,
+         h.short(r.err))
+
+
+def test_silent(t):
+    """
+    --duration 0.5 against a server that never answers: all the slots are
+    still waiting when the run ends, each at least 0.5 s old; the text
+    report shows them among the errors.
+    """
+    n = 8
+    with Silent() as srv:
+        r = Run(["--port", srv.port, "--duration", 0.5, "--concurrency", n,
+                 "--json"])
+        check_unfinished(t, "silent server", r, n, 500000)
+        r = Run(["--port", srv.port, "--duration", 0.2, "--concurrency", n,
+                 "--quiet"])
+    t.eq("silent server, text: exit 1", r.status, 1)
+    t.ok("silent server, text: the errors line counts them",
+         b"errors       %d: connect 0, reset 0, timeout 0, other 0, "
+         b"unfinished %d\n" % (n, n) in r.out, h.short(r.out))
+    t.ok("silent server, text: a line gives the oldest one's age",
+         b"%d unfinished errors, oldest " % n in r.out,
+         h.short(r.out))
+
+
+def test_silent_warmup(t):
+    """
+    Connections started during --warmup and still open at the end waited
+    through the whole measured time: they are unfinished too.
+    """
+    n = 4
+    with Silent() as srv:
+        r = Run(["--port", srv.port, "--warmup", 0.3, "--duration", 0.2,
+                 "--concurrency", n, "--json"])
+    check_unfinished(t, "silent server after warmup", r, n, 200000)
+
+
+def test_silent_sigterm(t, tmp):
+    """
+    SIGTERM while every connection waits for a server that accepted it:
+    the report counts each as unfinished, and none is recorded, since none
+    was acknowledged.
+    """
+    n = 4
+    record = os.path.join(tmp, "silent.record")
+
+    def stop(p):
+        # accepted: ackd-bench has connected, so its handlers are set
+        t.ok("sigterm: ackd-bench connected %d times" % n,
+             srv.accept(n, 30), "only %d" % len(srv.held))
+        p.send_signal(signal.SIGTERM)
+
+    with Silent() as srv:
+        r = Run(["--port", srv.port, "--count", 1000, "--concurrency", n,
+                 "--timeout", 60, "--unique", "--record", record, "--json"],
+                timeout=30, during=stop)
+    check_unfinished(t, "sigterm", r, n, 0)
+    with open(record, "rb") as f:
+        t.eq("sigterm: nothing recorded as acknowledged", f.read(), b"")
 
 
 def test_flags(t):
@@ -238,6 +367,9 @@ def main(t, tmp):
     test_wrong_reply(t, tmp)
     test_closed_port(t)
     test_duration(t, tmp)
+    test_silent(t)
+    test_silent_warmup(t)
+    test_silent_sigterm(t, tmp)
 
 
 if __name__ == "__main__":
