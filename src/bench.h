@@ -239,6 +239,7 @@ struct bench_thread {
 	int			 record_failed;
 	_Atomic uint64_t	 pub_ok;	/* for the progress line */
 	_Atomic uint64_t	 pub_failed;
+	_Atomic uint64_t	 pub_oldest;	/* start of the oldest busy slot */
 	struct hist		 hist;
 	char			 rbuf[BENCH_RBUF];
 };

@@ -187,6 +187,11 @@ bench_loop_thread_main(void *arg)
 	for (i = 0; i < t->nconns; i++)
 		bench_conn_start(t, &t->conns[i], now);
 	while (t->active > 0) {
+		/* the busy list is in start order: its head is the oldest */
+		atomic_store_explicit(&t->pub_oldest,
+		    bench_loop_list_empty(&t->busy) ? 0 :
+		    bench_loop_list_first(&t->busy)->start,
+		    memory_order_relaxed);
 		n = epoll_wait(t->epfd, evs, BENCH_EVENTS,
 		    bench_loop_thread_wait_ms(t, now));
 		if (n == -1 && errno != EINTR)

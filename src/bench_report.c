@@ -12,6 +12,8 @@
 
 #include "bench.h"
 
+#define BENCH_REPORT_OLD_NS	BENCH_NS_S	/* the progress line shows it */
+
 static const char *const bench_report_kind_names[BENCH_NKINDS] = {
 	"connect", "reset", "timeout", "other", "unfinished"
 };
@@ -216,15 +218,33 @@ bench_report_text(FILE *fp, const struct bench_config *cfg,
 
 /* --- the progress line ------------------------------------------------ */
 
+/* When the oldest connection in flight started, of all threads; 0: none. */
+static uint64_t
+bench_report_oldest(const struct bench_run *run, struct bench_thread *threads)
+{
+	uint64_t	oldest = 0, v;
+	int		i;
+
+	for (i = 0; i < run->cfg->threads; i++) {
+		v = atomic_load_explicit(&threads[i].pub_oldest,
+		    memory_order_relaxed);
+		if (v != 0 && (oldest == 0 || v < oldest))
+			oldest = v;
+	}
+	return (oldest);
+}
+
 /*
  * Once a second: add up the threads' counts and, if print, show them with
- * the last second's rate on the progress line.
+ * the last second's rate on the progress line, and the age of the oldest
+ * connection in flight once it is a second old: a server that keeps
+ * clients waiting shows at once, not only in the report.
  */
 void
 bench_report_progress(const struct bench_run *run, struct bench_thread *threads,
     uint64_t now, uint64_t *last_ok, int print)
 {
-	uint64_t	ok = 0, failed = 0;
+	uint64_t	ok = 0, failed = 0, oldest;
 	int		i;
 
 	for (i = 0; i < run->cfg->threads; i++) {
@@ -233,12 +253,19 @@ bench_report_progress(const struct bench_run *run, struct bench_thread *threads,
 		failed += atomic_load_explicit(&threads[i].pub_failed,
 		    memory_order_relaxed);
 	}
-	if (print)
+	if (print) {
+		oldest = bench_report_oldest(run, threads);
 		fprintf(stderr, "\rackd-bench: %llu s%s: %llu ok, %llu "
-		    "failed, %llu ok/s\033[K", (unsigned long long)((now -
+		    "failed, %llu ok/s", (unsigned long long)((now -
 		    run->t0) / BENCH_NS_S), now < run->measure_start ?
 		    " (warmup)" : "", (unsigned long long)ok,
 		    (unsigned long long)failed,
 		    (unsigned long long)(ok - *last_ok));
+		if (oldest != 0 && now > oldest &&
+		    now - oldest >= BENCH_REPORT_OLD_NS)
+			fprintf(stderr, ", oldest in flight %.1f s",
+			    (double)(now - oldest) / 1e9);
+		fputs("\033[K", stderr);
+	}
 	*last_ok = ok;
 }
