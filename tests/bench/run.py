@@ -940,8 +940,8 @@ def bench_markdown(info, args, exes, med, ratios, targets, cpus, wall,
         "CPU time over the measured seconds (how many CPUs the server kept "
         "busy; what is left of %d went to ackd-bench and the kernel). Peak "
         "RSS: sum of VmHWM over the server's processes at the end of the "
-        "measurement. errors: connect/reset/timeout/other errors plus "
-        "wrong replies, summed over rounds." % (WARMUP, info["nproc"]), "",
+        "measurement. errors: connect/reset/timeout/other/unfinished "
+        "errors plus wrong replies, summed over rounds." % (WARMUP, info["nproc"]), "",
         "## Results", "",
         md_table(RESULT_HEAD, results_rows(med)), "",
         "![throughput versus concurrency](bench-throughput.svg)", "",
