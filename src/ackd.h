@@ -141,6 +141,7 @@ struct ackd_config {
 	int			 worker_timeout_ms;	/* 0: no watchdog */
 	int			 max_per_worker;	/* 0: no limit */
 	int			 stats_interval_ms;	/* 0: only on SIGUSR1 */
+	int			 event_interval_ms;	/* 0: no summaries */
 	char			 metrics[80];	/* "": no metrics listener */
 	int			 proxy_protocol; /* a PROXY header comes first */
 	int			 proxy_from_n;	/* 0: headers from anywhere */
