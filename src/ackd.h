@@ -141,6 +141,7 @@ struct ackd_config {
 	int			 worker_timeout_ms;	/* 0: no watchdog */
 	int			 max_per_worker;	/* 0: no limit */
 	int			 stats_interval_ms;	/* 0: only on SIGUSR1 */
+	int			 event_interval_ms;	/* 0: no summaries */
 	char			 metrics[80];	/* "": no metrics listener */
 	int			 proxy_protocol; /* a PROXY header comes first */
 	int			 proxy_from_n;	/* 0: headers from anywhere */
@@ -211,6 +212,56 @@ void	msglog_event(const char *, const char *, ...)
 void	msglog_client_event(const char *, const char *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 enum ackd_log_format msglog_format(void);
+
+/*
+ * evlimit.c: repeated connection event lines from one source, summarised
+ * per --event-interval (event=KIND count=N interval_ms=MS); the decisions
+ * are pure, over a table and a given time.
+ */
+#define EVLIMIT_SLOTS		1024	/* sources x kinds, per worker */
+#define EVLIMIT_BUCKETS		1024
+#define EVLIMIT_NKINDS		6	/* the events summarised */
+
+enum evlimit_verdict {
+	EVLIMIT_WRITE,		/* write the line */
+	EVLIMIT_COUNT		/* leave it out: a summary will count it */
+};
+
+struct evlimit_entry {
+	char		 source[ACKD_ADDRSTRLEN];	/* no port; "*": others */
+	long long	 start_ms;	/* its interval began */
+	unsigned long	 count;		/* lines left out since */
+	int		 kind;		/* evlimit_kind's; -1: free */
+	int		 next;		/* in its bucket, or the free list */
+};
+
+struct evlimit_table {
+	long long		 interval_ms;	/* 0: every line is written */
+	int			 cap;		/* entries usable in slot */
+	int			 free;		/* the free list, -1: full */
+	int			 bucket[EVLIMIT_BUCKETS];
+	struct evlimit_entry	 slot[EVLIMIT_SLOTS];
+	struct evlimit_entry	 other[EVLIMIT_NKINDS];	/* once slot is full */
+};
+
+struct evlimit_summary {
+	const char	*event;
+	char		 source[ACKD_ADDRSTRLEN];
+	unsigned long	 count;		/* lines it stands for; 0: none */
+	long long	 span_ms;	/* they fell in the span_ms before */
+};
+
+int	evlimit_kind(const char *);
+void	evlimit_source(char *, size_t, const char *);
+void	evlimit_table_init(struct evlimit_table *, long long, int);
+enum evlimit_verdict evlimit_decide(struct evlimit_table *, const char *,
+	    const char *, long long, struct evlimit_summary *);
+size_t	evlimit_due(struct evlimit_table *, long long, int,
+	    struct evlimit_summary *, size_t);
+void	evlimit_init(int);
+int	evlimit_admit(const char *, const char *);
+void	evlimit_tick(void);
+void	evlimit_flush(void);
 
 /* An accepted connection on its way from the accept loop to a handler. */
 struct conn {

@@ -91,6 +91,8 @@ static const struct config_flag config_flags[] = {
 	{ "framing", 310, KIND_FRAMING, 0, 0, FIELD(framing) },
 	{ "syslog", 311, KIND_FACILITY, 0, 0, FIELD(syslog_facility) },
 	{ "log-tag", 312, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag) },
+	{ "event-interval", 330, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(event_interval_ms) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
 	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
 };
@@ -122,6 +124,7 @@ config_defaults(struct ackd_config *cfg)
 	cfg->ack_len = 4;
 	cfg->log_file = NULL;
 	cfg->log_format = ACKD_LOG_TEXT;
+	cfg->event_interval_ms = 10 * 1000;
 }
 
 /* Put one formatted error line into err, made safe to print. */
@@ -618,6 +621,9 @@ config_usage(FILE *fp)
 "                             daemon, user, local0-local7 [daemon]\n"
 "      --log-tag TAG          name this instance in every log line (tag=TAG)\n"
 "                             and as the syslog tag; 1-%d of A-Za-z0-9._- [none]\n"
+"      --event-interval SEC   summarise repeated event lines (empty, refused,\n"
+"                             ...) of one source per SEC: count=N; 0 writes\n"
+"                             each, 0-%d s [%d]\n"
 "      --sync                 ACK only once the line is on stable storage\n"
 "                             (fdatasync, shared by concurrent handlers)\n"
 "      --max-connections-per-ip N  connections one address may hold at\n"
@@ -657,7 +663,8 @@ config_usage(FILE *fp)
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_ACK_MAX, d.ack, ACKD_TAG_MAX, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
+	    ACKD_ACK_MAX, d.ack, ACKD_TAG_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
+	    d.event_interval_ms / 1000, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
 	    ACKD_WORKER_TIMEOUT_SLACK_MS / 1000, ACKD_PER_WORKER_MAX,
 	    ACKD_TIMEOUT_MAX_MS / 1000, ACKD_PROXY_FROM_MAX);
 }

@@ -108,6 +108,19 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 	return (msglog_write(h->line, len, event));
 }
 
+/*
+ * handler_log for an event a client causes without a message: written
+ * unless evlimit counts it for a summary of its source's repeats.
+ */
+static void
+handler_event(struct handler *h, const struct timespec *now,
+    const char *client, const char *event, size_t bytes, size_t msg_len,
+    const char *extra)
+{
+	if (evlimit_admit(event, client))
+		handler_log(h, now, client, event, bytes, msg_len, extra);
+}
+
 /* Report a failed log write on stderr, at most once a second per process. */
 static void
 handler_warn_log_failure(const char *client)
@@ -192,18 +205,20 @@ handler_nothing(struct handler *h, const char *client, ssize_t n,
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (n == 0) {
 		stats_add(h->stats, STATS_EMPTY, 1);
-		handler_log(h, &now, client, "empty", 0, 0, NULL);
+		handler_event(h, &now, client, "empty", 0, 0, NULL);
 	} else if (errno == ETIMEDOUT) {
 		stats_add(h->stats, STATS_TIMEOUT, 1);
-		handler_log(h, &now, client, "timeout", partial, partial, NULL);
+		handler_event(h, &now, client, "timeout", partial, partial,
+		    NULL);
 	} else if (errno == ECONNRESET) {
 		stats_add(h->stats, STATS_RESET, 1);
-		handler_log(h, &now, client, "reset", partial, partial, NULL);
+		handler_event(h, &now, client, "reset", partial, partial, NULL);
 	} else {
 		stats_add(h->stats, STATS_ERROR, 1);
 		snprintf(extra, sizeof(extra), "errno=%s",
 		    handler_errno_name(errno));
-		handler_log(h, &now, client, "error", partial, partial, extra);
+		handler_event(h, &now, client, "error", partial, partial,
+		    extra);
 	}
 }
 
@@ -237,7 +252,7 @@ handler_proxy_refuse(struct handler *h, const char *client, size_t got,
 	clock_gettime(CLOCK_REALTIME, &now);
 	stats_add(h->stats, STATS_PROXY_REFUSED, 1);
 	snprintf(extra, sizeof(extra), "reason=%s", why);
-	handler_log(h, &now, client, "proxy-refused", got, 0, extra);
+	handler_event(h, &now, client, "proxy-refused", got, 0, extra);
 	return (-1);
 }
 

@@ -3,8 +3,10 @@
  * handler pool draining it, and one signal thread.
  *
  * Every thread runs with every signal blocked; the signal thread takes
- * them with sigwait(), so signals are handled in one place, by ordinary
- * code that may lock and call anything.
+ * them with sigtimedwait(), so signals are handled in one place, by
+ * ordinary code that may lock and call anything. It also wakes once a
+ * second to write the summaries of repeated event lines that are due
+ * (evlimit.c), so they come out whatever the other threads are doing.
  *
  * The accept loop (the process's main thread) sleeps in a blocking
  * accept(): the kernel wakes one sleeping worker per connection, and a
@@ -49,6 +51,8 @@
 #define WORKER_WARN_SECS	10
 /* How often the signal thread repeats the wake-up until the loop left. */
 #define WORKER_WAKE_MS		10
+/* How often, at least, the signal thread writes the event summaries due. */
+#define WORKER_TICK_MS		1000
 
 #ifdef SIGRTMIN
 #define WORKER_WAKE_SIG		SIGRTMIN
@@ -124,20 +128,26 @@ worker_tell_master(struct worker *w)
 	kill(w->master, ACKD_NEWS_SIG);
 }
 
-/* The signal thread: act on each signal the worker handles. */
+/*
+ * The signal thread: act on each signal the worker handles and, at least
+ * every WORKER_TICK_MS, write the event summaries that are due, whatever
+ * the accept loop and the handlers are busy with.
+ */
 static void *
 worker_signals(void *arg)
 {
-	struct worker	*w = arg;
-	unsigned	 gen;
-	int		 sig;
+	static const struct timespec	tick = { WORKER_TICK_MS / 1000,
+					    WORKER_TICK_MS % 1000 * 1000000L };
+	struct worker			*w = arg;
+	unsigned			 gen;
+	int				 sig;
 
 	for (;;) {
 		/* cancelled only while waiting, never halfway through a reopen */
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		if (sigwait(&w->sigs, &sig) != 0)
-			continue;
+		sig = sigtimedwait(&w->sigs, NULL, &tick);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		evlimit_tick();
 		switch (sig) {
 		case SIGHUP:
 			/* the generation first: a later HUP must find it newer */
@@ -202,7 +212,8 @@ worker_accept_error(struct worker *w, int err)
 
 /*
  * Refuse c: its address holds --max-connections-per-ip connections
- * already. One line in the connection log, like every connection.
+ * already. One line in the connection log, like every connection, or
+ * a count in the summary of its address's repeats (evlimit.c).
  */
 static void
 worker_refuse(struct worker *w, struct conn *c)
@@ -211,8 +222,9 @@ worker_refuse(struct worker *w, struct conn *c)
 
 	stats_add(&w->board->stats, STATS_REFUSED, 1);
 	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
-	msglog_client_event(client, "refused", "limit=%d",
-	    w->cfg->max_per_ip);
+	if (evlimit_admit("refused", client))
+		msglog_client_event(client, "refused", "limit=%d",
+		    w->cfg->max_per_ip);
 	close(c->fd);
 }
 
@@ -461,6 +473,7 @@ worker_run(const struct ackd_config *cfg, const int *lfds, int nfds,
 #endif
 	if (worker_orphaned(&w))
 		return (ACKD_EXIT_OK);
+	evlimit_init(cfg->event_interval_ms);
 	worker_start(&w);
 	msglog_event("worker-start", "%s", "");
 	atomic_store(&w.board->serving, 1);
@@ -478,6 +491,7 @@ worker_run(const struct ackd_config *cfg, const int *lfds, int nfds,
 	queue_close(&w.queue);
 	pool_join(&w.pool);
 	worker_stop_signals(&w);
+	evlimit_flush();	/* every handler is done: the last summaries */
 	queue_destroy(&w.queue);
 	stats_read(&w.board->stats, &snap);
 	stats_format(counters, sizeof(counters), &snap, 0);

@@ -39,7 +39,7 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
     "metrics", "proxy-protocol", "proxy-from", "ipv6-only", "reuseport",
-    "framing", "syslog", "log-tag", "help", "version" };
+    "framing", "syslog", "log-tag", "event-interval", "help", "version" };
 
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))

@@ -541,7 +541,10 @@ def idle_run(t, tmp, label, flags, src, hold_until_timeouts):
     them; otherwise they stay until ackd-bench is done.
     """
     n = 2
-    d = h.Daemon(tmp, flags, workers=n, log_name="idle-%s.log" % src)
+    # a line per connection (--event-interval 0: no summaries of
+    # repeats), as the checks follow each connection by its port
+    d = h.Daemon(tmp, flags + ["--event-interval", "0"], workers=n,
+                 log_name="idle-%s.log" % src)
     before = Before(d, tmp)
     socks = idle_open(t, label, d.port, src)
     ports = collections.Counter(s.getsockname()[1] for s in socks)
@@ -684,7 +687,8 @@ def rude_run(t, tmp, label, flags, deferred):
     and may have no line; without it, every rude connection has one.
     """
     n = 2
-    d = h.Daemon(tmp, flags, workers=n,
+    # a line per connection, followed by its port: no summaries
+    d = h.Daemon(tmp, flags + ["--event-interval", "0"], workers=n,
                  log_name="rude-%s.log" % ("deferred" if deferred else "0"))
     before = Before(d, tmp)
     workers = sorted(d.worker_pids)

@@ -71,6 +71,9 @@ BAD = [
     ("out of range", ["--shutdown-timeout", "-1"], ["--shutdown-timeout"]),
     ("out of range", ["--shutdown-timeout", "86400.5"],
      ["--shutdown-timeout"]),
+    ("out of range", ["--event-interval", "-1"], ["--event-interval"]),
+    ("out of range", ["--event-interval", "86401"], ["--event-interval"]),
+    ("non-number", ["--event-interval", "10s"], ["--event-interval"]),
     ("out of range", ["--ack", ""], ["--ack"]),
     ("out of range", ["--ack", "a" * 1025], ["--ack", "1025"]),
     ("missing value", ["--workers"], ["--workers"]),
@@ -162,7 +165,7 @@ def check_boundaries(t, tmp):
     flags = ["--port=0", "--backlog", "65535", "--threads", "1",
              "--queue=65536", "--max-message", "1048576",
              "--read-timeout", "0.001", "--shutdown-timeout", "0",
-             "--ack", "a" * 1024]
+             "--event-interval", "86400", "--ack", "a" * 1024]
     try:
         d = h.Daemon(tmp, flags, workers=1, log_name="bounds.log")
         t.ok("upper and lower range ends (long forms) are accepted", True)

@@ -473,7 +473,10 @@ def main(t, tmp):
     slow = h.Daemon(tmp, ["--proxy-protocol", "--read-timeout", "30"],
                     workers=2, log_name="parts.log")
     relayed(t, slow)
-    d = h.Daemon(tmp, ["--proxy-protocol", "--read-timeout", "1"], workers=2)
+    # a line per refused connection, each with its reason: no summaries
+    # of repeats (--event-interval 0), as the refusals all come from here
+    d = h.Daemon(tmp, ["--proxy-protocol", "--read-timeout", "1",
+                       "--event-interval", "0"], workers=2)
     local_unknown(t, d)
     counted(t, d, refusals(t, d))
     json_format(t, tmp)

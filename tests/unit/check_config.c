@@ -66,6 +66,7 @@ static const struct {
 	{ "reuseport", 0, 0 },
 	{ "framing", 0, 1 },
 	{ "log-tag", 0, 1 },
+	{ "event-interval", 0, 1 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -115,6 +116,8 @@ static const struct {
 	    500 },
 	{ "stats-interval", 0, offsetof(struct ackd_config, stats_interval_ms),
 	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "60", 60000 },
+	{ "event-interval", 0, offsetof(struct ackd_config, event_interval_ms),
+	    CHECK_CONFIG_MSEC, 0, ACKD_TIMEOUT_MAX_MS, "0.5", 500 },
 };
 
 #define CHECK_CONFIG_NNUMS \
@@ -252,6 +255,7 @@ START_TEST(check_config_defaults_values)
 	ck_assert_uint_eq(cfg.ack_len, 4);
 	ck_assert_ptr_null(cfg.log_file);
 	ck_assert_int_eq(cfg.log_format, ACKD_LOG_TEXT);
+	ck_assert_int_eq(cfg.event_interval_ms, 10000);
 }
 END_TEST
 
