@@ -190,6 +190,9 @@ size_t	logfmt_escape_text(char *, const unsigned char *, size_t);
 size_t	logfmt_escape_json(char *, const unsigned char *, size_t);
 size_t	logfmt_text_max(size_t);
 size_t	logfmt_json_max(size_t);
+int	logfmt_utf8_valid(const unsigned char *, size_t);
+size_t	logfmt_base64(char *, const unsigned char *, size_t);
+size_t	logfmt_base64_max(size_t);
 size_t	logfmt_line_max(enum ackd_log_format, size_t, size_t);
 size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 	    const struct logfmt_record *);
