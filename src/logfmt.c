@@ -478,6 +478,45 @@ logfmt_syslog_head(char *buf, size_t size, int pri, const struct tm *tm,
 }
 
 /*
+ * The longest message with nothing to escape (printable ASCII but " and
+ * \, or UTF-8 text in JSON) whose syslog datagram, header included, is
+ * sure to fit in limit bytes, with the other fields at their longest: the
+ * longest client address and pid, tag (NULL: none, "ackd" in the header),
+ * the extra fields given. 0 if not even an empty one fits.
+ */
+size_t
+logfmt_syslog_fit(enum ackd_log_format fmt, const char *tag,
+    const char *extra, size_t limit)
+{
+	struct logfmt_record	rec;
+	struct timespec		ts = { 253402300799, 999999999 };
+	struct tm		tm;
+	char			line[1024], client[ACKD_ADDRSTRLEN];
+	size_t			head, len;
+
+	memset(&tm, 0, sizeof(tm));
+	memset(client, '9', sizeof(client) - 1);
+	client[sizeof(client) - 1] = '\0';
+	memset(&rec, 0, sizeof(rec));
+	rec.when = &ts;
+	rec.client = client;
+	rec.pid = 2147483647;
+	rec.tag = tag;
+	rec.event = "message";
+	rec.bytes = limit;	/* no message that fits has more digits */
+	rec.msg = (const unsigned char *)"x";
+	rec.msg_len = 1;
+	rec.extra = extra;
+	head = logfmt_syslog_head(line, sizeof(line), 191, &tm,
+	    tag != NULL ? tag : "ackd", 2147483647);
+	/* the datagram is the line without its '\n', "x" is the message */
+	if (head == 0 || (len = logfmt_line(line, sizeof(line), fmt,
+	    &rec)) == 0 || head + len - 2 >= limit)
+		return (0);
+	return (limit - (head + len - 2));
+}
+
+/*
  * Format one whole log line, '\n' included, into buf. Returns its length,
  * or 0 if it does not fit in size (logfmt_line_max always does).
  */

@@ -453,8 +453,29 @@ START_TEST(check_logfmt_json_spot_checks)
 END_TEST
 
 /*
- * Every Unicode scalar value (U+0000-U+10FFFF but the surrogates), in
- * UTF-8, is valid, and its JSON escape decodes back to that code point:
+ * The next code point to try after c: every one up to U+3000 (all of the
+ * 1- and 2-byte forms, C1, U+2028/9), then a stride (quick under
+ * valgrind), with each edge of the 3- and 4-byte forms and surrogates.
+ */
+static unsigned long
+check_logfmt_next_cp(unsigned long c)
+{
+	static const unsigned long	edges[] = { 0xd7ff, 0xe000, 0xfffd,
+	    0xfffe, 0xffff, 0x10000, 0x10ffff };
+	unsigned long			next = c < 0x3000 ? c + 1 : c + 251;
+	size_t				i;
+
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		if (c < edges[i] && edges[i] < next)
+			return (edges[i]);
+	if (next >= 0xd800 && next <= 0xdfff)
+		return (0xe000);
+	return (next);
+}
+
+/*
+ * Unicode scalar values (U+0000-U+10FFFF but the surrogates), in UTF-8,
+ * are valid, and their JSON escape decodes back to the same code points:
  * raw, but for the few logfmt must escape.
  */
 START_TEST(check_logfmt_json_every_code_point)
@@ -469,11 +490,10 @@ START_TEST(check_logfmt_json_every_code_point)
 	src = malloc(4 * 0x110000);
 	cp = malloc(sizeof(*cp) * 0x110000);
 	ck_assert(src != NULL && cp != NULL);
-	for (c = 0; c <= 0x10ffff; c++)
-		if (c < 0xd800 || c > 0xdfff) {
-			len += check_logfmt_utf8_encode(c, src + len);
-			count++;
-		}
+	for (c = 0; c <= 0x10ffff; c = check_logfmt_next_cp(c)) {
+		len += check_logfmt_utf8_encode(c, src + len);
+		count++;
+	}
 	ck_assert_msg(logfmt_utf8_valid(src, len), "valid UTF-8 refused");
 	max = logfmt_json_max(len);
 	out = check_logfmt_alloc(max);
@@ -482,12 +502,11 @@ START_TEST(check_logfmt_json_every_code_point)
 	got = check_logfmt_json_decode(out, n, cp, 0x110000);
 	ck_assert_msg(got == (long)count, "escape is not valid JSON string "
 	    "content as logfmt promises (decoder says %ld)", got);
-	for (c = 0, n = 0; c <= 0x10ffff; c++)
-		if (c < 0xd800 || c > 0xdfff) {
-			ck_assert_msg(cp[n] == c, "U+%04lX decoded as U+%04X",
-			    c, cp[n]);
-			n++;
-		}
+	for (c = 0, n = 0; c <= 0x10ffff; c = check_logfmt_next_cp(c)) {
+		if (cp[n] != c)
+			ck_abort_msg("U+%04lX decoded as U+%04X", c, cp[n]);
+		n++;
+	}
 	free(out);
 	free(cp);
 	free(src);
@@ -946,6 +965,78 @@ START_TEST(check_logfmt_syslog_head)
 }
 END_TEST
 
+/* The datagram of a plain message of len bytes, fields at their longest. */
+static size_t
+check_logfmt_datagram(enum ackd_log_format fmt, const char *tag,
+    const char *extra, size_t len, size_t bytes)
+{
+	struct timespec		ts = { 253402300799, 999999999 };
+	struct logfmt_record	rec;
+	struct tm		tm;
+	unsigned char		*msg;
+	char			client[ACKD_ADDRSTRLEN], head[LOGFMT_SYSLOG_HEAD_MAX];
+	char			*buf;
+	size_t			size, n, hn;
+
+	memset(client, '9', sizeof(client) - 1);
+	client[sizeof(client) - 1] = '\0';
+	msg = malloc(len + 1);
+	ck_assert_ptr_nonnull(msg);
+	memset(msg, 'a', len);
+	check_logfmt_record(&rec, &ts);
+	rec.client = client;
+	rec.pid = 2147483647;
+	rec.tag = tag;
+	rec.bytes = bytes;
+	rec.msg = msg;
+	rec.msg_len = len;
+	rec.extra = extra;
+	size = logfmt_line_max(fmt, len, strlen(extra));
+	buf = check_logfmt_alloc(size);
+	n = logfmt_line(buf, size, fmt, &rec);
+	memset(&tm, 0, sizeof(tm));
+	hn = logfmt_syslog_head(head, sizeof(head), 191, &tm,
+	    tag != NULL ? tag : "ackd", 2147483647);
+	ck_assert(n > 0 && hn > 0);
+	free(buf);
+	free(msg);
+	return (hn + n - 1);	/* the datagram has no '\n' */
+}
+
+/*
+ * logfmt_syslog_fit: a plain message of that many bytes makes a datagram
+ * within the limit, one byte more does not (both formats, with and
+ * without a tag and proxy fields); a limit below the fields: 0.
+ */
+START_TEST(check_logfmt_syslog_fit)
+{
+	enum ackd_log_format	fmt = _i ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
+	static const size_t	limits[] = { 480, 1000, 8192, 65536 };
+	static const char	*tags[] = { NULL,
+	    "12345678901234567890123456789012" };
+	static const char	*extras[] = { "truncated=1",
+	    "proxy=[ffff::1]:1 proxy_cmd=unknown truncated=1" };
+	size_t			i, j, fit;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		for (j = 0; j < 4; j++) {
+			fit = logfmt_syslog_fit(fmt, tags[j & 1],
+			    extras[j >> 1], limits[i]);
+			ck_assert_msg(fit > 0 && fit < limits[i],
+			    "fit %zu in %zu", fit, limits[i]);
+			ck_assert_uint_le(check_logfmt_datagram(fmt,
+			    tags[j & 1], extras[j >> 1], fit, fit), limits[i]);
+			ck_assert_uint_le(check_logfmt_datagram(fmt,
+			    tags[j & 1], extras[j >> 1], fit, limits[i]),
+			    limits[i]);
+			ck_assert_uint_gt(check_logfmt_datagram(fmt,
+			    tags[j & 1], extras[j >> 1], fit + 1, limits[i]),
+			    limits[i]);
+		}
+	ck_assert_uint_eq(logfmt_syslog_fit(fmt, NULL, "truncated=1", 100), 0);
+}
+END_TEST
+
 /*
  * Whatever the message holds, the line is one line of printable ASCII
  * (these bytes are no UTF-8, so JSON carries them as base64).
@@ -1168,6 +1259,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_json_fields);
 	tcase_add_test(tc, check_logfmt_line_tag);
 	tcase_add_test(tc, check_logfmt_syslog_head);
+	tcase_add_loop_test(tc, check_logfmt_syslog_fit, 0, 2);
 	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
 	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);
 	tcase_add_loop_test(tc, check_logfmt_line_too_small, 0, 4);
