@@ -190,10 +190,38 @@ logfmt_json_hex(unsigned long cp)
 }
 
 /*
- * Escape len bytes of UTF-8 as the inside of a JSON string: valid
- * characters stay as they are but for the escapes of logfmt_json_hex, ",
- * \ and the short forms \n \r \t, so a JSON decoder gives back exactly
- * the text. A byte that starts no valid sequence becomes \ufffd, so the
+ * Write code point cp, whose n bytes of UTF-8 are at raw, as JSON string
+ * content at p: \" \\ \n \r \t, \uNNNN for logfmt_json_hex, else the raw
+ * bytes. Returns the end of what was written (6 bytes at most).
+ */
+static char *
+logfmt_json_char(char *p, unsigned long cp, const unsigned char *raw,
+    size_t n)
+{
+	if (cp == '\\' || cp == '"') {
+		*p++ = '\\';
+		*p++ = (char)cp;
+	} else if (cp == '\n' || cp == '\r' || cp == '\t') {
+		*p++ = '\\';
+		*p++ = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+	} else if (logfmt_json_hex(cp)) {
+		memcpy(p, "\\u", 2);
+		p[2] = logfmt_hex[cp >> 12 & 0xf];
+		p[3] = logfmt_hex[cp >> 8 & 0xf];
+		p[4] = logfmt_hex[cp >> 4 & 0xf];
+		p[5] = logfmt_hex[cp & 0xf];
+		p += 6;
+	} else {
+		memcpy(p, raw, n);
+		p += n;
+	}
+	return (p);
+}
+
+/*
+ * Escape len bytes of UTF-8 as the inside of a JSON string, character by
+ * character (logfmt_json_char), so a JSON decoder gives back exactly the
+ * text. A byte that starts no valid sequence becomes \ufffd, so the
  * output is valid UTF-8 whatever src is; logfmt_line never relies on
  * that (an invalid message goes out as msg_b64).
  */
@@ -206,28 +234,12 @@ logfmt_escape_json(char *dst, const unsigned char *src, size_t len)
 
 	while (i < len) {
 		if ((n = logfmt_utf8_seq(src + i, len - i, &cp)) == 0) {
+			/* 6 bytes for 1: within logfmt_json_max */
 			memcpy(p, "\\ufffd", 6);
 			p += 6;
-			i++;
-			continue;
-		}
-		if (cp == '\\' || cp == '"') {
-			*p++ = '\\';
-			*p++ = (char)cp;
-		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
-			*p++ = '\\';
-			*p++ = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
-		} else if (logfmt_json_hex(cp)) {
-			memcpy(p, "\\u", 2);
-			p[2] = logfmt_hex[cp >> 12 & 0xf];
-			p[3] = logfmt_hex[cp >> 8 & 0xf];
-			p[4] = logfmt_hex[cp >> 4 & 0xf];
-			p[5] = logfmt_hex[cp & 0xf];
-			p += 6;
-		} else {
-			memcpy(p, src + i, n);
-			p += n;
-		}
+			n = 1;
+		} else
+			p = logfmt_json_char(p, cp, src + i, n);
 		i += n;
 	}
 	return ((size_t)(p - dst));
