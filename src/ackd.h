@@ -45,6 +45,11 @@
 #define ACKD_LISTEN_MAX		16	/* --bind flags, and addresses in all */
 #define ACKD_HOST_MAX		255	/* one --bind value, in bytes */
 #define ACKD_TAG_MAX		32	/* --log-tag, as RFC 3164 allows */
+/* --syslog-max: 480 is what RFC 5424 makes every receiver take; 8192 is
+ * rsyslog's default maxMessageSize */
+#define ACKD_SYSLOG_MAX_MIN	480
+#define ACKD_SYSLOG_MAX_MAX	(16 * 1024 * 1024)
+#define ACKD_SYSLOG_MAX_DEFAULT	8192
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
@@ -132,6 +137,7 @@ struct ackd_config {
 	const char		*log_tag;	/* NULL: none */
 	int			 log_file_given;	/* even as - */
 	int			 syslog_facility;	/* 0: no --syslog */
+	size_t			 syslog_max;	/* datagram bytes; 0: not given */
 	int			 sync;		/* fdatasync before each ACK */
 	int			 max_per_ip;	/* 0: no limit */
 	int			 daemon;	/* detach from the terminal */
@@ -159,6 +165,8 @@ void			config_defaults(struct ackd_config *);
 enum config_result	config_parse(struct ackd_config *, int, char **, char *,
 			    size_t);
 void			config_usage(FILE *);
+int			config_syslog_warning(const struct ackd_config *,
+			    char *, size_t);
 
 /* log.c: the daemon's own diagnostics, on standard error. */
 void	log_init(const char *);
@@ -191,6 +199,9 @@ size_t	logfmt_escape_text(char *, const unsigned char *, size_t);
 size_t	logfmt_escape_json(char *, const unsigned char *, size_t);
 size_t	logfmt_text_max(size_t);
 size_t	logfmt_json_max(size_t);
+int	logfmt_utf8_valid(const unsigned char *, size_t);
+size_t	logfmt_base64(char *, const unsigned char *, size_t);
+size_t	logfmt_base64_max(size_t);
 size_t	logfmt_line_max(enum ackd_log_format, size_t, size_t);
 size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 	    const struct logfmt_record *);
@@ -199,6 +210,8 @@ size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 struct tm;
 size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
 	    const char *, pid_t);
+size_t	logfmt_syslog_fit(enum ackd_log_format, const char *, const char *,
+	    size_t);
 
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const struct ackd_config *);

@@ -91,6 +91,8 @@ static const struct config_flag config_flags[] = {
 	{ "framing", 310, KIND_FRAMING, 0, 0, FIELD(framing) },
 	{ "syslog", 311, KIND_FACILITY, 0, 0, FIELD(syslog_facility) },
 	{ "log-tag", 312, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag) },
+	{ "syslog-max", 313, KIND_SIZE, ACKD_SYSLOG_MAX_MIN, ACKD_SYSLOG_MAX_MAX,
+	    FIELD(syslog_max) },
 	{ "event-interval", 330, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(event_interval_ms) },
 	{ "help", 'h', KIND_HELP, 0, 0, 0 },
@@ -498,6 +500,82 @@ config_missing(int c, char *err, size_t errsize)
 }
 
 /*
+ * The extra fields of a message line at their longest: truncated=1, and
+ * under --proxy-protocol the balancer's address and command (handler.c).
+ */
+static const char *
+config_worst_extra(const struct ackd_config *cfg, char *buf, size_t size)
+{
+	char	addr[ACKD_ADDRSTRLEN];
+
+	if (!cfg->proxy_protocol)
+		return ("truncated=1");
+	memset(addr, '9', sizeof(addr) - 1);
+	addr[sizeof(addr) - 1] = '\0';
+	snprintf(buf, size, "proxy=%s proxy_cmd=unknown truncated=1", addr);
+	return (buf);
+}
+
+/*
+ * --syslog: a message line must fit in one datagram of --syslog-max
+ * bytes, or it is not logged and not acknowledged. Refuse a
+ * --max-message that could never fit: one whose message, with nothing to
+ * escape, does not fit with the other fields at their longest.
+ */
+static enum config_result
+config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
+{
+	char	extra[ACKD_ADDRSTRLEN + 64];
+	size_t	fit;
+
+	if (cfg->syslog_facility == 0) {
+		if (cfg->syslog_max != 0)
+			return (config_error(err, errsize, "--syslog-max: limits "
+			    "the datagrams of --syslog (allowed: with --syslog)"));
+		return (CONFIG_RUN);
+	}
+	if (cfg->syslog_max == 0)
+		cfg->syslog_max = ACKD_SYSLOG_MAX_DEFAULT;
+	fit = logfmt_syslog_fit(cfg->log_format, cfg->log_tag,
+	    config_worst_extra(cfg, extra, sizeof(extra)), cfg->syslog_max);
+	if (cfg->max_message > fit)
+		return (config_error(err, errsize, "--max-message: %zu bytes "
+		    "cannot fit in one syslog datagram of --syslog-max %zu "
+		    "bytes, header and fields included (allowed: --max-message "
+		    "up to %zu, or a larger --syslog-max)", cfg->max_message,
+		    cfg->syslog_max, fit));
+	return (CONFIG_RUN);
+}
+
+/*
+ * Put a warning into buf when a message with bytes to escape can make a
+ * line too long for --syslog-max (such a message is then not logged and
+ * not acknowledged), while a plain one of --max-message fits; 1 if so.
+ */
+int
+config_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
+{
+	char	extra[ACKD_ADDRSTRLEN + 64];
+	size_t	fit, worst;
+
+	if (cfg->syslog_facility == 0)
+		return (0);
+	fit = logfmt_syslog_fit(cfg->log_format, cfg->log_tag,
+	    config_worst_extra(cfg, extra, sizeof(extra)), cfg->syslog_max);
+	worst = cfg->syslog_max - fit + (cfg->log_format == ACKD_LOG_JSON ?
+	    logfmt_json_max(cfg->max_message) :
+	    logfmt_text_max(cfg->max_message));
+	if (worst <= cfg->syslog_max)
+		return (0);
+	snprintf(buf, size, "--max-message %zu: a message with bytes to "
+	    "escape can make a syslog datagram of up to %zu bytes, over "
+	    "--syslog-max %zu; such a message is not logged and not "
+	    "acknowledged (log-failed reason=too-long)", cfg->max_message,
+	    worst, cfg->syslog_max);
+	return (1);
+}
+
+/*
  * Resolve the defaults that depend on other flags, and refuse the
  * combinations that cannot work, once every flag is in.
  */
@@ -538,7 +616,7 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		return (config_error(err, errsize, "--proxy-from: trusts PROXY "
 		    "headers, which only --proxy-protocol reads (allowed: with "
 		    "--proxy-protocol)"));
-	return (CONFIG_RUN);
+	return (config_check_syslog(cfg, err, errsize));
 }
 
 /*
@@ -619,6 +697,9 @@ config_usage(FILE *fp)
 "  -f, --log-format FMT       text or json [text]\n"
 "      --syslog[=FACILITY]    log to syslog (/dev/log), not a file; FACILITY\n"
 "                             daemon, user, local0-local7 [daemon]\n"
+"      --syslog-max BYTES     longest datagram the syslog daemon keeps whole\n"
+"                             (rsyslog's maxMessageSize); a message whose line\n"
+"                             is longer is not acknowledged, %d-%d [%d]\n"
 "      --log-tag TAG          name this instance in every log line (tag=TAG)\n"
 "                             and as the syslog tag; 1-%d of A-Za-z0-9._- [none]\n"
 "      --event-interval SEC   summarise repeated event lines (empty, refused,\n"
@@ -663,7 +744,8 @@ config_usage(FILE *fp)
 	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_ACK_MAX, d.ack, ACKD_TAG_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
+	    ACKD_ACK_MAX, d.ack, ACKD_SYSLOG_MAX_MIN, ACKD_SYSLOG_MAX_MAX,
+	    ACKD_SYSLOG_MAX_DEFAULT, ACKD_TAG_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.event_interval_ms / 1000, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
 	    ACKD_WORKER_TIMEOUT_SLACK_MS / 1000, ACKD_PER_WORKER_MAX,
 	    ACKD_TIMEOUT_MAX_MS / 1000, ACKD_PROXY_FROM_MAX);

@@ -76,6 +76,27 @@ handler_errno_name(int err)
 	}
 }
 
+/*
+ * rec's line was too long for --syslog-max (EMSGSIZE) and is about an
+ * unacknowledged partial message (timeout, reset, error): log the event
+ * without the message, saying so, rather than not at all.
+ */
+static int
+handler_log_omitted(struct handler *h, struct logfmt_record *rec)
+{
+	char	extra[sizeof(h->via) + 96];
+	size_t	len;
+
+	snprintf(extra, sizeof(extra), "%s%smsg_omitted=too-long",
+	    rec->extra != NULL ? rec->extra : "",
+	    rec->extra != NULL ? " " : "");
+	rec->msg = NULL;
+	rec->msg_len = 0;
+	rec->extra = extra;
+	len = logfmt_line(h->line, h->line_size, h->cfg->log_format, rec);
+	return (len > 0 ? msglog_write(h->line, len, rec->event) : -1);
+}
+
 /* Format and write one line for this connection; 0 if it is in the log. */
 static int
 handler_log(struct handler *h, const struct timespec *now, const char *client,
@@ -105,7 +126,11 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 		errno = EOVERFLOW;	/* cannot happen: line_size is the max */
 		return (-1);
 	}
-	return (msglog_write(h->line, len, event));
+	if (msglog_write(h->line, len, event) == 0)
+		return (0);
+	if (errno != EMSGSIZE || msg_len == 0 || strcmp(event, "message") == 0)
+		return (-1);
+	return (handler_log_omitted(h, &rec));
 }
 
 /*
@@ -175,9 +200,13 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 	if (handler_log(h, now, client, "message", n, n,
 	    truncated ? "truncated=1" : NULL) == -1 ||
 	    (h->cfg->sync && msglog_sync() == -1)) {
+		/* EMSGSIZE: longer than --syslog-max, so never sent */
+		int	too_long = errno == EMSGSIZE;
+
 		stats_add(h->stats, STATS_LOG_FAILED, 1);
 		handler_warn_log_failure(client);
-		handler_log(h, now, client, "log-failed", n, 0, NULL);
+		handler_log(h, now, client, "log-failed", n, 0,
+		    too_long ? "reason=too-long" : NULL);
 		return;
 	}
 	if (net_write_all(fd, h->cfg->ack, h->cfg->ack_len) == -1) {

@@ -2,9 +2,19 @@
  * logfmt.c: the connection log's lines, as pure functions of their fields.
  *
  * Nothing here does I/O or allocates, so the escapers can be unit-tested
- * byte by byte and fuzzed. Both escapers write only printable ASCII: no
- * client byte can end a line, close the quoted field, or reach a terminal
- * as a control sequence (C1 bytes 0x80-0x9F included).
+ * byte by byte and fuzzed. Whatever the client sent, no client byte can
+ * end a line, close the quoted field, or reach a terminal as a control
+ * sequence:
+ *
+ * - the text format writes only printable ASCII (\xNN for the rest, C1
+ *   bytes 0x80-0x9F included);
+ * - the JSON format writes UTF-8 text (RFC 8259): a message that is
+ *   strictly valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ *   nothing past U+10FFFF) goes into "msg" as the same characters, with
+ *   ", \, the control characters (C0, DEL, C1) and U+2028/U+2029 escaped,
+ *   so a JSON decoder gives back the client's text exactly; any other
+ *   message goes into "msg_b64" instead, the base64 of its bytes
+ *   (RFC 4648, padded), so nothing is ever lost or guessed.
  */
 #include "config.h"
 
@@ -22,11 +32,22 @@ logfmt_text_max(size_t len)
 	return (len * 4);
 }
 
-/* Room an escaped message can take: \u00NN is the longest JSON escape. */
+/*
+ * Room an escaped message can take in JSON: \u00NN (6 bytes) for a 1-byte
+ * control character is the worst (a longer character's escape is never
+ * longer than 6 bytes either), and base64 takes at most 4 bytes per 3.
+ */
 size_t
 logfmt_json_max(size_t len)
 {
 	return (len * 6);
+}
+
+/* Room the base64 of len bytes takes: 4 for every 3, padded. */
+size_t
+logfmt_base64_max(size_t len)
+{
+	return ((len + 2) / 3 * 4);
 }
 
 /* Room a whole line can take, with a message of msg_len and extra fields. */
@@ -94,33 +115,160 @@ logfmt_escape_text(char *dst, const unsigned char *src, size_t len)
 }
 
 /*
- * Escape len bytes of src as the inside of a JSON string. Bytes outside
- * printable ASCII become \u00NN, so byte B decodes to code point U+00BB:
- * lossless, and the line stays valid UTF-8 whatever the client sent.
+ * The length (1-4) of the strictly valid UTF-8 sequence at s, len bytes
+ * available, and its code point in *cp; 0 if it is not one (RFC 3629's
+ * table: the second byte's range depends on the first, which rules out
+ * overlong forms, surrogates and code points past U+10FFFF).
+ */
+static size_t
+logfmt_utf8_seq(const unsigned char *s, size_t len, unsigned long *cp)
+{
+	unsigned char	c = s[0], lo = 0x80, hi = 0xbf;
+	size_t		n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return (1);
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return (0);
+	if (c == 0xe0)
+		lo = 0xa0;	/* below: overlong */
+	else if (c == 0xed)
+		hi = 0x9f;	/* above: U+D800-U+DFFF, surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;	/* below: overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;	/* above: past U+10FFFF */
+	if (len < n || s[1] < lo || s[1] > hi)
+		return (0);
+	*cp = c & (0x7f >> n);
+	for (i = 1; i < n; i++) {
+		if (i > 1 && (s[i] < 0x80 || s[i] > 0xbf))
+			return (0);
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	return (n);
+}
+
+/* Is s[0..len) strictly valid UTF-8 (see logfmt_utf8_seq)? */
+int
+logfmt_utf8_valid(const unsigned char *s, size_t len)
+{
+	unsigned long	cp;
+	size_t		i = 0, n;
+
+	while (i < len) {
+		/* a run of ASCII needs no decoding */
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = logfmt_utf8_seq(s + i, len - i, &cp)) == 0)
+			return (0);
+		i += n;
+	}
+	return (1);
+}
+
+/*
+ * Must code point cp be written as a \uNNNN escape in JSON? The control
+ * characters (C0, DEL, C1: a terminal may act on them) and U+2028 and
+ * U+2029, which end a line for JavaScript and some log viewers.
+ */
+static int
+logfmt_json_hex(unsigned long cp)
+{
+	return (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+	    cp == 0x2029);
+}
+
+/*
+ * Write code point cp, whose n bytes of UTF-8 are at raw, as JSON string
+ * content at p: \" \\ \n \r \t, \uNNNN for logfmt_json_hex, else the raw
+ * bytes. Returns the end of what was written (6 bytes at most).
+ */
+static char *
+logfmt_json_char(char *p, unsigned long cp, const unsigned char *raw,
+    size_t n)
+{
+	if (cp == '\\' || cp == '"') {
+		*p++ = '\\';
+		*p++ = (char)cp;
+	} else if (cp == '\n' || cp == '\r' || cp == '\t') {
+		*p++ = '\\';
+		*p++ = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+	} else if (logfmt_json_hex(cp)) {
+		memcpy(p, "\\u", 2);
+		p[2] = logfmt_hex[cp >> 12 & 0xf];
+		p[3] = logfmt_hex[cp >> 8 & 0xf];
+		p[4] = logfmt_hex[cp >> 4 & 0xf];
+		p[5] = logfmt_hex[cp & 0xf];
+		p += 6;
+	} else {
+		memcpy(p, raw, n);
+		p += n;
+	}
+	return (p);
+}
+
+/*
+ * Escape len bytes of UTF-8 as the inside of a JSON string, character by
+ * character (logfmt_json_char), so a JSON decoder gives back exactly the
+ * text. A byte that starts no valid sequence becomes \ufffd, so the
+ * output is valid UTF-8 whatever src is; logfmt_line never relies on
+ * that (an invalid message goes out as msg_b64).
  */
 size_t
 logfmt_escape_json(char *dst, const unsigned char *src, size_t len)
 {
-	char	*p = dst;
-	size_t	 i;
+	char		*p = dst;
+	size_t		 i = 0, n;
+	unsigned long	 cp;
 
-	for (i = 0; i < len; i++) {
-		unsigned char	c = src[i];
-
-		if (c == '\\' || c == '"') {
-			*p++ = '\\';
-			*p++ = (char)c;
-		} else if (c >= 0x20 && c < 0x7f)
-			*p++ = (char)c;
-		else if (c == '\n' || c == '\r' || c == '\t') {
-			*p++ = '\\';
-			*p++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-		} else {
-			memcpy(p, "\\u00", 4);
-			p[4] = logfmt_hex[c >> 4];
-			p[5] = logfmt_hex[c & 0xf];
+	while (i < len) {
+		if ((n = logfmt_utf8_seq(src + i, len - i, &cp)) == 0) {
+			/* 6 bytes for 1: within logfmt_json_max */
+			memcpy(p, "\\ufffd", 6);
 			p += 6;
-		}
+			n = 1;
+		} else
+			p = logfmt_json_char(p, cp, src + i, n);
+		i += n;
+	}
+	return ((size_t)(p - dst));
+}
+
+/* Write the base64 of len bytes of src (RFC 4648, padded) into dst. */
+size_t
+logfmt_base64(char *dst, const unsigned char *src, size_t len)
+{
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char			*p = dst;
+	unsigned long		 v;
+	size_t			 i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned long)src[i] << 16 | src[i + 1] << 8 | src[i + 2];
+		*p++ = b64[v >> 18];
+		*p++ = b64[v >> 12 & 0x3f];
+		*p++ = b64[v >> 6 & 0x3f];
+		*p++ = b64[v & 0x3f];
+	}
+	if (i < len) {
+		v = (unsigned long)src[i] << 16 |
+		    (i + 1 < len ? src[i + 1] << 8 : 0);
+		*p++ = b64[v >> 18];
+		*p++ = b64[v >> 12 & 0x3f];
+		*p++ = i + 1 < len ? b64[v >> 6 & 0x3f] : '=';
+		*p++ = '=';
 	}
 	return ((size_t)(p - dst));
 }
@@ -239,6 +387,26 @@ logfmt_text_line(char *buf, size_t size, const struct logfmt_record *rec)
 	return ((size_t)(p - buf));
 }
 
+/*
+ * Append the message as JSON: "msg", its text, if it is valid UTF-8, else
+ * "msg_b64", the base64 of its bytes. Room for the worst case is wanted
+ * either way, so that the line is written in one pass.
+ */
+static int
+logfmt_json_msg(char **p, const char *end, const struct logfmt_record *rec)
+{
+	int	text = logfmt_utf8_valid(rec->msg, rec->msg_len);
+
+	if (!logfmt_puts(p, end, text ? ",\"msg\":\"" : ",\"msg_b64\":\"") ||
+	    (size_t)(end - *p) < (text ? logfmt_json_max(rec->msg_len) :
+	    logfmt_base64_max(rec->msg_len)) + 1)
+		return (0);
+	*p += text ? logfmt_escape_json(*p, rec->msg, rec->msg_len) :
+	    logfmt_base64(*p, rec->msg, rec->msg_len);
+	*(*p)++ = '"';
+	return (1);
+}
+
 /* The JSON form of rec; see logfmt_line. */
 static size_t
 logfmt_json_line(char *buf, size_t size, const struct logfmt_record *rec)
@@ -268,13 +436,8 @@ logfmt_json_line(char *buf, size_t size, const struct logfmt_record *rec)
 		return (0);
 	if (rec->extra != NULL && !logfmt_json_extra(&p, end, rec->extra))
 		return (0);
-	if (rec->msg != NULL) {
-		if (!logfmt_puts(&p, end, ",\"msg\":\"") ||
-		    (size_t)(end - p) < logfmt_json_max(rec->msg_len) + 1)
-			return (0);
-		p += logfmt_escape_json(p, rec->msg, rec->msg_len);
-		*p++ = '"';
-	}
+	if (rec->msg != NULL && !logfmt_json_msg(&p, end, rec))
+		return (0);
 	if (!logfmt_puts(&p, end, "}\n"))
 		return (0);
 	return ((size_t)(p - buf));
@@ -324,6 +487,45 @@ logfmt_syslog_head(char *buf, size_t size, int pri, const struct tm *tm,
 	    !logfmt_puts(&p, end, "]: "))
 		return (0);
 	return ((size_t)(p - buf));
+}
+
+/*
+ * The longest message with nothing to escape (printable ASCII but " and
+ * \, or UTF-8 text in JSON) whose syslog datagram, header included, is
+ * sure to fit in limit bytes, with the other fields at their longest: the
+ * longest client address and pid, tag (NULL: none, "ackd" in the header),
+ * the extra fields given. 0 if not even an empty one fits.
+ */
+size_t
+logfmt_syslog_fit(enum ackd_log_format fmt, const char *tag,
+    const char *extra, size_t limit)
+{
+	struct logfmt_record	rec;
+	struct timespec		ts = { 253402300799, 999999999 };
+	struct tm		tm;
+	char			line[1024], client[ACKD_ADDRSTRLEN];
+	size_t			head, len;
+
+	memset(&tm, 0, sizeof(tm));
+	memset(client, '9', sizeof(client) - 1);
+	client[sizeof(client) - 1] = '\0';
+	memset(&rec, 0, sizeof(rec));
+	rec.when = &ts;
+	rec.client = client;
+	rec.pid = 2147483647;
+	rec.tag = tag;
+	rec.event = "message";
+	rec.bytes = limit;	/* no message that fits has more digits */
+	rec.msg = (const unsigned char *)"x";
+	rec.msg_len = 1;
+	rec.extra = extra;
+	head = logfmt_syslog_head(line, sizeof(line), 191, &tm,
+	    tag != NULL ? tag : "ackd", 2147483647);
+	/* the datagram is the line without its '\n', "x" is the message */
+	if (head == 0 || (len = logfmt_line(line, sizeof(line), fmt,
+	    &rec)) == 0 || head + len - 2 >= limit)
+		return (0);
+	return (limit - (head + len - 2));
 }
 
 /*

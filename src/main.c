@@ -97,6 +97,8 @@ main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
+	if (config_syslog_warning(&cfg, err, sizeof(err)))
+		log_warnx("%s", err);
 	main_ignore_signals();
 	main_abspaths(&cfg);
 	priv_init(&cfg);

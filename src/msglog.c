@@ -19,7 +19,10 @@
  * ourselves rather than through syslog(3) because syslog(3) returns
  * nothing: a datagram the kernel refused would be lost while its message
  * was acknowledged. A send that fails is a log failure, as a failed
- * write() is, and the message is not acknowledged.
+ * write() is, and the message is not acknowledged. So is a datagram
+ * longer than --syslog-max: the syslog daemon would cut it (rsyslog keeps
+ * 8 KiB by default), and a cut line must never stand for an acknowledged
+ * message; it is not sent at all (EMSGSIZE).
  */
 #include "config.h"
 
@@ -62,6 +65,7 @@ static int			 msglog_facility;	/* 0: not syslog */
 static struct sockaddr_un	 msglog_sun;	/* the syslog socket */
 static const char		*msglog_ident;	/* the syslog tag */
 static const char		*msglog_syslog_name = MSGLOG_SYSLOG_PATH;
+static size_t			 msglog_syslog_max;	/* --syslog-max */
 static pthread_mutex_t		*msglog_lock;	/* shared by all processes */
 static atomic_int		 msglog_regular;
 
@@ -162,6 +166,7 @@ msglog_syslog_open(const struct ackd_config *cfg)
 	strcpy(msglog_sun.sun_path, path);
 	msglog_facility = cfg->syslog_facility;
 	msglog_ident = cfg->log_tag != NULL ? cfg->log_tag : "ackd";
+	msglog_syslog_max = cfg->syslog_max;
 	if ((fd = msglog_syslog_connect()) == -1)
 		return (-1);
 	/* the longest line must fit one datagram: raise the send buffer
@@ -355,8 +360,9 @@ msglog_syslog_wait(long long *deadline)
 /*
  * Send one line (without its '\n') as one syslog datagram, at LOG_WARNING
  * if warn, else LOG_INFO; 0 once the kernel has queued it for the syslog
- * daemon, or -1 with errno. A dead peer (the daemon restarted) gets one
- * reconnection; a busy one, MSGLOG_SYSLOG_WAIT_MS.
+ * daemon, or -1 with errno: EMSGSIZE if the datagram would be longer than
+ * --syslog-max (nothing is sent). A dead peer (the daemon restarted) gets
+ * one reconnection; a busy one, MSGLOG_SYSLOG_WAIT_MS.
  */
 static int
 msglog_syslog_send(const char *line, size_t len, int warn)
@@ -378,6 +384,11 @@ msglog_syslog_send(const char *line, size_t len, int warn)
 	    msglog_ident, getpid());
 	iov[1].iov_base = (void *)(uintptr_t)line;
 	iov[1].iov_len = len > 0 && line[len - 1] == '\n' ? len - 1 : len;
+	if (msglog_syslog_max > 0 &&
+	    iov[0].iov_len + iov[1].iov_len > msglog_syslog_max) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 2;

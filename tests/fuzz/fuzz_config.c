@@ -39,7 +39,8 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
     "metrics", "proxy-protocol", "proxy-from", "ipv6-only", "reuseport",
-    "framing", "syslog", "log-tag", "event-interval", "help", "version" };
+    "framing", "syslog", "log-tag", "syslog-max", "event-interval", "help",
+    "version" };
 
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))
@@ -151,6 +152,11 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 	    cfg->syslog_facility != 0, "--daemon logging to standard output");
 	FUZZ_CONFIG_CHECK(cfg->syslog_facility == 0 || (!cfg->log_file_given &&
 	    !cfg->sync), "--syslog with --log-file or --sync");
+	/* resolved to the default with --syslog, refused without it */
+	FUZZ_CONFIG_CHECK(cfg->syslog_facility != 0 ? cfg->syslog_max >=
+	    ACKD_SYSLOG_MAX_MIN && cfg->syslog_max <= ACKD_SYSLOG_MAX_MAX :
+	    cfg->syslog_max == 0, "syslog_max %zu with facility %d",
+	    cfg->syslog_max, cfg->syslog_facility);
 	FUZZ_CONFIG_CHECK(cfg->proxy_from_n == 0 || cfg->proxy_protocol,
 	    "--proxy-from without --proxy-protocol");
 	FUZZ_CONFIG_CHECK(cfg->proxy_from_n >= 0 &&
@@ -183,6 +189,7 @@ fuzz_config_same(const struct ackd_config *a, const struct ackd_config *b)
 	    a->reuseport == b->reuseport && a->framing == b->framing &&
 	    a->log_tag == b->log_tag &&
 	    a->syslog_facility == b->syslog_facility &&
+	    a->syslog_max == b->syslog_max &&
 	    a->proxy_protocol == b->proxy_protocol &&
 	    a->proxy_from_n == b->proxy_from_n &&
 	    memcmp(a->proxy_from, b->proxy_from, (size_t)a->proxy_from_n *

@@ -5,12 +5,15 @@
  * The input is the message, whole. It is escaped alone (text and JSON) and
  * inside whole lines (both formats), with the other fields of the record
  * derived from it within what the daemon itself writes there (--log-tag
- * included). Checked: only printable ASCII comes out, a line ends in its
- * one '\n', nothing exceeds the logfmt_*_max bounds (buffers are
- * allocated to the exact size, so AddressSanitizer sees any byte past
- * them), a line too big for its buffer gives 0, and decoding the escaped
- * message gives back the input (decoders below, written from the
- * README's table, not from logfmt.c).
+ * included). Checked: a text line is printable ASCII, a JSON line valid
+ * UTF-8 with no raw control character (C0, DEL, C1) nor U+2028/U+2029,
+ * a line ends in its one '\n', nothing exceeds the logfmt_*_max bounds
+ * (buffers are allocated to the exact size, so AddressSanitizer sees any
+ * byte past them), a line too big for its buffer gives 0, logfmt agrees
+ * with our own UTF-8 check, and decoding the message field gives back
+ * the input: text escapes, JSON "msg" (valid UTF-8) or "msg_b64" (any
+ * other input). The decoders below are written from the README and
+ * RFCs 8259, 3629 and 4648, not from logfmt.c.
  */
 #include "config.h"
 
@@ -74,7 +77,7 @@ fuzz_escape_hexval(char c)
 	return (-1);
 }
 
-/* Must byte c be written as \xNN or \u00NN, by the README's table? */
+/* Must byte c be written as \xNN in the text format, by the README? */
 static int
 fuzz_escape_needs_hex(unsigned c)
 {
@@ -82,14 +85,209 @@ fuzz_escape_needs_hex(unsigned c)
 	    c != '\t');
 }
 
+/* Must code point cp be written \uNNNN in JSON, by the README? */
+static int
+fuzz_escape_json_hex(unsigned long cp)
+{
+	return (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+	    cp == 0x2029);
+}
+
 /*
- * Decode an escaped message (text if json is 0) into out, which has room
- * for len bytes. Strict: an escape the README does not list, uppercase
- * hex, a hex escape for a byte that has a shorter form, or a bare '"' or
- * '\' is an error. Returns the decoded length, or -1 with *why set.
+ * The UTF-8 character at s (len bytes left), decoded the long way: its
+ * bits, then a refusal by value of what RFC 3629 forbids (overlong,
+ * surrogate, past U+10FFFF). Its length, or 0.
+ */
+static size_t
+fuzz_escape_utf8(const unsigned char *s, size_t len, unsigned long *cp)
+{
+	static const unsigned long	least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t				n, i;
+
+	n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 :
+	    (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 0 || n > len)
+		return (0);
+	*cp = n == 1 ? s[0] : s[0] & (0xffu >> (n + 1));
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+		*cp = *cp << 6 | (s[i] & 0x3fu);
+	}
+	if (*cp < least[n] || (*cp >= 0xd800 && *cp <= 0xdfff) ||
+	    *cp > 0x10ffff)
+		return (0);
+	return (n);
+}
+
+/* Is s[0..len) valid UTF-8, by fuzz_escape_utf8? */
+static int
+fuzz_escape_is_utf8(const unsigned char *s, size_t len)
+{
+	unsigned long	cp;
+	size_t		i = 0, n;
+
+	while (i < len) {
+		if ((n = fuzz_escape_utf8(s + i, len - i, &cp)) == 0)
+			return (0);
+		i += n;
+	}
+	return (1);
+}
+
+/* Append code point cp to out in UTF-8; the bytes written. */
+static size_t
+fuzz_escape_put_utf8(unsigned long cp, unsigned char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return (1);
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | cp >> 6);
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (2);
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | cp >> 12);
+		out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (3);
+	}
+	out[0] = (unsigned char)(0xf0 | cp >> 18);
+	out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return (4);
+}
+
+/* The code point of the 4 lowercase hex digits at s, or -1. */
+static long
+fuzz_escape_hex4(const char *s)
+{
+	long	v = 0;
+	int	k, d;
+
+	for (k = 0; k < 4; k++) {
+		if ((d = fuzz_escape_hexval(s[k])) < 0)
+			return (-1);
+		v = v * 16 + d;
+	}
+	return (v);
+}
+
+/*
+ * Decode one JSON escape at s (len bytes left, s[0] is '\'): its code
+ * point in *cp and its length, or 0 with *why set. Only the forms the
+ * README lists: \\ \" \n \r \t, and \uNNNN (lowercase) for the code
+ * points that must be escaped, or U+FFFD.
+ */
+static size_t
+fuzz_escape_json_esc(const char *s, size_t len, unsigned long *cp,
+    const char **why)
+{
+	long	v;
+
+	if (len < 2) {
+		*why = "'\\' at the end";
+		return (0);
+	}
+	switch (s[1]) {
+	case '\\': *cp = '\\'; return (2);
+	case '"': *cp = '"'; return (2);
+	case 'n': *cp = '\n'; return (2);
+	case 'r': *cp = '\r'; return (2);
+	case 't': *cp = '\t'; return (2);
+	}
+	if (s[1] != 'u' || len < 6 || (v = fuzz_escape_hex4(s + 2)) < 0) {
+		*why = "unknown or cut escape, or not lowercase hex";
+		return (0);
+	}
+	*cp = (unsigned long)v;
+	if ((!fuzz_escape_json_hex(*cp) && *cp != 0xfffd) || *cp == '\n' ||
+	    *cp == '\r' || *cp == '\t') {
+		*why = "\\u escape for a character with a shorter form";
+		return (0);
+	}
+	return (6);
+}
+
+/*
+ * Decode the inside of a JSON string, as logfmt writes it, into UTF-8
+ * bytes in out (room for len bytes: no escape decodes longer than it
+ * is). Strict: a raw control character, U+2028/U+2029, invalid UTF-8, a
+ * bare '"' or an escape the README does not list is an error. Returns
+ * the decoded length, or -1 with *why set.
  */
 static long
-fuzz_escape_decode(const char *s, size_t len, int json, unsigned char *out,
+fuzz_escape_decode_json(const char *s, size_t len, unsigned char *out,
+    const char **why)
+{
+	size_t		i = 0, n = 0, k;
+	unsigned long	cp;
+
+	while (i < len) {
+		if (s[i] == '\\')
+			k = fuzz_escape_json_esc(s + i, len - i, &cp, why);
+		else if ((k = fuzz_escape_utf8((const unsigned char *)s + i,
+		    len - i, &cp)) == 0)
+			*why = "raw bytes that are not UTF-8";
+		else if (cp == '"' || fuzz_escape_json_hex(cp)) {
+			*why = "raw '\"', control character or U+2028/9";
+			k = 0;
+		}
+		if (k == 0)
+			return (-1);
+		n += fuzz_escape_put_utf8(cp, out + n);
+		i += k;
+	}
+	return ((long)n);
+}
+
+/* Decode padded base64 (RFC 4648) into out; its length, or -1. */
+static long
+fuzz_escape_decode_b64(const char *s, size_t len, unsigned char *out,
+    const char **why)
+{
+	static const char	digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned long		bits = 0;
+	size_t			i, n = 0, pad = 0;
+	const char		*d;
+
+	*why = "base64 not in groups of 4, or a bad digit or pad";
+	if (len % 4 != 0)
+		return (-1);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '=' && i + 2 >= len && (i + 1 == len ||
+		    s[i + 1] == '=')) {
+			pad++;
+			bits <<= 6;
+		} else if (s[i] != '\0' && pad == 0 &&
+		    (d = strchr(digits, s[i])) != NULL)
+			bits = bits << 6 | (unsigned long)(d - digits);
+		else
+			return (-1);
+		if (i % 4 == 3) {
+			out[n++] = (unsigned char)(bits >> 16);
+			if (pad < 2)
+				out[n++] = (unsigned char)(bits >> 8);
+			if (pad < 1)
+				out[n++] = (unsigned char)bits;
+			bits = 0;
+		}
+	}
+	return ((long)n);
+}
+
+/*
+ * Decode a text-format escaped message into out, which has room for len
+ * bytes. Strict: an escape the README does not list, uppercase hex, a hex
+ * escape for a byte that has a shorter form, or a bare '"' or '\' is an
+ * error. Returns the decoded length, or -1 with *why set.
+ */
+static long
+fuzz_escape_decode_text(const char *s, size_t len, unsigned char *out,
     const char **why)
 {
 	size_t	i = 0, n = 0;
@@ -134,19 +332,13 @@ fuzz_escape_decode(const char *s, size_t len, int json, unsigned char *out,
 			i += 2;
 			continue;
 		}
-		if (!json && s[i + 1] == 'x' && i + 4 <= len) {
-			hi = fuzz_escape_hexval(s[i + 2]);
-			lo = fuzz_escape_hexval(s[i + 3]);
-			i += 4;
-		} else if (json && s[i + 1] == 'u' && i + 6 <= len &&
-		    s[i + 2] == '0' && s[i + 3] == '0') {
-			hi = fuzz_escape_hexval(s[i + 4]);
-			lo = fuzz_escape_hexval(s[i + 5]);
-			i += 6;
-		} else {
+		if (s[i + 1] != 'x' || i + 4 > len) {
 			*why = "unknown or cut escape";
 			return (-1);
 		}
+		hi = fuzz_escape_hexval(s[i + 2]);
+		lo = fuzz_escape_hexval(s[i + 3]);
+		i += 4;
 		if (hi < 0 || lo < 0) {
 			*why = "hex escape without two lowercase hex digits";
 			return (-1);
@@ -160,31 +352,57 @@ fuzz_escape_decode(const char *s, size_t len, int json, unsigned char *out,
 	return ((long)n);
 }
 
-/* Escape the input alone and check bound, alphabet and round trip. */
+/*
+ * Escape the input alone and check bound, alphabet and round trip: text
+ * always; JSON for valid UTF-8 (other input must still come out as valid
+ * JSON text, with U+FFFD for the bad bytes); base64 always.
+ */
 static void
 fuzz_escape_one(const uint8_t *data, size_t size, int json,
     unsigned char *back)
 {
 	const char	*name = json ? "json" : "text", *why = "";
+	int		 utf8 = fuzz_escape_is_utf8(data, size);
 	size_t		 max, n;
 	long		 dn;
 	char		*dst;
+	unsigned char	*tmp;
 
 	max = json ? logfmt_json_max(size) : logfmt_text_max(size);
 	FUZZ_ESCAPE_CHECK(max >= size, "%s_max(%zu) = %zu", name, size, max);
 	/* exact size (malloc(0) may be NULL): ASan catches one byte more */
 	dst = malloc(max > 0 ? max : 1);
-	FUZZ_ESCAPE_CHECK(dst != NULL, "out of memory");
+	tmp = malloc(max > 0 ? max : 1);
+	FUZZ_ESCAPE_CHECK(dst != NULL && tmp != NULL, "out of memory");
 	n = json ? logfmt_escape_json(dst, data, size) :
 	    logfmt_escape_text(dst, data, size);
 	FUZZ_ESCAPE_CHECK(n <= max, "%s: %zu bytes escaped to %zu, max %zu",
 	    name, size, n, max);
-	dn = fuzz_escape_decode(dst, n, json, back, &why);
+	dn = json ? fuzz_escape_decode_json(dst, n, tmp, &why) :
+	    fuzz_escape_decode_text(dst, n, tmp, &why);
 	FUZZ_ESCAPE_CHECK(dn >= 0, "%s: escaped form does not decode: %s",
 	    name, why);
-	FUZZ_ESCAPE_CHECK((size_t)dn == size && memcmp(back, data, size) == 0,
+	FUZZ_ESCAPE_CHECK(!json || utf8 || (size_t)dn != size ||
+	    memcmp(tmp, data, size) != 0, "json: invalid UTF-8 round trips");
+	FUZZ_ESCAPE_CHECK((json && !utf8) || ((size_t)dn == size &&
+	    memcmp(tmp, data, size) == 0),
 	    "%s: round trip gives %ld bytes back for %zu, or other bytes",
 	    name, dn, size);
+	FUZZ_ESCAPE_CHECK(logfmt_utf8_valid(data, size) == utf8,
+	    "logfmt_utf8_valid says %d, the RFC says %d", !utf8, utf8);
+	free(tmp);
+	free(dst);
+	max = logfmt_base64_max(size);
+	FUZZ_ESCAPE_CHECK(max <= logfmt_json_max(size) || size == 0,
+	    "base64_max(%zu) = %zu > json_max", size, max);
+	dst = malloc(max > 0 ? max : 1);
+	FUZZ_ESCAPE_CHECK(dst != NULL, "out of memory");
+	n = logfmt_base64(dst, data, size);
+	FUZZ_ESCAPE_CHECK(n == max, "base64 of %zu bytes: %zu, max %zu", size,
+	    n, max);
+	dn = fuzz_escape_decode_b64(dst, n, back, &why);
+	FUZZ_ESCAPE_CHECK(dn == (long)size && memcmp(back, data, size) == 0,
+	    "base64 round trip: %s", dn < 0 ? why : "other bytes");
 	free(dst);
 }
 
@@ -232,19 +450,26 @@ fuzz_escape_extra(char *extra, size_t room, const uint8_t *data, size_t size,
 	}
 }
 
-/* Check a formatted line: printable ASCII, then its one '\n' at the end. */
+/*
+ * Check a formatted line, then its one '\n' at the end: printable ASCII
+ * (text), or UTF-8 without a raw control character or U+2028/9 (JSON).
+ */
 static void
-fuzz_escape_check_line(const char *line, size_t n, const char *name)
+fuzz_escape_check_line(const char *line, size_t n, int json)
 {
-	size_t	i;
+	const char	*name = json ? "json" : "text";
+	unsigned long	 cp;
+	size_t		 i, k;
 
 	FUZZ_ESCAPE_CHECK(n > 0 && line[n - 1] == '\n',
 	    "%s line does not end in '\\n'", name);
-	for (i = 0; i + 1 < n; i++)
-		FUZZ_ESCAPE_CHECK((unsigned char)line[i] >= 0x20 &&
-		    (unsigned char)line[i] <= 0x7e,
-		    "%s line: byte 0x%02x at %zu of %zu", name,
-		    (unsigned char)line[i], i, n);
+	for (i = 0; i + 1 < n; i += k) {
+		k = fuzz_escape_utf8((const unsigned char *)line + i, n - 1 - i,
+		    &cp);
+		FUZZ_ESCAPE_CHECK(k > 0 && (json || cp < 0x80) &&
+		    !fuzz_escape_json_hex(cp), "%s line: byte 0x%02x at %zu "
+		    "of %zu", name, (unsigned char)line[i], i, n);
+	}
 }
 
 /*
@@ -257,8 +482,10 @@ fuzz_escape_line(struct logfmt_record *rec, enum ackd_log_format fmt,
     uint64_t h, unsigned char *back)
 {
 	int		 json = fmt == ACKD_LOG_JSON;
+	int		 b64 = json && !fuzz_escape_is_utf8(rec->msg, rec->msg_len);
 	const char	*name = json ? "json" : "text", *why = "";
-	const char	*open = json ? ",\"msg\":\"" : " msg=\"";
+	const char	*open = !json ? " msg=\"" : b64 ? ",\"msg_b64\":\"" :
+			    ",\"msg\":\"";
 	const char	*close = json ? "\"}\n" : "\"\n";
 	size_t		 max, n, bare_n, head, olen, clen, small;
 	char		*line, *bare, *tiny;
@@ -274,14 +501,14 @@ fuzz_escape_line(struct logfmt_record *rec, enum ackd_log_format fmt,
 	n = logfmt_line(line, max, fmt, rec);
 	FUZZ_ESCAPE_CHECK(n > 0 && n <= max, "%s line: %zu bytes, max %zu",
 	    name, n, max);
-	fuzz_escape_check_line(line, n, name);
+	fuzz_escape_check_line(line, n, json);
 
 	/* the line without msg is the head; with it, head + field + end */
 	rec->msg = NULL;
 	bare_n = logfmt_line(bare, max, fmt, rec);
 	rec->msg = msg;
 	FUZZ_ESCAPE_CHECK(bare_n > 0, "%s line without msg: 0", name);
-	fuzz_escape_check_line(bare, bare_n, name);
+	fuzz_escape_check_line(bare, bare_n, json);
 	head = bare_n - (json ? 2 : 1);
 	FUZZ_ESCAPE_CHECK(json ? memcmp(bare + head, "}\n", 2) == 0 : 1,
 	    "json line does not end in '}'");
@@ -293,8 +520,12 @@ fuzz_escape_line(struct logfmt_record *rec, enum ackd_log_format fmt,
 	    memcmp(line + n - clen, close, clen) == 0,
 	    "%s line is not the line without msg plus %s...%s", name, open,
 	    json ? "\"}" : "\"");
-	dn = fuzz_escape_decode(line + head + olen, n - head - olen - clen,
-	    json, back, &why);
+	/* back has room for the message, which is all a right field holds */
+	dn = b64 ? fuzz_escape_decode_b64(line + head + olen, n - head - olen -
+	    clen, back, &why) : json ? fuzz_escape_decode_json(line + head +
+	    olen, n - head - olen - clen, back, &why) :
+	    fuzz_escape_decode_text(line + head + olen, n - head - olen - clen,
+	    back, &why);
 	FUZZ_ESCAPE_CHECK(dn >= 0, "%s line: msg does not decode: %s", name,
 	    why);
 	FUZZ_ESCAPE_CHECK((size_t)dn == rec->msg_len &&
@@ -324,7 +555,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned char		*back;
 	uint64_t		 h = fuzz_escape_hash(data, size);
 
-	back = malloc(size > 0 ? size : 1);
+	/* room for any field's decoding: none is longer than its escape */
+	back = malloc(logfmt_json_max(size) + 4);
 	if (back == NULL)
 		return (0);
 	fuzz_escape_one(data, size, 0, back);

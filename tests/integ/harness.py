@@ -21,6 +21,8 @@ valgrind); a valgrind wrapper gets one log file per process, which run()
 reads the same way.
 """
 
+import base64
+import binascii
 import collections
 import ctypes
 import json
@@ -634,10 +636,13 @@ def wait_for(fn, timeout, interval=POLL):
 # --- the connection log -------------------------------------------------
 
 class Record(dict):
-    """One parsed log line: its fields, plus raw (bytes) and error."""
+    """One parsed log line: its fields, plus raw (bytes) and error;
+    msg_form is how a JSON line carried msg ("msg" text or "msg_b64")."""
 
     raw = b""
     error = None
+    json = False
+    msg_form = None
 
     @property
     def event(self):
@@ -693,30 +698,63 @@ def unescape_text(s):
     return bytes(out)
 
 
-def _escape(b, other):
-    """The spec's escaping of bytes b; other formats the bytes that have
-    no short form (the text and JSON formats differ only there)."""
-    short_forms = {0x5c: "\\\\", 0x22: '\\"', 0x0a: "\\n", 0x0d: "\\r",
-        0x09: "\\t"}
-    out = []
-    for c in b:
-        if c in short_forms:
-            out.append(short_forms[c])
-        elif 0x20 <= c <= 0x7e:
-            out.append(chr(c))
-        else:
-            out.append(other % c)
-    return "".join(out).encode("ascii")
+SHORT_FORMS = {0x5c: "\\\\", 0x22: '\\"', 0x0a: "\\n", 0x0d: "\\r",
+    0x09: "\\t"}
+
+
+def json_must_escape(cp):
+    """Is code point cp written \\uNNNN in JSON lines? The control
+    characters (C0, DEL, C1) and U+2028/U+2029."""
+    return cp < 0x20 or 0x7f <= cp <= 0x9f or cp in (0x2028, 0x2029)
 
 
 def escape_text(b):
     """The spec's text escaping of bytes b (the reference to compare to)."""
-    return _escape(b, "\\x%02x")
+    out = []
+    for c in b:
+        if c in SHORT_FORMS:
+            out.append(SHORT_FORMS[c])
+        elif 0x20 <= c <= 0x7e:
+            out.append(chr(c))
+        else:
+            out.append("\\x%02x" % c)
+    return "".join(out).encode("ascii")
 
 
 def escape_json(b):
-    """The spec's JSON escaping of bytes b (the reference to compare to)."""
-    return _escape(b, "\\u%04x")
+    """
+    The spec's JSON escaping of bytes b, which must be valid UTF-8
+    (UnicodeDecodeError otherwise): each character as it is, but for
+    SHORT_FORMS and \\uNNNN for json_must_escape. Bytes, UTF-8.
+    """
+    out = []
+    for ch in b.decode("utf-8"):
+        cp = ord(ch)
+        if cp in SHORT_FORMS:
+            out.append(SHORT_FORMS[cp])
+        elif json_must_escape(cp):
+            out.append("\\u%04x" % cp)
+        else:
+            out.append(ch)
+    return "".join(out).encode("utf-8")
+
+
+def is_utf8(b):
+    """Is b valid UTF-8 (Python's codec is strict: no overlong forms, no
+    surrogates, nothing past U+10FFFF)?"""
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def json_msg_member(b):
+    """The member a JSON line carries for message bytes b, exactly:
+    "msg" and its text if b is UTF-8, else "msg_b64" and its base64."""
+    if is_utf8(b):
+        return b'"msg":"' + escape_json(b) + b'"'
+    return b'"msg_b64":"' + base64.b64encode(b) + b'"'
 
 
 def _intish(v):
@@ -764,12 +802,39 @@ def _no_dup_keys(pairs):
     return dict(pairs)
 
 
+def _json_msg(obj):
+    """The client's bytes a JSON object carries: msg's text in UTF-8, or
+    msg_b64 decoded, which only a message that is not UTF-8 may use (one
+    of the two, never both); None if neither. ValueError if malformed."""
+    if "msg" in obj and "msg_b64" in obj:
+        raise ValueError("both msg and msg_b64")
+    if "msg" in obj:
+        if not isinstance(obj["msg"], str):
+            raise ValueError("msg is not a string")
+        return obj["msg"].encode("utf-8")  # a lone surrogate: error
+    if "msg_b64" in obj:
+        if not isinstance(obj["msg_b64"], str):
+            raise ValueError("msg_b64 is not a string")
+        try:
+            b = base64.b64decode(obj["msg_b64"], validate=True)
+        except binascii.Error as e:
+            raise ValueError("msg_b64: %s" % e)
+        if base64.b64encode(b).decode("ascii") != obj["msg_b64"]:
+            raise ValueError("msg_b64 is not in canonical form")
+        if is_utf8(b):
+            raise ValueError("msg_b64 for a message that is UTF-8")
+        return b
+    return None
+
+
 def parse_json(raw):
-    """Parse one json-format line into a Record (msg as Latin-1 bytes)."""
+    """Parse one json-format line into a Record: msg is the client's
+    bytes, from "msg" (UTF-8 text) or "msg_b64"; msg_form says which."""
     rec = Record()
     rec.raw = raw
+    rec.json = True
     try:
-        obj = json.loads(raw.decode("ascii"),
+        obj = json.loads(raw.decode("utf-8"),
             object_pairs_hook=_no_dup_keys)
         if not isinstance(obj, dict):
             raise ValueError("not a JSON object")
@@ -781,10 +846,12 @@ def parse_json(raw):
         if not isinstance(obj.get("pid"), int) or \
             not isinstance(obj.get("event"), str):
             raise ValueError("pid or event missing or mistyped")
-        if "msg" in obj:
-            if not isinstance(obj["msg"], str):
-                raise ValueError("msg is not a string")
-            rec["msg"] = obj["msg"].encode("latin-1")
+        rec.msg_form = "msg_b64" if "msg_b64" in obj else \
+            "msg" if "msg" in obj else None
+        msg = _json_msg(obj)
+        rec.pop("msg_b64", None)
+        if msg is not None:
+            rec["msg"] = msg
     except (ValueError, UnicodeError) as e:
         rec.error = str(e)
     return rec
@@ -808,6 +875,18 @@ def read_log(path, fmt="text"):
 def printable(raw):
     """Is every byte of raw in 0x20-0x7E?"""
     return all(0x20 <= c <= 0x7e for c in raw)
+
+
+def safe_line(rec):
+    """Is rec's raw line safe on a terminal: printable ASCII for text;
+    for JSON, UTF-8 with no raw control character nor U+2028/9?"""
+    if not rec.json:
+        return printable(rec.raw)
+    try:
+        text = rec.raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(json_must_escape(ord(ch)) for ch in text)
 
 
 # --- the daemon -----------------------------------------------------------
@@ -1298,10 +1377,11 @@ def check_acks_logged(t, label, results, records, ack=ACK,
 
 
 def check_lines_parse(t, label, records):
-    """Every line of the log parsed (and has no byte outside 0x20-0x7E)."""
+    """Every line of the log parsed, and is safe_line: printable ASCII
+    (text), UTF-8 without raw control characters (JSON)."""
     bad = [(r.error, r.raw[:200]) for r in records if r.error]
     t.ok("%s: all %d log lines parse" % (label, len(records)), not bad,
         "%d bad, e.g. %s" % (len(bad), short(bad[:3])))
-    raw = [r.raw[:200] for r in records if not printable(r.raw)]
-    t.ok("%s: no log byte outside 0x20-0x7E" % label, not raw,
-        "e.g. %s" % short(raw[:3]))
+    raw = [r.raw[:200] for r in records if not safe_line(r)]
+    t.ok("%s: no raw control byte (text: nothing outside 0x20-0x7E)" %
+        label, not raw, "e.g. %s" % short(raw[:3]))

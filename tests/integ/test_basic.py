@@ -3,10 +3,15 @@
 test_basic.py: one client at a time against a real ackd on loopback.
 
 The ACK and its log line, the client's address, escaping of every byte in
-the text and json formats, empty connections, truncation, --ack, the read
-timeout, IPv6, and a clean SIGTERM with the worker counters.
+the text and json formats (JSON: UTF-8 text as msg, other bytes as
+msg_b64, read back with nothing but the json module), empty connections,
+truncation, --ack, the read timeout, IPv6, and a clean SIGTERM with the
+worker counters.
 """
 
+import base64
+import collections
+import json
 import os
 import random
 import re
@@ -15,6 +20,7 @@ import signal
 import socket
 import stat
 import string
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -208,7 +214,9 @@ def check_json(t, tmp):
     d = h.Daemon(tmp, ["--threads", "2"], workers=1, fmt="json",
                  log_name="json.log")
     sends = [("json hello", b"hello"), ("json all bytes", bytes(range(256))),
-             ("json escapes", b'tab\there "q" \\ end\n')]
+             ("json escapes", b'tab\there "q" \\ end\n'),
+             ("json utf-8", "h\u00e9llo \u20ac \u2028 \x1b[1m \u0085 \U0001f600"
+              .encode("utf-8"))]
     replies = [h.client(d.port, data) for _, data in sends]
     recs = d.records()
     h.check_lines_parse(t, "json log", recs)
@@ -217,7 +225,7 @@ def check_json(t, tmp):
         mine = [x for x in recs if x.event == "message" and
                 x.get("client") == "127.0.0.1:%d" % r.sport]
         rec = one(t, label, mine)
-        t.ok("%s: msg.encode('latin-1') equals the bytes sent" % label,
+        t.ok("%s: msg (UTF-8) or msg_b64 gives back the bytes sent" % label,
              rec.get("msg") == data, "got %s" % h.short(rec.get("msg")))
         t.ok("%s: bytes is a JSON number equal to the length" % label,
              type(rec.get("bytes")) is int and rec["bytes"] == len(data),
@@ -225,8 +233,9 @@ def check_json(t, tmp):
         t.ok("%s: pid is a JSON number, one of the workers" % label,
              type(rec.get("pid")) is int and rec["pid"] in d.worker_pids,
              "pid=%r" % (rec.get("pid"),))
-        t.ok("%s: msg escaped exactly per the spec (\\u00NN)" % label,
-             b'"msg":"' + h.escape_json(data) + b'"' in rec.raw,
+        t.ok("%s: msg escaped exactly per the spec (%s)" % (label,
+             "text" if h.is_utf8(data) else "base64"),
+             h.json_msg_member(data) in rec.raw,
              "line %s" % h.short(rec.raw))
     s = d.start_rec
     t.ok("json start: workers is the number 1",
@@ -237,6 +246,81 @@ def check_json(t, tmp):
     t.ok('json start: no "client" and no "bytes" on a daemon event',
          b'"client"' not in s.raw and b'"bytes"' not in s.raw,
          h.short(s.raw))
+
+
+def bench_path():
+    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
+    p = os.environ.get("ACKD_BENCH")
+    if not p:
+        here = os.path.dirname(os.path.abspath(__file__))
+        p = os.path.join(here, "..", "..", "src", "ackd-bench")
+    return os.path.abspath(p)
+
+
+def raw_json_lines(path):
+    """The log at path as a JSON consumer sees it: each line through
+    json.loads, nothing of the harness in between."""
+    with open(path, "rb") as f:
+        return [json.loads(line.decode("utf-8"))
+                for line in f.read().split(b"\n")[:-1]]
+
+
+def check_json_utf8(t, tmp):
+    """
+    Issue 10, finding 6: a client's UTF-8 text is the msg a JSON consumer
+    reads (jq -r .msg, json.loads), not Latin-1 mojibake; a message that
+    is not UTF-8 is msg_b64, which decodes to its bytes. With ackd-bench
+    --unique --record: every acknowledged message is logged once, as text.
+    """
+    d = h.Daemon(tmp, ["--threads", "4"], workers=1, fmt="json",
+                 log_name="utf8.log")
+    text = "h\u00e9llo \u20ac"     # héllo €
+    # not UTF-8: a Latin-1 byte, an overlong '/', a surrogate, a cut '€'
+    bad = b"caf\xe9 \xc0\xaf \xed\xa0\x80 \xe2\x82"
+    r1 = h.client(d.port, text.encode("utf-8"))
+    r2 = h.client(d.port, bad)
+    t.ok("utf-8: both messages are acknowledged",
+         r1.data == h.ACK and r2.data == h.ACK, h.short((r1, r2)))
+    objs = raw_json_lines(d.log_path)
+    mine = [o for o in objs if o.get("event") == "message"]
+    by = {o.get("client"): o for o in mine}
+    o1 = by.get("127.0.0.1:%d" % r1.sport, {})
+    o2 = by.get("127.0.0.1:%d" % r2.sport, {})
+    t.eq("utf-8: json.loads(line)['msg'] is the client's text 'h\u00e9llo "
+         "\u20ac'", o1.get("msg"), text)
+    t.ok("utf-8: the line holds the characters themselves, no msg_b64",
+         "msg_b64" not in o1 and text.encode("utf-8") in
+         open(d.log_path, "rb").read(), h.short(o1))
+    t.ok("not utf-8: no msg, and msg_b64 decodes to the bytes sent",
+         "msg" not in o2 and isinstance(o2.get("msg_b64"), str) and
+         base64.b64decode(o2["msg_b64"], validate=True) == bad,
+         h.short(o2))
+    t.eq("not utf-8: bytes counts the bytes sent", o2.get("bytes"), len(bad))
+
+    if not os.access(bench_path(), os.X_OK):
+        t.skip("utf-8: ackd-bench accounting", "no ackd-bench at %s" %
+               bench_path())
+        return
+    record = os.path.join(tmp, "utf8.record")
+    args = [bench_path(), "--port", str(d.port), "--count", "200",
+            "--concurrency", "8", "--unique", "--record", record,
+            "--message", text.encode("utf-8"), "--quiet"]
+    p = subprocess.run(args, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    t.eq("utf-8 bench: ackd-bench exits 0", p.returncode, 0) or \
+        t.note(h.short(p.stderr))
+    with open(record, "rb") as f:
+        recorded = f.read().split(b"\n")[:-1]
+    logged = collections.Counter(o["msg"].encode("utf-8")
+                                 for o in raw_json_lines(d.log_path)
+                                 if o.get("event") == "message" and
+                                 "msg" in o)
+    t.eq("utf-8 bench: 200 acknowledged, recorded", len(recorded), 200)
+    t.ok("utf-8 bench: every recorded message is a msg, exactly once",
+         all(logged[m] == 1 and m.endswith(text.encode("utf-8"))
+             for m in recorded),
+         h.short([m for m in recorded if logged[m] != 1][:3]))
 
 
 def check_custom_ack(t, tmp):
@@ -373,6 +457,7 @@ def main(t, tmp):
     check_well_formed(t, d)
     check_stop(t, d, acks)
     check_json(t, tmp)
+    check_json_utf8(t, tmp)
     check_custom_ack(t, tmp)
     check_timeout(t, tmp)
     check_defer_accept(t, tmp)

@@ -14,12 +14,22 @@ while its queue stays full, messages are not acknowledged, and every
 acknowledged message was delivered. Flag errors: --syslog with
 --log-file, a facility not allowed, no socket. --log-tag shows in file
 logs too, in both formats.
+
+--syslog-max (issue 10, finding 5): the stand-in daemon then cuts each
+datagram at that length, as rsyslog does at its maxMessageSize. A message
+whose datagram would be longer is not acknowledged and not sent
+(event=log-failed reason=too-long, counted in log_failed), checked with
+ackd-bench --unique --record: every acknowledged message was delivered
+once and whole. A --max-message that can never fit is refused at start
+(64); a larger --syslog-max lets a 12,000-byte message through whole.
 """
 
+import collections
 import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 
@@ -36,10 +46,14 @@ HEAD_RE = re.compile(rb"^<([0-9]{1,3})>((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|"
 
 class SyslogServer:
     """A stand-in syslog daemon: receives datagrams at path, in a thread;
-    pause() stops reading (its queue fills), resume() reads again."""
+    pause() stops reading (its queue fills), resume() reads again. keep:
+    like rsyslog's maxMessageSize, a longer datagram is cut to that many
+    bytes (and counted in cut)."""
 
-    def __init__(self, path):
+    def __init__(self, path, keep=None):
         self.path = path
+        self.keep = keep
+        self.cut = 0
         self.lock = threading.Lock()
         self.grams = []
         self.reading = threading.Event()
@@ -69,6 +83,9 @@ class SyslogServer:
             except OSError:
                 return
             with self.lock:
+                if self.keep is not None and len(g) > self.keep:
+                    self.cut += 1
+                    g = g[:self.keep]
                 self.grams.append(g)
 
     def stop(self):
@@ -276,6 +293,157 @@ def flag_errors(t, tmp):
              h.short((rc, err)))
 
 
+def bench_path():
+    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
+    p = os.environ.get("ACKD_BENCH")
+    if not p:
+        here = os.path.dirname(os.path.abspath(__file__))
+        p = os.path.join(here, "..", "..", "src", "ackd-bench")
+    return os.path.abspath(p)
+
+
+def bench(port, message, count, record):
+    """Run ackd-bench --unique --record; its exit status."""
+    args = [bench_path(), "--port", str(port), "--count", str(count),
+            "--concurrency", "4", "--unique", "--record", record,
+            "--message", message, "--quiet", "--timeout", "20"]
+    return subprocess.run(args, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=120).returncode
+
+
+def read_record(path):
+    """The messages an ackd-bench --record file lists."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().split(b"\n")[:-1]
+    except FileNotFoundError:
+        return []
+
+
+def total_stats(d):
+    """SIGUSR1, then the master's stats worker=all line."""
+    d.signal(signal.SIGUSR1)
+    got = d.wait_records(lambda r: r.event == "stats" and
+                         r.get("worker") == "all")
+    return got[-1] if got else h.Record()
+
+
+def too_long_bench(t, d):
+    """ackd-bench --unique --record with messages that fit and that do
+    not: every acknowledged one delivered once, no other; the counts."""
+    # 1,000 control bytes fit (6,000 escaped); 1,400 do not (8,400)
+    fits = os.path.join(d.tmpdir, "fits.rec")
+    over = os.path.join(d.tmpdir, "over.rec")
+    rc_fits = bench(d.port, b"\x01" * 1000, 40, fits)
+    rc_over = bench(d.port, b"\x01" * 1400, 20, over)
+    acked_fits, acked_over = read_record(fits), read_record(over)
+    t.ok("too-long bench: 40 messages that fit, all acknowledged",
+         rc_fits == 0 and len(acked_fits) == 40,
+         "exit %s, %d recorded" % (rc_fits, len(acked_fits)))
+    t.ok("too-long bench: 20 that do not fit, none acknowledged",
+         rc_over != 0 and acked_over == [],
+         "exit %s, %d recorded" % (rc_over, len(acked_over)))
+    recorded = acked_fits + acked_over
+    h.wait_for(lambda: len(d.events("message")) >= len(recorded), 10)
+    logged = collections.Counter(r.get("msg") for r in d.records()
+                                 if r.event == "message")
+    t.ok("too-long bench: every acknowledged message delivered once",
+         all(logged[m] == 1 for m in recorded),
+         h.short([m[:30] for m in recorded if logged[m] != 1][:3]))
+    t.ok("too-long bench: nothing delivered that was not acknowledged",
+         set(logged) <= set(recorded),
+         h.short([m[:30] for m in logged if m not in set(recorded)][:3]))
+    return len(acked_fits) + len(acked_over), 20
+
+
+def too_long(t, tmp):
+    """
+    Issue 10, finding 5: a 2,000-byte message whose escaping takes its
+    line past 8 KiB. rsyslog would cut it; ackd must not acknowledge it.
+    """
+    srv = SyslogServer(os.path.join(tmp, "long.sock"), keep=8192)
+    # --framing read: ackd-bench does not half-close
+    d = SyslogDaemon(tmp, srv, ["--max-message", "2000", "--threads", "4"],
+                     workers=1, fmt="json", facility="local3",
+                     log_name="long")
+    t.ok("too-long: a start-up warning names --syslog-max",
+         "--syslog-max 8192" in d.stderr() and "not acknowledged" in
+         d.stderr(), h.short(d.stderr()))
+    ctl = b"\x01" * 1500  # UTF-8 text; JSON writes each byte as \u0001
+    r = h.client(d.port, ctl)
+    t.eq("too-long: 1,500 control bytes (9,000+ in JSON): no ACK", r.data,
+         b"")
+    fail = d.wait_records(lambda r: r.event == "log-failed")
+    t.ok("too-long: event=log-failed reason=too-long bytes=1500",
+         len(fail) == 1 and fail[0].get("reason") == "too-long" and
+         fail[0].get("bytes") == 1500, describe(d))
+    t.ok("too-long: the message was not sent", not any(
+         r.get("msg") == ctl for r in d.records()), describe(d))
+    acked, failed = 0, 1
+    if not os.access(bench_path(), os.X_OK):
+        t.skip("too-long: ackd-bench accounting", "no ackd-bench")
+    else:
+        acked, over = too_long_bench(t, d)
+        failed += over
+    bad = [r.raw[:80] for r in d.records() if r.error]
+    t.ok("too-long: no datagram was cut by the syslog daemon, all parse",
+         srv.cut == 0 and not bad,
+         "cut %d, bad %s" % (srv.cut, h.short(bad[:2])))
+    st = total_stats(d)
+    t.eq("too-long: stats log_failed counts every message not sent",
+         st.get("log_failed"), failed)
+    t.eq("too-long: stats acked counts the acknowledged ones",
+         st.get("acked"), acked)
+
+
+def too_long_partial(t, tmp):
+    """A partial message too long to log (--framing eof, no half-close):
+    its timeout still goes out, without it."""
+    srv = SyslogServer(os.path.join(tmp, "part.sock"), keep=8192)
+    d = SyslogDaemon(tmp, srv, ["--max-message", "2000", "--framing", "eof",
+                                "--read-timeout", "1"], workers=1,
+                     fmt="json", facility="local3", log_name="part")
+    c = h.Conn(d.port)
+    c.send(b"\x01" * 1500, shutdown=False)
+    c.read_all()
+    c.close()
+    to = d.wait_records(lambda r: r.event == "timeout")
+    t.ok("too-long: a timeout with such a partial message is logged, "
+         "msg_omitted=too-long", len(to) == 1 and "msg" not in to[0] and
+         to[0].get("msg_omitted") == "too-long" and
+         to[0].get("bytes") == 1500 and srv.cut == 0, describe(d))
+
+
+def syslog_max_flag(t, tmp):
+    """At start: a --max-message that can never fit is refused (64); a
+    larger --syslog-max lets the issue's 12,000-byte message through."""
+    os.environ["ACKD_SYSLOG_SOCKET"] = os.path.join(tmp, "nobody.sock")
+    rc, _, err = h.run_ackd(["--port", "0", "--max-message", "20000",
+                             "--framing", "eof", "--syslog=local3"])
+    lines = err.decode("utf-8", "replace").splitlines()
+    t.ok("syslog-max: --max-message 20000 exits 64, one line naming "
+         "--max-message, --syslog-max 8192 and what fits",
+         rc == 64 and len(lines) == 1 and "--max-message" in lines[0] and
+         "--syslog-max 8192" in lines[0] and
+         re.search(r"up to [1-9][0-9]{3}\b", lines[0]) is not None,
+         h.short((rc, err)))
+    rc, _, err = h.run_ackd(["--port", "0", "--syslog-max", "9000"])
+    t.ok("syslog-max: without --syslog exits 64",
+         rc == 64 and b"--syslog-max: " in err, h.short((rc, err)))
+
+    srv = SyslogServer(os.path.join(tmp, "big.sock"), keep=65536)
+    d = SyslogDaemon(tmp, srv, ["--max-message", "20000", "--framing", "eof",
+                                "--syslog-max", "65536"], workers=1,
+                     facility="local3", log_name="big")
+    m = h.unique_msg("big", 0) + b"y" * 12000
+    t.eq("syslog-max 65536: a 12,000-byte message is acknowledged",
+         h.client(d.port, m).data, h.ACK)
+    got = d.wait_records(lambda r: r.get("msg") == m)
+    t.ok("syslog-max 65536: and delivered whole",
+         len(got) == 1 and srv.cut == 0, describe(d, 1))
+
+
 def tag_in_files(t, tmp):
     for fmt in ("text", "json"):
         d = h.Daemon(tmp, ["--log-tag", "blue.2"], workers=1, fmt=fmt,
@@ -296,6 +464,9 @@ def main(t, tmp):
     facility_and_json(t, tmp)
     flag_errors(t, tmp)
     tag_in_files(t, tmp)
+    too_long(t, tmp)
+    too_long_partial(t, tmp)
+    syslog_max_flag(t, tmp)
 
 
 if __name__ == "__main__":

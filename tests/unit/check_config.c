@@ -66,6 +66,7 @@ static const struct {
 	{ "reuseport", 0, 0 },
 	{ "framing", 0, 1 },
 	{ "log-tag", 0, 1 },
+	{ "syslog-max", 0, 1 },
 	{ "event-interval", 0, 1 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
@@ -888,6 +889,95 @@ START_TEST(check_config_syslog)
 }
 END_TEST
 
+/* The largest --max-message that --syslog config_check takes; -1 if none. */
+static long
+check_config_syslog_fit(const char *fmt, const char *max, const char *tag,
+    int proxy)
+{
+	struct ackd_config	cfg;
+	const char		*p;
+
+	config_defaults(&cfg);
+	if (check_config_parse(&cfg, "--syslog", "-f", fmt, "--syslog-max", max,
+	    "--log-tag", tag, "-m", "1048576", proxy ? "--proxy-protocol" :
+	    NULL, NULL) != CONFIG_ERROR || (p = strstr(check_config_err,
+	    "up to ")) == NULL)
+		return (-1);
+	return (strtol(p + 6, NULL, 10));
+}
+
+/*
+ * --syslog-max: the default with --syslog, its range, nothing without
+ * --syslog; a --max-message that cannot fit is refused naming both flags
+ * and the largest that fits, which is then taken, one more refused.
+ */
+START_TEST(check_config_syslog_max)
+{
+	static const char *const	fmts[] = { "text", "json" };
+	static const char *const	maxes[] = { "480", "8192", "65536" };
+	static const char		tag[] = "12345678901234567890123456789012";
+	struct ackd_config		cfg;
+	char				m[32], m1[32], warn[512];
+	long				fit;
+	int				i, j, proxy;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--syslog", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.syslog_max, ACKD_SYSLOG_MAX_DEFAULT);
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.syslog_max, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--syslog", "-m", "100",
+	    "--syslog-max", "480", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.syslog_max, 480);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--syslog", "--syslog-max",
+	    "16777216", NULL), CONFIG_RUN);
+	check_config_assert_error(check_config_fresh(&cfg, "--syslog",
+	    "--syslog-max", "479", NULL), "--syslog-max: ",
+	    "out of range (allowed: 480-16777216)", "479");
+	check_config_assert_error(check_config_fresh(&cfg, "--syslog",
+	    "--syslog-max", "16777217", NULL), "--syslog-max: ",
+	    "out of range (allowed: 480-16777216)", "16777217");
+	check_config_assert_error(check_config_fresh(&cfg, "--syslog-max",
+	    "9000", NULL), "--syslog-max: ", "(allowed: with --syslog)",
+	    "without --syslog");
+	check_config_assert_error(check_config_fresh(&cfg, "--syslog=local3",
+	    "-m", "20000", "--framing", "eof", NULL), "--max-message: ",
+	    "20000 bytes cannot fit in one syslog datagram of --syslog-max "
+	    "8192 bytes", "the issue's case");
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 3; j++)
+			for (proxy = 0; proxy < 2; proxy++) {
+				fit = check_config_syslog_fit(fmts[i], maxes[j],
+				    tag, proxy);
+				ck_assert_msg(fit > 0 && fit < atol(maxes[j]),
+				    "%s %s: fit %ld", fmts[i], maxes[j], fit);
+				snprintf(m, sizeof(m), "%ld", fit);
+				snprintf(m1, sizeof(m1), "%ld", fit + 1);
+				ck_assert_int_eq(check_config_fresh(&cfg,
+				    "--syslog", "-f", fmts[i], "--syslog-max",
+				    maxes[j], "-m", m, "--log-tag", tag,
+				    proxy ? "--proxy-protocol" : NULL, NULL),
+				    CONFIG_RUN);
+				ck_assert_int_eq(check_config_fresh(&cfg,
+				    "--syslog", "-f", fmts[i], "--syslog-max",
+				    maxes[j], "-m", m1, "--log-tag", tag,
+				    proxy ? "--proxy-protocol" : NULL, NULL),
+				    CONFIG_ERROR);
+			}
+	/* the default -m 1024 fits with room to escape; -m 2000 in JSON not */
+	ck_assert_int_eq(check_config_fresh(&cfg, "--syslog", "-f", "json",
+	    NULL), CONFIG_RUN);
+	ck_assert_int_eq(config_syslog_warning(&cfg, warn, sizeof(warn)), 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--syslog", "-f", "json",
+	    "-m", "2000", NULL), CONFIG_RUN);
+	ck_assert_int_eq(config_syslog_warning(&cfg, warn, sizeof(warn)), 1);
+	ck_assert_msg(strstr(warn, "--syslog-max 8192") != NULL &&
+	    strstr(warn, "--max-message 2000") != NULL, "warning: %s", warn);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-m", "2000", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(config_syslog_warning(&cfg, warn, sizeof(warn)), 0);
+}
+END_TEST
+
 START_TEST(check_config_unknown_option)
 {
 	struct ackd_config	cfg;
@@ -1117,6 +1207,7 @@ config_suite(void)
 	tcase_add_test(tc, check_config_framing);
 	tcase_add_test(tc, check_config_log_tag);
 	tcase_add_test(tc, check_config_syslog);
+	tcase_add_test(tc, check_config_syslog_max);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command line");

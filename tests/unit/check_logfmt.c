@@ -2,7 +2,9 @@
  * check_logfmt.c: unit tests of the log line formatting in logfmt.c.
  *
  * The expected escapes are computed here from the rules, independently of
- * logfmt.c, and every one of the 256 byte values is checked in both forms.
+ * logfmt.c, and every one of the 256 byte values is checked in both forms;
+ * in JSON, every Unicode scalar value too, and the ill-formed sequences
+ * of RFC 3629 that must not pass for text.
  */
 #include "config.h"
 
@@ -49,7 +51,10 @@ check_logfmt_text_want(unsigned char c, char out[8])
 	}
 }
 
-/* The JSON escape of byte c, as logfmt.c documents it. */
+/*
+ * The JSON escape of byte c alone, as logfmt.c documents it: a byte past
+ * 0x7f alone is no UTF-8 character, so the escaper writes U+FFFD.
+ */
 static void
 check_logfmt_json_want(unsigned char c, char out[8])
 {
@@ -66,9 +71,112 @@ check_logfmt_json_want(unsigned char c, char out[8])
 			out[0] = (char)c;
 			out[1] = '\0';
 		} else
-			snprintf(out, 8, "\\u%04x", c);
+			snprintf(out, 8, "\\u%04x", c >= 0x80 ? 0xfffd : c);
 		break;
 	}
+}
+
+/* Encode code point cp as UTF-8 into out (RFC 3629); its length. */
+static size_t
+check_logfmt_utf8_encode(unsigned long cp, unsigned char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return (1);
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | cp >> 6);
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (2);
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | cp >> 12);
+		out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (3);
+	}
+	out[0] = (unsigned char)(0xf0 | cp >> 18);
+	out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return (4);
+}
+
+/*
+ * Decode the UTF-8 character at s (len bytes left) the long way: take the
+ * bits, then refuse what RFC 3629 forbids by value (overlong, surrogate,
+ * past U+10FFFF). Its length, or 0.
+ */
+static size_t
+check_logfmt_utf8_decode(const unsigned char *s, size_t len, unsigned *cp)
+{
+	static const unsigned	least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t			n, i;
+
+	n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 :
+	    (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 0 || n > len)
+		return (0);
+	*cp = n == 1 ? s[0] : s[0] & (0xffu >> (n + 1));
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+		*cp = *cp << 6 | (s[i] & 0x3fu);
+	}
+	if (*cp < least[n] || (*cp >= 0xd800 && *cp <= 0xdfff) ||
+	    *cp > 0x10ffff)
+		return (0);
+	return (n);
+}
+
+/* Must code point cp be a \uNNNN escape in logfmt's JSON? */
+static int
+check_logfmt_json_must_escape(unsigned cp)
+{
+	return (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+	    cp == 0x2029);
+}
+
+/* The value 0-63 of base64 digit c, or -1. */
+static int
+check_logfmt_b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (c - '0' + 52);
+	return (c == '+' ? 62 : c == '/' ? 63 : -1);
+}
+
+/* Decode padded base64 (RFC 4648) into out; its length, or -1. */
+static long
+check_logfmt_b64_decode(const char *s, size_t len, unsigned char *out)
+{
+	size_t		i, n = 0;
+	int		k, v[4];
+	unsigned long	bits;
+
+	if (len % 4 != 0)
+		return (-1);
+	for (i = 0; i < len; i += 4) {
+		for (k = 0; k < 4; k++)
+			v[k] = check_logfmt_b64val(s[i + k]);
+		if (v[0] < 0 || v[1] < 0 || (v[2] < 0 && (s[i + 2] != '=' ||
+		    s[i + 3] != '=' || i + 4 != len)) || (v[3] < 0 &&
+		    (s[i + 3] != '=' || i + 4 != len)))
+			return (-1);
+		bits = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 |
+		    (unsigned long)(v[2] < 0 ? 0 : v[2]) << 6 |
+		    (unsigned long)(v[3] < 0 ? 0 : v[3]);
+		out[n++] = (unsigned char)(bits >> 16);
+		if (v[2] >= 0)
+			out[n++] = (unsigned char)(bits >> 8);
+		if (v[3] >= 0)
+			out[n++] = (unsigned char)bits;
+	}
+	return ((long)n);
 }
 
 /* Is every one of the len bytes at s printable ASCII? -1 if so, else where. */
@@ -121,7 +229,9 @@ check_logfmt_hexval(char c)
 
 /*
  * Decode len bytes of JSON string content (RFC 8259, without the quotes)
- * into code points; -1 at the first thing JSON does not allow there.
+ * into code points; -1 at the first thing JSON does not allow there, or
+ * that logfmt promises not to write raw: a control character (C0, DEL,
+ * C1), U+2028, U+2029, or anything but valid UTF-8.
  */
 static long
 check_logfmt_json_decode(const char *s, size_t len, unsigned *cp, size_t max)
@@ -132,10 +242,19 @@ check_logfmt_json_decode(const char *s, size_t len, unsigned *cp, size_t max)
 	while (i < len) {
 		unsigned char	c = (unsigned char)s[i++];
 		unsigned	v = 0;
+		size_t		u;
 
-		/* raw bytes >= 0x80 are JSON, but logfmt promises ASCII */
-		if (c == '"' || c < 0x20 || c >= 0x80 || n == max)
+		if (c == '"' || c < 0x20 || c == 0x7f || n == max)
 			return (-1);
+		if (c >= 0x80) {
+			u = check_logfmt_utf8_decode((const unsigned char *)s +
+			    i - 1, len - i + 1, &v);
+			if (u == 0 || check_logfmt_json_must_escape(v))
+				return (-1);
+			i += u - 1;
+			cp[n++] = v;
+			continue;
+		}
 		if (c != '\\') {
 			cp[n++] = c;
 			continue;
@@ -301,8 +420,9 @@ START_TEST(check_logfmt_json_each_byte)
 	ck_assert_msg(check_logfmt_untouched(out, n, logfmt_json_max(1)),
 	    "byte 0x%02x: wrote past the escape", c);
 	ck_assert_msg(check_logfmt_json_decode(out, n, cp, 8) == 1 &&
-	    cp[0] == c, "byte 0x%02x: '%.*s' is not JSON for U+00%02X", c,
-	    (int)n, out, c);
+	    cp[0] == (c < 0x80 ? c : 0xfffd), "byte 0x%02x: '%.*s' is not "
+	    "JSON for U+%04X", c, (int)n, out, c < 0x80 ? c : 0xfffd);
+	ck_assert_int_eq(logfmt_utf8_valid(&c, 1), c < 0x80);
 	free(out);
 }
 END_TEST
@@ -317,8 +437,8 @@ START_TEST(check_logfmt_json_spot_checks)
 		{ '\n', "\\n" }, { 0x0c, "\\u000c" }, { '\r', "\\r" },
 		{ 0x1b, "\\u001b" }, { 0x1f, "\\u001f" }, { ' ', " " },
 		{ '"', "\\\"" }, { '/', "/" }, { '\\', "\\\\" }, { '~', "~" },
-		{ 0x7f, "\\u007f" }, { 0x80, "\\u0080" }, { 0x9f, "\\u009f" },
-		{ 0xc3, "\\u00c3" }, { 0xe9, "\\u00e9" }, { 0xff, "\\u00ff" },
+		{ 0x7f, "\\u007f" }, { 0x80, "\\ufffd" }, { 0x9f, "\\ufffd" },
+		{ 0xc3, "\\ufffd" }, { 0xe9, "\\ufffd" }, { 0xff, "\\ufffd" },
 	};
 	char	out[8];
 	size_t	i, n;
@@ -332,32 +452,159 @@ START_TEST(check_logfmt_json_spot_checks)
 }
 END_TEST
 
-/* Any bytes, UTF-8 or not, decode back one for one as U+0000-U+00FF. */
-START_TEST(check_logfmt_json_all_bytes_decode)
+/*
+ * The next code point to try after c: every one up to U+3000 (all of the
+ * 1- and 2-byte forms, C1, U+2028/9), then a stride (quick under
+ * valgrind), with each edge of the 3- and 4-byte forms and surrogates.
+ */
+static unsigned long
+check_logfmt_next_cp(unsigned long c)
 {
-	unsigned char	b[512];
-	unsigned	cp[512];
-	char		*out;
-	size_t		n;
-	long		got;
-	int		i;
+	static const unsigned long	edges[] = { 0xd7ff, 0xe000, 0xfffd,
+	    0xfffe, 0xffff, 0x10000, 0x10ffff };
+	unsigned long			next = c < 0x3000 ? c + 1 : c + 251;
+	size_t				i;
 
-	/* 0x00-0xff, then a valid UTF-8 "é" and a stray continuation byte */
-	check_logfmt_all_bytes(b);
-	for (i = 256; i < 512; i++)
-		b[i] = (unsigned char)(i % 3 == 0 ? 0xc3 : i % 3 == 1 ?
-		    0xa9 : 0x80);
-	out = check_logfmt_alloc(logfmt_json_max(sizeof(b)));
-	n = logfmt_escape_json(out, b, sizeof(b));
-	ck_assert(n <= logfmt_json_max(sizeof(b)));
-	ck_assert(check_logfmt_untouched(out, n, logfmt_json_max(sizeof(b))));
-	got = check_logfmt_json_decode(out, n, cp, 512);
-	ck_assert_msg(got == 512, "escape is not valid JSON string content "
-	    "(decoder says %ld)", got);
-	for (i = 0; i < 512; i++)
-		ck_assert_msg(cp[i] == b[i], "byte %d (0x%02x) decoded as "
-		    "U+%04X", i, b[i], cp[i]);
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		if (c < edges[i] && edges[i] < next)
+			return (edges[i]);
+	if (next >= 0xd800 && next <= 0xdfff)
+		return (0xe000);
+	return (next);
+}
+
+/*
+ * Unicode scalar values (U+0000-U+10FFFF but the surrogates), in UTF-8,
+ * are valid, and their JSON escape decodes back to the same code points:
+ * raw, but for the few logfmt must escape.
+ */
+START_TEST(check_logfmt_json_every_code_point)
+{
+	unsigned char	*src;
+	unsigned	*cp;
+	char		*out;
+	size_t		 len = 0, n, max;
+	unsigned long	 c, count = 0;
+	long		 got;
+
+	src = malloc(4 * 0x110000);
+	cp = malloc(sizeof(*cp) * 0x110000);
+	ck_assert(src != NULL && cp != NULL);
+	for (c = 0; c <= 0x10ffff; c = check_logfmt_next_cp(c)) {
+		len += check_logfmt_utf8_encode(c, src + len);
+		count++;
+	}
+	ck_assert_msg(logfmt_utf8_valid(src, len), "valid UTF-8 refused");
+	max = logfmt_json_max(len);
+	out = check_logfmt_alloc(max);
+	n = logfmt_escape_json(out, src, len);
+	ck_assert(n <= max && check_logfmt_untouched(out, n, max));
+	got = check_logfmt_json_decode(out, n, cp, 0x110000);
+	ck_assert_msg(got == (long)count, "escape is not valid JSON string "
+	    "content as logfmt promises (decoder says %ld)", got);
+	for (c = 0, n = 0; c <= 0x10ffff; c = check_logfmt_next_cp(c)) {
+		if (cp[n] != c)
+			ck_abort_msg("U+%04lX decoded as U+%04X", c, cp[n]);
+		n++;
+	}
 	free(out);
+	free(cp);
+	free(src);
+}
+END_TEST
+
+/* A few characters and their exact escapes, raw UTF-8 kept as is. */
+START_TEST(check_logfmt_json_utf8_spot_checks)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} t[] = {
+		{ "h\xc3\xa9llo \xe2\x82\xac", "h\xc3\xa9llo \xe2\x82\xac" },
+		{ "\xc2\x80\xc2\x9b\xc2\x9f\xc2\xa0", "\\u0080\\u009b\\u009f"
+		    "\xc2\xa0" },
+		{ "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\xe2\x80\xaa",
+		    "a\\u2028b\\u2029c\xe2\x80\xaa" },
+		{ "\xf0\x9f\x98\x80\"\\\x7f", "\xf0\x9f\x98\x80\\\"\\\\\\u007f" },
+		{ "\xef\xbf\xbf\xf4\x8f\xbf\xbf", "\xef\xbf\xbf\xf4\x8f\xbf\xbf" },
+		/* invalid bytes, one \ufffd each, valid ones around kept */
+		{ "a\xc3(\xe2\x82", "a\\ufffd(\\ufffd\\ufffd" },
+	};
+	char	out[64];
+	size_t	i, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = logfmt_escape_json(out, (const unsigned char *)t[i].in,
+		    strlen(t[i].in));
+		out[n] = '\0';
+		ck_assert_msg(strcmp(out, t[i].want) == 0,
+		    "case %zu -> '%s', want '%s'", i, out, t[i].want);
+	}
+}
+END_TEST
+
+/* RFC 3629's ill-formed sequences are not UTF-8; its edges are. */
+START_TEST(check_logfmt_utf8_valid)
+{
+	static const char *const	bad[] = {
+		"\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xc2", "\xc2\x7f",
+		"\xc2\xc0", "\xe0\x80\x80", "\xe0\x9f\xbf", "\xe2\x82",
+		"\xed\xa0\x80", "\xed\xbf\xbf", "\xf0\x80\x80\x80",
+		"\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+		"\xf8\x88\x80\x80\x80", "\xfe", "\xff", "ok\xe9", "\xe9ok",
+		"\xf0\x9f\x98", "\xe2\x28\xa1",
+	};
+	static const char *const	good[] = {
+		"", "\x01", "\x7f", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80",
+		"\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbf",
+		"\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "h\xc3\xa9llo",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!logfmt_utf8_valid((const unsigned char *)bad[i],
+		    strlen(bad[i])), "bad case %zu passed for UTF-8", i);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(logfmt_utf8_valid((const unsigned char *)good[i],
+		    strlen(good[i])), "good case %zu refused", i);
+	/* a NUL inside is a character like any other */
+	ck_assert(logfmt_utf8_valid((const unsigned char *)"a\0b", 3));
+}
+END_TEST
+
+/* RFC 4648's test vectors, and every byte value round trip. */
+START_TEST(check_logfmt_base64)
+{
+	static const char *const	t[][2] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" },
+		{ "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
+		{ "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	};
+	unsigned char	b[256], back[256];
+	char		*out;
+	size_t		i, n, len;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		len = strlen(t[i][0]);
+		out = check_logfmt_alloc(logfmt_base64_max(len));
+		n = logfmt_base64(out, (const unsigned char *)t[i][0], len);
+		ck_assert_msg(n == strlen(t[i][1]) && memcmp(out, t[i][1], n) ==
+		    0, "base64 of '%s' is '%.*s'", t[i][0], (int)n, out);
+		ck_assert(n == logfmt_base64_max(len) &&
+		    check_logfmt_untouched(out, n, n));
+		free(out);
+	}
+	check_logfmt_all_bytes(b);
+	for (len = 0; len <= 256; len += 37) {
+		out = check_logfmt_alloc(logfmt_base64_max(len));
+		n = logfmt_base64(out, b + 256 - len, len);
+		ck_assert(check_logfmt_untouched(out, n,
+		    logfmt_base64_max(len)));
+		ck_assert(check_logfmt_b64_decode(out, n, back) == (long)len &&
+		    memcmp(back, b + 256 - len, len) == 0);
+		ck_assert(logfmt_base64_max(len) <= logfmt_json_max(len));
+		free(out);
+	}
 }
 END_TEST
 
@@ -389,6 +636,11 @@ START_TEST(check_logfmt_max_bounds_worst_case)
 		    "json: %zu x 0xff -> %zu bytes, max %zu", len, n,
 		    logfmt_json_max(len));
 		ck_assert(check_logfmt_untouched(out, n, logfmt_json_max(len)));
+		/* valid text at its worst: control characters, 6 bytes each */
+		memset(src, 0x01, len);
+		ck_assert(logfmt_utf8_valid(src, len));
+		n = logfmt_escape_json(out, src, len);
+		ck_assert_uint_eq(n, 6 * len);
 		free(out);
 		free(src);
 	}
@@ -560,17 +812,30 @@ START_TEST(check_logfmt_line_json_client_msg)
 	rec.msg = (const unsigned char *)"hi \"x\"\n\xff";
 	rec.msg_len = 8;
 	n = check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	/* 0xff: not UTF-8, so the bytes go as base64 */
 	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000001Z\","
 	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"event\":\"message\","
-	    "\"bytes\":8,\"msg\":\"hi \\\"x\\\"\\n\\u00ff\"}\n");
+	    "\"bytes\":8,\"msg_b64\":\"aGkgIngiCv8=\"}\n");
 	ck_assert_uint_eq(n, strlen(buf));
 
 	rec.extra = "truncated=1";
 	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
 	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000001Z\","
 	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"event\":\"message\","
-	    "\"bytes\":8,\"truncated\":1,"
-	    "\"msg\":\"hi \\\"x\\\"\\n\\u00ff\"}\n");
+	    "\"bytes\":8,\"truncated\":1,\"msg_b64\":\"aGkgIngiCv8=\"}\n");
+
+	/* valid UTF-8 stays text: the very characters, escapes as JSON's */
+	rec.extra = NULL;
+	rec.msg = (const unsigned char *)"h\xc3\xa9llo \xe2\x82\xac \"x\"\n";
+	rec.msg_len = strlen((const char *)rec.msg);
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000001Z\","
+	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"event\":\"message\","
+	    "\"bytes\":8,\"msg\":\"h\xc3\xa9llo \xe2\x82\xac \\\"x\\\"\\n\"}\n");
+	/* the text format stays ASCII */
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert(strstr(buf, " msg=\"h\\xc3\\xa9llo \\xe2\\x82\\xac "
+	    "\\\"x\\\"\\n\"\n") != NULL);
 }
 END_TEST
 
@@ -700,15 +965,90 @@ START_TEST(check_logfmt_syslog_head)
 }
 END_TEST
 
-/* Whatever the message holds, the line is one line of printable ASCII. */
+/* The datagram of a plain message of len bytes, fields at their longest. */
+static size_t
+check_logfmt_datagram(enum ackd_log_format fmt, const char *tag,
+    const char *extra, size_t len, size_t bytes)
+{
+	struct timespec		ts = { 253402300799, 999999999 };
+	struct logfmt_record	rec;
+	struct tm		tm;
+	unsigned char		*msg;
+	char			client[ACKD_ADDRSTRLEN], head[LOGFMT_SYSLOG_HEAD_MAX];
+	char			*buf;
+	size_t			size, n, hn;
+
+	memset(client, '9', sizeof(client) - 1);
+	client[sizeof(client) - 1] = '\0';
+	msg = malloc(len + 1);
+	ck_assert_ptr_nonnull(msg);
+	memset(msg, 'a', len);
+	check_logfmt_record(&rec, &ts);
+	rec.client = client;
+	rec.pid = 2147483647;
+	rec.tag = tag;
+	rec.bytes = bytes;
+	rec.msg = msg;
+	rec.msg_len = len;
+	rec.extra = extra;
+	size = logfmt_line_max(fmt, len, strlen(extra));
+	buf = check_logfmt_alloc(size);
+	n = logfmt_line(buf, size, fmt, &rec);
+	memset(&tm, 0, sizeof(tm));
+	hn = logfmt_syslog_head(head, sizeof(head), 191, &tm,
+	    tag != NULL ? tag : "ackd", 2147483647);
+	ck_assert(n > 0 && hn > 0);
+	free(buf);
+	free(msg);
+	return (hn + n - 1);	/* the datagram has no '\n' */
+}
+
+/*
+ * logfmt_syslog_fit: a plain message of that many bytes makes a datagram
+ * within the limit, one byte more does not (both formats, with and
+ * without a tag and proxy fields); a limit below the fields: 0.
+ */
+START_TEST(check_logfmt_syslog_fit)
+{
+	enum ackd_log_format	fmt = _i ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
+	static const size_t	limits[] = { 480, 1000, 8192, 65536 };
+	static const char	*tags[] = { NULL,
+	    "12345678901234567890123456789012" };
+	static const char	*extras[] = { "truncated=1",
+	    "proxy=[ffff::1]:1 proxy_cmd=unknown truncated=1" };
+	size_t			i, j, fit;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		for (j = 0; j < 4; j++) {
+			fit = logfmt_syslog_fit(fmt, tags[j & 1],
+			    extras[j >> 1], limits[i]);
+			ck_assert_msg(fit > 0 && fit < limits[i],
+			    "fit %zu in %zu", fit, limits[i]);
+			ck_assert_uint_le(check_logfmt_datagram(fmt,
+			    tags[j & 1], extras[j >> 1], fit, fit), limits[i]);
+			ck_assert_uint_le(check_logfmt_datagram(fmt,
+			    tags[j & 1], extras[j >> 1], fit, limits[i]),
+			    limits[i]);
+			ck_assert_uint_gt(check_logfmt_datagram(fmt,
+			    tags[j & 1], extras[j >> 1], fit + 1, limits[i]),
+			    limits[i]);
+		}
+	ck_assert_uint_eq(logfmt_syslog_fit(fmt, NULL, "truncated=1", 100), 0);
+}
+END_TEST
+
+/*
+ * Whatever the message holds, the line is one line of printable ASCII
+ * (these bytes are no UTF-8, so JSON carries them as base64).
+ */
 START_TEST(check_logfmt_line_one_newline)
 {
 	enum ackd_log_format	fmt = _i ? ACKD_LOG_JSON : ACKD_LOG_TEXT;
 	struct timespec		ts = { 1764059193, 0 };
 	struct logfmt_record	rec;
 	unsigned char		msg[1024];
-	unsigned		cp[1024];
-	const char		*key = _i ? ",\"msg\":\"" : " msg=\"";
+	unsigned char		back[1024];
+	const char		*key = _i ? ",\"msg_b64\":\"" : " msg=\"";
 	const char		*tail = _i ? "\"}\n" : "\"\n";
 	char			*buf, *m;
 	size_t			size, n, i, mlen;
@@ -740,11 +1080,9 @@ START_TEST(check_logfmt_line_one_newline)
 	    strlen(tail)) == 0, "line does not end with the msg field");
 	mlen = (size_t)(buf + n - strlen(tail) - m);
 	if (fmt == ACKD_LOG_JSON) {
-		ck_assert_msg(check_logfmt_json_decode(m, mlen, cp, 1024) ==
-		    1024, "msg is not valid JSON string content");
-		for (i = 0; i < sizeof(msg); i++)
-			ck_assert_msg(cp[i] == msg[i], "msg byte %zu changed",
-			    i);
+		ck_assert_msg(check_logfmt_b64_decode(m, mlen, back) == 1024 &&
+		    memcmp(back, msg, sizeof(msg)) == 0,
+		    "msg_b64 does not decode to the message");
 	} else {
 		size_t	 wlen = 0;
 		char	 one[8], *want;
@@ -899,7 +1237,10 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_escape_empty);
 	tcase_add_loop_test(tc, check_logfmt_json_each_byte, 0, 256);
 	tcase_add_test(tc, check_logfmt_json_spot_checks);
-	tcase_add_test(tc, check_logfmt_json_all_bytes_decode);
+	tcase_add_test(tc, check_logfmt_json_every_code_point);
+	tcase_add_test(tc, check_logfmt_json_utf8_spot_checks);
+	tcase_add_test(tc, check_logfmt_utf8_valid);
+	tcase_add_test(tc, check_logfmt_base64);
 	tcase_add_test(tc, check_logfmt_max_bounds_worst_case);
 	suite_add_tcase(s, tc);
 
@@ -918,6 +1259,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_json_fields);
 	tcase_add_test(tc, check_logfmt_line_tag);
 	tcase_add_test(tc, check_logfmt_syslog_head);
+	tcase_add_loop_test(tc, check_logfmt_syslog_fit, 0, 2);
 	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
 	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);
 	tcase_add_loop_test(tc, check_logfmt_line_too_small, 0, 4);
