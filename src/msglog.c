@@ -12,6 +12,44 @@
  * descriptor: a concurrent write goes whole to the old file or whole to the
  * new one, and no thread ever sees a closed descriptor.
  *
+ * Near a limit. The invariant: no line that was written whole (and so may
+ * have been acknowledged) is ever cut, and none is glued to the tail of a
+ * line that was not. A write cut short by the file-size limit
+ * (RLIMIT_FSIZE) or a full disk is a log failure, and its partial line
+ * must be taken back; but an undo is only exact if nobody appended after
+ * the partial line and the descriptor still names the file it went to.
+ * Without a lock neither holds: threads, and workers forked before a
+ * reopen, share one file offset and append behind each other, and a
+ * reopen can dup2() a new file under a thread between its write and its
+ * undo. So each process writes in one of two modes:
+ * - fast (the common case): one write(), no lock, as above. Allowed only
+ *   while the file is far from its size limit and the filesystem far from
+ *   full, by a margin that covers every line any thread of any process
+ *   may have in flight, so that a fast write is never cut short by us.
+ * - careful (within the margin): under the shared mutex, which reopen
+ *   also takes around its dup2(). Every careful writer is serialised and
+ *   no fast write can reach the end of the file, so a short write's
+ *   partial line is the last n bytes of the very file it went to, and
+ *   ftruncate() takes back exactly those.
+ * The margin is kept with a counter of the bytes every process has set
+ * out to write (msglog_shared.appended, added to before each write). A
+ * process samples its file's size and the free space (under the lock, in
+ * careful mode) and may write fast while the counter stays below
+ * msglog_fast_until: the sampled room less the margin. A fast write then
+ * lands at most 2 * (every writer's longest line) past the bytes counted
+ * before it: the lines in flight at the sample, and the ones overtaking
+ * it. Reopen resets msglog_fast_until, so a new file is sampled anew.
+ * The margin is sized for every thread of every process writing its
+ * longest line at once, so on a small limit or a nearly full disk
+ * careful mode is the rule; near the limit it still writes up to the
+ * last byte, it only refuses what does not fit. What the margin cannot
+ * cover: another program filling the disk faster than we sample it (the
+ * disk slack is for that), or a reopen onto a file already within the
+ * margin of its limit racing a write. A fast write cut short anyway takes
+ * the lock and is undone when provably ours (it ends at the size limit,
+ * where nothing can follow it, in the file still open), else left with a
+ * warning.
+ *
  * With --syslog the descriptor is instead a datagram socket connected to
  * the syslog daemon's socket (/dev/log), opened by the master before it
  * forks and drops privileges, shared by every process: each line is one
@@ -27,13 +65,16 @@
 #include "config.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +110,31 @@ static size_t			 msglog_syslog_max;	/* --syslog-max */
 static pthread_mutex_t		*msglog_lock;	/* shared by all processes */
 static atomic_int		 msglog_regular;
 
+/*
+ * Near a limit (see above). The margin in bytes; the file-size limit (-1:
+ * none); this process's sample: fast writes while the shared counter is
+ * at most msglog_fast_until; and the count of this process's reopens, to
+ * tell whether the descriptor still names the file a write went to.
+ */
+#define MSGLOG_DISK_SLACK	(16ULL << 20)	/* for other programs */
+#define MSGLOG_SAMPLE_MAX	(64ULL << 20)	/* resample this often */
+#define MSGLOG_EVENT_MAX	4096		/* msglog_vevent's line */
+#define MSGLOG_THREADS_EXTRA	4	/* a worker's non-pool threads */
+
+struct msglog_shared {
+	pthread_mutex_t		lock;
+	atomic_ullong		appended;	/* bytes set out to write */
+};
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+    "the shared counter must be lock-free to work across processes");
+
+static atomic_ullong		*msglog_appended;	/* in msglog_shared */
+static unsigned long long	 msglog_margin;
+static long long		 msglog_fsize_max = -1;
+static atomic_ullong		 msglog_fast_until;
+static atomic_uint		 msglog_gen;
+
 /* Note whether fd is a regular file, where O_APPEND makes writes whole. */
 static void
 msglog_check_regular(int fd)
@@ -79,18 +145,22 @@ msglog_check_regular(int fd)
 	    S_ISREG(st.st_mode));
 }
 
-/* Map the lock that serialises writes to pipes, sockets and terminals. */
+/*
+ * Map what every process shares: the lock that serialises writes to pipes,
+ * sockets and terminals, and careful writes to files; the byte counter.
+ */
 static int
 msglog_lock_init(void)
 {
 	pthread_mutexattr_t	attr;
 	void			*p;
 
-	p = mmap(NULL, sizeof(*msglog_lock), PROT_READ | PROT_WRITE,
+	p = mmap(NULL, sizeof(struct msglog_shared), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return (-1);
-	msglog_lock = p;
+	msglog_lock = &((struct msglog_shared *)p)->lock;
+	msglog_appended = &((struct msglog_shared *)p)->appended;
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
 	/* a worker killed mid-write must not wedge every other process */
@@ -190,6 +260,31 @@ msglog_syslog_path(void)
 }
 
 /*
+ * The margin of fast writes: twice the longest line every thread of every
+ * process may have in flight at once (workers, one being replaced, each
+ * with its pool and a few threads of its own, and the master). Also note
+ * the file-size limit, which the workers inherit.
+ */
+static void
+msglog_reserve_init(const struct ackd_config *cfg)
+{
+	unsigned long long	line, writers;
+	struct rlimit		rl;
+
+	line = logfmt_line_max(cfg->log_format, cfg->max_message,
+	    64 + ACKD_ADDRSTRLEN + 32);
+	if (line < MSGLOG_EVENT_MAX)
+		line = MSGLOG_EVENT_MAX;
+	writers = (unsigned long long)(cfg->workers + 1) *
+	    (unsigned long long)(cfg->threads + MSGLOG_THREADS_EXTRA) +
+	    MSGLOG_THREADS_EXTRA;
+	msglog_margin = 2 * writers * line;
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur <= (rlim_t)LLONG_MAX)
+		msglog_fsize_max = (long long)rl.rlim_cur;
+}
+
+/*
  * Open the log cfg asks for: its file (NULL for standard output) or the
  * syslog socket, its format and tag. Call once, in the master, before
  * forking. -1 with errno if the file or socket cannot be opened.
@@ -215,7 +310,44 @@ msglog_open(const struct ackd_config *cfg)
 		msglog_fd = fd;
 	}
 	msglog_check_regular(msglog_fd);
+	msglog_reserve_init(cfg);
 	return (msglog_lock_init());
+}
+
+/* Take the shared lock, whose last owner may have died holding it. */
+static void
+msglog_lock_take(void)
+{
+	if (pthread_mutex_lock(msglog_lock) == EOWNERDEAD)
+		pthread_mutex_consistent(msglog_lock);
+}
+
+/* Release the shared lock, keeping errno. */
+static void
+msglog_lock_give(void)
+{
+	int	saved = errno;
+
+	pthread_mutex_unlock(msglog_lock);
+	errno = saved;
+}
+
+/*
+ * Put fd (a newly opened log file) over msglog_fd under the lock, so that
+ * no careful write is between its write and its undo, and have the next
+ * write sample the new file; 0 or -1 with errno.
+ */
+static int
+msglog_install(int fd)
+{
+	int	rc;
+
+	msglog_lock_take();
+	rc = dup2(fd, msglog_fd) == -1 ? -1 : 0;
+	atomic_store(&msglog_fast_until, 0);
+	atomic_fetch_add(&msglog_gen, 1);
+	msglog_lock_give();
+	return (rc);
 }
 
 /* Reopen the log file at its path (after rotation); 0 or -1 with errno. */
@@ -232,7 +364,7 @@ msglog_reopen(void)
 	    O_NOCTTY, MSGLOG_MODE);
 	if (fd == -1)
 		return (-1);
-	if (dup2(fd, msglog_fd) == -1) {
+	if (msglog_install(fd) == -1) {
 		int	saved = errno;
 
 		close(fd);
@@ -283,10 +415,9 @@ static int
 msglog_write_locked(const char *buf, size_t len)
 {
 	ssize_t	n;
-	int	rc = 0, saved;
+	int	rc = 0;
 
-	if (pthread_mutex_lock(msglog_lock) == EOWNERDEAD)
-		pthread_mutex_consistent(msglog_lock);
+	msglog_lock_take();
 	while (len > 0) {
 		n = write(msglog_fd, buf, len);
 		if (n == -1 && errno == EINTR)
@@ -298,29 +429,149 @@ msglog_write_locked(const char *buf, size_t len)
 		buf += n;
 		len -= (size_t)n;
 	}
-	saved = errno;
-	pthread_mutex_unlock(msglog_lock);
-	errno = saved;
+	msglog_lock_give();
 	return (rc);
 }
 
 /*
- * Take back the n bytes a short append just left at the end of the file,
- * so the log never keeps half a line. O_APPEND left the offset right
- * after them; only if the file still ends there (nobody appended since,
- * which on a full disk or at the size limit nobody can) is it cut back.
+ * The bytes this process may write fast from now on, given its file's
+ * size, the file-size limit (-1: none) and the free bytes of the
+ * filesystem: the room left less the margin, 0 if there is none.
+ */
+static unsigned long long
+msglog_room(long long size, long long fsize_max, unsigned long long avail)
+{
+	unsigned long long	room, left;
+
+	room = avail > MSGLOG_DISK_SLACK ? avail - MSGLOG_DISK_SLACK : 0;
+	if (fsize_max >= 0) {
+		left = size < fsize_max ? (unsigned long long)(fsize_max -
+		    size) : 0;
+		if (left < room)
+			room = left;
+	}
+	room = room > msglog_margin ? room - msglog_margin : 0;
+	/* look again now and then: other programs fill the disk too */
+	return (room < MSGLOG_SAMPLE_MAX ? room : MSGLOG_SAMPLE_MAX);
+}
+
+/*
+ * Under the lock: look at the file's size and the free space, and say how
+ * far the counter may go before this process must write carefully again.
+ * The counter is read first, so lines counted but not yet written when we
+ * look are among those the margin covers. Cannot look: careful mode.
  */
 static void
-msglog_undo_partial(size_t n)
+msglog_sample(void)
+{
+	unsigned long long	counted, room = 0;
+	struct stat		st;
+	struct statvfs		sv;
+
+	counted = atomic_load(msglog_appended);
+	if (fstat(msglog_fd, &st) == 0 && fstatvfs(msglog_fd, &sv) == 0)
+		room = msglog_room((long long)st.st_size, msglog_fsize_max,
+		    (unsigned long long)sv.f_bavail * sv.f_frsize);
+	atomic_store(&msglog_fast_until, room > 0 ? counted + room : 0);
+}
+
+/* One write() of buf, retried if a signal came before any byte went. */
+static ssize_t
+msglog_write_once(const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	do {
+		n = write(msglog_fd, buf, len);
+	} while (n == -1 && errno == EINTR);
+	return (n);
+}
+
+/*
+ * Under the lock, in the file it went to: take back the n bytes a short
+ * write just left at the end of the file, so the log never keeps half a
+ * line. The caller knows they are the last n bytes.
+ */
+static void
+msglog_undo(size_t n)
 {
 	struct stat	st;
-	off_t		end;
 
-	end = lseek(msglog_fd, 0, SEEK_CUR);
-	if (end == (off_t)-1 || fstat(msglog_fd, &st) == -1 ||
-	    st.st_size != end || end < (off_t)n ||
-	    ftruncate(msglog_fd, end - (off_t)n) == -1)
+	if (fstat(msglog_fd, &st) == -1 || st.st_size < (off_t)n ||
+	    ftruncate(msglog_fd, st.st_size - (off_t)n) == -1)
 		log_warn("cannot remove a partial log line");
+}
+
+/*
+ * Careful mode: write the line under the lock, and undo a short write
+ * exactly (no careful writer can follow it, no fast one reach the end of
+ * the file, and no reopen swap the descriptor). 0, or -1 with errno.
+ */
+static int
+msglog_write_careful(const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	msglog_lock_take();
+	msglog_sample();
+	n = msglog_write_once(buf, len);
+	if (n > 0 && n < (ssize_t)len)
+		msglog_undo((size_t)n);
+	msglog_lock_give();
+	if (n == (ssize_t)len)
+		return (0);
+	if (n >= 0)
+		errno = ENOSPC;
+	return (-1);
+}
+
+/*
+ * A fast write came up short, which the margin should have made
+ * impossible. Go careful, and take the n bytes back only if they are
+ * provably the end of the file still open: a write stopped by the size
+ * limit ends at the limit, where nothing can follow it. Otherwise leave
+ * them (cutting there might cut someone else's line) and say so.
+ */
+static void
+msglog_undo_fast(size_t n, unsigned gen)
+{
+	struct stat	st;
+
+	msglog_lock_take();
+	atomic_store(&msglog_fast_until, 0);
+	if (atomic_load(&msglog_gen) == gen && msglog_fsize_max >= 0 &&
+	    fstat(msglog_fd, &st) == 0 && st.st_size == msglog_fsize_max)
+		msglog_undo(n);
+	else
+		log_warnx("a partial log line of %zu bytes may be left "
+		    "in the log", n);
+	msglog_lock_give();
+}
+
+/*
+ * Write one line to a regular file: fast while this process's sample
+ * leaves room for it and every line in flight, else carefully. 0, or -1
+ * with errno.
+ */
+static int
+msglog_write_file(const char *buf, size_t len)
+{
+	unsigned long long	end;
+	unsigned		gen;
+	ssize_t			n;
+
+	end = atomic_fetch_add(msglog_appended, len) + len;
+	if (end > atomic_load(&msglog_fast_until))
+		return (msglog_write_careful(buf, len));
+	gen = atomic_load(&msglog_gen);
+	n = msglog_write_once(buf, len);
+	if (n == (ssize_t)len)
+		return (0);
+	if (n > 0)
+		msglog_undo_fast((size_t)n, gen);
+	if (n >= 0)
+		errno = ENOSPC;
+	return (-1);
 }
 
 /* Milliseconds on the monotonic clock. */
@@ -437,22 +688,11 @@ msglog_is_failure(const char *event, const char *extra)
 static int
 msglog_put(const char *buf, size_t len, int warn)
 {
-	ssize_t	n;
-
 	if (msglog_facility != 0)
 		return (msglog_syslog_send(buf, len, warn));
 	if (!atomic_load_explicit(&msglog_regular, memory_order_relaxed))
 		return (msglog_write_locked(buf, len));
-	do {
-		n = write(msglog_fd, buf, len);
-	} while (n == -1 && errno == EINTR);
-	if (n == (ssize_t)len)
-		return (0);
-	if (n > 0)
-		msglog_undo_partial((size_t)n);
-	if (n >= 0)
-		errno = ENOSPC;
-	return (-1);
+	return (msglog_write_file(buf, len));
 }
 
 /*
