@@ -629,6 +629,25 @@ def accepted_clients(port, v6=False):
     return out
 
 
+def unread_bytes(port, sport):
+    """Bytes waiting unread on the daemon's side of the connection from
+    local port sport to port (None while it is not accepted): 0 once
+    the handler has taken what the client sent."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":
+                    continue
+                if int(fields[1].rsplit(":", 1)[1], 16) != port or \
+                    int(fields[2].rsplit(":", 1)[1], 16) != sport:
+                    continue
+                if fields[9] == "0":
+                    return None     # still in the accept queue
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
 def wait_accepted(port, sports, timeout=10, v6=False):
     """Poll until the daemon has accepted the connections from sports."""
     return wait_for(lambda: all(accepted_clients(port, v6).get(p)
@@ -1017,6 +1036,44 @@ class Daemon:
         self.worker_pids = [r["pid"] for r in ws]
         for pid in self.worker_pids:
             self._remember(pid)
+
+    def master_pid(self):
+        """The master's pid as its start line gives it: self.pid but
+        under a wrapper that does not exec (strace, prlimit runs it as
+        a child)."""
+        pid = getattr(self, "start_rec", None) and self.start_rec.get("pid")
+        return pid if isinstance(pid, int) else self.pid
+
+    def counters(self, timeout=10):
+        """SIGUSR1, then the counters of the master's worker=all
+        event=stats line ({name: int}), or None if none came."""
+        master = self.master_pid()
+        since = len(self.records())
+        os.kill(master, signal.SIGUSR1)
+
+        def line():
+            return [r for r in self.records()[since:] if r.event ==
+                "stats" and r.get("worker") == "all" and
+                r.get("pid") == master]
+        found = wait_for(line, timeout)
+        if not found:
+            return None
+        return {k: v for k, v in found[0].items() if isinstance(v, int)
+            and k not in ("pid", "workers")}
+
+    def wait_counters(self, want, timeout=10):
+        """Poll counters() until those named in want (a dict) have its
+        values (a worker counts an ACK a moment after sending it);
+        return the last ones seen, restricted to want's names."""
+        got = {}
+
+        def look():
+            c = self.counters(timeout) or {}
+            got.clear()
+            got.update({k: c.get(k) for k in want})
+            return got == want
+        wait_for(look, timeout, interval=0.1)
+        return dict(got)
 
     def live_workers(self):
         """Live (non-zombie) children of the master."""

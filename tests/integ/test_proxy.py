@@ -47,24 +47,6 @@ def v2_inet6(src, sport, dst="::1", dport=9999):
               struct.pack("!HH", sport, dport))
 
 
-def server_rx(port, sport):
-    """Bytes waiting unread on the daemon's side of the connection from
-    local port sport (None while it is not accepted)."""
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(path) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A":
-                    continue
-                if int(fields[1].rsplit(":", 1)[1], 16) != port or \
-                        int(fields[2].rsplit(":", 1)[1], 16) != sport:
-                    continue
-                if fields[9] == "0":
-                    return None     # still in the accept queue
-                return int(fields[4].split(":")[1], 16)
-    return None
-
-
 def send_parts(port, parts, close=True):
     """Send parts one by one, each once the daemon has read what came
     before; half-close and read the reply (a Reply)."""
@@ -73,7 +55,7 @@ def send_parts(port, parts, close=True):
         for i, part in enumerate(parts):
             c.send(part, shutdown=False)
             if i + 1 < len(parts) and not h.wait_for(
-                    lambda: server_rx(port, c.reply.sport) == 0, 10):
+                    lambda: h.unread_bytes(port, c.reply.sport) == 0, 10):
                 c.reply.error = "the daemon did not take part %d" % i
                 return c.reply
         if close:
