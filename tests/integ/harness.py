@@ -1064,16 +1064,18 @@ class Daemon:
     def wait_counters(self, want, timeout=10):
         """Poll counters() until those named in want (a dict) have its
         values (a worker counts an ACK a moment after sending it);
-        return the last ones seen, restricted to want's names."""
-        got = {}
-
-        def look():
+        return the last ones seen, restricted to want's names. The
+        pause between two looks doubles, as each adds lines to the log
+        (a test's log may have a size limit)."""
+        end = time.monotonic() + timeout
+        pause = 0.1
+        while True:
             c = self.counters(timeout) or {}
-            got.clear()
-            got.update({k: c.get(k) for k in want})
-            return got == want
-        wait_for(look, timeout, interval=0.1)
-        return dict(got)
+            got = {k: c.get(k) for k in want}
+            if got == want or time.monotonic() >= end:
+                return got
+            time.sleep(pause)
+            pause = min(pause * 2, 2)
 
     def live_workers(self):
         """Live (non-zombie) children of the master."""
