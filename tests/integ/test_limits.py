@@ -82,10 +82,21 @@ def worker_of(d, s):
     return None
 
 
+def stopped(pid):
+    """Is every thread of pid stopped (state T)? A thread stopped is out
+    of accept(), so the kernel gives connections to other processes."""
+    try:
+        stats = [h.proc_stat(int(tid))
+                 for tid in os.listdir("/proc/%d/task" % pid)]
+        return all(st is None or st.state in "Tt" for st in stats)
+    except OSError:
+        return False
+
+
 def hold_apart(t, d):
     """Two silent connections from 127.0.0.1 held by different workers:
-    the second is made while the first one's worker is stopped, so only
-    the other can accept it. Returns them."""
+    the second is made once every thread of the first one's worker has
+    stopped, so only the other can accept it. Returns them."""
     first = hold(d.port)
     a = h.wait_for(lambda: worker_of(d, first), 10)
     t.ok("limit: a worker holds the first silent connection", a,
@@ -94,6 +105,8 @@ def hold_apart(t, d):
         return [first]
     os.kill(a, signal.SIGSTOP)
     try:
+        t.ok("limit: its worker stops", h.wait_for(lambda: stopped(a), 10),
+             "worker %d still runs" % a)
         second = hold(d.port)
         b = h.wait_for(lambda: worker_of(d, second), 10)
     finally:
