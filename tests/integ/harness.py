@@ -192,6 +192,7 @@ def run(name, main, deadline=60):
     finally:
         signal.alarm(0)
         _cleanup(checks)
+        _remove_copies()
     if checks.failed == 0:
         shutil.rmtree(tmpdir, ignore_errors=True)
     else:
@@ -375,21 +376,67 @@ def ackd_path():
     return os.path.abspath(p)
 
 
+def reachable_by_others(path):
+    """Can a user who is neither path's owner nor in its group run path:
+    every directory above it searchable by others, the file readable and
+    executable by others? (What an unprivileged user needs to exec it.)"""
+    path = os.path.abspath(path)
+    if os.stat(path).st_mode & 0o005 != 0o005:
+        return False
+    d = os.path.dirname(path)
+    while True:
+        if not os.stat(d).st_mode & 0o001:
+            return False
+        if d == os.path.dirname(d):
+            return True
+        d = os.path.dirname(d)
+
+
+_copies = []  # directories made by ackd_for_others(), removed by run()
+
+
+def ackd_for_others():
+    """
+    The path of an ackd any user may run: the build's own if every
+    directory above it lets others in, else a copy in a fresh directory
+    of the system's temporary directory, mode 0755 (a clone in root's
+    0700 home is the usual case). None if even that is out of reach.
+    """
+    if reachable_by_others(ackd_path()):
+        return ackd_path()
+    if not _copies:
+        d = tempfile.mkdtemp(prefix="ackd-bin-")
+        _copies.append(d)
+        os.chmod(d, 0o755)
+        shutil.copy2(ackd_path(), os.path.join(d, "ackd"))
+        os.chmod(os.path.join(d, "ackd"), 0o755)
+    copy = os.path.join(_copies[0], "ackd")
+    return copy if reachable_by_others(copy) else None
+
+
+def _remove_copies():
+    """Remove what ackd_for_others() made."""
+    while _copies:
+        shutil.rmtree(_copies.pop(), ignore_errors=True)
+
+
 def run_ackd(args, timeout=10, user=None, group=None, env=None, fd3=None,
     pid_env=()):
     """
     Run ackd with args to completion (for flag errors, --help...). Returns
     (status, stdout bytes, stderr bytes); status is None if it did not exit
     within timeout (it is then killed, with its whole session). user and
-    group (ids), if given, are who runs it, without supplementary groups.
+    group (ids), if given, are who runs it, without supplementary groups,
+    and it runs as ackd_for_others() (the caller checks that is not None).
     env, fd3 and pid_env: as for spawn_options().
     """
-    args = [ackd_path()] + list(args)
+    others = user is not None or group is not None
+    args = [ackd_for_others() if others else ackd_path()] + list(args)
     log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
         "run.%d" % len(_daemons))
     command, kw = spawn_options(ackd_command(args, log_base), env, fd3,
         pid_env)
-    if user is not None or group is not None:
+    if others:
         kw.update(user=user, group=group, extra_groups=[])
     return _run_to_end(command, args, log_base, timeout, **kw)
 
@@ -582,6 +629,25 @@ def accepted_clients(port, v6=False):
                 continue
             out[int(fields[2].rsplit(":", 1)[1], 16)] = fields[9] != "0"
     return out
+
+
+def unread_bytes(port, sport):
+    """Bytes waiting unread on the daemon's side of the connection from
+    local port sport to port (None while it is not accepted): 0 once
+    the handler has taken what the client sent."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":
+                    continue
+                if int(fields[1].rsplit(":", 1)[1], 16) != port or \
+                    int(fields[2].rsplit(":", 1)[1], 16) != sport:
+                    continue
+                if fields[9] == "0":
+                    return None     # still in the accept queue
+                return int(fields[4].split(":")[1], 16)
+    return None
 
 
 def wait_accepted(port, sports, timeout=10, v6=False):
@@ -1049,6 +1115,46 @@ class Daemon:
         self.worker_pids = [r["pid"] for r in ws]
         for pid in self.worker_pids:
             self._remember(pid)
+
+    def master_pid(self):
+        """The master's pid as its start line gives it: self.pid but
+        under a wrapper that does not exec (strace, prlimit runs it as
+        a child)."""
+        pid = getattr(self, "start_rec", None) and self.start_rec.get("pid")
+        return pid if isinstance(pid, int) else self.pid
+
+    def counters(self, timeout=10):
+        """SIGUSR1, then the counters of the master's worker=all
+        event=stats line ({name: int}), or None if none came."""
+        master = self.master_pid()
+        since = len(self.records())
+        os.kill(master, signal.SIGUSR1)
+
+        def line():
+            return [r for r in self.records()[since:] if r.event ==
+                "stats" and r.get("worker") == "all" and
+                r.get("pid") == master]
+        found = wait_for(line, timeout)
+        if not found:
+            return None
+        return {k: v for k, v in found[0].items() if isinstance(v, int)
+            and k not in ("pid", "workers")}
+
+    def wait_counters(self, want, timeout=10):
+        """Poll counters() until those named in want (a dict) have its
+        values (a worker counts an ACK a moment after sending it);
+        return the last ones seen, restricted to want's names. The
+        pause between two looks doubles, as each adds lines to the log
+        (a test's log may have a size limit)."""
+        end = time.monotonic() + timeout
+        pause = 0.1
+        while True:
+            c = self.counters(timeout) or {}
+            got = {k: c.get(k) for k in want}
+            if got == want or time.monotonic() >= end:
+                return got
+            time.sleep(pause)
+            pause = min(pause * 2, 2)
 
     def live_workers(self):
         """Live (non-zombie) children of the master."""

@@ -8,6 +8,8 @@ test_faults.py: ackd when its resources fail it.
 - The log is /dev/full, then a writable file again (a symlink swapped
   under the daemon, then SIGHUP): no ACK while full, warnings on stderr
   rate-limited, ACKs resume.
+- Every fdatasync fails under --sync (strace injects EIO): no ACK, a
+  log-failed line and the log_failed counter for each message.
 - The process runs out of descriptors (RLIMIT_NOFILE far below the
   number of held connections): accept() fails with EMFILE, the worker
   pauses instead of spinning, warns once, and recovers by itself.
@@ -113,6 +115,9 @@ def fsize_limit(t, tmp):
     t.eq("fsize: after rotation every message is ACKed again",
          [r.reply.data for r in after], [h.ACK] * 20)
     h.check_acks_logged(t, "fsize after", after, d.records())
+    want = {"log_failed": len(refused), "acked": len(acked) + 20}
+    t.eq("fsize: SIGUSR1: log_failed counts each message not ACKed",
+         d.wait_counters(want), want)
 
 
 def dev_full(t, tmp):
@@ -147,6 +152,33 @@ def dev_full(t, tmp):
     t.eq("dev-full: once writable, every message is ACKed again",
          [r.reply.data for r in after], [h.ACK] * 20)
     h.check_acks_logged(t, "dev-full after", after, d.records())
+
+
+def sync_fails(t, tmp):
+    """
+    --sync with every fdatasync failing (strace injects EIO): the line
+    was written but may not be on disk, so no client gets the ACK, each
+    message has its log-failed line, and log_failed counts every one.
+    """
+    wrap = os.path.join(tmp, "eio.sh")
+    with open(wrap, "w") as f:
+        f.write("#!/bin/sh\nexec strace -f -qq -o /dev/null -e "
+                "trace=fdatasync -e inject=fdatasync:error=EIO '%s' \"$@\"\n"
+                % h.ackd_path())
+    os.chmod(wrap, 0o755)
+    with Wrapped(wrap):
+        d = h.Daemon(tmp, ["--sync", "--threads", "2"], workers=2,
+                     log_name="eio.log")
+    res = send_many(d, "eio", 10)
+    t.eq("sync EIO: no message is ACKed when fdatasync fails",
+         [r.reply.data for r in res if r.reply.data], [])
+    failed = d.wait_records(lambda r: r.event == "log-failed", count=10)
+    t.eq("sync EIO: one log-failed line per message", len(failed), 10)
+    want = {"log_failed": 10, "acked": 0}
+    t.eq("sync EIO: SIGUSR1: log_failed=10 acked=0",
+         d.wait_counters(want), want)
+    t.ok("sync EIO: the failures are reported on stderr",
+         "not acknowledged" in d.stderr(), h.short(d.stderr()[-300:]))
 
 
 def listening_port(pid):
@@ -211,6 +243,15 @@ def main(t, tmp):
         fsize_limit(t, tmp)
         out_of_descriptors(t, tmp)
     dev_full(t, tmp)
+    if shutil.which("strace") is None:
+        t.skip("sync EIO: no ACK when fdatasync fails",
+               "no strace (./bootstrap installs it)")
+    elif os.environ.get("ACKD_WRAPPER"):
+        # valgrind cannot run strace, nor be traced by it
+        t.skip("sync EIO: no ACK when fdatasync fails",
+               "not under $ACKD_WRAPPER")
+    else:
+        sync_fails(t, tmp)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 """
 test_limits.py: --max-connections-per-ip.
 
-Connections one address holds at once are counted across all workers;
-past the limit a connection is closed without an ACK and logged as
-event=refused; other addresses are not affected; a closed connection
-frees its place; a worker killed with its connections leaves no count
-behind. Silent clients hold their places (--defer-accept 0, so that the
-kernel hands them over before they send); each worker has more threads
-than there are silent clients, so a sending client is never stuck
-behind them.
+Connections one address holds at once are counted across all workers
+(the two held connections are put in different workers: the second is
+made while the first one's worker is stopped); past the limit a
+connection is closed without an ACK, logged as event=refused and counted
+in refused; other addresses are not affected; a closed connection frees
+its place; a worker killed with its connections leaves no count behind.
+Silent clients hold their places (--defer-accept 0, so that the kernel
+hands them over before they send); each worker has more threads than
+there are silent clients, so a sending client is never stuck behind
+them.
 """
 
 import os
@@ -56,13 +58,69 @@ def accepted(d, n):
                                   .values() if v) >= n, 10)
 
 
+def worker_of(d, s):
+    """The pid of the worker holding the daemon's side of connection s
+    (its socket inode, from /proc/net/tcp, among the workers' fds), or
+    None while no worker has accepted it."""
+    sport = s.getsockname()[1]
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" and fields[9] != "0" and \
+                    int(fields[1].rsplit(":", 1)[1], 16) == d.port and \
+                    int(fields[2].rsplit(":", 1)[1], 16) == sport:
+                inode = "socket:[%s]" % fields[9]
+    for pid in d.live_workers() if inode else []:
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+            if any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) == inode
+                   for fd in fds):
+                return pid
+        except OSError:
+            pass    # a descriptor closed while we looked
+    return None
+
+
+def stopped(pid):
+    """Is every thread of pid stopped (state T)? A thread stopped is out
+    of accept(), so the kernel gives connections to other processes."""
+    try:
+        stats = [h.proc_stat(int(tid))
+                 for tid in os.listdir("/proc/%d/task" % pid)]
+        return all(st is None or st.state in "Tt" for st in stats)
+    except OSError:
+        return False
+
+
+def hold_apart(t, d):
+    """Two silent connections from 127.0.0.1 held by different workers:
+    the second is made once every thread of the first one's worker has
+    stopped, so only the other can accept it. Returns them."""
+    first = hold(d.port)
+    a = h.wait_for(lambda: worker_of(d, first), 10)
+    t.ok("limit: a worker holds the first silent connection", a,
+         h.short(h.accepted_clients(d.port)))
+    if not a:
+        return [first]
+    os.kill(a, signal.SIGSTOP)
+    try:
+        t.ok("limit: its worker stops", h.wait_for(lambda: stopped(a), 10),
+             "worker %d still runs" % a)
+        second = hold(d.port)
+        b = h.wait_for(lambda: worker_of(d, second), 10)
+    finally:
+        os.kill(a, signal.SIGCONT)
+    t.ok("limit: the other worker holds the second",
+         b and b != a, "first in %s, second in %s" % (a, b))
+    return [first, second]
+
+
 def limit_across_workers(t, tmp):
     d = h.Daemon(tmp, ["--max-connections-per-ip", "2", "--defer-accept",
                        "0", "--read-timeout", "30", "--threads", "4"],
                  workers=2, log_name="limit.log")
-    held = [hold(d.port), hold(d.port)]
-    t.ok("limit: the two silent connections were accepted",
-         accepted(d, 2), h.short(h.accepted_clients(d.port)))
+    held = hold_apart(t, d)
     t.eq("limit: a third connection from the address gets no ACK",
          send_from(d.port, b"third", "127.0.0.1"), b"")
     refused = d.wait_records(lambda r: r.event == "refused", timeout=10)
@@ -79,6 +137,9 @@ def limit_across_workers(t, tmp):
          "no empty line")
     t.eq("limit: then the address may connect again",
          send_from(d.port, b"again", "127.0.0.1"), h.ACK)
+    want = {"accepted": 5, "refused": 1, "acked": 2, "empty": 1}
+    t.eq("limit: SIGUSR1: refused counts the one refusal, accepted all 5",
+         d.wait_counters(want), want)
     for s in held:
         s.close()
 

@@ -5,7 +5,11 @@ SIGUSR1 summary.
 
 Known traffic (37 ACKed messages, 5 empty connections, 3 read timeouts)
 must show up exactly in a scrape (summed over the worker="SLOT" series)
-and in the event=stats lines SIGUSR1 makes the master write. The scrape
+and in the event=stats lines SIGUSR1 makes the master write; so must
+the failing kinds, each made certain (ACKs to clients that reset after
+their EOF, resets after part of a message, a message cut to
+--max-message): every counter is compared with the traffic that must
+move it, never only with 0. The scrape
 itself: status, headers, the exposition format (HELP and TYPE once per
 metric, before its samples). Anything else: 404 for another path, 405
 with Allow: GET for another method, 400 for garbage, 505 for HTTP/2, 431
@@ -18,10 +22,12 @@ port already taken fails the start with exit 69.
 """
 
 import calendar
+import collections
 import os
 import re
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -31,6 +37,8 @@ import harness as h  # noqa: E402
 
 W = 2
 N_ACKED, N_EMPTY, N_TIMEOUT = 37, 5, 3
+N_ERR = 3  # connections of each failing kind in error_counters
+ERR_MAX = 64  # error_counters' --max-message
 SCRAPERS = 8  # connections the master holds at once; one more waits
 READ_DEADLINE = 5  # seconds a scraper has to send its request
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -504,6 +512,71 @@ def check_silent(t, d, port, sent):
     check_sigusr1(t, "second SIGUSR1", d, want, W)
 
 
+def rst_close(s):
+    """Close s with a reset (SO_LINGER on, 0 s) instead of a FIN."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def error_traffic(t, d):
+    """
+    N_ERR connections of each failing kind, every one made certain: while
+    a silent client holds the only thread, N_ERR clients send a message
+    and EOF, then reset; once the holder leaves (empty) the thread logs
+    each message and its ACK fails on the dead socket (ack-failed).
+    Then N_ERR clients send part of a message and reset once the handler
+    has read it (reset), and one message longer than --max-message is cut
+    and ACKed (truncated). Returns the counters that traffic must give.
+    """
+    holder = h.Conn(d.port)
+    t.ok("errors: the silent client holds the thread",
+         h.wait_accepted(d.port, [holder.reply.sport]), "not accepted")
+    sent = 0
+    for i in range(N_ERR):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        msg = h.unique_msg("ack-fails", i)
+        s.sendall(msg)
+        sent += len(msg)
+        s.shutdown(socket.SHUT_WR)
+        rst_close(s)
+    holder.close()
+    for i in range(N_ERR):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        s.sendall(b"the first part of a message")
+        t.ok("errors: reset %d: the handler read the first part" % i,
+             h.wait_for(lambda: h.unread_bytes(d.port, s.getsockname()[1])
+                        == 0, 10), "still unread")
+        rst_close(s)
+    long_msg = b"x" * (ERR_MAX + 10)
+    t.eq("errors: a message past --max-message is ACKed",
+         h.client(d.port, long_msg).data, h.ACK)
+    want = {key: 0 for _, key in COUNTERS}
+    want.update(accepted=1 + 2 * N_ERR + 1, acked=1, empty=1, reset=N_ERR,
+                ack_failed=N_ERR, truncated=1, bytes=sent + ERR_MAX)
+    return want
+
+
+def error_counters(t, tmp):
+    """reset, ack_failed, truncated and empty each moved by exactly the
+    traffic that must move it, in SIGUSR1's line and in a scrape."""
+    d = h.Daemon(tmp, ["--metrics", "127.0.0.1:0", "--threads", "1",
+                       "--defer-accept", "0", "--read-timeout", "30",
+                       "--max-message", str(ERR_MAX), "--framing", "eof"],
+                 workers=1, log_name="errors.log")
+    want = error_traffic(t, d)
+    got = d.wait_counters(want)
+    for _, key in COUNTERS:
+        t.eq("errors: SIGUSR1: %s" % key, got[key], want[key])
+    events = collections.Counter(r.event for r in d.records())
+    t.eq("errors: the log agrees (message, ack-failed, reset, empty)",
+         [events[e] for e in ("message", "ack-failed", "reset", "empty")],
+         [N_ERR + 1, N_ERR, N_ERR, 1])
+    port = metrics_port(t, d)
+    scrape_until(port, want)
+    t.eq("errors: the scrape has the same counters",
+         totals(scrape(t, "errors", port)), want)
+
+
 def check_port_taken(t, tmp, port):
     """--metrics on a port in use: exit 69 with one line naming it."""
     rc, _, err = h.run_ackd(["--port", "0", "--bind", "127.0.0.1",
@@ -541,6 +614,7 @@ def main(t, tmp):
     check_silent(t, d, port, sent)
     d.signal(signal.SIGTERM)
     t.eq("SIGTERM: exit 0", d.wait_exit(30), 0)
+    error_counters(t, tmp)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ sent only once the daemon has taken the previous one off the socket, as
 /proc/net/tcp shows), LOCAL and UNKNOWN served as connections from the
 balancer, and the refusals (no header, garbage, oversized headers, a
 header that never completes, a source outside --proxy-from) with their
-event and counter. Then a real haproxy on loopback, in TCP mode, with a
+event and counter. The header and the message share one --read-timeout:
+each within it but both past it gets no ACK. Then a real haproxy on loopback, in TCP mode, with a
 send-proxy backend and a send-proxy-v2 backend whose tcp-check health
 check (a LOCAL header, a message, expect the ACK) must pass: clients
 through it are logged with their own address, the balancer's as proxy=.
 Without haproxy those checks are skipped.
 """
 
+import calendar
 import os
 import shutil
 import signal
@@ -22,6 +24,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -47,24 +50,6 @@ def v2_inet6(src, sport, dst="::1", dport=9999):
               struct.pack("!HH", sport, dport))
 
 
-def server_rx(port, sport):
-    """Bytes waiting unread on the daemon's side of the connection from
-    local port sport (None while it is not accepted)."""
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(path) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A":
-                    continue
-                if int(fields[1].rsplit(":", 1)[1], 16) != port or \
-                        int(fields[2].rsplit(":", 1)[1], 16) != sport:
-                    continue
-                if fields[9] == "0":
-                    return None     # still in the accept queue
-                return int(fields[4].split(":")[1], 16)
-    return None
-
-
 def send_parts(port, parts, close=True):
     """Send parts one by one, each once the daemon has read what came
     before; half-close and read the reply (a Reply)."""
@@ -73,7 +58,7 @@ def send_parts(port, parts, close=True):
         for i, part in enumerate(parts):
             c.send(part, shutdown=False)
             if i + 1 < len(parts) and not h.wait_for(
-                    lambda: server_rx(port, c.reply.sport) == 0, 10):
+                    lambda: h.unread_bytes(port, c.reply.sport) == 0, 10):
                 c.reply.error = "the daemon did not take part %d" % i
                 return c.reply
         if close:
@@ -214,6 +199,51 @@ def counted(t, d, refused):
     t.ok("SIGUSR1: proxy_refused=%d, refused=0" % refused,
          lines and lines[0].get("proxy_refused") == refused and
          lines[0].get("refused") == 0, h.short([r.raw for r in lines]))
+
+
+def shared_deadline(t, tmp):
+    """
+    The header and the message share one --read-timeout of T: a header
+    that completes at 0.6 T and a message 0.7 T later each fit T alone,
+    but the message comes at 1.3 T, past the shared deadline: no ACK, an
+    event=timeout line for the relayed client, written before 2 T.
+    """
+    timeout = 3.0
+    d = h.Daemon(tmp, ["--proxy-protocol", "--read-timeout", str(timeout)],
+                 workers=1, log_name="deadline.log")
+    c = h.Conn(d.port)
+    t0, t0_wall = time.monotonic(), time.time()
+    steps = [(0, b"PROXY TCP4 192.0.2.61 127.0.0.1 61 62"),
+             (0.6 * timeout, b"\r\n"), (1.3 * timeout, b"too late")]
+    try:
+        for at, data in steps:
+            time.sleep(max(0, t0 + at - time.monotonic()))  # the pacing
+            c.send(data, shutdown=False)
+        c.sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass    # the daemon closed first: what it should do
+    r = c.read_all()
+    c.close()
+    t.eq("shared deadline: no ACK for a message past header + message "
+         "time", r.data, b"")
+    recs = d.wait_records(lambda x: x.get("client") == "192.0.2.61:61")
+    t.ok("shared deadline: one event=timeout line for the relayed client",
+         len(recs) == 1 and recs[0].event == "timeout" and
+         recs[0].get("proxy") == "127.0.0.1:%d" % r.sport,
+         h.short([x.raw for x in d.records()][-3:]))
+    took = log_time(recs[0]) - t0_wall if recs else None
+    t.ok("shared deadline: the daemon gave up within 2x the read timeout "
+         "of the connect (%s s)" % ("%.2f" % took if took else "?"),
+         took is not None and took < 2 * timeout, "took %s" % took)
+    t.note("shared deadline: header done at %.1f s, message sent at %.1f s,"
+           " read timeout %.1f s" % (0.6 * timeout, 1.3 * timeout, timeout))
+
+
+def log_time(rec):
+    """A record's timestamp, in seconds since the epoch."""
+    return calendar.timegm(time.strptime(rec["ts"][:19],
+                                         "%Y-%m-%dT%H:%M:%S")) + \
+        float(rec["ts"][19:-1])
 
 
 def json_format(t, tmp):
@@ -479,6 +509,7 @@ def main(t, tmp):
                        "--event-interval", "0"], workers=2)
     local_unknown(t, d)
     counted(t, d, refusals(t, d))
+    shared_deadline(t, tmp)
     json_format(t, tmp)
     proxy_from(t, tmp)
     with_haproxy(t, tmp)
