@@ -198,6 +198,7 @@ size_t	logfmt_line(char *, size_t, enum ackd_log_format,
 struct tm;
 size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
 	    const char *, pid_t);
+size_t	logfmt_token(char *, size_t, const char *);
 
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const struct ackd_config *);
