@@ -201,8 +201,8 @@ size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
 size_t	logfmt_token(char *, size_t, const char *);
 
 /* msglog.c: the connection log, shared by every thread and process. */
-int	msglog_open(const struct ackd_config *);
-int	msglog_reopen(void);
+int	msglog_open(const struct ackd_config *, char *, size_t);
+int	msglog_reopen(const char *, char *, size_t);
 int	msglog_chown(uid_t, gid_t);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);

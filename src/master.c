@@ -370,15 +370,18 @@ master_begin_shutdown(struct master *m, int status)
 	master_kill_all(m, SIGTERM);
 }
 
-/* SIGHUP: reopen our log, then have every worker reopen its own. */
-static void
-master_reopen(struct master *m)
+/*
+ * SIGHUP, or the log found stale (reason: see msglog_stale): reopen our
+ * log, then have every worker reopen its own. A failure is kept for
+ * systemd's STATUS= until a reopen succeeds.
+ */
+void
+master_reopen(struct master *m, const char *reason)
 {
 	supervise_reopen(m);
-	if (msglog_reopen() == -1)
-		log_warn("cannot reopen the log");
-	else
-		msglog_event("reopen", "%s", "");
+	if (msglog_reopen(reason, m->log_problem,
+	    sizeof(m->log_problem)) == 0)
+		m->log_problem[0] = '\0';
 	master_kill_all(m, SIGHUP);
 }
 
@@ -514,7 +517,7 @@ master_handle_flags(struct master *m)
 	}
 	if (master_got_hup) {
 		master_got_hup = 0;
-		master_reopen(m);
+		master_reopen(m, NULL);
 	}
 	for (; master_got_ttin > 0; master_got_ttin--)
 		if (!m->stopping)

@@ -51,6 +51,8 @@ struct master {
 	long long		 next_tick;	/* watchdog and status */
 	long long		 next_stats;	/* --stats-interval */
 	long long		 next_notify_watchdog;
+	char			 log_problem[512];	/* the last failed
+							 * reopen; "" */
 };
 
 long long	master_now(void);
@@ -59,6 +61,7 @@ void		master_spawn(struct master *, struct slot *);
 void		master_begin_shutdown(struct master *, int);
 int		master_alive(struct master *);
 int		master_live_slot(const struct slot *);
+void		master_reopen(struct master *, const char *);
 
 /* supervise.c */
 void		supervise_news(struct master *);

@@ -36,9 +36,11 @@ supervise_status(struct master *m, const char *state)
 	if (!systemd_enabled())
 		return;
 	scoreboard_total(&total);
+	/* a failed reopen stays in view until one succeeds */
 	systemd_notify("STATUS=%s: %d workers, %lu connections, %lu "
-	    "acknowledged", state, master_alive(m),
-	    total.counter[STATS_ACCEPTED], total.counter[STATS_ACKED]);
+	    "acknowledged%s%s", state, master_alive(m),
+	    total.counter[STATS_ACCEPTED], total.counter[STATS_ACKED],
+	    m->log_problem[0] != '\0' ? "; " : "", m->log_problem);
 }
 
 /* Is every wanted worker up and serving? Then say so, once. */

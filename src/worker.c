@@ -142,10 +142,7 @@ worker_signals(void *arg)
 		case SIGHUP:
 			/* the generation first: a later HUP must find it newer */
 			gen = scoreboard_reopen();
-			if (msglog_reopen() == -1)
-				log_warn("cannot reopen the log");
-			else
-				msglog_event("reopen", "%s", "");
+			msglog_reopen(NULL, NULL, 0);
 			atomic_store(&w->board->reopened, gen);
 			worker_tell_master(w);
 			break;
