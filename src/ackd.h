@@ -308,6 +308,7 @@ enum stats_counter {
 	STATS_REFUSED,
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
 	STATS_BYTES,
+	STATS_REOPEN_FAILED,	/* a log reopen failed: old file kept */
 	STATS_NCOUNTERS
 };
 
@@ -357,6 +358,7 @@ struct scoreboard_slot {
 
 int	scoreboard_init(void);
 struct scoreboard_slot *scoreboard_slot(int);
+struct stats *scoreboard_master(void);
 void	scoreboard_retire(int);
 void	scoreboard_snap(int, struct stats_snap *);
 void	scoreboard_total(struct stats_snap *);

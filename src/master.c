@@ -372,15 +372,17 @@ master_begin_shutdown(struct master *m, int status)
 
 /*
  * SIGHUP, or the log found stale (reason: see msglog_stale): reopen our
- * log, then have every worker reopen its own. A failure is kept for
- * systemd's STATUS= until a reopen succeeds.
+ * log, then have every worker reopen its own. A failure is counted, and
+ * kept for systemd's STATUS= until a reopen succeeds.
  */
 void
 master_reopen(struct master *m, const char *reason)
 {
 	supervise_reopen(m);
 	if (msglog_reopen(reason, m->log_problem,
-	    sizeof(m->log_problem)) == 0)
+	    sizeof(m->log_problem)) == -1)
+		stats_add(scoreboard_master(), STATS_REOPEN_FAILED, 1);
+	else
 		m->log_problem[0] = '\0';
 	master_kill_all(m, SIGHUP);
 }

@@ -124,6 +124,17 @@ worker_tell_master(struct worker *w)
 	kill(w->master, ACKD_NEWS_SIG);
 }
 
+/*
+ * SIGHUP: reopen our log. A failure (said in the log still open) is
+ * counted.
+ */
+static void
+worker_reopen(struct worker *w)
+{
+	if (msglog_reopen(NULL, NULL, 0) == -1)
+		stats_add(&w->board->stats, STATS_REOPEN_FAILED, 1);
+}
+
 /* The signal thread: act on each signal the worker handles. */
 static void *
 worker_signals(void *arg)
@@ -142,7 +153,7 @@ worker_signals(void *arg)
 		case SIGHUP:
 			/* the generation first: a later HUP must find it newer */
 			gen = scoreboard_reopen();
-			msglog_reopen(NULL, NULL, 0);
+			worker_reopen(w);
 			atomic_store(&w->board->reopened, gen);
 			worker_tell_master(w);
 			break;
