@@ -203,6 +203,7 @@ size_t	logfmt_token(char *, size_t, const char *);
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const struct ackd_config *, char *, size_t);
 int	msglog_reopen(const char *, char *, size_t);
+const char *msglog_stale(void);
 int	msglog_chown(uid_t, gid_t);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);
@@ -354,6 +355,7 @@ struct scoreboard_slot {
 	atomic_int	serving;	/* its threads run and it accepts */
 	atomic_int	retire;		/* served --max-connections-per-worker */
 	atomic_uint	reopened;	/* the last reopen generation it did */
+	atomic_int	log_stale;	/* its last reopen failed */
 } __attribute__((aligned(64)));
 
 int	scoreboard_init(void);

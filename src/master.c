@@ -6,7 +6,8 @@
  * unblocks those signals only while it sleeps, so a flag can never be set
  * between the check and the sleep. The same call waits for the metrics
  * listener's sockets, and its timeout is the next timed job: a respawn
- * back-off, the shutdown deadline, the watchdog's tick, a summary.
+ * back-off, the shutdown deadline, the watchdog's tick, a summary, the
+ * once-a-second look at the log file (supervise.c).
  * supervise.c makes the judgements about workers; this file acts.
  */
 #include "config.h"

@@ -51,6 +51,8 @@ struct master {
 	long long		 next_tick;	/* watchdog and status */
 	long long		 next_stats;	/* --stats-interval */
 	long long		 next_notify_watchdog;
+	long long		 next_log_check;	/* is the log stale? */
+	long long		 log_retry_ms;	/* back-off after a failed one */
 	char			 log_problem[512];	/* the last failed
 							 * reopen; "" */
 };

@@ -13,7 +13,9 @@
  * new one, and no thread ever sees a closed descriptor. A reopen that
  * fails keeps the old descriptor, so lines still go somewhere, and says
  * so in that file (event=reopen-failed): an operator who rotated the log
- * finds the reason at the end of the rotated file.
+ * finds the reason at the end of the rotated file. The master also asks
+ * msglog_stale() once a second whether the file was deleted, moved or
+ * replaced under us without a SIGHUP, and then reopens as for one.
  *
  * --log-file takes regular files only, opened with O_NONBLOCK: a FIFO
  * with no reader would otherwise block open() until one came (the master
@@ -426,6 +428,29 @@ msglog_reopen(const char *reason, char *why, size_t size)
 	else
 		msglog_event("reopen", "%s", "");
 	return (0);
+}
+
+/*
+ * Is the log file we write to no longer the file at its path? Then the
+ * reason: "replaced" (another file at the path, whether ours was
+ * renamed or deleted), "deleted" (nothing at the path, and ours has no
+ * name left), "moved" (nothing at the path, ours renamed); NULL if it
+ * still is, for standard output and syslog, and when we cannot tell.
+ */
+const char *
+msglog_stale(void)
+{
+	struct stat	fst, pst;
+
+	if (msglog_facility != 0 || msglog_path == NULL ||
+	    fstat(msglog_fd, &fst) == -1)
+		return (NULL);
+	if (stat(msglog_path, &pst) == 0)
+		return (pst.st_dev != fst.st_dev || pst.st_ino != fst.st_ino ?
+		    "replaced" : NULL);
+	if (fst.st_nlink == 0)
+		return ("deleted");
+	return (errno == ENOENT ? "moved" : NULL);
 }
 
 /*

@@ -126,13 +126,17 @@ worker_tell_master(struct worker *w)
 
 /*
  * SIGHUP: reopen our log. A failure (said in the log still open) is
- * counted.
+ * counted, and flagged for the master, which tries again later.
  */
 static void
 worker_reopen(struct worker *w)
 {
-	if (msglog_reopen(NULL, NULL, 0) == -1)
+	int	failed;
+
+	failed = msglog_reopen(NULL, NULL, 0) == -1;
+	if (failed)
 		stats_add(&w->board->stats, STATS_REOPEN_FAILED, 1);
+	atomic_store(&w->board->log_stale, failed);
 }
 
 /* The signal thread: act on each signal the worker handles. */
