@@ -53,6 +53,7 @@ struct master {
 	long long		 next_notify_watchdog;
 	long long		 next_log_check;	/* is the log stale? */
 	long long		 log_retry_ms;	/* back-off after a failed one */
+	int			 log_gone;	/* the last look found no file */
 	char			 log_problem[512];	/* the last failed
 							 * reopen; "" */
 };

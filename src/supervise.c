@@ -318,31 +318,50 @@ supervise_worker_stale(struct master *m)
 }
 
 /*
- * Is the log stale: its file deleted, moved or replaced under us without
- * a SIGHUP (lines would go to a file nobody reads, or no file at all),
- * or a worker's reopen failed? Then reopen as for SIGHUP. While that
- * keeps not curing it (a directory we may not write to), the next try
- * waits twice as long, up to SUPERVISE_LOG_RETRY_MAX_MS, so each try's
- * reopen-failed lines stay few.
+ * Why the log needs reopening, or NULL: msglog_stale's reason (the file
+ * deleted, moved or replaced under us without a SIGHUP: lines would go
+ * to a file nobody reads, or to no file at all), or "worker" if some
+ * worker's last reopen failed. Nothing at the path counts only at the
+ * second look in a row: a rotator may be between its rename and its
+ * create (logrotate creates with O_EXCL, and moves a file in its way
+ * aside), so the path is left to it until then.
+ */
+static const char *
+supervise_log_stale(struct master *m)
+{
+	const char	*reason = msglog_stale();
+	int		 gone = reason != NULL && strcmp(reason, "replaced") != 0;
+
+	if (gone && !m->log_gone) {
+		m->log_gone = 1;
+		return (NULL);
+	}
+	m->log_gone = 0;
+	if (reason == NULL && (reason = supervise_worker_stale(m)) == NULL)
+		m->log_retry_ms = 0;	/* all well: no back-off */
+	return (reason);
+}
+
+/*
+ * The log's look, once a second: reopen a stale log as for SIGHUP. While
+ * that keeps not curing it (a directory we may not write to), the next
+ * try waits twice as long, up to SUPERVISE_LOG_RETRY_MAX_MS, so that the
+ * reopen-failed lines of each try stay few.
  */
 static void
 supervise_log_check(struct master *m, long long now)
 {
 	const char	*reason;
 
-	if ((reason = msglog_stale()) == NULL)
-		reason = supervise_worker_stale(m);
-	if (reason == NULL)
-		m->log_retry_ms = 0;
-	else {
+	if ((reason = supervise_log_stale(m)) != NULL) {
 		master_reopen(m, reason);
 		m->log_retry_ms = m->log_retry_ms == 0 ?
 		    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms * 2;
 		if (m->log_retry_ms > SUPERVISE_LOG_RETRY_MAX_MS)
 			m->log_retry_ms = SUPERVISE_LOG_RETRY_MAX_MS;
 	}
-	m->next_log_check = now + (m->log_retry_ms > 0 ? m->log_retry_ms :
-	    SUPERVISE_LOG_CHECK_MS);
+	m->next_log_check = now + (m->log_gone || m->log_retry_ms == 0 ?
+	    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms);
 }
 
 /*
@@ -369,8 +388,7 @@ supervise_due(long long next, long long at, long long now)
 /*
  * Run the periodic jobs that are due: the watchdog, the systemd watchdog
  * and status, the stats interval, the log's check, a reload that takes
- * too long. Returns
- * ms until the next one, or -1 if there is none.
+ * too long. Returns ms until the next one, or -1 if there is none.
  */
 long long
 supervise_timers(struct master *m)
