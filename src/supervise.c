@@ -344,9 +344,10 @@ supervise_log_stale(struct master *m)
 
 /*
  * The log's look, once a second: reopen a stale log as for SIGHUP. While
- * that keeps not curing it (a directory we may not write to), the next
- * try waits twice as long, up to SUPERVISE_LOG_RETRY_MAX_MS, so that the
- * reopen-failed lines of each try stay few.
+ * reopens keep failing (ours, or a worker's again: a directory we may
+ * not write to), the next try waits twice as long, up to
+ * SUPERVISE_LOG_RETRY_MAX_MS, so that the reopen-failed lines of each try
+ * stay few.
  */
 static void
 supervise_log_check(struct master *m, long long now)
@@ -355,9 +356,12 @@ supervise_log_check(struct master *m, long long now)
 
 	if ((reason = supervise_log_stale(m)) != NULL) {
 		master_reopen(m, reason);
-		m->log_retry_ms = m->log_retry_ms == 0 ?
-		    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms * 2;
-		if (m->log_retry_ms > SUPERVISE_LOG_RETRY_MAX_MS)
+		/* ours worked: each new deletion gets the next look */
+		if (m->log_problem[0] == '\0' && strcmp(reason, "worker") != 0)
+			m->log_retry_ms = 0;
+		else if ((m->log_retry_ms = m->log_retry_ms == 0 ?
+		    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms * 2) >
+		    SUPERVISE_LOG_RETRY_MAX_MS)
 			m->log_retry_ms = SUPERVISE_LOG_RETRY_MAX_MS;
 	}
 	m->next_log_check = now + (m->log_gone || m->log_retry_ms == 0 ?
