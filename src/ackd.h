@@ -212,10 +212,12 @@ size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
 	    const char *, pid_t);
 size_t	logfmt_syslog_fit(enum ackd_log_format, const char *, const char *,
 	    size_t);
+size_t	logfmt_token(char *, size_t, const char *);
 
 /* msglog.c: the connection log, shared by every thread and process. */
-int	msglog_open(const struct ackd_config *);
-int	msglog_reopen(void);
+int	msglog_open(const struct ackd_config *, char *, size_t);
+int	msglog_reopen(const char *, char *, size_t);
+const char *msglog_stale(void);
 int	msglog_chown(uid_t, gid_t);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);
@@ -371,6 +373,7 @@ enum stats_counter {
 	STATS_REFUSED,
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
 	STATS_BYTES,
+	STATS_REOPEN_FAILED,	/* a log reopen failed: old file kept */
 	STATS_NCOUNTERS
 };
 
@@ -416,10 +419,12 @@ struct scoreboard_slot {
 	atomic_int	serving;	/* its threads run and it accepts */
 	atomic_int	retire;		/* served --max-connections-per-worker */
 	atomic_uint	reopened;	/* the last reopen generation it did */
+	atomic_int	log_stale;	/* its last reopen failed */
 } __attribute__((aligned(64)));
 
 int	scoreboard_init(void);
 struct scoreboard_slot *scoreboard_slot(int);
+struct stats *scoreboard_master(void);
 void	scoreboard_retire(int);
 void	scoreboard_snap(int, struct stats_snap *);
 void	scoreboard_total(struct stats_snap *);

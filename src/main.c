@@ -109,13 +109,8 @@ main(int argc, char **argv)
 	/* after the fork: the lock belongs to the process that takes it */
 	if (cfg.pid_file != NULL)
 		pidfile_open(cfg.pid_file);
-	if (msglog_open(&cfg) == -1) {
-		if (cfg.syslog_facility != 0)
-			fatal(ACKD_EXIT_CANTCREAT, "cannot connect to the syslog "
-			    "socket %s", msglog_syslog_path());
-		fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
-		    cfg.log_file != NULL ? cfg.log_file : "(stdout)");
-	}
+	if (msglog_open(&cfg, err, sizeof(err)) == -1)
+		fatalx(ACKD_EXIT_CANTCREAT, "%s", err);
 	/* the sockets systemd passed us, or our own */
 	if ((status = listen_open(&cfg, err, sizeof(err))) != 0)
 		fatalx(status, "%s", err);

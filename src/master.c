@@ -6,7 +6,8 @@
  * unblocks those signals only while it sleeps, so a flag can never be set
  * between the check and the sleep. The same call waits for the metrics
  * listener's sockets, and its timeout is the next timed job: a respawn
- * back-off, the shutdown deadline, the watchdog's tick, a summary.
+ * back-off, the shutdown deadline, the watchdog's tick, a summary, the
+ * once-a-second look at the log file (supervise.c).
  * supervise.c makes the judgements about workers; this file acts.
  */
 #include "config.h"
@@ -370,15 +371,20 @@ master_begin_shutdown(struct master *m, int status)
 	master_kill_all(m, SIGTERM);
 }
 
-/* SIGHUP: reopen our log, then have every worker reopen its own. */
-static void
-master_reopen(struct master *m)
+/*
+ * SIGHUP, or the log found stale (reason: see msglog_stale): reopen our
+ * log, then have every worker reopen its own. A failure is counted, and
+ * kept for systemd's STATUS= until a reopen succeeds.
+ */
+void
+master_reopen(struct master *m, const char *reason)
 {
 	supervise_reopen(m);
-	if (msglog_reopen() == -1)
-		log_warn("cannot reopen the log");
+	if (msglog_reopen(reason, m->log_problem,
+	    sizeof(m->log_problem)) == -1)
+		stats_add(scoreboard_master(), STATS_REOPEN_FAILED, 1);
 	else
-		msglog_event("reopen", "%s", "");
+		m->log_problem[0] = '\0';
 	master_kill_all(m, SIGHUP);
 }
 
@@ -514,7 +520,7 @@ master_handle_flags(struct master *m)
 	}
 	if (master_got_hup) {
 		master_got_hup = 0;
-		master_reopen(m);
+		master_reopen(m, NULL);
 	}
 	for (; master_got_ttin > 0; master_got_ttin--)
 		if (!m->stopping)

@@ -51,6 +51,11 @@ struct master {
 	long long		 next_tick;	/* watchdog and status */
 	long long		 next_stats;	/* --stats-interval */
 	long long		 next_notify_watchdog;
+	long long		 next_log_check;	/* is the log stale? */
+	long long		 log_retry_ms;	/* back-off after a failed one */
+	int			 log_gone;	/* the last look found no file */
+	char			 log_problem[512];	/* the last failed
+							 * reopen; "" */
 };
 
 long long	master_now(void);
@@ -59,6 +64,7 @@ void		master_spawn(struct master *, struct slot *);
 void		master_begin_shutdown(struct master *, int);
 int		master_alive(struct master *);
 int		master_live_slot(const struct slot *);
+void		master_reopen(struct master *, const char *);
 
 /* supervise.c */
 void		supervise_news(struct master *);

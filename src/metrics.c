@@ -320,8 +320,9 @@ metrics_master(struct metrics_text *t, int live)
 /*
  * The body of a scrape, in the text exposition format: every counter
  * and gauge of stats.c, one sample per worker slot (label worker="SLOT")
- * for the slots that have a live worker or ever counted anything, then
- * the master's own. Counters are the slot's since the start, across the
+ * for the slots that have a live worker or ever counted anything (and
+ * worker="master" for the master's failed reopens), then the master's
+ * own gauges. Counters are the slot's since the start, across the
  * workers that held it, so they never go down. Returns a buffer to free
  * with its length in *len, or NULL if memory ran out.
  */
@@ -329,6 +330,7 @@ char *
 metrics_body(size_t *len)
 {
 	static struct stats_snap snap[ACKD_WORKERS_MAX];  /* off the stack */
+	struct stats_snap	 master;
 	unsigned char		 shown[ACKD_WORKERS_MAX];
 	struct metrics_text	 t;
 	int			 i, k, live = 0;
@@ -340,6 +342,7 @@ metrics_body(size_t *len)
 		for (k = 0; !shown[i] && k < STATS_NCOUNTERS; k++)
 			shown[i] = snap[i].counter[k] != 0;
 	}
+	stats_read(scoreboard_master(), &master);
 	memset(&t, 0, sizeof(t));
 	if ((t.buf = malloc(METRICS_BODY_SIZE)) == NULL)
 		return (NULL);
@@ -352,6 +355,10 @@ metrics_body(size_t *len)
 				metrics_printf(&t, "%s{worker=\"%d\"} %lu\n",
 				    stats_counter_names[k].metric, i,
 				    snap[i].counter[k]);
+		/* the one counter the master moves itself, always shown */
+		if (k == STATS_REOPEN_FAILED)
+			metrics_printf(&t, "%s{worker=\"master\"} %lu\n",
+			    stats_counter_names[k].metric, master.counter[k]);
 	}
 	for (k = 0; k < STATS_NGAUGES; k++) {
 		metrics_family(&t, stats_gauge_names[k].metric,

@@ -38,6 +38,9 @@ const struct stats_name stats_counter_names[STATS_NCOUNTERS] = {
 	    "not from --proxy-from." },
 	{ "bytes", "ackd_received_bytes_total",
 	    "Message bytes received and logged." },
+	{ "reopen_failed", "ackd_reopen_failed_total",
+	    "Log reopens that failed, the old file kept; the master's own "
+	    "under worker=master." },
 };
 
 /* The same for each gauge. */

@@ -2,8 +2,9 @@
  * supervise.c: the master's judgements about its workers, beyond
  * respawning them: when the daemon is ready, when a reload is done, when
  * a worker is stuck (the watchdog), when workers keep dying at start (the
- * crash-loop breaker), when a worker has served enough (recycling), and
- * the summaries of their counters. master.c calls in; this file reads the
+ * crash-loop breaker), when a worker has served enough (recycling), when
+ * the log file was deleted or replaced under us, and the summaries of
+ * their counters. master.c calls in; this file reads the
  * scoreboard the workers write and asks master.c to act.
  */
 #include "config.h"
@@ -26,6 +27,10 @@
 /* How often the watchdog looks, at most, and the systemd status. */
 #define SUPERVISE_TICK_MS		1000
 #define SUPERVISE_STATUS_MS		2000
+/* How often the master looks whether the log file is still at its path,
+ * and the longest wait between automatic reopens that keep failing. */
+#define SUPERVISE_LOG_CHECK_MS		1000
+#define SUPERVISE_LOG_RETRY_MAX_MS	60000
 
 /* Tell systemd (if it listens) how many workers serve and what they did. */
 void
@@ -36,9 +41,11 @@ supervise_status(struct master *m, const char *state)
 	if (!systemd_enabled())
 		return;
 	scoreboard_total(&total);
+	/* a failed reopen stays in view until one succeeds */
 	systemd_notify("STATUS=%s: %d workers, %lu connections, %lu "
-	    "acknowledged", state, master_alive(m),
-	    total.counter[STATS_ACCEPTED], total.counter[STATS_ACKED]);
+	    "acknowledged%s%s", state, master_alive(m),
+	    total.counter[STATS_ACCEPTED], total.counter[STATS_ACKED],
+	    m->log_problem[0] != '\0' ? "; " : "", m->log_problem);
 }
 
 /* Is every wanted worker up and serving? Then say so, once. */
@@ -297,6 +304,70 @@ supervise_summary(struct master *m)
 	    buf);
 }
 
+/* "worker" if some live worker's last reopen failed, else NULL. */
+static const char *
+supervise_worker_stale(struct master *m)
+{
+	int	i;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++)
+		if (master_live_slot(&m->slots[i]) &&
+		    atomic_load(&scoreboard_slot(i)->log_stale))
+			return ("worker");
+	return (NULL);
+}
+
+/*
+ * Why the log needs reopening, or NULL: msglog_stale's reason (the file
+ * deleted, moved or replaced under us without a SIGHUP: lines would go
+ * to a file nobody reads, or to no file at all), or "worker" if some
+ * worker's last reopen failed. Nothing at the path counts only at the
+ * second look in a row: a rotator may be between its rename and its
+ * create (logrotate creates with O_EXCL, and moves a file in its way
+ * aside), so the path is left to it until then.
+ */
+static const char *
+supervise_log_stale(struct master *m)
+{
+	const char	*reason = msglog_stale();
+	int		 gone = reason != NULL && strcmp(reason, "replaced") != 0;
+
+	if (gone && !m->log_gone) {
+		m->log_gone = 1;
+		return (NULL);
+	}
+	m->log_gone = 0;
+	if (reason == NULL && (reason = supervise_worker_stale(m)) == NULL)
+		m->log_retry_ms = 0;	/* all well: no back-off */
+	return (reason);
+}
+
+/*
+ * The log's look, once a second: reopen a stale log as for SIGHUP. While
+ * reopens keep failing (ours, or a worker's again: a directory we may
+ * not write to), the next try waits twice as long, up to
+ * SUPERVISE_LOG_RETRY_MAX_MS, so that the reopen-failed lines of each try
+ * stay few.
+ */
+static void
+supervise_log_check(struct master *m, long long now)
+{
+	const char	*reason;
+
+	if ((reason = supervise_log_stale(m)) != NULL) {
+		master_reopen(m, reason);
+		/* ours worked: each new deletion gets the next look */
+		if (m->log_problem[0] == '\0' && strcmp(reason, "worker") != 0)
+			m->log_retry_ms = 0;
+		else if ((m->log_retry_ms = m->log_retry_ms == 0 ?
+		    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms * 2) >
+		    SUPERVISE_LOG_RETRY_MAX_MS)
+			m->log_retry_ms = SUPERVISE_LOG_RETRY_MAX_MS;
+	}
+	m->next_log_check = now + (m->log_gone || m->log_retry_ms == 0 ?
+	    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms);
+}
+
 /*
  * How often the periodic look comes: the watchdog's judgement is at most
  * a quarter of its timeout late; the systemd status needs less.
@@ -320,8 +391,8 @@ supervise_due(long long next, long long at, long long now)
 
 /*
  * Run the periodic jobs that are due: the watchdog, the systemd watchdog
- * and status, the stats interval, a reload that takes too long. Returns
- * ms until the next one, or -1 if there is none.
+ * and status, the stats interval, the log's check, a reload that takes
+ * too long. Returns ms until the next one, or -1 if there is none.
  */
 long long
 supervise_timers(struct master *m)
@@ -359,6 +430,9 @@ supervise_timers(struct master *m)
 		}
 		next = supervise_due(next, m->next_stats, now);
 	}
+	if (now >= m->next_log_check)
+		supervise_log_check(m, now);
+	next = supervise_due(next, m->next_log_check, now);
 	if (m->reopen_at != 0) {
 		if (now - m->reopen_at >= SUPERVISE_RELOAD_MS) {
 			log_warnx("workers did not all reopen the log within "

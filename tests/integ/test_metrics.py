@@ -57,7 +57,10 @@ COUNTERS = [
     ("ackd_connections_refused_total", "refused"),
     ("ackd_connections_proxy_refused_total", "proxy_refused"),
     ("ackd_received_bytes_total", "bytes"),
+    ("ackd_reopen_failed_total", "reopen_failed"),
 ]
+# counters the master moves itself too, in a worker="master" series
+MASTER_COUNTERS = ["ackd_reopen_failed_total"]
 GAUGES = [
     ("ackd_queue_depth", "queue"),
     ("ackd_queue_depth_max", "queue_max"),
@@ -216,9 +219,14 @@ def check_families(t, label, fams):
          h.short({n: fams.get(n, {}).get("help") for n, _ in want}))
     bad = [(n, lab) for n, _ in COUNTERS + GAUGES
            for lab, _ in fams.get(n, {}).get("samples", [])
-           if set(lab) != {"worker"} or not lab["worker"].isdigit()]
+           if set(lab) != {"worker"} or not (lab["worker"].isdigit() or
+                                             (n in MASTER_COUNTERS and
+                                              lab["worker"] == "master"))]
     t.eq("%s: per-worker samples carry worker=\"SLOT\" alone" % label,
          bad, [])
+    t.eq("%s: one worker=\"master\" series of each master counter" %
+         label, [list(per_worker(fams, n)).count("master")
+                 for n in MASTER_COUNTERS], [1] * len(MASTER_COUNTERS))
     t.eq("%s: ackd_up 1" % label, per_worker(fams, "ackd_up"), {None: 1.0})
     start = per_worker(fams, "ackd_start_time_seconds").get(None, 0)
     t.ok("%s: ackd_start_time_seconds is about now" % label,
