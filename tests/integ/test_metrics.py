@@ -569,7 +569,9 @@ def error_counters(t, tmp):
     traffic that must move it, in SIGUSR1's line and in a scrape."""
     d = h.Daemon(tmp, ["--metrics", "127.0.0.1:0", "--threads", "1",
                        "--defer-accept", "0", "--read-timeout", "30",
-                       "--max-message", str(ERR_MAX), "--framing", "eof"],
+                       "--max-message", str(ERR_MAX), "--framing", "eof",
+                       # a line per connection, to compare with the counts
+                       "--event-interval", "0"],
                  workers=1, log_name="errors.log")
     want = error_traffic(t, d)
     got = d.wait_counters(want)
