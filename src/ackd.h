@@ -513,7 +513,7 @@ const char *http_reason(int);
 size_t	http_head(char *, size_t, int, const char *, size_t);
 
 /* metrics.c: the master's Prometheus endpoint (--metrics). */
-#define ACKD_METRICS_FDS	9	/* the listener and up to 8 scrapers */
+#define ACKD_METRICS_FDS	65	/* the listener and up to 64 scrapers */
 #define ACKD_METRICS_HEAD_MAX	4096	/* a request head, at most */
 int	metrics_listen(const struct ackd_config *, char *, size_t);
 int	metrics_pollfds(struct pollfd *, int);

@@ -19,7 +19,7 @@ struct slot {
 	pid_t		 pid;
 	long long	 started;	/* ms, monotonic */
 	long long	 respawn_at;
-	int		 quick_deaths;	/* in a row, for the back-off */
+	int		 quick_deaths;	/* never served, in a row: back-off */
 	int		 served;	/* it said it was serving */
 	int		 replaced;	/* recycled: its death is expected */
 	unsigned long	 progress;	/* the last value the watchdog saw */
@@ -71,6 +71,8 @@ void		supervise_news(struct master *);
 void		supervise_reopen(struct master *);
 long long	supervise_timers(struct master *);
 int		supervise_death(struct master *, struct slot *, int);
+void		supervise_give_up(struct master *);
+long long	supervise_backoff(int, int, int *);
 void		supervise_summary(struct master *);
 void		supervise_status(struct master *, const char *);
 

@@ -3,14 +3,16 @@
  * respawning them: when the daemon is ready, when a reload is done, when
  * a worker is stuck (the watchdog), when workers keep dying at start (the
  * crash-loop breaker), when a worker has served enough (recycling), when
- * the log file was deleted or replaced under us, and the summaries of
- * their counters. master.c calls in; this file reads the
+ * the log file was deleted or replaced under us, the summaries of their
+ * counters, and how soon a dead worker is replaced (the respawn back-off,
+ * for workers that never served). master.c calls in; this file reads the
  * scoreboard the workers write and asks master.c to act.
  */
 #include "config.h"
 
 #include <sys/wait.h>
 
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +26,9 @@
 #define SUPERVISE_ABORT_GRACE_MS	5000
 /* How long a reload waits for the workers before saying READY anyway. */
 #define SUPERVISE_RELOAD_MS		10000
+/* The respawn back-off of workers that never served: first, most. */
+#define SUPERVISE_BACKOFF_MIN_MS	100
+#define SUPERVISE_BACKOFF_MAX_MS	10000
 /* How often the watchdog looks, at most, and the systemd status. */
 #define SUPERVISE_TICK_MS		1000
 #define SUPERVISE_STATUS_MS		2000
@@ -178,10 +183,11 @@ supervise_crash_loop(struct master *m, long long now, long long *window)
 
 /*
  * Judge the death of slot's worker (not retiring, not at shutdown): 0, or
- * -1 if workers keep dying at start: then the master gives up. Dying at
- * start is dying before serving: a worker that cannot start will never
- * serve, so forking more only burns the machine. One that served and was
- * then killed, however young, is replaced without counting.
+ * -1 if workers keep dying at start: then the caller logs the death and
+ * has supervise_give_up() stop the master. Dying at start is dying
+ * before serving: a worker that cannot start will never serve, so
+ * forking more only burns the machine. One that served and was then
+ * killed, however young, is replaced without counting.
  */
 int
 supervise_death(struct master *m, struct slot *slot, int status)
@@ -209,13 +215,56 @@ supervise_death(struct master *m, struct slot *slot, int status)
 	    (long)slot->pid, desc, at_start ? " before serving" : "");
 	if (!at_start || !supervise_crash_loop(m, now, &window))
 		return (0);
+	return (-1);
+}
+
+/* Workers keep dying at start (supervise_death said -1): stop, exit 70. */
+void
+supervise_give_up(struct master *m)
+{
+	long long	newest, window;
+
+	newest = m->crash_deaths[(m->crash_next + MASTER_CRASH_DEATHS - 1) %
+	    MASTER_CRASH_DEATHS];
+	window = newest - m->crash_deaths[m->crash_next];
 	log_warnx("workers keep dying at start: %d died before serving "
 	    "within %lld ms; giving up (exit %d)", MASTER_CRASH_DEATHS, window,
 	    ACKD_EXIT_SOFTWARE);
 	msglog_event("crash-loop", "deaths=%d within_ms=%lld",
 	    MASTER_CRASH_DEATHS, window);
 	master_begin_shutdown(m, ACKD_EXIT_SOFTWARE);
-	return (-1);
+}
+
+/*
+ * How long to wait, in ms, before replacing a dead worker that is to be
+ * replaced. The back-off is for workers that cannot start: one that
+ * never served (never got as far as accepting) would most likely fail
+ * the same way again at once, so each such death in a row
+ * (*quick_deaths) doubles the wait, from SUPERVISE_BACKOFF_MIN_MS up to
+ * SUPERVISE_BACKOFF_MAX_MS, and the crash-loop breaker counts them. One
+ * that served had started fine: what ended it (the OOM killer, an
+ * operator's kill -9, a crash) says nothing about its successor's start,
+ * and every moment without it is an outage, so it is replaced at once,
+ * however young, and the count starts again. So is one whose end the
+ * master caused (expected: recycled, or aborted by the watchdog). Pure.
+ */
+long long
+supervise_backoff(int served, int expected, int *quick_deaths)
+{
+	long long	delay;
+	int		shift;
+
+	if (served || expected) {
+		*quick_deaths = 0;
+		return (0);
+	}
+	shift = *quick_deaths < 7 ? *quick_deaths : 7;
+	delay = (long long)SUPERVISE_BACKOFF_MIN_MS << shift;
+	if (delay > SUPERVISE_BACKOFF_MAX_MS)
+		delay = SUPERVISE_BACKOFF_MAX_MS;
+	if (*quick_deaths < INT_MAX)
+		(*quick_deaths)++;
+	return (delay);
 }
 
 /*
