@@ -245,7 +245,8 @@ int	net_write_all(int, const void *, size_t);
 /* frame.c: where a message ends (--framing); the scan is pure. */
 struct frame {
 	enum ackd_framing	 mode;
-	size_t			 size;		/* room: max_message + 1 */
+	size_t			 size;		/* the most: max_message + 1 */
+	size_t			 room;		/* the buffer's size, <= size */
 	size_t			 len;		/* bytes received so far */
 	size_t			 msg_len;	/* the message, once done */
 	int			 done;
@@ -255,7 +256,9 @@ struct frame {
 void	frame_init(struct frame *, enum ackd_framing, size_t);
 int	frame_feed(struct frame *, const unsigned char *, size_t);
 int	frame_eof(struct frame *);
+#define FRAME_FULL	(-2)	/* frame_read_until: room is full, size is not */
 ssize_t	frame_read(struct frame *, int, unsigned char *, int);
+ssize_t	frame_read_until(struct frame *, int, unsigned char *, long long);
 
 /* queue.c: a bounded FIFO of connections; lock rules are in queue.c. */
 struct queue_waiter {

@@ -5,9 +5,12 @@
  * line: it ends after the first '\n' (which belongs to it), and bytes
  *       the client sent after that are dropped.
  * eof:  it ends when the client half-closes its side.
- * In every mode the message also ends once the buffer (--max-message
- * plus one byte, so that the handler sees truncation) is full, and in
+ * In every mode the message also ends once size bytes (--max-message
+ * plus one byte, so that the handler sees truncation) are in, and in
  * line mode also at end of file: the client can send nothing more.
+ * The buffer may be smaller than size (room): frame_read_until then
+ * stops when it is full, the caller gives it a larger one holding the
+ * same bytes, and the scan goes on where it was.
  *
  * The scan (frame_feed, frame_eof) is pure, for unit tests. frame_read
  * is the thin I/O around it, with one deadline for the whole message:
@@ -29,6 +32,7 @@ frame_init(struct frame *fr, enum ackd_framing mode, size_t size)
 	memset(fr, 0, sizeof(*fr));
 	fr->mode = mode;
 	fr->size = size;
+	fr->room = size;
 }
 
 /*
@@ -93,32 +97,48 @@ frame_now_ms(void)
 }
 
 /*
- * Read one message from fd into buf (fr->size bytes of room) within
- * timeout_ms in all. Returns its length (fr->size means it was cut), 0
- * if the client closed without sending anything, or -1 with errno
- * (ETIMEDOUT, ECONNRESET, ...): fr->len bytes of an unfinished message
- * are then in buf.
+ * Read one message from fd into buf (fr->room bytes) by deadline_ms on
+ * the monotonic clock. Returns its length (fr->size means it was cut), 0
+ * if the client closed without sending anything, FRAME_FULL when room
+ * bytes are in but not yet size (call again with more room), or -1 with
+ * errno (ETIMEDOUT, ECONNRESET, ...): fr->len bytes of an unfinished
+ * message are then in buf.
  */
 ssize_t
-frame_read(struct frame *fr, int fd, unsigned char *buf, int timeout_ms)
+frame_read_until(struct frame *fr, int fd, unsigned char *buf,
+    long long deadline_ms)
 {
-	long long	deadline, left = timeout_ms;
+	long long	left;
 	ssize_t		n;
 
-	/* one clock read (vDSO, no syscall) per message: cheap enough */
-	deadline = frame_now_ms() + timeout_ms;
+	/* one clock read (vDSO, no syscall) per read: cheap enough */
+	left = deadline_ms - frame_now_ms();
 	for (;;) {
-		n = net_read_timed(fd, buf + fr->len, fr->size - fr->len,
-		    (int)left);
+		if (fr->len == fr->room)
+			return (FRAME_FULL);
+		/* at the deadline, take what is there without waiting */
+		n = net_read_timed(fd, buf + fr->len, fr->room - fr->len,
+		    left > 0 ? (int)left : 0);
 		if (n == -1)
 			return (-1);
 		if (n == 0)
 			return (frame_eof(fr) ? (ssize_t)fr->msg_len : 0);
 		if (frame_feed(fr, buf, (size_t)n))
 			return ((ssize_t)fr->msg_len);
-		if ((left = deadline - frame_now_ms()) <= 0) {
+		if ((left = deadline_ms - frame_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
 	}
+}
+
+/*
+ * frame_read_until with a buffer of fr->size bytes and timeout_ms from
+ * now in all.
+ */
+ssize_t
+frame_read(struct frame *fr, int fd, unsigned char *buf, int timeout_ms)
+{
+	fr->room = fr->size;
+	return (frame_read_until(fr, fd, buf, frame_now_ms() + timeout_ms));
 }
