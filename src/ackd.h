@@ -365,6 +365,32 @@ void	scoreboard_total(struct stats_snap *);
 void	scoreboard_set_reopen(unsigned);
 unsigned scoreboard_reopen(void);
 
+/* bigbuf.c: large messages' memory, from a per-worker budget. */
+#define BIGBUF_SMALL		4096	/* a thread's own message buffer, at most */
+
+struct bigbuf {
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 freed;		/* someone gave budget back */
+	size_t			 cap;		/* --max-memory */
+	size_t			 reserve;	/* the most one connection takes */
+	size_t			 used;
+	const void		*owner;		/* may draw on the reserve */
+};
+
+enum bigbuf_verdict {
+	BIGBUF_TAKE,		/* leaves the reserve free */
+	BIGBUF_TAKE_OWNER,	/* from the reserve: the taker owns it */
+	BIGBUF_WAIT
+};
+
+int	bigbuf_init(struct bigbuf *, size_t, size_t);
+void	bigbuf_destroy(struct bigbuf *);
+enum bigbuf_verdict bigbuf_decide(size_t, size_t, size_t, int, int, size_t);
+int	bigbuf_take(struct bigbuf *, const void *, size_t, long long);
+void	bigbuf_give(struct bigbuf *, const void *, size_t);
+void	*bigbuf_map(size_t);
+void	bigbuf_unmap(void *, size_t);
+
 /* handler.c: receive, log, ACK, close. */
 struct handler {
 	const struct ackd_config *cfg;
