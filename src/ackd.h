@@ -36,6 +36,9 @@
 #define ACKD_QUEUE_MAX		65536
 #define ACKD_BACKLOG_MAX	65535
 #define ACKD_MESSAGE_MAX	(1024 * 1024)
+/* --max-memory: 64 GiB (1 GiB where size_t has 32 bits); default 64 MiB */
+#define ACKD_MEMORY_MAX		(SIZE_MAX > 0xffffffffu ? 64LL << 30 : 1LL << 30)
+#define ACKD_MEMORY_DEFAULT	((size_t)64 << 20)
 #define ACKD_ACK_MAX		1024
 #define ACKD_TIMEOUT_MAX_MS	(86400 * 1000)
 #define ACKD_PER_IP_MAX		1000000
@@ -121,6 +124,7 @@ struct ackd_config {
 	int			 threads;
 	int			 queue;
 	size_t			 max_message;
+	size_t			 max_memory;	/* per worker; 0: the default */
 	enum ackd_framing	 framing;
 	int			 read_timeout_ms;
 	int			 shutdown_timeout_ms;
@@ -309,6 +313,7 @@ enum stats_counter {
 	STATS_ACK_FAILED,
 	STATS_REFUSED,
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
+	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
 	STATS_BYTES,
 	STATS_NCOUNTERS
 };
@@ -396,15 +401,26 @@ struct handler {
 	const struct ackd_config *cfg;
 	struct stats		*stats;
 	pid_t			 pid;		/* the worker's, for each line */
-	unsigned char		*buf;		/* max_message + 1 */
-	char			*line;
+	struct bigbuf		*budget;	/* the worker's, for large ones */
+	unsigned char		*small;		/* small_size bytes, always */
+	size_t			 small_size;
+	char			*line;		/* fits a small message's line */
 	size_t			 line_size;
+	/* this connection's: small, or a mapping charged to the budget */
+	unsigned char		*buf;
+	size_t			 buf_map;	/* bytes mapped at buf, 0: small */
+	size_t			 buf_room;	/* bytes of buf usable */
+	char			*big_line;	/* a mapping, or NULL */
+	size_t			 big_line_size;
+	size_t			 held;		/* budget taken */
+	long long		 deadline_ms;	/* the read deadline, monotonic */
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
 	char			 via[ACKD_ADDRSTRLEN + 32];	/* proxy=... */
 };
 
+size_t	handler_conn_max(const struct ackd_config *);
 int	handler_init(struct handler *, const struct ackd_config *,
-	    struct stats *);
+	    struct stats *, struct bigbuf *);
 void	handler_free(struct handler *);
 void	handler_serve(struct handler *, const struct conn *);
 
@@ -425,6 +441,8 @@ struct pool_slot {
 };
 
 struct pool {
+	struct bigbuf	  budget;	/* --max-memory, shared by the threads */
+	int		  budget_ready;
 	struct pool_slot *slots;
 	int		  ready;	/* slots whose handler is set up */
 	int		  started;	/* slots whose thread runs */
