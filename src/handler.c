@@ -18,9 +18,13 @@
 
 #include "ackd.h"
 
-/* How much excess input a truncated message may make us read and drop. */
-#define HANDLER_LINGER_BYTES	(64 * 1024)
+/*
+ * After a truncated message, input the client still sends is read and
+ * dropped for this long in all (then a close may reset), in reads of
+ * this size.
+ */
 #define HANDLER_LINGER_MS	1000
+#define HANDLER_LINGER_CHUNK	(16 * 1024)
 
 /* Room for the extra fields of a line: ours, and the proxy= ones. */
 #define HANDLER_EXTRA_MAX	(64 + sizeof(((struct handler *)0)->via))
@@ -274,22 +278,24 @@ handler_warn_log_failure(const char *client)
 /*
  * After a truncated message the client may still be sending; closing with
  * unread input would reset the connection and could destroy the ACK in
- * flight. Half-close, then read and drop input for a bounded while.
+ * flight. Half-close, then read and drop input until the client's end of
+ * file, for HANDLER_LINGER_MS in all however much it sends: only a client
+ * still sending after that gets a reset. Needs nothing but fd.
  */
 static void
-handler_linger(struct handler *h, int fd)
+handler_linger(int fd)
 {
-	size_t	dropped = 0;
-	ssize_t	n;
+	char		buf[HANDLER_LINGER_CHUNK];
+	long long	deadline = handler_now_ms() + HANDLER_LINGER_MS;
+	int		left;
+	ssize_t		n;
 
 	if (shutdown(fd, SHUT_WR) == -1)
 		return;
-	while (dropped < HANDLER_LINGER_BYTES) {
-		n = net_read_timed(fd, h->small, h->small_size,
-		    HANDLER_LINGER_MS);
+	while ((left = handler_ms_left(deadline)) > 0) {
+		n = net_read_timed(fd, buf, sizeof(buf), left);
 		if (n <= 0)
 			break;
-		dropped += (size_t)n;
 	}
 }
 
@@ -521,7 +527,7 @@ done:
 	/* the memory goes back before a linger, which needs none */
 	handler_release(h);
 	if (linger)
-		handler_linger(h, fd);
+		handler_linger(fd);
 	h->via[0] = '\0';
 	close(fd);
 	peerlimit_leave(c->limit_entry);
