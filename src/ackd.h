@@ -36,9 +36,10 @@
 #define ACKD_QUEUE_MAX		65536
 #define ACKD_BACKLOG_MAX	65535
 #define ACKD_MESSAGE_MAX	(1024 * 1024)
-/* --max-memory: 64 GiB (1 GiB where size_t has 32 bits); default 64 MiB */
+/* --max-memory: 64 GiB (1 GiB where size_t has 32 bits); its default
+ * is a message for every thread, but no more than this */
 #define ACKD_MEMORY_MAX		(SIZE_MAX > 0xffffffffu ? 64LL << 30 : 1LL << 30)
-#define ACKD_MEMORY_DEFAULT	((size_t)64 << 20)
+#define ACKD_MEMORY_DEFAULT_MAX	((size_t)256 << 20)
 #define ACKD_ACK_MAX		1024
 #define ACKD_TIMEOUT_MAX_MS	(86400 * 1000)
 #define ACKD_PER_IP_MAX		1000000
@@ -377,22 +378,15 @@ struct bigbuf {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 freed;		/* someone gave budget back */
 	size_t			 cap;		/* --max-memory */
-	size_t			 reserve;	/* the most one connection takes */
+	size_t			 need;		/* what each connection takes */
 	size_t			 used;
-	const void		*owner;		/* may draw on the reserve */
-};
-
-enum bigbuf_verdict {
-	BIGBUF_TAKE,		/* leaves the reserve free */
-	BIGBUF_TAKE_OWNER,	/* from the reserve: the taker owns it */
-	BIGBUF_WAIT
 };
 
 int	bigbuf_init(struct bigbuf *, size_t, size_t);
 void	bigbuf_destroy(struct bigbuf *);
-enum bigbuf_verdict bigbuf_decide(size_t, size_t, size_t, int, int, size_t);
-int	bigbuf_take(struct bigbuf *, const void *, size_t, long long);
-void	bigbuf_give(struct bigbuf *, const void *, size_t);
+int	bigbuf_fits(size_t, size_t, size_t);
+int	bigbuf_take(struct bigbuf *, long long);
+void	bigbuf_give(struct bigbuf *);
 void	*bigbuf_map(size_t);
 void	bigbuf_unmap(void *, size_t);
 
@@ -409,10 +403,9 @@ struct handler {
 	/* this connection's: small, or a mapping charged to the budget */
 	unsigned char		*buf;
 	size_t			 buf_map;	/* bytes mapped at buf, 0: small */
-	size_t			 buf_room;	/* bytes of buf usable */
 	char			*big_line;	/* a mapping, or NULL */
 	size_t			 big_line_size;
-	size_t			 held;		/* budget taken */
+	int			 held;		/* took budget->need */
 	long long		 deadline_ms;	/* the read deadline, monotonic */
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
 	char			 via[ACKD_ADDRSTRLEN + 32];	/* proxy=... */

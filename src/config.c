@@ -497,16 +497,19 @@ config_missing(int c, char *err, size_t errsize)
 
 /*
  * --max-memory: at least what one connection may take, so that every
- * message can be served; by default 64 MiB, or that if it is more.
+ * message can be served. By default what every thread takes with a
+ * message at once, as before there was a budget, but at most 256 MiB
+ * (and at least the one message).
  */
 static enum config_result
 config_memory(struct ackd_config *cfg, char *err, size_t errsize)
 {
-	size_t	need = handler_conn_max(cfg);
+	size_t	need = handler_conn_max(cfg), all;
 
+	all = need > ACKD_MEMORY_DEFAULT_MAX / (size_t)cfg->threads ?
+	    ACKD_MEMORY_DEFAULT_MAX : need * (size_t)cfg->threads;
 	if (cfg->max_memory == 0)
-		cfg->max_memory = need > ACKD_MEMORY_DEFAULT ? need :
-		    ACKD_MEMORY_DEFAULT;
+		cfg->max_memory = all > need ? all : need;
 	else if (cfg->max_memory < need)
 		return (config_error(err, errsize, "--max-memory: %zu bytes "
 		    "cannot hold one message of --max-message %zu and its %s "
@@ -630,8 +633,8 @@ config_usage(FILE *fp)
 "  -q, --queue N              accepted connections queued per worker, 1-%d [%d]\n"
 "  -m, --max-message N        bytes read per message, 1-%d [%zu]\n"
 "      --max-memory N         bytes per worker for messages over %d bytes\n"
-"                             and their lines, up to %lld [%zu, or what one\n"
-"                             message of --max-message takes if more]\n"
+"                             and their lines, up to %lld [one message per\n"
+"                             thread, up to %zu MiB; at least one message]\n"
 "  -r, --read-timeout SEC     wait for the message, 0.001-%d s [%d]\n"
 "      --framing MODE         where a message ends: read (one read), line\n"
 "                             (a newline), eof (the client's half-close) [read]\n"
@@ -682,7 +685,7 @@ config_usage(FILE *fp)
 	    ACKD_LISTEN_MAX, d.bind[0], d.port, ACKD_BACKLOG_MAX, d.backlog, ACKD_WORKERS_MAX,
 	    d.workers, ACKD_THREADS_MAX, d.threads, ACKD_QUEUE_MAX, d.queue,
 	    ACKD_MESSAGE_MAX, d.max_message, BIGBUF_SMALL,
-	    (long long)ACKD_MEMORY_MAX, ACKD_MEMORY_DEFAULT,
+	    (long long)ACKD_MEMORY_MAX, ACKD_MEMORY_DEFAULT_MAX >> 20,
 	    ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,

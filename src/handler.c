@@ -29,9 +29,6 @@
 /* Room for the extra fields of a line: ours, and the proxy= ones. */
 #define HANDLER_EXTRA_MAX	(64 + sizeof(((struct handler *)0)->via))
 
-/* A large message's buffer grows to twice its size, and at least to this. */
-#define HANDLER_GROW_MIN	(64 * 1024)
-
 /* Seconds since the epoch of the last log failure reported on stderr. */
 static atomic_long	handler_last_warning;
 
@@ -122,7 +119,6 @@ static void
 handler_begin(struct handler *h, long long deadline_ms)
 {
 	h->buf = h->small;
-	h->buf_room = h->small_size;
 	h->deadline_ms = deadline_ms;
 }
 
@@ -133,7 +129,8 @@ handler_release(struct handler *h)
 	if (h->buf_map > 0)
 		bigbuf_unmap(h->buf, h->buf_map);
 	bigbuf_unmap(h->big_line, h->big_line_size);
-	bigbuf_give(h->budget, h, h->held);
+	if (h->held)
+		bigbuf_give(h->budget);
 	h->buf = h->small;
 	h->buf_map = 0;
 	h->big_line = NULL;
@@ -142,54 +139,44 @@ handler_release(struct handler *h)
 }
 
 /*
- * Take n bytes of budget by the connection's deadline; 0, or -1 with
- * errno. Whatever was taken is given back by handler_release.
+ * Take the budget of a large message (all it can need) by the
+ * connection's deadline, once; 0, or -1 with errno ETIMEDOUT.
+ * handler_release gives it back.
  */
 static int
-handler_take(struct handler *h, size_t n)
+handler_take(struct handler *h)
 {
-	if (bigbuf_take(h->budget, h, n, h->deadline_ms) == -1)
+	if (!h->held && bigbuf_take(h->budget, h->deadline_ms) == -1)
 		return (-1);
-	h->held += n;
+	h->held = 1;
 	return (0);
 }
 
 /*
- * fr->room bytes of a message are in and it goes on: give it twice the
- * room, up to fr->size. The first time, the message moves from the small
- * buffer into a mapping of fr->size bytes, of which only the pages the
- * message reaches take memory, and only the room is charged. 0, or -1
- * with errno (ETIMEDOUT: no budget by the deadline).
+ * The small buffer is full and the message goes on: take its budget and
+ * move it into a mapping of fr->size bytes, of which only the pages the
+ * message reaches take memory. 0, or -1 with errno (ETIMEDOUT: no budget
+ * by the deadline).
  */
 static int
 handler_grow(struct handler *h, struct frame *fr)
 {
-	size_t		 room = h->buf_room * 2, charged;
 	unsigned char	*map;
 
-	if (room < HANDLER_GROW_MIN)
-		room = HANDLER_GROW_MIN;
-	if (room > fr->size)
-		room = fr->size;
-	charged = h->buf_map > 0 ? h->buf_room : 0;
-	if (handler_take(h, room - charged) == -1)
+	if (handler_take(h) == -1 || (map = bigbuf_map(fr->size)) == NULL)
 		return (-1);
-	if (h->buf_map == 0) {
-		if ((map = bigbuf_map(fr->size)) == NULL)
-			return (-1);
-		memcpy(map, h->small, fr->len);
-		h->buf = map;
-		h->buf_map = fr->size;
-	}
-	h->buf_room = room;
-	fr->room = room;
+	memcpy(map, h->small, fr->len);
+	h->buf = map;
+	h->buf_map = fr->size;
+	fr->room = fr->size;
 	return (0);
 }
 
 /*
  * Where to format a line with a message of msg_len bytes: the thread's
- * line buffer, or a mapping charged to the budget. NULL with errno if
- * there is no budget by the deadline.
+ * line buffer, or a mapping of the size it needs, within the
+ * connection's budget. NULL with errno if there is no budget by the
+ * deadline.
  */
 static char *
 handler_line_buf(struct handler *h, size_t msg_len, size_t *size)
@@ -202,8 +189,7 @@ handler_line_buf(struct handler *h, size_t msg_len, size_t *size)
 		return (h->line);
 	if (h->big_line != NULL)	/* the one large line of a connection */
 		return (need <= h->big_line_size ? h->big_line : NULL);
-	if (handler_take(h, need) == -1 ||
-	    (h->big_line = bigbuf_map(need)) == NULL)
+	if (handler_take(h) == -1 || (h->big_line = bigbuf_map(need)) == NULL)
 		return (NULL);
 	h->big_line_size = *size = need;
 	return (h->big_line);
@@ -479,7 +465,7 @@ handler_proxy(struct handler *h, const struct conn *c, char *client,
 
 /*
  * Read the message by the connection's deadline, in the thread's own
- * buffer or, once it outgrows that, in a growing one from the budget.
+ * buffer or, once it outgrows that, in a mapping from the budget.
  * As frame_read_until, but FRAME_FULL means no budget came in time.
  */
 static ssize_t
@@ -488,7 +474,7 @@ handler_receive(struct handler *h, int fd, struct frame *fr)
 	ssize_t	n;
 
 	frame_init(fr, h->cfg->framing, h->cfg->max_message + 1);
-	fr->room = h->buf_room;
+	fr->room = h->small_size;
 	while ((n = frame_read_until(fr, fd, h->buf, h->deadline_ms)) ==
 	    FRAME_FULL)
 		if (handler_grow(h, fr) == -1)

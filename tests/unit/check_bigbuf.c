@@ -1,12 +1,13 @@
 /*
- * check_bigbuf.c: unit tests of bigbuf.c: the rule that keeps the last
- * `reserve' bytes of a worker's budget for one owner (so one large
- * message always finishes), and bigbuf_take/bigbuf_give over it.
+ * check_bigbuf.c: unit tests of bigbuf.c: the room rule, bigbuf_take
+ * waiting up to its deadline, a give waking a waiter, and mappings.
  */
 #include "config.h"
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,55 +24,69 @@ check_bigbuf_now_ms(void)
 	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* Takes that leave the reserve free need no owner. */
-START_TEST(check_bigbuf_decide_outside_reserve)
+/* Room is there while used + want stays within cap, without overflow. */
+START_TEST(check_bigbuf_fits_rule)
 {
-	ck_assert_int_eq(bigbuf_decide(100, 0, 30, 0, 0, 70), BIGBUF_TAKE);
-	ck_assert_int_eq(bigbuf_decide(100, 50, 30, 1, 0, 20), BIGBUF_TAKE);
-}
-END_TEST
-
-/* Into the reserve: the first comes in as owner, the others wait. */
-START_TEST(check_bigbuf_decide_reserve)
-{
-	ck_assert_int_eq(bigbuf_decide(100, 60, 30, 0, 0, 20),
-	    BIGBUF_TAKE_OWNER);
-	ck_assert_int_eq(bigbuf_decide(100, 60, 30, 1, 0, 20), BIGBUF_WAIT);
-	ck_assert_int_eq(bigbuf_decide(100, 60, 30, 1, 0, 11), BIGBUF_WAIT);
-	ck_assert_int_eq(bigbuf_decide(100, 60, 30, 1, 0, 10), BIGBUF_TAKE);
-	/* the owner takes everything that is left, not more */
-	ck_assert_int_eq(bigbuf_decide(100, 60, 30, 1, 1, 40),
-	    BIGBUF_TAKE_OWNER);
-	ck_assert_int_eq(bigbuf_decide(100, 60, 30, 1, 1, 41), BIGBUF_WAIT);
-	ck_assert_int_eq(bigbuf_decide(100, 100, 30, 0, 0, 1), BIGBUF_WAIT);
+	ck_assert_int_eq(bigbuf_fits(100, 0, 100), 1);
+	ck_assert_int_eq(bigbuf_fits(100, 60, 40), 1);
+	ck_assert_int_eq(bigbuf_fits(100, 61, 40), 0);
+	ck_assert_int_eq(bigbuf_fits(100, 0, 101), 0);
+	ck_assert_int_eq(bigbuf_fits(100, 100, 0), 1);
+	ck_assert_int_eq(bigbuf_fits(SIZE_MAX, SIZE_MAX - 1, 2), 0);
 }
 END_TEST
 
 /*
- * Two handlers with a budget of one connection: the first owns it, the
- * second waits until its deadline, then gets it once the first gives
- * everything back.
+ * A budget of two connections: a third waits until its deadline, then
+ * gets in once one of the two gives its share back.
  */
 START_TEST(check_bigbuf_take_give)
 {
 	struct bigbuf	b;
-	int		a, c;
 	long long	t0;
 
-	ck_assert_int_eq(bigbuf_init(&b, 1000, 1000), 0);
-	ck_assert_int_eq(bigbuf_take(&b, &a, 400, check_bigbuf_now_ms()), 0);
-	ck_assert_ptr_eq(b.owner, &a);
-	ck_assert_int_eq(bigbuf_take(&b, &a, 600, check_bigbuf_now_ms()), 0);
+	ck_assert_int_eq(bigbuf_init(&b, 2500, 1000), 0);
+	ck_assert_int_eq(bigbuf_take(&b, check_bigbuf_now_ms()), 0);
+	ck_assert_int_eq(bigbuf_take(&b, check_bigbuf_now_ms()), 0);
+	ck_assert_uint_eq(b.used, 2000);
 	t0 = check_bigbuf_now_ms();
 	errno = 0;
-	ck_assert_int_eq(bigbuf_take(&b, &c, 1, t0 + 50), -1);
+	ck_assert_int_eq(bigbuf_take(&b, t0 + 50), -1);
 	ck_assert_int_eq(errno, ETIMEDOUT);
 	ck_assert_int_ge(check_bigbuf_now_ms() - t0, 50);
-	bigbuf_give(&b, &a, 1000);
-	ck_assert_ptr_null(b.owner);
+	ck_assert_uint_eq(b.used, 2000);
+	bigbuf_give(&b);
+	ck_assert_uint_eq(b.used, 1000);
+	ck_assert_int_eq(bigbuf_take(&b, check_bigbuf_now_ms()), 0);
+	bigbuf_give(&b);
+	bigbuf_give(&b);
 	ck_assert_uint_eq(b.used, 0);
-	ck_assert_int_eq(bigbuf_take(&b, &c, 1000, check_bigbuf_now_ms()), 0);
-	bigbuf_give(&b, &c, 1000);
+	bigbuf_destroy(&b);
+}
+END_TEST
+
+/* A waiter is woken by a give from another thread, before its deadline. */
+static void *
+check_bigbuf_giver(void *arg)
+{
+	struct bigbuf	*b = arg;
+
+	bigbuf_give(b);
+	return (NULL);
+}
+
+START_TEST(check_bigbuf_wakes_waiter)
+{
+	struct bigbuf	b;
+	pthread_t	t;
+
+	ck_assert_int_eq(bigbuf_init(&b, 1000, 1000), 0);
+	ck_assert_int_eq(bigbuf_take(&b, check_bigbuf_now_ms()), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, check_bigbuf_giver, &b), 0);
+	/* a generous deadline: the give comes long before it */
+	ck_assert_int_eq(bigbuf_take(&b, check_bigbuf_now_ms() + 20000), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	bigbuf_give(&b);
 	bigbuf_destroy(&b);
 }
 END_TEST
@@ -96,13 +111,13 @@ bigbuf_suite(void)
 	Suite	*s = suite_create("bigbuf");
 	TCase	*tc;
 
-	tc = tcase_create("decide");
-	tcase_add_test(tc, check_bigbuf_decide_outside_reserve);
-	tcase_add_test(tc, check_bigbuf_decide_reserve);
+	tc = tcase_create("fits");
+	tcase_add_test(tc, check_bigbuf_fits_rule);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("budget");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, check_bigbuf_take_give);
+	tcase_add_test(tc, check_bigbuf_wakes_waiter);
 	tcase_add_test(tc, check_bigbuf_map);
 	suite_add_tcase(s, tc);
 	return (s);
