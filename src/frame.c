@@ -10,7 +10,9 @@
  * line mode also at end of file: the client can send nothing more.
  * The buffer may be smaller than size (room): frame_read_until then
  * stops when it is full, the caller gives it a larger one holding the
- * same bytes, and the scan goes on where it was.
+ * same bytes, and the scan goes on where it was. Under read, the one
+ * read then goes on with what had already arrived, without waiting, as
+ * one read into a buffer of size bytes would have taken it.
  *
  * The scan (frame_feed, frame_eof) is pure, for unit tests. frame_read
  * is the thin I/O around it, with one deadline for the whole message:
@@ -49,6 +51,9 @@ frame_feed(struct frame *fr, const unsigned char *buf, size_t n)
 	fr->len += n;
 	switch (fr->mode) {
 	case ACKD_FRAMING_READ:
+		/* a full room short of size: the read goes on (frame_read_until) */
+		if (fr->len == fr->room && fr->room < fr->size)
+			return (0);
 		break;
 	case ACKD_FRAMING_LINE:
 		/* only the new bytes: the old ones held no newline */
@@ -97,6 +102,24 @@ frame_now_ms(void)
 }
 
 /*
+ * Read the next piece into buf + fr->len, waiting at most left ms, or
+ * not at all when read's one read goes on: then nothing more there ends
+ * the message, as the end of file does (0).
+ */
+static ssize_t
+frame_piece(struct frame *fr, int fd, unsigned char *buf, long long left)
+{
+	int	going_on = fr->mode == ACKD_FRAMING_READ && fr->len > 0;
+	ssize_t	n;
+
+	n = net_read_timed(fd, buf + fr->len, fr->room - fr->len,
+	    going_on || left <= 0 ? 0 : (int)left);
+	if (n == -1 && going_on && errno == ETIMEDOUT)
+		return (0);
+	return (n);
+}
+
+/*
  * Read one message from fd into buf (fr->room bytes) by deadline_ms on
  * the monotonic clock. Returns its length (fr->size means it was cut), 0
  * if the client closed without sending anything, FRAME_FULL when room
@@ -116,10 +139,8 @@ frame_read_until(struct frame *fr, int fd, unsigned char *buf,
 	for (;;) {
 		if (fr->len == fr->room)
 			return (FRAME_FULL);
-		/* at the deadline, take what is there without waiting */
-		n = net_read_timed(fd, buf + fr->len, fr->room - fr->len,
-		    left > 0 ? (int)left : 0);
-		if (n == -1)
+		/* past the deadline, take what is there without waiting */
+		if ((n = frame_piece(fr, fd, buf, left)) == -1)
 			return (-1);
 		if (n == 0)
 			return (frame_eof(fr) ? (ssize_t)fr->msg_len : 0);

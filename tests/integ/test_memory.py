@@ -5,7 +5,8 @@ a client that sends more than its message.
 
 A client that sends far more than --max-message (or more after its
 line) in one go, and only then reads, gets its ACK and a clean end of
-file, not a reset. After a burst of large messages through every
+file, not a reset. Under --framing read, a message longer than a
+thread's small buffer is still logged whole. After a burst of large messages through every
 thread, the worker's resident memory comes back near where it was
 (large buffers are given back; each thread keeps only small ones).
 --max-memory bounds what large messages hold: one smaller than one
@@ -81,6 +82,21 @@ def excess_input(t, tmp):
             recs = d.wait_records(lambda rec: rec.event == "message" and
                                   rec.get("msg") == logged, timeout=10)
             t.eq("%s: the message is logged once" % label, len(recs), 1)
+
+
+def read_mode_large(t, tmp):
+    """--framing read: a message past the thread's small buffer is still
+    what one read returns, whole."""
+    d = h.Daemon(tmp, ["--max-message", "100000"], workers=1,
+                 log_name="read-large.log")
+    msg = h.unique_msg("read-large", 0) * 2000
+    msg = msg[:20000]
+    r = h.client(d.port, msg)
+    t.eq("--framing read, 20000 bytes: acknowledged", r.data, h.ACK)
+    recs = d.wait_records(lambda rec: rec.event == "message", timeout=10)
+    t.eq("--framing read, 20000 bytes: logged whole",
+         [(rec.get("bytes"), rec.get("msg") == msg) for rec in recs],
+         [(20000, True)])
 
 
 def memory_returns(t, tmp):
@@ -206,6 +222,7 @@ def budget_of_one(t, tmp):
 
 def main(t, tmp):
     excess_input(t, tmp)
+    read_mode_large(t, tmp)
     memory_returns(t, tmp)
     budget_of_one(t, tmp)
 

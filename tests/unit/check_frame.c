@@ -275,6 +275,35 @@ START_TEST(check_frame_read_grows)
 }
 END_TEST
 
+/*
+ * read: a full small buffer does not end the one read; with more room it
+ * takes what had already arrived, without waiting for more (_i: 7 bytes
+ * sent, or exactly the 4 of the small room).
+ */
+START_TEST(check_frame_read_mode_grows)
+{
+	struct frame	fr;
+	unsigned char	small[4], big[65];
+	size_t		sent = _i ? 4 : 7;
+	int		sv[2];
+
+	check_frame_pair(sv);
+	ck_assert_int_eq(write(sv[1], "abcdefg", sent), (ssize_t)sent);
+	frame_init(&fr, ACKD_FRAMING_READ, sizeof(big));
+	fr.room = sizeof(small);
+	ck_assert_int_eq(frame_read_until(&fr, sv[0], small,
+	    check_frame_now_ms() + 5000), FRAME_FULL);
+	memcpy(big, small, fr.len);
+	fr.room = sizeof(big);
+	/* the deadline is far: only a read that does not wait returns now */
+	ck_assert_int_eq(frame_read_until(&fr, sv[0], big,
+	    check_frame_now_ms() + 60000), (ssize_t)sent);
+	ck_assert(memcmp(big, "abcdefg", sent) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* The suite: the pure scan, then frame_read over socket pairs. */
 static Suite *
 frame_suite(void)
@@ -300,6 +329,7 @@ frame_suite(void)
 	tcase_add_loop_test(tc, check_frame_read_timeout_partial, 0, 2);
 	tcase_add_loop_test(tc, check_frame_read_empty, 0, 3);
 	tcase_add_test(tc, check_frame_read_grows);
+	tcase_add_loop_test(tc, check_frame_read_mode_grows, 0, 2);
 	suite_add_tcase(s, tc);
 	return (s);
 }
