@@ -5,6 +5,14 @@
  * acknowledged message is always a logged message. Whatever the client
  * does (nothing, reset, vanish) ends as an event line and a counter;
  * nothing here can stop the worker.
+ *
+ * Memory: a handler owns, for the thread's life, buffers for a message
+ * of up to BIGBUF_SMALL bytes and its line; a message that size costs no
+ * lock, allocation or system call more. A larger one takes its share of
+ * the worker's budget (bigbuf.c) and moves into mappings of its own,
+ * which handler_release unmaps, giving the share back, before the
+ * connection lingers or closes. So a thread holds large buffers only
+ * while it serves a large message.
  */
 #include "config.h"
 
