@@ -371,8 +371,13 @@ void	scoreboard_total(struct stats_snap *);
 void	scoreboard_set_reopen(unsigned);
 unsigned scoreboard_reopen(void);
 
+/* handler.c's proxy=ADDR:PORT proxy_cmd=... field of every line */
+#define HANDLER_VIA_MAX		(ACKD_ADDRSTRLEN + 32)
+
 /* bigbuf.c: large messages' memory, from a per-worker budget. */
 #define BIGBUF_SMALL		4096	/* a thread's own message buffer, at most */
+/* room for a line's extra fields: the handler's, and the proxy= ones */
+#define BIGBUF_EXTRA_MAX	(64 + HANDLER_VIA_MAX)
 
 struct bigbuf {
 	pthread_mutex_t		 lock;
@@ -382,6 +387,8 @@ struct bigbuf {
 	size_t			 used;
 };
 
+size_t	bigbuf_small_size(const struct ackd_config *);
+size_t	bigbuf_need(const struct ackd_config *);
 int	bigbuf_init(struct bigbuf *, size_t, size_t);
 void	bigbuf_destroy(struct bigbuf *);
 int	bigbuf_fits(size_t, size_t, size_t);
@@ -408,10 +415,9 @@ struct handler {
 	int			 held;		/* took budget->need */
 	long long		 deadline_ms;	/* the read deadline, monotonic */
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
-	char			 via[ACKD_ADDRSTRLEN + 32];	/* proxy=... */
+	char			 via[HANDLER_VIA_MAX];	/* proxy=... */
 };
 
-size_t	handler_conn_max(const struct ackd_config *);
 int	handler_init(struct handler *, const struct ackd_config *,
 	    struct stats *, struct bigbuf *);
 void	handler_free(struct handler *);

@@ -39,6 +39,28 @@
 #define MAP_ANONYMOUS	MAP_ANON
 #endif
 
+/* The size of a thread's own message buffer: a small message and one byte. */
+size_t
+bigbuf_small_size(const struct ackd_config *cfg)
+{
+	return ((cfg->max_message < BIGBUF_SMALL ? cfg->max_message :
+	    BIGBUF_SMALL) + 1);
+}
+
+/*
+ * What one connection takes from the budget: a whole message (plus the
+ * byte that shows truncation) and its longest line. 0 when every
+ * message fits a thread's own buffers, and the budget is never used.
+ */
+size_t
+bigbuf_need(const struct ackd_config *cfg)
+{
+	if (cfg->max_message + 1 <= bigbuf_small_size(cfg))
+		return (0);
+	return (cfg->max_message + 1 + logfmt_line_max(cfg->log_format,
+	    cfg->max_message, BIGBUF_EXTRA_MAX));
+}
+
 /* Set up an empty budget of cap bytes, taken need bytes at a time. */
 int
 bigbuf_init(struct bigbuf *b, size_t cap, size_t need)

@@ -504,7 +504,7 @@ config_missing(int c, char *err, size_t errsize)
 static enum config_result
 config_memory(struct ackd_config *cfg, char *err, size_t errsize)
 {
-	size_t	need = handler_conn_max(cfg), all;
+	size_t	need = bigbuf_need(cfg), all;
 
 	all = need > ACKD_MEMORY_DEFAULT_MAX / (size_t)cfg->threads ?
 	    ACKD_MEMORY_DEFAULT_MAX : need * (size_t)cfg->threads;

@@ -34,33 +34,8 @@
 #define HANDLER_LINGER_MS	1000
 #define HANDLER_LINGER_CHUNK	(16 * 1024)
 
-/* Room for the extra fields of a line: ours, and the proxy= ones. */
-#define HANDLER_EXTRA_MAX	(64 + sizeof(((struct handler *)0)->via))
-
 /* Seconds since the epoch of the last log failure reported on stderr. */
 static atomic_long	handler_last_warning;
-
-/* The size of a thread's own message buffer: a small message and one byte. */
-static size_t
-handler_small_size(const struct ackd_config *cfg)
-{
-	return ((cfg->max_message < BIGBUF_SMALL ? cfg->max_message :
-	    BIGBUF_SMALL) + 1);
-}
-
-/*
- * The most one connection takes from the worker's budget: a whole
- * message (plus the byte that shows truncation) and its line. 0 when
- * every message fits the thread's own buffers.
- */
-size_t
-handler_conn_max(const struct ackd_config *cfg)
-{
-	if (cfg->max_message + 1 <= handler_small_size(cfg))
-		return (0);
-	return (cfg->max_message + 1 + logfmt_line_max(cfg->log_format,
-	    cfg->max_message, HANDLER_EXTRA_MAX));
-}
 
 /*
  * Give h its own buffers, for the life of the thread: a small message
@@ -76,9 +51,9 @@ handler_init(struct handler *h, const struct ackd_config *cfg,
 	h->stats = stats;
 	h->budget = budget;
 	h->pid = getpid();	/* glibc no longer caches it: a syscall a line */
-	h->small_size = handler_small_size(cfg);
+	h->small_size = bigbuf_small_size(cfg);
 	h->line_size = logfmt_line_max(cfg->log_format, h->small_size,
-	    HANDLER_EXTRA_MAX);
+	    BIGBUF_EXTRA_MAX);
 	h->small = malloc(h->small_size);
 	h->line = malloc(h->line_size);
 	h->pbuf = cfg->proxy_protocol ? malloc(PROXY_HEADER_MAX) : NULL;
@@ -190,7 +165,7 @@ static char *
 handler_line_buf(struct handler *h, size_t msg_len, size_t *size)
 {
 	size_t	need = logfmt_line_max(h->cfg->log_format, msg_len,
-		    HANDLER_EXTRA_MAX);
+		    BIGBUF_EXTRA_MAX);
 
 	*size = need <= h->line_size ? h->line_size : h->big_line_size;
 	if (need <= h->line_size)

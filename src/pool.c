@@ -50,7 +50,7 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 
 	memset(pool, 0, sizeof(*pool));
 	if (bigbuf_init(&pool->budget, cfg->max_memory,
-	    handler_conn_max(cfg)) == -1)
+	    bigbuf_need(cfg)) == -1)
 		return (-1);
 	pool->budget_ready = 1;
 	pool->slots = calloc((size_t)cfg->threads, sizeof(*pool->slots));

@@ -288,12 +288,12 @@ START_TEST(check_config_max_memory)
 	ck_assert_uint_eq(cfg.max_memory, 1);	/* nothing large to hold */
 	ck_assert_int_eq(check_config_fresh(&cfg, "-m", "65536", "-t", "4",
 	    NULL), CONFIG_RUN);
-	need = handler_conn_max(&cfg);
+	need = bigbuf_need(&cfg);
 	ck_assert_uint_gt(need, 5 * 65536);	/* message and escaped line */
 	ck_assert_uint_eq(cfg.max_memory, 4 * need);
 	ck_assert_int_eq(check_config_fresh(&cfg, "-m", "1048576", "-f",
 	    "json", "-t", "1024", NULL), CONFIG_RUN);
-	ck_assert_uint_gt(handler_conn_max(&cfg), 7 * 1048576);
+	ck_assert_uint_gt(bigbuf_need(&cfg), 7 * 1048576);
 	ck_assert_uint_eq(cfg.max_memory, ACKD_MEMORY_DEFAULT_MAX);
 	check_config_assert_error(check_config_fresh(&cfg, "-m", "65536",
 	    "--max-memory", "65536", NULL), "--max-memory: ", "allowed:",
