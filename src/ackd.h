@@ -36,6 +36,10 @@
 #define ACKD_QUEUE_MAX		65536
 #define ACKD_BACKLOG_MAX	65535
 #define ACKD_MESSAGE_MAX	(1024 * 1024)
+/* --max-memory: 64 GiB (1 GiB where size_t has 32 bits); its default
+ * is a message for every thread, but no more than this */
+#define ACKD_MEMORY_MAX		(SIZE_MAX > 0xffffffffu ? 64LL << 30 : 1LL << 30)
+#define ACKD_MEMORY_DEFAULT_MAX	((size_t)256 << 20)
 #define ACKD_ACK_MAX		1024
 #define ACKD_TIMEOUT_MAX_MS	(86400 * 1000)
 #define ACKD_PER_IP_MAX		1000000
@@ -126,6 +130,7 @@ struct ackd_config {
 	int			 threads;
 	int			 queue;
 	size_t			 max_message;
+	size_t			 max_memory;	/* per worker; 0: the default */
 	enum ackd_framing	 framing;
 	int			 read_timeout_ms;
 	int			 shutdown_timeout_ms;
@@ -311,7 +316,8 @@ int	net_write_all(int, const void *, size_t);
 /* frame.c: where a message ends (--framing); the scan is pure. */
 struct frame {
 	enum ackd_framing	 mode;
-	size_t			 size;		/* room: max_message + 1 */
+	size_t			 size;		/* the most: max_message + 1 */
+	size_t			 room;		/* the buffer's size, <= size */
 	size_t			 len;		/* bytes received so far */
 	size_t			 msg_len;	/* the message, once done */
 	int			 done;
@@ -321,7 +327,9 @@ struct frame {
 void	frame_init(struct frame *, enum ackd_framing, size_t);
 int	frame_feed(struct frame *, const unsigned char *, size_t);
 int	frame_eof(struct frame *);
+#define FRAME_FULL	(-2)	/* frame_read_until: room is full, size is not */
 ssize_t	frame_read(struct frame *, int, unsigned char *, int);
+ssize_t	frame_read_until(struct frame *, int, unsigned char *, long long);
 
 /* queue.c: a bounded FIFO of connections; lock rules are in queue.c. */
 struct queue_waiter {
@@ -372,6 +380,7 @@ enum stats_counter {
 	STATS_ACK_FAILED,
 	STATS_REFUSED,
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
+	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
 	STATS_BYTES,
 	STATS_REOPEN_FAILED,	/* a log reopen failed: old file kept */
 	STATS_NCOUNTERS
@@ -431,20 +440,55 @@ void	scoreboard_total(struct stats_snap *);
 void	scoreboard_set_reopen(unsigned);
 unsigned scoreboard_reopen(void);
 
+/* handler.c's proxy=ADDR:PORT proxy_cmd=... field of every line */
+#define HANDLER_VIA_MAX		(ACKD_ADDRSTRLEN + 32)
+
+/* bigbuf.c: large messages' memory, from a per-worker budget. */
+#define BIGBUF_SMALL		4096	/* a thread's own message buffer, at most */
+/* room for a line's extra fields: the handler's, and the proxy= ones */
+#define BIGBUF_EXTRA_MAX	(64 + HANDLER_VIA_MAX)
+
+struct bigbuf {
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 freed;		/* someone gave budget back */
+	size_t			 cap;		/* --max-memory */
+	size_t			 need;		/* what each connection takes */
+	size_t			 used;
+};
+
+size_t	bigbuf_small_size(const struct ackd_config *);
+size_t	bigbuf_need(const struct ackd_config *);
+int	bigbuf_init(struct bigbuf *, size_t, size_t);
+void	bigbuf_destroy(struct bigbuf *);
+int	bigbuf_fits(size_t, size_t, size_t);
+int	bigbuf_take(struct bigbuf *, long long);
+void	bigbuf_give(struct bigbuf *);
+void	*bigbuf_map(size_t);
+void	bigbuf_unmap(void *, size_t);
+
 /* handler.c: receive, log, ACK, close. */
 struct handler {
 	const struct ackd_config *cfg;
 	struct stats		*stats;
 	pid_t			 pid;		/* the worker's, for each line */
-	unsigned char		*buf;		/* max_message + 1 */
-	char			*line;
+	struct bigbuf		*budget;	/* the worker's, for large ones */
+	unsigned char		*small;		/* small_size bytes, always */
+	size_t			 small_size;
+	char			*line;		/* fits a small message's line */
 	size_t			 line_size;
+	/* this connection's: small, or a mapping charged to the budget */
+	unsigned char		*buf;
+	size_t			 buf_map;	/* bytes mapped at buf, 0: small */
+	char			*big_line;	/* a mapping, or NULL */
+	size_t			 big_line_size;
+	int			 held;		/* took budget->need */
+	long long		 deadline_ms;	/* the read deadline, monotonic */
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
-	char			 via[ACKD_ADDRSTRLEN + 32];	/* proxy=... */
+	char			 via[HANDLER_VIA_MAX];	/* proxy=... */
 };
 
 int	handler_init(struct handler *, const struct ackd_config *,
-	    struct stats *);
+	    struct stats *, struct bigbuf *);
 void	handler_free(struct handler *);
 void	handler_serve(struct handler *, const struct conn *);
 
@@ -465,6 +509,8 @@ struct pool_slot {
 };
 
 struct pool {
+	struct bigbuf	  budget;	/* --max-memory, shared by the threads */
+	int		  budget_ready;
 	struct pool_slot *slots;
 	int		  ready;	/* slots whose handler is set up */
 	int		  started;	/* slots whose thread runs */

@@ -883,7 +883,7 @@ msglog_is_failure(const char *event, const char *extra)
 {
 	static const char *const	 failures[] = { "timeout", "reset",
 	    "error", "log-failed", "ack-failed", "refused", "proxy-refused",
-	    "crash-loop",
+	    "crash-loop", "memory-refused",
 	    "worker-timeout", "reopen-failed", NULL };
 	size_t				 i;
 

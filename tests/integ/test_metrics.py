@@ -61,6 +61,7 @@ COUNTERS = [
     ("ackd_ack_failures_total", "ack_failed"),
     ("ackd_connections_refused_total", "refused"),
     ("ackd_connections_proxy_refused_total", "proxy_refused"),
+    ("ackd_connections_memory_refused_total", "memory_refused"),
     ("ackd_received_bytes_total", "bytes"),
     ("ackd_reopen_failed_total", "reopen_failed"),
 ]
