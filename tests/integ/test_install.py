@@ -19,9 +19,12 @@ logrotate -d accept the files (each skipped, with the reason, when the
 tool is missing). tests/pkg/run.sh installs, runs and purges the package.
 """
 
+import grp
 import os
+import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -182,22 +185,16 @@ def check_logrotate(t, tmp, rot):
     """logrotate -d accepts the installed file (parses it, rotates nothing).
     Without the user ackd, logrotate refuses "create 0640 ackd adm", so a
     copy with this user in its place is parsed instead, and it says so."""
-    lr = shutil.which("logrotate", path=os.environ["PATH"] + PATH_EXTRA)
+    lr = logrotate_path()
     if lr is None:
         t.skip("logrotate -d parses the installed file",
                "logrotate is not installed (./bootstrap installs it)")
         return
     conf = rot
     try:
-        import pwd
         pwd.getpwnam("ackd")
     except KeyError:
-        conf = os.path.join(tmp, "logrotate-copy")
-        me = subprocess.run(["id", "-un"], stdout=subprocess.PIPE).stdout
-        with open(conf, "w") as f:
-            f.write(open(rot).read().replace(
-                "create 0640 ackd adm",
-                "create 0640 %s adm" % me.decode().strip()))
+        conf = as_me(tmp, rot, "logrotate-copy")
         t.note("no user ackd here: logrotate -d parses a copy creating "
                "files for the current user")
     p = subprocess.run([lr, "-d", "-s", os.path.join(tmp, "lr.state"), conf],
@@ -206,6 +203,83 @@ def check_logrotate(t, tmp, rot):
     t.ok("logrotate -d parses the installed file without an error",
          p.returncode == 0 and not re.search(r"^error", out, re.M),
          "exit %d: %s" % (p.returncode, out[-1500:]))
+
+
+def logrotate_path():
+    """logrotate, also where a user's PATH lacks sbin; None if missing."""
+    return shutil.which("logrotate", path=os.environ["PATH"] + PATH_EXTRA)
+
+
+def as_me(tmp, rot, name):
+    """A copy of the logrotate file creating the new log for this user
+    and group instead of ackd:adm (this test runs as whoever runs make)."""
+    me = "%s %s" % (pwd.getpwuid(os.getuid()).pw_name,
+                    grp.getgrgid(os.getgid()).gr_name)
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(open(rot).read().replace("create 0640 ackd adm",
+                                         "create 0640 " + me))
+    return path
+
+
+def unit_active():
+    """Is an ackd unit running on this host? Its postrotate would then
+    reload it, not the ackd this test starts."""
+    if not os.path.isdir("/run/systemd/system"):
+        return False
+    return any(subprocess.run(["systemctl", "-q", "is-active", u]).returncode
+               == 0 for u in UNITS)
+
+
+def check_rotation(t, tmp, prefix, rot):
+    """The installed logrotate file, run (logrotate -f), with no systemd
+    unit: its postrotate finds the master of an ackd --daemon by the pid
+    file the file names, which reopens: the new log receives lines, the
+    rotated one kept the earlier ones."""
+    lr = logrotate_path()
+    if lr is None or unit_active():
+        t.skip("logrotate -f reopens an ackd --daemon by its pid file",
+               "no logrotate" if lr is None else "an ackd unit is active "
+               "here: the postrotate would reload it")
+        return
+    logdir = prefix + "/var/log/ackd"
+    rundir = prefix + "/var/run/ackd"
+    os.makedirs(logdir)
+    os.makedirs(rundir)
+    log = logdir + "/ackd.log"
+    rc, _, err, d = h.run_detached(
+        ["--daemon", "--bind", "127.0.0.1", "--port", "0", "--workers", "1",
+         "--log-file", log, "--pid-file", rundir + "/ackd.pid"], log,
+        workers=1)
+    if not t.ok("ackd --daemon --pid-file in the installed run directory",
+                rc == 0 and d is not None, "exit %r: %s" % (rc, err)):
+        return
+    d.wait_ready()
+    start = [r for r in d.records() if r.event == "start"][0]
+    port = int(str(start.get("listen")).rpartition(":")[2])
+    t.eq("a message before the rotation is acknowledged",
+         h.client(port, b"before-rotation").data, h.ACK)
+    p = subprocess.run([lr, "-f", "-s", os.path.join(tmp, "lr.state"),
+                        as_me(tmp, rot, "logrotate-run")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    t.eq("logrotate -f exits 0", (p.returncode, p.stdout.decode()), (0, ""))
+
+    def reopened():
+        pids = [r.get("pid") for r in d.records() if r.event == "reopen"]
+        return len(pids) >= 2  # the master and its worker
+    t.ok("the postrotate's SIGHUP reached the master: the new log has "
+         "the reopen lines", h.wait_for(reopened, 10),
+         h.short([r.raw for r in d.records()]))
+    t.eq("a message after the rotation is acknowledged",
+         h.client(port, b"after-rotation").data, h.ACK)
+    t.ok("and logged in the new log",
+         d.wait_records(lambda r: r.get("msg") == b"after-rotation"),
+         h.short([r.raw for r in d.records()]))
+    t.ok("the rotated log kept the earlier message",
+         any(r.get("msg") == b"before-rotation"
+             for r in h.read_log(log + ".1")), "in %s.1" % log)
+    d.signal(signal.SIGTERM)
+    t.eq("SIGTERM: exit 0", d.wait_exit(20), 0)
 
 
 def check_verify(t, root):
@@ -262,6 +336,7 @@ def real_prefix(t, tmp):
     check_init(t, p, sbindir, etc, rundir)
     if rot:
         check_logrotate(t, tmp, rot)
+        check_rotation(t, tmp, p, rot)
     check_verify(t, p)
 
 
