@@ -103,7 +103,8 @@ check "/etc/init.d/ackd status says running (0)" [ $? = 0 ]
 master=$(cat $pidfile 2>/dev/null)
 check "the master runs as ackd (no root, no warning about it)" \
     [ "$(ps -o user= -p "${master:-0}" 2>/dev/null)" = ackd ]
-check "no warning about root in the log" sh -c "! grep -q 'running as root' $log"
+check "no warning about root from the start nor in the log" \
+    sh -c "! grep -q 'running as root' $log $tmp/start.log"
 bench() {
 	ackd-bench -p "$port" -q --unique --record "$tmp/acked" "$@"
 }
