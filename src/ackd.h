@@ -523,6 +523,13 @@ int	daemon_abspath(const char *, char *, size_t);
 void	daemon_start(void);
 void	daemon_ready(void);
 
+/* proctitle.c: the title ps shows for the master and each worker. */
+#define ACKD_PROCTITLE_MAX	4096	/* a title, or the command line kept */
+void	proctitle_init(int, char **);
+const char *proctitle_command(void);
+void	proctitle_set(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+
 /* pidfile.c: --pid-file, locked by the master. */
 void	pidfile_open(const char *);
 void	pidfile_write(void);

@@ -81,6 +81,8 @@ main(int argc, char **argv)
 	char			err[512];
 	int			mfd, status;
 
+	/* first: nothing may keep a pointer into the memory it frees up */
+	proctitle_init(argc, argv);
 	log_init(argv[0]);
 	main_std_fds();
 	config_defaults(&cfg);

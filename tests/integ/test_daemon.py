@@ -11,7 +11,8 @@ failures of a daemon reach the command's stderr with their status and
 leave nothing running. As root: --user/--group drop master and workers
 (uid, gid and groups), the log is given to the user so that SIGHUP can
 reopen it, a non-root ackd cannot change user (77), and root without
---user warns.
+--user warns. ps (/proc/PID/cmdline) shows "ackd: master COMMAND" and
+"ackd: worker SLOT", a respawned worker its predecessor's slot.
 """
 
 import grp
@@ -326,7 +327,41 @@ def root_warning(t, tmp):
     t.eq("root without --user: SIGTERM: exit 0", d.wait_exit(15), 0)
 
 
+def cmdline(pid):
+    """/proc/PID/cmdline as ps -o args shows it: NULs as spaces, trimmed."""
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().replace(b"\0", b" ").decode("utf-8",
+                                                      "replace").strip()
+
+
+def process_titles(t, tmp):
+    """ps tells the master from the workers, and each worker's slot, also
+    for a worker respawned in its slot."""
+    if h.valgrind_wrapped():
+        t.skip("process titles", "under valgrind, /proc/PID/cmdline is "
+               "valgrind's own command line")
+        return
+    d = h.Daemon(tmp, [], log_name="titles.log", workers=2)
+    t.eq("titles: the master says it is the master, with its command",
+         cmdline(d.pid), "ackd: master " + " ".join(d.args))
+    titles = {pid: cmdline(pid) for pid in d.worker_pids}
+    t.eq("titles: each worker names its own slot",
+         sorted(titles.values()), ["ackd: worker 0", "ackd: worker 1"])
+    victim = d.worker_pids[0]
+    os.kill(victim, signal.SIGKILL)
+    new = d.wait_records(lambda r: r.event == "worker-start" and
+                         r.get("pid") not in titles)
+    if not t.ok("titles: a killed worker is respawned", new,
+                h.short([r.raw for r in d.records()])):
+        return
+    t.eq("titles: the new worker names the slot it took over",
+         cmdline(new[0]["pid"]), titles[victim])
+    d.signal(signal.SIGTERM)
+    t.eq("titles: SIGTERM: exit 0", d.wait_exit(15), 0)
+
+
 def main(t, tmp):
+    process_titles(t, tmp)
     daemon_mode(t, tmp)
     second_instance(t, tmp)
     startup_failures(t, tmp)
