@@ -192,6 +192,7 @@ def run(name, main, deadline=60):
     finally:
         signal.alarm(0)
         _cleanup(checks)
+        _remove_copies()
     if checks.failed == 0:
         shutil.rmtree(tmpdir, ignore_errors=True)
     else:
@@ -375,21 +376,67 @@ def ackd_path():
     return os.path.abspath(p)
 
 
+def reachable_by_others(path):
+    """Can a user who is neither path's owner nor in its group run path:
+    every directory above it searchable by others, the file readable and
+    executable by others? (What an unprivileged user needs to exec it.)"""
+    path = os.path.abspath(path)
+    if os.stat(path).st_mode & 0o005 != 0o005:
+        return False
+    d = os.path.dirname(path)
+    while True:
+        if not os.stat(d).st_mode & 0o001:
+            return False
+        if d == os.path.dirname(d):
+            return True
+        d = os.path.dirname(d)
+
+
+_copies = []  # directories made by ackd_for_others(), removed by run()
+
+
+def ackd_for_others():
+    """
+    The path of an ackd any user may run: the build's own if every
+    directory above it lets others in, else a copy in a fresh directory
+    of the system's temporary directory, mode 0755 (a clone in root's
+    0700 home is the usual case). None if even that is out of reach.
+    """
+    if reachable_by_others(ackd_path()):
+        return ackd_path()
+    if not _copies:
+        d = tempfile.mkdtemp(prefix="ackd-bin-")
+        _copies.append(d)
+        os.chmod(d, 0o755)
+        shutil.copy2(ackd_path(), os.path.join(d, "ackd"))
+        os.chmod(os.path.join(d, "ackd"), 0o755)
+    copy = os.path.join(_copies[0], "ackd")
+    return copy if reachable_by_others(copy) else None
+
+
+def _remove_copies():
+    """Remove what ackd_for_others() made."""
+    while _copies:
+        shutil.rmtree(_copies.pop(), ignore_errors=True)
+
+
 def run_ackd(args, timeout=10, user=None, group=None, env=None, fd3=None,
     pid_env=()):
     """
     Run ackd with args to completion (for flag errors, --help...). Returns
     (status, stdout bytes, stderr bytes); status is None if it did not exit
     within timeout (it is then killed, with its whole session). user and
-    group (ids), if given, are who runs it, without supplementary groups.
+    group (ids), if given, are who runs it, without supplementary groups,
+    and it runs as ackd_for_others() (the caller checks that is not None).
     env, fd3 and pid_env: as for spawn_options().
     """
-    args = [ackd_path()] + list(args)
+    others = user is not None or group is not None
+    args = [ackd_for_others() if others else ackd_path()] + list(args)
     log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
         "run.%d" % len(_daemons))
     command, kw = spawn_options(ackd_command(args, log_base), env, fd3,
         pid_env)
-    if user is not None or group is not None:
+    if others:
         kw.update(user=user, group=group, extra_groups=[])
     return _run_to_end(command, args, log_base, timeout, **kw)
 

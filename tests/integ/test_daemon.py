@@ -22,6 +22,7 @@ import signal
 import socket
 import stat
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -307,6 +308,15 @@ def privilege_drop(t, tmp):
         t.skip("not root: --user root exits 77",
                "valgrind's logs cannot be written by %s" % pw.pw_name)
         return
+    binary = h.ackd_for_others()
+    if binary is None:
+        t.skip("not root: --user root exits 77", "%s cannot reach %s, nor "
+               "a copy in %s" % (pw.pw_name, h.ackd_path(),
+                                 tempfile.gettempdir()))
+        return
+    if binary != h.ackd_path():
+        t.note("not root: %s cannot reach %s: running a copy, %s" %
+               (pw.pw_name, h.ackd_path(), binary))
     rc, out, err = h.run_ackd(["--bind", "127.0.0.1", "--port", "0",
                                "--log-file", os.path.join(work, "nr.log"),
                                "--user", "root"], user=pw.pw_uid, group=gid)
