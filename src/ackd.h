@@ -532,6 +532,7 @@ void	proctitle_set(const char *, ...)
 
 /* pidfile.c: --pid-file, locked by the master. */
 void	pidfile_open(const char *);
+void	pidfile_check(void);
 void	pidfile_write(void);
 void	pidfile_remove(void);
 

@@ -130,6 +130,7 @@ main(int argc, char **argv)
 	    (size_t)cfg.threads + 1) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	priv_drop();
+	pidfile_check();
 	status = master_run(&cfg, listen_names(), daemon_ready);
 	metrics_close();
 	pidfile_remove();

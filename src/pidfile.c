@@ -15,6 +15,20 @@
  * holds it, which is why it is taken after --daemon's fork; the workers'
  * copies of the descriptor do not matter. Closing any descriptor of the
  * file in the master would drop the lock, so the master opens it once.
+ * A stale file we may not write (root's, left by a crashed run, when we
+ * start as the daemon's user) is removed under a read lock, which no
+ * live ackd's file can give, and made anew.
+ *
+ * At exit the master, by then perhaps the --user, removes the file: that
+ * takes write access to its directory, which is why the documented place
+ * is a directory of the user's (/run/ackd/, from tmpfiles.d), and why the
+ * file itself stays root's (start-stop-daemon refuses to trust a pid file
+ * that the daemon's user could have written). Where the user cannot
+ * remove it (/run), nothing short of keeping a root process would, so the
+ * start says so (pidfile_check) and the exit empties the file instead:
+ * start-stop-daemon reads an empty file as "unknown" (4), while leaving
+ * our pid in it would make a reused pid look running, or be signalled by
+ * the next --stop. Only a missing file reads as "not running" (3).
  */
 #include "config.h"
 
@@ -22,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,18 +51,19 @@ static int		 pidfile_fd = -1;
 static const char	*pidfile_path;
 
 /*
- * Try to lock fd for writing: 0 when locked; otherwise -1 with errno,
- * and *holder is the pid holding it (0 if it is in another pid namespace,
- * -1 if the lock was released before we could ask).
+ * Try to lock fd (type F_WRLCK, or F_RDLCK on a read-only descriptor): 0
+ * when locked; otherwise -1 with errno, and *holder is the pid holding a
+ * write lock (0 if it is in another pid namespace, -1 if it was released
+ * before we could ask).
  */
 static int
-pidfile_lock(int fd, pid_t *holder)
+pidfile_lock(int fd, short type, pid_t *holder)
 {
 	struct flock	fl;
 	int		saved;
 
 	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
+	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
 	*holder = -1;
 	if (fcntl(fd, F_SETLK, &fl) == 0)
@@ -77,6 +93,52 @@ pidfile_same(int fd, const char *path)
 	return (fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino);
 }
 
+/* A running ackd holds the pid file at path: exit 69 naming its pid. */
+static void
+pidfile_held(const char *path, pid_t holder)
+{
+	if (holder > 0)
+		fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by pid "
+		    "%ld: is another ackd running?", path, (long)holder);
+	if (holder == 0)
+		fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
+		    "another process: is another ackd running?", path);
+}
+
+/*
+ * The file at path exists but we may not write it (left by a run as
+ * another user, root's after a crash): if no ackd holds it, remove it so
+ * a new one can be made. Under a read lock, which a starting ackd's write
+ * lock waits for, so what we remove is never a live pid file. 0 if it is
+ * gone, -1 with errno if not; a holder exits 69.
+ */
+static int
+pidfile_clear(const char *path)
+{
+	struct stat	st;
+	pid_t		holder;
+	int		fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1)
+		return (-1);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EACCES;		/* the open's error is what to report */
+		return (-1);
+	}
+	if ((rc = pidfile_lock(fd, F_RDLCK, &holder)) == -1) {
+		pidfile_held(path, holder);
+		/* its holder let go while we looked: try it all again */
+		rc = errno == EACCES || errno == EAGAIN ? 0 : -1;
+	} else
+		rc = unlink(path);
+	saved = errno;
+	close(fd);	/* and with it our read lock */
+	errno = saved;
+	return (rc);
+}
+
 /*
  * Open and lock the file at path once: its descriptor, or -1 if it was
  * removed or replaced between our open and our lock (try again). Any
@@ -90,19 +152,18 @@ pidfile_try(const char *path)
 	int		fd, same;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, PIDFILE_MODE);
+	if (fd == -1 && errno == EACCES) {
+		if (pidfile_clear(path) == 0)
+			return (-1);	/* a stale file is gone: make ours */
+		errno = EACCES;
+	}
 	if (fd == -1 || fstat(fd, &st) == -1)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s", path);
 	if (!S_ISREG(st.st_mode))
 		fatalx(ACKD_EXIT_CANTCREAT, "pid file %s is not a regular file",
 		    path);
-	if (pidfile_lock(fd, &holder) == -1) {
-		if (holder > 0)
-			fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
-			    "pid %ld: is another ackd running?", path,
-			    (long)holder);
-		if (holder == 0)
-			fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
-			    "another process: is another ackd running?", path);
+	if (pidfile_lock(fd, F_WRLCK, &holder) == -1) {
+		pidfile_held(path, holder);
 		if (errno != EACCES && errno != EAGAIN)
 			fatal(ACKD_EXIT_CANTCREAT, "cannot lock pid file %s",
 			    path);
@@ -162,6 +223,56 @@ pidfile_write(void)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot write pid file %s",
 		    pidfile_path);
 	}
+}
+
+/* Put the directory of the absolute path into dir ("/" for /x). */
+static void
+pidfile_dir(const char *path, char *dir, size_t size)
+{
+	const char	*slash = strrchr(path, '/');
+	size_t		 len = slash != NULL && slash > path ?
+			    (size_t)(slash - path) : 1;
+
+	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
+}
+
+/*
+ * Can we, as who we now are, unlink the file fd is at dir? Writing and
+ * searching dir is needed, and in a sticky directory (/tmp) owning the
+ * file or the directory.
+ */
+static int
+pidfile_removable(int fd, const char *dir)
+{
+	struct stat	dst, fst;
+
+	if (access(dir, W_OK | X_OK) == -1 || stat(dir, &dst) == -1 ||
+	    fstat(fd, &fst) == -1)
+		return (0);
+	return (!(dst.st_mode & S_ISVTX) || dst.st_uid == geteuid() ||
+	    fst.st_uid == geteuid());
+}
+
+/*
+ * After the privilege drop, while the start-up report still reaches the
+ * operator: warn if we shall not be able to remove the pid file at exit,
+ * which would then be left empty, and read as "unknown" rather than "not
+ * running" by start-stop-daemon --status.
+ */
+void
+pidfile_check(void)
+{
+	char	dir[PATH_MAX];
+
+	if (pidfile_fd == -1 || geteuid() == 0)
+		return;
+	pidfile_dir(pidfile_path, dir, sizeof(dir));
+	if (pidfile_removable(pidfile_fd, dir))
+		return;
+	log_warnx("pid file %s: uid %ld cannot remove it from %s, so it will "
+	    "be left empty at exit (allowed: a directory the user may write, "
+	    "such as /run/ackd owned by the user)", pidfile_path,
+	    (long)geteuid(), dir);
 }
 
 /*
