@@ -104,6 +104,8 @@ main(int argc, char **argv)
 	main_ignore_signals();
 	main_abspaths(&cfg);
 	priv_init(&cfg);
+	if (cfg.check)
+		return (check_run(&cfg));
 	/* before any fork: WATCHDOG_PID names the process systemd started */
 	systemd_init();
 	if (cfg.daemon)

@@ -49,6 +49,7 @@
 
 static int		 pidfile_fd = -1;
 static const char	*pidfile_path;
+static uid_t		 pidfile_owner;	/* the file's, for pidfile_check */
 
 /*
  * Try to lock fd (type F_WRLCK, or F_RDLCK on a read-only descriptor): 0
@@ -78,6 +79,17 @@ pidfile_lock(int fd, short type, pid_t *holder)
 	}
 	errno = saved;
 	return (-1);
+}
+
+/* Put the directory of the absolute path into dir ("/" for /x). */
+static void
+pidfile_dir(const char *path, char *dir, size_t size)
+{
+	const char	*slash = strrchr(path, '/');
+	size_t		 len = slash != NULL && slash > path ?
+			    (size_t)(slash - path) : 1;
+
+	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
 }
 
 /* Is fd still the file at path? 1 yes, 0 no (removed or replaced), -1. */
@@ -189,7 +201,8 @@ pidfile_try(const char *path)
 void
 pidfile_open(const char *path)
 {
-	int	fd = -1, tries;
+	struct stat	st;
+	int		fd = -1, tries;
 
 	for (tries = 0; tries < PIDFILE_TRIES && fd == -1; tries++)
 		fd = pidfile_try(path);
@@ -201,6 +214,46 @@ pidfile_open(const char *path)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot empty pid file %s", path);
 	pidfile_fd = fd;
 	pidfile_path = path;
+	pidfile_owner = fstat(fd, &st) == 0 ? st.st_uid : geteuid();
+}
+
+/*
+ * --check: would pidfile_open take the file at path? Exit as it would, 69
+ * if a running ackd holds it, 73 if it cannot be made; otherwise return,
+ * having made, locked or emptied nothing.
+ */
+void
+pidfile_probe(const char *path)
+{
+	struct flock	fl;
+	struct stat	st;
+	char		dir[PATH_MAX];
+	int		fd;
+
+	pidfile_path = path;
+	pidfile_owner = geteuid();	/* if we make it */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		pidfile_dir(path, dir, sizeof(dir));
+		if (errno != ENOENT || access(dir, W_OK | X_OK) == -1)
+			fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s",
+			    path);
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		fatalx(ACKD_EXIT_CANTCREAT, "pid file %s is not a regular file",
+		    path);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pidfile_held(path, fl.l_pid);
+	close(fd);
+	/* one we may not write, the start removes and makes anew */
+	pidfile_dir(path, dir, sizeof(dir));
+	if (access(path, W_OK) == -1 && access(dir, W_OK | X_OK) == -1)
+		fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s", path);
+	pidfile_owner = access(path, W_OK) == 0 ? st.st_uid : geteuid();
 }
 
 /* Write our pid into the pid file, if there is one, in one piece. */
@@ -225,32 +278,20 @@ pidfile_write(void)
 	}
 }
 
-/* Put the directory of the absolute path into dir ("/" for /x). */
-static void
-pidfile_dir(const char *path, char *dir, size_t size)
-{
-	const char	*slash = strrchr(path, '/');
-	size_t		 len = slash != NULL && slash > path ?
-			    (size_t)(slash - path) : 1;
-
-	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
-}
-
 /*
- * Can we, as who we now are, unlink the file fd is at dir? Writing and
+ * Can we, as who we now are, unlink the pid file from dir? Writing and
  * searching dir is needed, and in a sticky directory (/tmp) owning the
  * file or the directory.
  */
 static int
-pidfile_removable(int fd, const char *dir)
+pidfile_removable(const char *dir)
 {
-	struct stat	dst, fst;
+	struct stat	dst;
 
-	if (access(dir, W_OK | X_OK) == -1 || stat(dir, &dst) == -1 ||
-	    fstat(fd, &fst) == -1)
+	if (access(dir, W_OK | X_OK) == -1 || stat(dir, &dst) == -1)
 		return (0);
 	return (!(dst.st_mode & S_ISVTX) || dst.st_uid == geteuid() ||
-	    fst.st_uid == geteuid());
+	    pidfile_owner == geteuid());
 }
 
 /*
@@ -264,10 +305,10 @@ pidfile_check(void)
 {
 	char	dir[PATH_MAX];
 
-	if (pidfile_fd == -1 || geteuid() == 0)
+	if (pidfile_path == NULL || geteuid() == 0)
 		return;
 	pidfile_dir(pidfile_path, dir, sizeof(dir));
-	if (pidfile_removable(pidfile_fd, dir))
+	if (pidfile_removable(dir))
 		return;
 	log_warnx("pid file %s: uid %ld cannot remove it from %s, so it will "
 	    "be left empty at exit (allowed: a directory the user may write, "
