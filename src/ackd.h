@@ -146,6 +146,7 @@ struct ackd_config {
 	int			 sync;		/* fdatasync before each ACK */
 	int			 max_per_ip;	/* 0: no limit */
 	int			 daemon;	/* detach from the terminal */
+	int			 check;		/* --check: check, do not start */
 	const char		*pid_file;	/* NULL: none */
 	const char		*user;		/* NULL: stay who we are */
 	const char		*group;
@@ -530,6 +531,7 @@ int	worker_run(const struct ackd_config *, const int *, int, pid_t, int);
  */
 #define ACKD_LISTEN_NAMES	(ACKD_LISTEN_MAX * (ACKD_ADDRSTRLEN + 1))
 int	listen_open(const struct ackd_config *, char *, size_t);
+int	listen_resolve(const struct ackd_config *, char *, char *, size_t);
 const char *listen_names(void);
 int	listen_worker_fds(int, int *, int);
 void	listen_close_others(const int *, int);
@@ -574,13 +576,26 @@ int	daemon_abspath(const char *, char *, size_t);
 void	daemon_start(void);
 void	daemon_ready(void);
 
+/* proctitle.c: the title ps shows for the master and each worker. */
+#define ACKD_PROCTITLE_MAX	4096	/* a title, or the command line kept */
+void	proctitle_init(int, char **);
+const char *proctitle_command(void);
+void	proctitle_set(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* check.c: --check, the start-up's checks without the start. */
+int	check_run(const struct ackd_config *);
+
 /* pidfile.c: --pid-file, locked by the master. */
 void	pidfile_open(const char *);
+void	pidfile_check(void);
+void	pidfile_probe(const char *);
 void	pidfile_write(void);
 void	pidfile_remove(void);
 
 /* priv.c: --user and --group. */
 void	priv_init(const struct ackd_config *);
 void	priv_drop(void);
+void	priv_switch(void);
 
 #endif /* ACKD_H */

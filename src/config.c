@@ -84,6 +84,7 @@ static const struct config_flag config_flags[] = {
 	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(stats_interval_ms) },
 	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
+	{ "check", 265, KIND_SWITCH, 0, 0, FIELD(check) },
 	/* 300 and up: apart from the values other flags take meanwhile */
 	{ "proxy-protocol", 300, KIND_SWITCH, 0, 0, FIELD(proxy_protocol) },
 	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from) },
@@ -760,6 +761,9 @@ config_usage(FILE *fp)
 "      --proxy-from CIDR[,CIDR...]  take PROXY headers only from these\n"
 "                             addresses (IPv4/IPv6 ADDR or ADDR/BITS, up to\n"
 "                             %d); others are refused [any source]\n"
+"      --check                check the flags, the addresses, the log, the\n"
+"                             user and the pid file as a start would; print\n"
+"                             what would run; exit 0 or the start's status\n"
 "  -h, --help                 print this help and exit\n"
 "  -V, --version              print the version and exit\n"
 "\n"

@@ -81,6 +81,8 @@ main(int argc, char **argv)
 	char			err[512];
 	int			mfd, status;
 
+	/* first: nothing may keep a pointer into the memory it frees up */
+	proctitle_init(argc, argv);
 	log_init(argv[0]);
 	main_std_fds();
 	config_defaults(&cfg);
@@ -102,6 +104,8 @@ main(int argc, char **argv)
 	main_ignore_signals();
 	main_abspaths(&cfg);
 	priv_init(&cfg);
+	if (cfg.check)
+		return (check_run(&cfg));
 	/* before any fork: WATCHDOG_PID names the process systemd started */
 	systemd_init();
 	if (cfg.daemon)
@@ -123,6 +127,7 @@ main(int argc, char **argv)
 	    (size_t)cfg.threads + 1) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	priv_drop();
+	pidfile_check();
 	status = master_run(&cfg, listen_names(), daemon_ready);
 	metrics_close();
 	pidfile_remove();

@@ -136,6 +136,7 @@ master_spawn(struct master *m, struct slot *slot)
 	pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
+		proctitle_set("ackd: worker %d", index);
 		metrics_close();	/* the master's copies: see metrics.c */
 		listen_close_others(fds, nfds);
 		_exit(worker_run(m->cfg, fds, nfds, self, index));
@@ -554,6 +555,7 @@ master_run(const struct ackd_config *cfg, const char *listen,
 	m.on_ready = on_ready;
 	m.wanted = cfg->workers;
 	master_signals_setup(&waitmask);
+	proctitle_set("ackd: master %s", proctitle_command());
 	msglog_event("start", "listen=%s workers=%d threads=%d queue=%d "
 	    "version=%s", listen, cfg->workers, cfg->threads, cfg->queue,
 	    PACKAGE_VERSION);

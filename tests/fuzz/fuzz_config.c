@@ -39,8 +39,8 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
     "metrics", "proxy-protocol", "proxy-from", "ipv6-only", "reuseport",
-    "framing", "syslog", "log-tag", "syslog-max", "event-interval", "help",
-    "version" };
+    "framing", "syslog", "log-tag", "syslog-max", "event-interval", "check",
+    "help", "version" };
 
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))

@@ -966,7 +966,8 @@ class Daemon:
 
     def __init__(self, tmpdir, flags=(), workers=2, bind="127.0.0.1",
         fmt="text", log_name="ackd.log", ready=True, timeout=10,
-        env=None, fd3=None, pid_env=(), preexec=None, log_flags=None):
+        env=None, fd3=None, pid_env=(), preexec=None, log_flags=None,
+        binary=None):
         self.tmpdir = tmpdir
         self.workers = workers
         self.bind = bind
@@ -978,7 +979,8 @@ class Daemon:
         # bind: one address, a list (one --bind each), or None (none)
         binds = [] if bind is None else [bind] if isinstance(bind, str) \
             else list(bind)
-        self.args = [ackd_path()]
+        # binary: another path to run, such as ackd_for_others()'s
+        self.args = [binary or ackd_path()]
         for b in binds:
             self.args += ["--bind", b]
         # log_flags (such as ["--syslog"]) replace --log-file; records()

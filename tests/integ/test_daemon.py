@@ -11,15 +11,18 @@ failures of a daemon reach the command's stderr with their status and
 leave nothing running. As root: --user/--group drop master and workers
 (uid, gid and groups), the log is given to the user so that SIGHUP can
 reopen it, a non-root ackd cannot change user (77), and root without
---user warns.
+--user warns. ps (/proc/PID/cmdline) shows "ackd: master COMMAND" and
+"ackd: worker SLOT", a respawned worker its predecessor's slot.
 """
 
 import grp
 import os
 import pwd
+import shutil
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 
@@ -324,6 +327,116 @@ def privilege_drop(t, tmp):
          "cannot become user root" in lines(err)[0], h.short(err))
 
 
+def ssd_status(pid_path):
+    """start-stop-daemon --status on pid_path: 0 running, 1 dead with a
+    pid file, 3 not running, 4 unknown (LSB)."""
+    return subprocess.call(["start-stop-daemon", "--status", "--pidfile",
+                            pid_path])
+
+
+def read_pid_file(path):
+    """The pid file's text, or None if there is none."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def stale_pid_file(path):
+    """Leave at path what a crashed root run leaves: root's, a dead pid."""
+    with open(path, "w") as f:
+        f.write("999999\n")
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o644)
+
+
+def stop_and_check(t, label, d, pid_path):
+    """Check the pid file names the master, stop it, check it is gone."""
+    t.eq("%s: the pid file names the master" % label,
+         h.wait_for(lambda: read_pid_file(pid_path) == "%d\n" % d.pid, 10),
+         True)
+    d.signal(signal.SIGTERM)
+    t.eq("%s: SIGTERM: exit 0" % label, d.wait_exit(15), 0)
+    t.eq("%s: the pid file is removed" % label, read_pid_file(pid_path),
+         None)
+    if shutil.which("start-stop-daemon"):
+        t.eq("%s: start-stop-daemon --status says 3, not running" % label,
+             ssd_status(pid_path), 3)
+
+
+def pid_file_user(t, tmp):
+    """Finding 6 of issue 13: the pid file after a run as another user.
+    In a directory the user owns (/run/ackd/) it is removed at exit, even
+    when a crashed root run left a root-owned one there; in root's
+    directory the start says the file cannot be removed."""
+    if os.geteuid() != 0:
+        t.skip("pid file as another user", "the tests do not run as root")
+        return
+    pw, group = target_user()
+    if pw is None:
+        t.skip("pid file as another user", "no user other than root")
+        return
+    os.chmod(tmp, 0o755)
+    work = os.path.join(tmp, "pidu")
+    os.mkdir(work)
+    os.chmod(work, 0o777)
+    run = os.path.join(work, "run")
+    os.mkdir(run)
+    os.chown(run, pw.pw_uid, pw.pw_gid)
+    pid_path = os.path.join(run, "ackd.pid")
+
+    stale_pid_file(pid_path)
+    d = h.Daemon(work, ["--user", pw.pw_name, "--pid-file", pid_path],
+                 log_name="pidu.log")
+    label = "--user %s, pid file in its directory" % pw.pw_name
+    if shutil.which("start-stop-daemon"):
+        t.eq("%s: start-stop-daemon --status says 0, running" % label,
+             h.wait_for(lambda: ssd_status(pid_path) == 0, 10), True)
+    else:
+        t.skip("%s: start-stop-daemon --status" % label,
+               "no start-stop-daemon (dpkg) on this system")
+    t.ok("%s: no warning" % label, d.stderr().count(pid_path) == 0,
+         h.short(d.stderr()))
+    stop_and_check(t, label, d, pid_path)
+
+    # run as the user itself (an init script's --chuid): the root-owned
+    # file a crashed root run left must not stop the start
+    stale_pid_file(pid_path)
+    label = "as %s, a stale root-owned pid file" % pw.pw_name
+    binary = h.ackd_for_others()
+    if binary is None:
+        t.skip(label, "%s cannot reach %s" % (pw.pw_name, h.ackd_path()))
+    else:
+        def become():
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+        try:
+            d = h.Daemon(work, ["--pid-file", pid_path], binary=binary,
+                         log_name="pidn.log", preexec=become)
+        except h.DaemonError as e:
+            t.fail("%s: ackd starts" % label, str(e))
+        else:
+            stop_and_check(t, label, d, pid_path)
+
+    # root's directory: the user cannot remove the file; say so at start
+    rootrun = os.path.join(work, "rootrun")
+    os.mkdir(rootrun, 0o755)
+    pid_path = os.path.join(rootrun, "ackd.pid")
+    d = h.Daemon(work, ["--user", pw.pw_name, "--pid-file", pid_path],
+                 log_name="pidr.log")
+    label = "--user %s, pid file in root's directory" % pw.pw_name
+    warn = [ln for ln in d.stderr().splitlines() if pid_path in ln]
+    t.ok("%s: one warning at start naming the file and its directory" %
+         label, len(warn) == 1 and "cannot remove it from %s" % rootrun in
+         warn[0], h.short(d.stderr()))
+    d.signal(signal.SIGTERM)
+    t.eq("%s: SIGTERM: exit 0" % label, d.wait_exit(15), 0)
+    t.eq("%s: the pid file is left empty, never with a stale pid" % label,
+         read_pid_file(pid_path), "")
+
+
 def root_warning(t, tmp):
     """As root without --user: one warning."""
     if os.geteuid() != 0:
@@ -336,11 +449,46 @@ def root_warning(t, tmp):
     t.eq("root without --user: SIGTERM: exit 0", d.wait_exit(15), 0)
 
 
+def cmdline(pid):
+    """/proc/PID/cmdline as ps -o args shows it: NULs as spaces, trimmed."""
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().replace(b"\0", b" ").decode("utf-8",
+                                                      "replace").strip()
+
+
+def process_titles(t, tmp):
+    """ps tells the master from the workers, and each worker's slot, also
+    for a worker respawned in its slot."""
+    if h.valgrind_wrapped():
+        t.skip("process titles", "under valgrind, /proc/PID/cmdline is "
+               "valgrind's own command line")
+        return
+    d = h.Daemon(tmp, [], log_name="titles.log", workers=2)
+    t.eq("titles: the master says it is the master, with its command",
+         cmdline(d.pid), "ackd: master " + " ".join(d.args))
+    titles = {pid: cmdline(pid) for pid in d.worker_pids}
+    t.eq("titles: each worker names its own slot",
+         sorted(titles.values()), ["ackd: worker 0", "ackd: worker 1"])
+    victim = d.worker_pids[0]
+    os.kill(victim, signal.SIGKILL)
+    new = d.wait_records(lambda r: r.event == "worker-start" and
+                         r.get("pid") not in titles)
+    if not t.ok("titles: a killed worker is respawned", new,
+                h.short([r.raw for r in d.records()])):
+        return
+    t.eq("titles: the new worker names the slot it took over",
+         cmdline(new[0]["pid"]), titles[victim])
+    d.signal(signal.SIGTERM)
+    t.eq("titles: SIGTERM: exit 0", d.wait_exit(15), 0)
+
+
 def main(t, tmp):
+    process_titles(t, tmp)
     daemon_mode(t, tmp)
     second_instance(t, tmp)
     startup_failures(t, tmp)
     privilege_drop(t, tmp)
+    pid_file_user(t, tmp)
     root_warning(t, tmp)
 
 

@@ -69,6 +69,7 @@ static const struct {
 	{ "log-tag", 0, 1 },
 	{ "syslog-max", 0, 1 },
 	{ "event-interval", 0, 1 },
+	{ "check", 0, 0 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -320,6 +321,24 @@ START_TEST(check_config_sync_switch)
 	ck_assert_int_eq(cfg.sync, 1);
 	check_config_assert_error(check_config_fresh(&cfg, "--sync=1", NULL),
 	    "unknown option ", "'--sync=1'", "value on --sync");
+}
+END_TEST
+
+/* --check is a switch: off by default, on when given, takes no value. */
+START_TEST(check_config_check_switch)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.check, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--check", "-p", "1", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.check, 1);
+	check_config_assert_error(check_config_fresh(&cfg, "--check=1", NULL),
+	    "unknown option ", "'--check=1'", "value on --check");
+	/* the flags are still checked: a bad one is the same error */
+	check_config_assert_error(check_config_fresh(&cfg, "--check", "-p",
+	    "70000", NULL), "--port: ", "out of range", "--check, bad port");
 }
 END_TEST
 
@@ -1216,6 +1235,7 @@ config_suite(void)
 	tcase_add_test(tc, check_config_defer_accept_default);
 	tcase_add_test(tc, check_config_sync_switch);
 	tcase_add_test(tc, check_config_max_memory);
+	tcase_add_test(tc, check_config_check_switch);
 	tcase_add_test(tc, check_config_worker_timeout);
 	suite_add_tcase(s, tc);
 
