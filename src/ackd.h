@@ -160,8 +160,10 @@ enum config_result	config_parse(struct ackd_config *, int, char **, char *,
 			    size_t);
 void			config_usage(FILE *);
 
-/* log.c: the daemon's own diagnostics, on standard error. */
+/* log.c: the daemon's own diagnostics: on stderr (or the journal). */
 void	log_init(const char *);
+int	log_journal_match(const char *, unsigned long long,
+	    unsigned long long);
 const char *log_strerror(int, char *, size_t);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
