@@ -160,10 +160,11 @@ enum config_result	config_parse(struct ackd_config *, int, char **, char *,
 			    size_t);
 void			config_usage(FILE *);
 
-/* log.c: the daemon's own diagnostics: on stderr (or the journal). */
+/* log.c: the daemon's own diagnostics: stderr (journal), then syslog. */
 void	log_init(const char *);
 int	log_journal_match(const char *, unsigned long long,
 	    unsigned long long);
+int	log_syslog(void);
 const char *log_strerror(int, char *, size_t);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -5,33 +5,58 @@
  * nothing here is shared between threads but what is set before any
  * thread or worker exists. errno is preserved for the caller.
  *
- * They go to standard error. Under systemd, when $JOURNAL_STREAM names the
- * device and inode of our standard error (checked once, at log_init),
- * each line starts with its sd-daemon priority, <3> for fatal, <4> for
- * warnings, <6> for information, so that journalctl -p sees it. The text
- * after it is unchanged, "ackd[PID]: " included: every worker writes to
- * the stream systemd opened for the master, so the journal's own _PID is
- * the master's, and only the text says which worker spoke.
+ * Where they go:
+ * - standard error, always. Under systemd, when $JOURNAL_STREAM names the
+ *   device and inode of our standard error (checked once, at log_init),
+ *   each line starts with its sd-daemon priority, <3> for fatal, <4> for
+ *   warnings, <6> for information, so that journalctl -p sees it. The text
+ *   after it is unchanged, "ackd[PID]: " included: every worker writes to
+ *   the stream systemd opened for the master, so the journal's own _PID is
+ *   the master's, and only the text says which worker spoke.
+ * - syslog, daemon facility, once --daemon has detached (log_syslog): a
+ *   detached daemon's standard error is a pipe to a command that has
+ *   exited, then /dev/null. Each line is one RFC 3164 datagram, as
+ *   syslog(3) sends, to $ACKD_SYSLOG_SOCKET (the tests' stand-in) or
+ *   /dev/log. Unlike the connection log (msglog.c) this is best effort: a
+ *   send never waits (a thread must not stall on a busy syslog daemon),
+ *   and a lost line costs nothing but the line. The socket is left
+ *   unconnected and each datagram names the path, so a restarted syslog
+ *   daemon is found again without any state to repair between threads.
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ackd.h"
 
+/* Where syslog(3) sends; $ACKD_SYSLOG_SOCKET overrides it (tests). */
+#define LOG_SYSLOG_PATH	"/dev/log"
 /* The longest message, reason included; longer ones are cut. */
 #define LOG_MSG_MAX	1024
 
-static const char	*log_name = "ackd";
-static int		 log_journal;	/* stderr is the journal */
+/* SIGPIPE is ignored process-wide too; this only saves a signal. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+static const char		*log_name = "ackd";
+static int			 log_journal;	/* stderr is the journal */
+static int			 log_syslog_fd = -1;	/* -1: no syslog */
+static struct sockaddr_un	 log_syslog_sun;
 
 /* strerror, but safe in threads: glibc's strerror_r differs from POSIX's. */
 const char *
@@ -100,6 +125,31 @@ log_init(const char *argv0)
 	log_name = slash != NULL ? slash + 1 : argv0;
 }
 
+/*
+ * From now on, also send every diagnostic to syslog, daemon facility
+ * (--daemon, once detached; before any worker or thread exists). 0, or
+ * -1 with errno if no socket could be made: stderr alone then.
+ */
+int
+log_syslog(void)
+{
+	const char	*path = getenv("ACKD_SYSLOG_SOCKET");
+	int		 fd;
+
+	if (path == NULL || path[0] == '\0')
+		path = LOG_SYSLOG_PATH;
+	if (strlen(path) >= sizeof(log_syslog_sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	log_syslog_sun.sun_family = AF_UNIX;
+	strcpy(log_syslog_sun.sun_path, path);
+	log_syslog_fd = fd;
+	return (0);
+}
+
 /* Write one line, "[<N>]NAME[PID]: msg\n", to stderr; pri is LOG_*. */
 static void
 log_stderr(int pri, const char *msg, size_t len)
@@ -121,6 +171,37 @@ log_stderr(int pri, const char *msg, size_t len)
 	(void)!write(STDERR_FILENO, buf, (size_t)n);
 }
 
+/* Send msg to syslog as one datagram at pri (LOG_*); never waits. */
+static void
+log_syslog_send(int pri, const char *msg, size_t len)
+{
+	char		head[LOGFMT_SYSLOG_HEAD_MAX];
+	struct iovec	iov[2];
+	struct msghdr	mh;
+	struct tm	tm;
+	time_t		now = time(NULL);
+
+	if (localtime_r(&now, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	/* getpid() at each call, as syslog(3) does: each worker its own */
+	iov[0].iov_len = logfmt_syslog_head(head, sizeof(head),
+	    LOG_DAEMON | pri, &tm, log_name, getpid());
+	if (iov[0].iov_len == 0)	/* a program name longer than a tag */
+		iov[0].iov_len = logfmt_syslog_head(head, sizeof(head),
+		    LOG_DAEMON | pri, &tm, "ackd", getpid());
+	iov[0].iov_base = head;
+	iov[1].iov_base = (void *)(uintptr_t)msg;
+	iov[1].iov_len = len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = &log_syslog_sun;
+	mh.msg_namelen = sizeof(log_syslog_sun);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	while (sendmsg(log_syslog_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    -1 && errno == EINTR)
+		;
+}
+
 /* Format one diagnostic at pri (LOG_*), reason appended after ": ". */
 static void __attribute__((format(printf, 3, 0)))
 log_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
@@ -139,6 +220,8 @@ log_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
 			    sizeof(buf) - len - 1;
 	}
 	log_stderr(pri, buf, len);
+	if (log_syslog_fd != -1)
+		log_syslog_send(pri, buf, len);
 	errno = saved;
 }
 
