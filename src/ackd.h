@@ -165,6 +165,7 @@ void	log_init(const char *);
 int	log_journal_match(const char *, unsigned long long,
 	    unsigned long long);
 int	log_syslog(void);
+void	log_usage(const char *);
 const char *log_strerror(int, char *, size_t);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

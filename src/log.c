@@ -225,6 +225,19 @@ log_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+/*
+ * Report a mistake in the options as one line in its documented form,
+ * "ackd: message", without a pid: the operator made it, not a process.
+ */
+void
+log_usage(const char *msg)
+{
+	int	saved = errno;
+
+	fprintf(stderr, "%sackd: %s\n", log_journal ? "<3>" : "", msg);
+	errno = saved;
+}
+
 /* Warn, with the reason errno gives. */
 void
 log_warn(const char *fmt, ...)

@@ -343,6 +343,12 @@ def journal_stream(t, tmp):
                            (LOG_ERR, d.pid, bad))
              for ln in d.stderr().splitlines()), d.stderr())
 
+    d = h.Daemon(tmp, ["--port", "70000"], log_name="jflag.log",
+                 journal=True, ready=False)
+    t.eq("journal: a bad flag exits 64", d.wait_exit(15), 64)
+    t.ok("journal: its line is <3>ackd: --port: ...",
+         d.stderr().startswith("<%d>ackd: --port: " % LOG_ERR), d.stderr())
+
     st = os.stat(tmp)
     d = h.Daemon(tmp, [], log_name="nojournal.log",
                  env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})

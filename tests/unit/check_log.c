@@ -86,7 +86,7 @@ check_log_journal_env(int fd, int same)
 	ck_assert_int_eq(setenv("JOURNAL_STREAM", v, 1), 0);
 }
 
-/* On the journal stream: <4> warnings, <6> information; errno kept. */
+/* On the journal: <4> warnings, <6> information, <3> option errors. */
 START_TEST(check_log_journal_prefix)
 {
 	char	buf[512], want[512];
@@ -99,11 +99,12 @@ START_TEST(check_log_journal_prefix)
 	log_warn("cannot %s", "reopen");
 	ck_assert_int_eq(errno, EIO);
 	log_info("ready in %d ms", 5);
+	log_usage("--port: bad");
 	unsetenv("JOURNAL_STREAM");
 	check_log_release(rfd, saved, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "<4>ackd-test[%ld]: cannot reopen: %s\n"
-	    "<6>ackd-test[%ld]: ready in 5 ms\n", (long)getpid(),
-	    strerror(EIO), (long)getpid());
+	    "<6>ackd-test[%ld]: ready in 5 ms\n<3>ackd: --port: bad\n",
+	    (long)getpid(), strerror(EIO), (long)getpid());
 	ck_assert_str_eq(buf, want);
 }
 END_TEST
@@ -121,9 +122,11 @@ START_TEST(check_log_no_prefix)
 	unsetenv("JOURNAL_STREAM");
 	log_init("ackd");
 	log_warnx("worker %d died", 4);
+	log_usage("--port: bad");
 	check_log_release(rfd, saved, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "ackd[%ld]: worker 3 died\n"
-	    "ackd[%ld]: worker 4 died\n", (long)getpid(), (long)getpid());
+	    "ackd[%ld]: worker 4 died\nackd: --port: bad\n", (long)getpid(),
+	    (long)getpid());
 	ck_assert_str_eq(buf, want);
 }
 END_TEST
