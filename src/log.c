@@ -15,7 +15,8 @@
  *   the master's, and only the text says which worker spoke.
  * - syslog, daemon facility, once --daemon has detached (log_syslog): a
  *   detached daemon's standard error is a pipe to a command that has
- *   exited, then /dev/null. Each line is one RFC 3164 datagram, as
+ *   exited, then /dev/null (until ready, that pipe still carries the
+ *   start-up report to the terminal, see daemon.c). Each line is one RFC 3164 datagram, as
  *   syslog(3) sends, to $ACKD_SYSLOG_SOCKET (the tests' stand-in) or
  *   /dev/log. Unlike the connection log (msglog.c) this is best effort: a
  *   send never waits (a thread must not stall on a busy syslog daemon),
@@ -31,7 +32,6 @@
 #include <sys/un.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,6 +171,25 @@ log_stderr(int pri, const char *msg, size_t len)
 	(void)!write(STDERR_FILENO, buf, (size_t)n);
 }
 
+/* The datagram's head, "<PRI>Mmm dd hh:mm:ss NAME[PID]: ": its length. */
+static size_t
+log_syslog_head(char *head, size_t size, int pri)
+{
+	struct tm	tm;
+	time_t		now = time(NULL);
+	size_t		len;
+
+	if (localtime_r(&now, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	/* getpid() at each call, as syslog(3) does: each worker its own */
+	len = logfmt_syslog_head(head, size, LOG_DAEMON | pri, &tm, log_name,
+	    getpid());
+	if (len == 0)		/* a program name longer than a tag */
+		len = logfmt_syslog_head(head, size, LOG_DAEMON | pri, &tm,
+		    "ackd", getpid());
+	return (len);
+}
+
 /* Send msg to syslog as one datagram at pri (LOG_*); never waits. */
 static void
 log_syslog_send(int pri, const char *msg, size_t len)
@@ -178,18 +197,9 @@ log_syslog_send(int pri, const char *msg, size_t len)
 	char		head[LOGFMT_SYSLOG_HEAD_MAX];
 	struct iovec	iov[2];
 	struct msghdr	mh;
-	struct tm	tm;
-	time_t		now = time(NULL);
 
-	if (localtime_r(&now, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	/* getpid() at each call, as syslog(3) does: each worker its own */
-	iov[0].iov_len = logfmt_syslog_head(head, sizeof(head),
-	    LOG_DAEMON | pri, &tm, log_name, getpid());
-	if (iov[0].iov_len == 0)	/* a program name longer than a tag */
-		iov[0].iov_len = logfmt_syslog_head(head, sizeof(head),
-		    LOG_DAEMON | pri, &tm, "ackd", getpid());
 	iov[0].iov_base = head;
+	iov[0].iov_len = log_syslog_head(head, sizeof(head), pri);
 	iov[1].iov_base = (void *)(uintptr_t)msg;
 	iov[1].iov_len = len;
 	memset(&mh, 0, sizeof(mh));
