@@ -174,8 +174,12 @@ void			config_usage(FILE *);
 int			config_syslog_warning(const struct ackd_config *,
 			    char *, size_t);
 
-/* log.c: the daemon's own diagnostics, on standard error. */
+/* log.c: the daemon's own diagnostics: stderr (journal), then syslog. */
 void	log_init(const char *);
+int	log_journal_match(const char *, unsigned long long,
+	    unsigned long long);
+int	log_syslog(void);
+void	log_usage(const char *);
 const char *log_strerror(int, char *, size_t);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

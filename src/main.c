@@ -94,7 +94,7 @@ main(int argc, char **argv)
 		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 		return (ACKD_EXIT_OK);
 	case CONFIG_ERROR:
-		fprintf(stderr, "ackd: %s\n", err);
+		log_usage(err);
 		return (ACKD_EXIT_USAGE);
 	case CONFIG_RUN:
 		break;

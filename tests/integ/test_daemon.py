@@ -13,23 +13,37 @@ leave nothing running. As root: --user/--group drop master and workers
 reopen it, a non-root ackd cannot change user (77), and root without
 --user warns. ps (/proc/PID/cmdline) shows "ackd: master COMMAND" and
 "ackd: worker SLOT", a respawned worker its predecessor's slot.
+Diagnostics that reach someone: once detached, the master
+and the workers send their warnings to syslog (a datagram socket the
+test reads, named by $ACKD_SYSLOG_SOCKET) as daemon.warning; under
+systemd ($JOURNAL_STREAM naming stderr) each stderr line starts with its
+<N> priority, and with any other $JOURNAL_STREAM it does not.
 """
 
 import grp
 import os
 import pwd
 import shutil
+import re
 import signal
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 WARN_ROOT = "running as root; consider --user"
+LOG_DAEMON = 3 << 3
+LOG_ERR = 3
+LOG_WARNING = 4
+# what syslog(3) sends: "<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG"
+SYSLOG_RE = re.compile(rb"^<([0-9]{1,3})>[A-Z][a-z]{2} [ 1-3][0-9] "
+                       rb"\d\d:\d\d:\d\d ([A-Za-z0-9._-]+)\[([0-9]+)\]: (.*)$",
+                       re.S)
 
 
 def lines(b):
@@ -77,15 +91,19 @@ def reopened(d, count=1):
     return h.wait_for(done, 10)
 
 
-def detach(t, label, tmp, name, flags, cwd=None, log=None, workers=2):
+def detach(t, label, tmp, name, flags, cwd=None, log=None, workers=2,
+           syslog=None):
     """ackd --daemon on 127.0.0.1 port 0, logging to log (relative to cwd,
-    or tmp/name.log): (status, stderr bytes, daemon or None)."""
+    or tmp/name.log), its diagnostics sent to the syslog socket at path
+    syslog (by default one that does not exist: not the host's syslog):
+    (status, stderr bytes, daemon or None)."""
     log = log or os.path.join(tmp, name + ".log")
     log_path = os.path.join(cwd or tmp, log)
     args = ["--daemon", "--bind", "127.0.0.1", "--port", "0",
             "--workers", str(workers), "--log-file", log] + list(flags)
+    env = {"ACKD_SYSLOG_SOCKET": syslog or os.path.join(tmp, "no.sock")}
     rc, out, err, d = h.run_detached(args, log_path, cwd=cwd,
-                                     workers=workers)
+                                     workers=workers, env=env)
     t.eq("%s: nothing on standard output" % label, out, b"")
     return rc, err, d
 
@@ -230,6 +248,120 @@ def startup_failures(t, tmp):
                  ackd_with(os.path.join(tmp, name + ".log")), [])
     finally:
         busy.close()
+
+
+def receive(sock, grams, pred, timeout=10):
+    """Read datagrams from sock into grams until one satisfies pred (the
+    syslog head and message, parsed): that one's match, or None."""
+    end = time.monotonic() + timeout
+    for g in grams:
+        m = SYSLOG_RE.match(g)
+        if m and pred(m):
+            return m
+    while time.monotonic() < end:
+        sock.settimeout(max(end - time.monotonic(), 0.01))
+        try:
+            g = sock.recv(65536)
+        except socket.timeout:
+            break
+        grams.append(g)
+        m = SYSLOG_RE.match(g)
+        if m and pred(m):
+            return m
+    return None
+
+
+def daemon_syslog(t, tmp):
+    """Once detached, warnings go to syslog as daemon.warning: the
+    master's (a worker died) and a worker's (cannot reopen the log), that
+    worker forked before the command returned, when its stderr was the
+    pipe to it."""
+    path = os.path.join(tmp, "syslog.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    grams = []
+    try:
+        rc, err, d = detach(t, "syslog", tmp, "sl", [], syslog=path)
+        if not t.ok("syslog: a detached master runs", rc == 0 and d,
+                    "status %s, stderr %s" % (rc, h.short(err))):
+            return
+        d.wait_ready()
+        victim, other = d.worker_pids[0], d.worker_pids[1]
+        os.kill(victim, signal.SIGKILL)
+        died = "worker %d died unexpectedly" % victim
+        m = receive(sock, grams, lambda m: died.encode() in m.group(4))
+        if t.ok("syslog: '%s' arrives as a datagram" % died, m,
+                h.short(grams)):
+            t.eq("syslog: it is daemon.warning (<%d>)" % (LOG_DAEMON +
+                 LOG_WARNING), int(m.group(1)), LOG_DAEMON + LOG_WARNING)
+            t.eq("syslog: from ackd[master]", (m.group(2), int(m.group(3))),
+                 (b"ackd", d.pid))
+        # the log's path becomes a directory: every reopen fails
+        os.rename(d.log_path, d.log_path + ".1")
+        os.mkdir(d.log_path)
+        d.signal(signal.SIGHUP)
+        for who, pid in (("master", d.pid), ("pre-ready worker", other)):
+            m = receive(sock, grams, lambda m: int(m.group(3)) == pid and
+                        b"cannot reopen the log" in m.group(4))
+            t.ok("syslog: the %s's 'cannot reopen the log' arrives" % who,
+                 m and int(m.group(1)) == LOG_DAEMON + LOG_WARNING,
+                 h.short(grams))
+        os.rmdir(d.log_path)
+        d.signal(signal.SIGTERM)
+        t.eq("syslog: SIGTERM: the master exits 0", d.wait_exit(15), 0)
+    finally:
+        sock.close()
+
+
+def kill_a_worker(t, label, d):
+    """SIGKILL a worker; wait for the master's line about it on stderr:
+    the line's text, or None."""
+    died = "worker %d died unexpectedly" % d.worker_pids[0]
+    os.kill(d.worker_pids[0], signal.SIGKILL)
+    found = h.wait_for(lambda: [ln for ln in d.stderr().splitlines()
+                                if died in ln], 10)
+    t.ok("%s: the master says '%s'" % (label, died), found,
+         h.short(d.stderr()))
+    return found[0] if found else None
+
+
+def journal_stream(t, tmp):
+    """$JOURNAL_STREAM naming stderr: <N> before each line, the text as
+    ever; naming another file: no prefix."""
+    d = h.Daemon(tmp, [], log_name="journal.log", journal=True)
+    line = kill_a_worker(t, "journal", d)
+    t.ok("journal: it is <4>ackd[master]: ...", line and line.startswith(
+         "<%d>ackd[%d]: worker " % (LOG_WARNING, d.pid)), line)
+    text = d.stderr().splitlines()
+    t.ok("journal: every stderr line starts with <N>ackd[PID]: ",
+         all(re.match(r"<[0-7]>ackd\[[0-9]+\]: ", ln) for ln in text),
+         h.short(text))
+    d.signal(signal.SIGTERM)
+    t.eq("journal: SIGTERM: exit 0", d.wait_exit(15), 0)
+
+    bad = os.path.join(tmp, "missing", "x.pid")
+    d = h.Daemon(tmp, ["--pid-file", bad], log_name="jfail.log",
+                 journal=True, ready=False)
+    t.eq("journal: a start-up failure exits 73", d.wait_exit(15), 73)
+    t.ok("journal: its line is <3>ackd[PID]: cannot open pid file",
+         any(ln.startswith("<%d>ackd[%d]: cannot open pid file %s" %
+                           (LOG_ERR, d.pid, bad))
+             for ln in d.stderr().splitlines()), d.stderr())
+
+    d = h.Daemon(tmp, ["--port", "70000"], log_name="jflag.log",
+                 journal=True, ready=False)
+    t.eq("journal: a bad flag exits 64", d.wait_exit(15), 64)
+    t.ok("journal: its line is <3>ackd: --port: ...",
+         d.stderr().startswith("<%d>ackd: --port: " % LOG_ERR), d.stderr())
+
+    st = os.stat(tmp)
+    d = h.Daemon(tmp, [], log_name="nojournal.log",
+                 env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    line = kill_a_worker(t, "other stream", d)
+    t.ok("other stream: no prefix, ackd[master]: ...", line and
+         line.startswith("ackd[%d]: worker " % d.pid), line)
+    d.signal(signal.SIGTERM)
+    t.eq("other stream: SIGTERM: exit 0", d.wait_exit(15), 0)
 
 
 def target_user():
@@ -487,6 +619,8 @@ def main(t, tmp):
     daemon_mode(t, tmp)
     second_instance(t, tmp)
     startup_failures(t, tmp)
+    daemon_syslog(t, tmp)
+    journal_stream(t, tmp)
     privilege_drop(t, tmp)
     pid_file_user(t, tmp)
     root_warning(t, tmp)
