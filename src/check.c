@@ -84,11 +84,12 @@ check_log_file(const char *path)
 static void
 check_log(const struct ackd_config *cfg)
 {
+	char	err[512];
+
 	if (cfg->syslog_facility != 0) {
 		/* a datagram socket's connect sends nothing */
-		if (msglog_open(cfg) == -1)
-			fatal(ACKD_EXIT_CANTCREAT, "cannot connect to the syslog "
-			    "socket %s", msglog_syslog_path());
+		if (msglog_open(cfg, err, sizeof(err)) == -1)
+			fatalx(ACKD_EXIT_CANTCREAT, "%s", err);
 	} else if (cfg->log_file != NULL)
 		check_log_file(cfg->log_file);
 }
