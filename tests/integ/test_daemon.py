@@ -302,7 +302,7 @@ def daemon_syslog(t, tmp):
         d.signal(signal.SIGHUP)
         for who, pid in (("master", d.pid), ("pre-ready worker", other)):
             m = receive(sock, grams, lambda m: int(m.group(3)) == pid and
-                        b"cannot reopen the log" in m.group(4))
+                        b"cannot reopen log file" in m.group(4))
             t.ok("syslog: the %s's 'cannot reopen the log' arrives" % who,
                  m and int(m.group(1)) == LOG_DAEMON + LOG_WARNING,
                  h.short(grams))
