@@ -39,17 +39,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
-
-/* Put the directory of the absolute path into dir ("/" for /x). */
-static void
-check_dir(const char *path, char *dir, size_t size)
-{
-	const char	*slash = strrchr(path, '/');
-	size_t		 len = slash != NULL && slash > path ?
-			    (size_t)(slash - path) : 1;
-
-	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
-}
+#include "parse.h"
 
 /*
  * Could the start open the log file at path (appending, creating it)?
@@ -63,7 +53,7 @@ check_log_file(const char *path)
 	int		fd;
 
 	if (stat(path, &st) == -1) {
-		check_dir(path, dir, sizeof(dir));
+		parse_dir(path, dir, sizeof(dir));
 		if (errno != ENOENT || access(dir, W_OK | X_OK) == -1)
 			fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
 			    path);
@@ -106,7 +96,7 @@ check_as_user(const struct ackd_config *cfg)
 	pidfile_check();
 	if (cfg->log_file == NULL || cfg->syslog_facility != 0)
 		return;
-	check_dir(cfg->log_file, dir, sizeof(dir));
+	parse_dir(cfg->log_file, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK) == -1)
 		log_warnx("log file %s: uid %ld cannot create files in %s, so "
 		    "a reopen after the log is renamed would fail (allowed: a "

@@ -1,10 +1,13 @@
 /*
  * parse.c: the number syntax and error-line hygiene shared by ackd's and
- * ackd-bench's flag parsers. Pure functions: no I/O, no allocation.
+ * ackd-bench's flag parsers, and the path syntax the start-up checks
+ * share. Pure functions: no I/O, no allocation.
  */
 #include "config.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "parse.h"
 
@@ -65,4 +68,15 @@ parse_printable(char *line)
 	for (p = (unsigned char *)line; *p != '\0'; p++)
 		if (*p < 0x20 || *p > 0x7e)
 			*p = '?';
+}
+
+/* Put the directory of the absolute path into dir ("/" for /x). */
+void
+parse_dir(const char *path, char *dir, size_t size)
+{
+	const char	*slash = strrchr(path, '/');
+	size_t		 len = slash != NULL && slash > path ?
+			    (size_t)(slash - path) : 1;
+
+	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
 }

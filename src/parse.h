@@ -1,12 +1,15 @@
 /*
  * parse.h: number syntax shared by the flag parsers of ackd (config.c) and
- * ackd-bench (bench_flags.c).
+ * ackd-bench (bench_flags.c); path syntax shared by check.c and pidfile.c.
  */
 #ifndef PARSE_H
 #define PARSE_H
 
+#include <stddef.h>
+
 int	parse_is_integer(const char *);
 int	parse_msec(const char *, long long *);
 void	parse_printable(char *);
+void	parse_dir(const char *, char *, size_t);
 
 #endif /* PARSE_H */

@@ -376,6 +376,15 @@ def ackd_path():
     return os.path.abspath(p)
 
 
+def bench_path():
+    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
+    p = os.environ.get("ACKD_BENCH")
+    if not p:
+        here = os.path.dirname(os.path.abspath(__file__))
+        p = os.path.join(here, "..", "..", "src", "ackd-bench")
+    return os.path.abspath(p)
+
+
 def reachable_by_others(path):
     """Can a user who is neither path's owner nor in its group run path:
     every directory above it searchable by others, the file readable and

@@ -248,14 +248,6 @@ def check_json(t, tmp):
          h.short(s.raw))
 
 
-def bench_path():
-    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
-    p = os.environ.get("ACKD_BENCH")
-    if not p:
-        here = os.path.dirname(os.path.abspath(__file__))
-        p = os.path.join(here, "..", "..", "src", "ackd-bench")
-    return os.path.abspath(p)
-
 
 def raw_json_lines(path):
     """The log at path as a JSON consumer sees it: each line through
@@ -297,12 +289,12 @@ def check_json_utf8(t, tmp):
          h.short(o2))
     t.eq("not utf-8: bytes counts the bytes sent", o2.get("bytes"), len(bad))
 
-    if not os.access(bench_path(), os.X_OK):
+    if not os.access(h.bench_path(), os.X_OK):
         t.skip("utf-8: ackd-bench accounting", "no ackd-bench at %s" %
-               bench_path())
+               h.bench_path())
         return
     record = os.path.join(tmp, "utf8.record")
-    args = [bench_path(), "--port", str(d.port), "--count", "200",
+    args = [h.bench_path(), "--port", str(d.port), "--count", "200",
             "--concurrency", "8", "--unique", "--record", record,
             "--message", text.encode("utf-8"), "--quiet"]
     p = subprocess.run(args, stdin=subprocess.DEVNULL,

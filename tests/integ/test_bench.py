@@ -36,14 +36,6 @@ ERROR_KEYS = {"connect", "reset", "timeout", "other", "unfinished"}
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
 
 
-def bench_path():
-    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
-    p = os.environ.get("ACKD_BENCH")
-    if not p:
-        here = os.path.dirname(os.path.abspath(__file__))
-        p = os.path.join(here, "..", "..", "src", "ackd-bench")
-    return os.path.abspath(p)
-
 
 class Run:
     """
@@ -52,7 +44,7 @@ class Run:
     """
 
     def __init__(self, args, timeout=60, during=None):
-        self.args = [bench_path()] + [str(a) for a in args]
+        self.args = [h.bench_path()] + [str(a) for a in args]
         p = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
@@ -359,9 +351,9 @@ def test_flags(t):
 
 
 def main(t, tmp):
-    if not os.access(bench_path(), os.X_OK):
+    if not os.access(h.bench_path(), os.X_OK):
         raise h.Skip("no executable ackd-bench at %s (set ACKD_BENCH)" %
-                     bench_path())
+                     h.bench_path())
     test_flags(t)
     test_acked_and_logged(t, tmp)
     test_wrong_reply(t, tmp)

@@ -52,14 +52,6 @@ LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
 # --- ackd-bench --------------------------------------------------------------
 
-def bench_path():
-    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
-    p = os.environ.get("ACKD_BENCH")
-    if not p:
-        here = os.path.dirname(os.path.abspath(__file__))
-        p = os.path.join(here, "..", "..", "src", "ackd-bench")
-    return os.path.abspath(p)
-
 
 class Bench:
     """
@@ -71,7 +63,7 @@ class Bench:
                  concurrency=CONCURRENCY):
         self.record = os.path.join(tmp, name + ".record")
         self.err_path = os.path.join(tmp, name + ".bench.stderr")
-        self.args = [bench_path(), "--port", str(port), "--concurrency",
+        self.args = [h.bench_path(), "--port", str(port), "--concurrency",
                      str(concurrency), "--duration", str(seconds),
                      "--timeout", str(timeout), "--unique", "--json",
                      "--quiet", "--record", self.record]
@@ -767,9 +759,9 @@ def rude_clients(t, tmp):
 
 
 def main(t, tmp):
-    if not os.access(bench_path(), os.X_OK):
+    if not os.access(h.bench_path(), os.X_OK):
         raise h.Skip("no executable ackd-bench at %s (set ACKD_BENCH)" %
-                     bench_path())
+                     h.bench_path())
     # let a crash leave a core file where core_pattern says
     hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
     resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))

@@ -62,14 +62,6 @@ SCENARIOS = (
 )
 
 
-def bench_path():
-    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
-    p = os.environ.get("ACKD_BENCH")
-    if not p:
-        here = os.path.dirname(os.path.abspath(__file__))
-        p = os.path.join(here, "..", "..", "src", "ackd-bench")
-    return os.path.abspath(p)
-
 
 def limit_fsize(fsize):
     """What ackd's child runs before exec: the file-size limit fsize."""
@@ -79,7 +71,7 @@ def limit_fsize(fsize):
 def start_bench(tmp, label, port, size):
     """ackd-bench, recording each ACKed message, until we stop it."""
     record = os.path.join(tmp, label + ".record")
-    args = [bench_path(), "--port", str(port), "--concurrency",
+    args = [h.bench_path(), "--port", str(port), "--concurrency",
             str(CONCURRENCY), "--size", str(size), "--duration", "600",
             "--timeout", "30", "--unique", "--json", "--quiet",
             "--record", record]
@@ -243,9 +235,9 @@ def scenario(t, tmp, label, fsize, flags, size, rotations):
 
 
 def main(t, tmp):
-    if not os.path.exists(bench_path()):
+    if not os.path.exists(h.bench_path()):
         t.skip("rotation at the size limit", "no ackd-bench at %s" %
-               bench_path())
+               h.bench_path())
         return
     for args in SCENARIOS:
         scenario(t, tmp, *args)

@@ -293,18 +293,10 @@ def flag_errors(t, tmp):
              h.short((rc, err)))
 
 
-def bench_path():
-    """$ACKD_BENCH, or src/ackd-bench two directories above this script."""
-    p = os.environ.get("ACKD_BENCH")
-    if not p:
-        here = os.path.dirname(os.path.abspath(__file__))
-        p = os.path.join(here, "..", "..", "src", "ackd-bench")
-    return os.path.abspath(p)
-
 
 def bench(port, message, count, record):
     """Run ackd-bench --unique --record; its exit status."""
-    args = [bench_path(), "--port", str(port), "--count", str(count),
+    args = [h.bench_path(), "--port", str(port), "--count", str(count),
             "--concurrency", "4", "--unique", "--record", record,
             "--message", message, "--quiet", "--timeout", "20"]
     return subprocess.run(args, stdin=subprocess.DEVNULL,
@@ -381,7 +373,7 @@ def too_long(t, tmp):
     t.ok("too-long: the message was not sent", not any(
          r.get("msg") == ctl for r in d.records()), describe(d))
     acked, failed = 0, 1
-    if not os.access(bench_path(), os.X_OK):
+    if not os.access(h.bench_path(), os.X_OK):
         t.skip("too-long: ackd-bench accounting", "no ackd-bench")
     else:
         acked, over = too_long_bench(t, d)
