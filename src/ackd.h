@@ -174,6 +174,9 @@ void			config_usage(FILE *);
 int			config_syslog_warning(const struct ackd_config *,
 			    char *, size_t);
 
+/* mono.c: milliseconds on CLOCK_MONOTONIC, for every timer. */
+long long	mono_ms(void);
+
 /* log.c: the daemon's own diagnostics: stderr (journal), then syslog. */
 void	log_init(const char *);
 int	log_journal_match(const char *, unsigned long long,

@@ -305,16 +305,6 @@ static int			evlimit_on;	/* 0: every line is written */
 /* How many summaries evlimit_tick and evlimit_flush take per lock. */
 #define EVLIMIT_BATCH	16
 
-/* Milliseconds on the monotonic clock. */
-static long long
-evlimit_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Write one summary line. */
 static void
 evlimit_write(const struct evlimit_summary *s)
@@ -347,7 +337,7 @@ evlimit_admit(const char *event, const char *client)
 	if (!evlimit_on || evlimit_kind(event) == -1)
 		return (1);
 	pthread_mutex_lock(&evlimit_lock);
-	v = evlimit_decide(&evlimit_table, event, client, evlimit_now_ms(), &s);
+	v = evlimit_decide(&evlimit_table, event, client, mono_ms(), &s);
 	pthread_mutex_unlock(&evlimit_lock);
 	if (s.count > 0)
 		evlimit_write(&s);
@@ -365,7 +355,7 @@ evlimit_drain(int all)
 		return;
 	do {
 		pthread_mutex_lock(&evlimit_lock);
-		n = evlimit_due(&evlimit_table, evlimit_now_ms(), all, s,
+		n = evlimit_due(&evlimit_table, mono_ms(), all, s,
 		    EVLIMIT_BATCH);
 		pthread_mutex_unlock(&evlimit_lock);
 		for (i = 0; i < n; i++)

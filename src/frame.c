@@ -91,16 +91,6 @@ frame_eof(struct frame *fr)
 	return (1);
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-frame_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Read the next piece into buf + fr->len, waiting at most left ms, or
  * not at all when read's one read goes on: then nothing more there ends
@@ -135,7 +125,7 @@ frame_read_until(struct frame *fr, int fd, unsigned char *buf,
 	ssize_t		n;
 
 	/* one clock read (vDSO, no syscall) per read: cheap enough */
-	left = deadline_ms - frame_now_ms();
+	left = deadline_ms - mono_ms();
 	for (;;) {
 		if (fr->len == fr->room)
 			return (FRAME_FULL);
@@ -146,7 +136,7 @@ frame_read_until(struct frame *fr, int fd, unsigned char *buf,
 			return (frame_eof(fr) ? (ssize_t)fr->msg_len : 0);
 		if (frame_feed(fr, buf, (size_t)n))
 			return ((ssize_t)fr->msg_len);
-		if ((left = deadline_ms - frame_now_ms()) <= 0) {
+		if ((left = deadline_ms - mono_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
@@ -161,5 +151,5 @@ ssize_t
 frame_read(struct frame *fr, int fd, unsigned char *buf, int timeout_ms)
 {
 	fr->room = fr->size;
-	return (frame_read_until(fr, fd, buf, frame_now_ms() + timeout_ms));
+	return (frame_read_until(fr, fd, buf, mono_ms() + timeout_ms));
 }

@@ -78,21 +78,11 @@ handler_free(struct handler *h)
 	h->pbuf = NULL;
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-handler_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-/* Milliseconds left until deadline (handler_now_ms's clock), at least 0. */
+/* Milliseconds left until deadline (mono_ms's clock), at least 0. */
 static int
 handler_ms_left(long long deadline)
 {
-	long long	now = handler_now_ms();
+	long long	now = mono_ms();
 
 	return (deadline > now ? (int)(deadline - now) : 0);
 }
@@ -293,7 +283,7 @@ static void
 handler_linger(int fd)
 {
 	char		buf[HANDLER_LINGER_CHUNK];
-	long long	deadline = handler_now_ms() + HANDLER_LINGER_MS;
+	long long	deadline = mono_ms() + HANDLER_LINGER_MS;
 	int		left;
 	ssize_t		n;
 
@@ -523,7 +513,7 @@ handler_serve(struct handler *h, const struct conn *c)
 	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
 	h->via[0] = '\0';
 	/* one deadline for the PROXY header, the message and its memory */
-	handler_begin(h, handler_now_ms() + h->cfg->read_timeout_ms);
+	handler_begin(h, mono_ms() + h->cfg->read_timeout_ms);
 	if (h->cfg->proxy_protocol && handler_proxy(h, c, client,
 	    sizeof(client), h->deadline_ms) == -1)
 		goto done;

@@ -72,16 +72,6 @@ static const int master_signals[] = {
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
-/* Milliseconds on the monotonic clock. */
-long long
-master_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Block our signals and install the flag-setting handlers; *old gets the mask. */
 static void
 master_signals_setup(sigset_t *old)
@@ -144,12 +134,12 @@ master_spawn(struct master *m, struct slot *slot)
 	if (pid == -1) {
 		log_warn("cannot fork a worker");
 		slot->state = SLOT_WAITING;
-		slot->respawn_at = master_now() + MASTER_FORK_RETRY_MS;
+		slot->respawn_at = mono_ms() + MASTER_FORK_RETRY_MS;
 		return;
 	}
 	slot->state = SLOT_RUNNING;
 	slot->pid = pid;
-	slot->started = slot->progress_at = master_now();
+	slot->started = slot->progress_at = mono_ms();
 	slot->progress = 0;
 	slot->served = slot->replaced = slot->killed = 0;
 	slot->stuck_since = slot->aborted_at = 0;
@@ -189,7 +179,7 @@ master_worker_died(struct master *m, struct slot *slot, int status)
 			    slot->aborted_at != 0, &slot->quick_deaths);
 	}
 	slot->state = delay >= 0 ? SLOT_WAITING : SLOT_EMPTY;
-	slot->respawn_at = master_now() + delay;
+	slot->respawn_at = mono_ms() + delay;
 	if (delay >= 0)
 		snprintf(respawn, sizeof(respawn), " respawn_ms=%lld", delay);
 	master_status(desc, sizeof(desc), status);
@@ -363,7 +353,7 @@ master_begin_shutdown(struct master *m, int status)
 
 	m->stopping = 1;
 	m->status = status;
-	m->deadline = master_now() + m->cfg->shutdown_timeout_ms;
+	m->deadline = mono_ms() + m->cfg->shutdown_timeout_ms;
 	msglog_event("shutdown", "%s", "");
 	systemd_notify("STOPPING=1\nSTATUS=stopping");
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)
@@ -406,7 +396,7 @@ master_sooner(long long a, long long b)
 static long long
 master_timers(struct master *m)
 {
-	long long	now = master_now(), next = -1, left;
+	long long	now = mono_ms(), next = -1, left;
 	int		i;
 
 	if (m->stopping) {

@@ -58,7 +58,6 @@ struct master {
 							 * reopen; "" */
 };
 
-long long	master_now(void);
 long long	master_sooner(long long, long long);
 void		master_spawn(struct master *, struct slot *);
 void		master_begin_shutdown(struct master *, int);

@@ -106,16 +106,6 @@ static long long		 metrics_paused_until;	/* 0: accepting */
 static unsigned long long	 metrics_seq;		/* accepted so far */
 static struct timespec		 metrics_started;	/* wall clock */
 
-/* Milliseconds on the monotonic clock. */
-static long long
-metrics_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Make fd non-blocking and close-on-exec; 0 or -1. */
 static int
 metrics_nonblock(int fd)
@@ -483,7 +473,7 @@ metrics_answer(struct metrics_conn *c, int status)
 	c->out_len = hlen + blen;
 	c->out_off = 0;
 	c->state = METRICS_WRITE;
-	c->deadline = metrics_now() + METRICS_WRITE_MS;
+	c->deadline = mono_ms() + METRICS_WRITE_MS;
 	metrics_write(c);
 }
 
@@ -533,7 +523,7 @@ metrics_write(struct metrics_conn *c)
 	}
 	c->state = METRICS_LINGER;
 	c->in_len = 0;
-	c->deadline = metrics_now() + METRICS_LINGER_MS;
+	c->deadline = mono_ms() + METRICS_LINGER_MS;
 	metrics_linger(c);
 }
 
@@ -630,7 +620,7 @@ metrics_accept(void)
 			/* EMFILE and the like: polling on would spin */
 			log_warn("metrics: cannot accept, pausing for %d ms",
 			    METRICS_PAUSE_MS);
-			metrics_paused_until = metrics_now() + METRICS_PAUSE_MS;
+			metrics_paused_until = mono_ms() + METRICS_PAUSE_MS;
 			return;
 		}
 		c = metrics_make_room();
@@ -639,7 +629,7 @@ metrics_accept(void)
 		c->seq = ++metrics_seq;
 		c->in_len = 0;
 		c->out = NULL;
-		c->deadline = metrics_now() + METRICS_READ_MS;
+		c->deadline = mono_ms() + METRICS_READ_MS;
 		metrics_read(c);
 	}
 }
@@ -693,7 +683,7 @@ metrics_timers(void)
 
 	if (metrics_lfd == -1)
 		return (-1);
-	now = metrics_now();
+	now = mono_ms();
 	for (i = 0; i < METRICS_CONNS; i++) {
 		c = &metrics_conns[i];
 		if (c->state == METRICS_FREE)

@@ -786,16 +786,6 @@ msglog_write_file(const char *buf, size_t len)
 	return (-1);
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-msglog_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Wait up to the deadline for room in the syslog daemon's queue (a full
  * queue makes a datagram send fail with EAGAIN); 0 to try again, -1 when
@@ -808,8 +798,8 @@ msglog_syslog_wait(long long *deadline)
 	long long	left;
 
 	if (*deadline == -1)
-		*deadline = msglog_now_ms() + MSGLOG_SYSLOG_WAIT_MS;
-	if ((left = *deadline - msglog_now_ms()) <= 0) {
+		*deadline = mono_ms() + MSGLOG_SYSLOG_WAIT_MS;
+	if ((left = *deadline - mono_ms()) <= 0) {
 		errno = EAGAIN;
 		return (-1);
 	}

@@ -407,16 +407,6 @@ net_accept(int lfd, struct conn *c)
 	return (c->fd);
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-net_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Read once from fd into buf, waiting at most timeout_ms for data. The
  * common case (data already there) costs one recv. Returns the byte count,
@@ -446,8 +436,8 @@ net_recv_timed(int fd, void *buf, size_t size, int flags, int timeout_ms)
 		    errno != EINTR))
 			return (n);
 		if (deadline == -1)
-			deadline = net_now_ms() + timeout_ms;
-		left = deadline - net_now_ms();
+			deadline = mono_ms() + timeout_ms;
+		left = deadline - mono_ms();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);

@@ -160,7 +160,7 @@ supervise_reopen(struct master *m)
 	scoreboard_set_reopen(m->reopen_gen);
 	if (!m->ready || m->stopping)
 		return;
-	m->reopen_at = master_now();
+	m->reopen_at = mono_ms();
 	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reopening "
 	    "the log", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
@@ -193,7 +193,7 @@ int
 supervise_death(struct master *m, struct slot *slot, int status)
 {
 	char		desc[32];
-	long long	now = master_now(), window;
+	long long	now = mono_ms(), window;
 	int		at_start;
 
 	if (WIFEXITED(status))
@@ -446,7 +446,7 @@ supervise_due(long long next, long long at, long long now)
 long long
 supervise_timers(struct master *m)
 {
-	long long	now = master_now(), next = -1, wd = systemd_watchdog_ms();
+	long long	now = mono_ms(), next = -1, wd = systemd_watchdog_ms();
 	int		tick;
 
 	if (m->stopping)
