@@ -229,6 +229,7 @@ int	msglog_open(const struct ackd_config *, char *, size_t);
 int	msglog_reopen(const char *, char *, size_t);
 const char *msglog_stale(void);
 int	msglog_chown(uid_t, gid_t);
+void	msglog_check(const struct ackd_config *);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);
 int	msglog_sync(void);
@@ -577,6 +578,7 @@ char	*metrics_body(size_t *);
 
 /* daemon.c: --daemon; the start-up report reaches the terminal. */
 int	daemon_abspath(const char *, char *, size_t);
+void	daemon_dirname(const char *, char *, size_t);
 void	daemon_start(void);
 void	daemon_ready(void);
 

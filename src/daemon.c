@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,21 @@ daemon_abspath(const char *path, char *buf, size_t size)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Put the directory of the absolute path into dir ("/" for /x): where a
+ * file there is made or removed, for the warnings about what the user
+ * may do after the drop (msglog_check, pidfile_check) and for --check.
+ */
+void
+daemon_dirname(const char *path, char *dir, size_t size)
+{
+	const char	*slash = strrchr(path, '/');
+	size_t		 len = slash != NULL && slash > path ?
+			    (size_t)(slash - path) : 1;
+
+	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
 }
 
 /* Copy what the child wrote on fd to our stderr: -1 at EOF or on error. */

@@ -81,17 +81,6 @@ pidfile_lock(int fd, short type, pid_t *holder)
 	return (-1);
 }
 
-/* Put the directory of the absolute path into dir ("/" for /x). */
-static void
-pidfile_dir(const char *path, char *dir, size_t size)
-{
-	const char	*slash = strrchr(path, '/');
-	size_t		 len = slash != NULL && slash > path ?
-			    (size_t)(slash - path) : 1;
-
-	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
-}
-
 /* Is fd still the file at path? 1 yes, 0 no (removed or replaced), -1. */
 static int
 pidfile_same(int fd, const char *path)
@@ -234,7 +223,7 @@ pidfile_probe(const char *path)
 	pidfile_owner = geteuid();	/* if we make it */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd == -1) {
-		pidfile_dir(path, dir, sizeof(dir));
+		daemon_dirname(path, dir, sizeof(dir));
 		if (errno != ENOENT || access(dir, W_OK | X_OK) == -1)
 			fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s",
 			    path);
@@ -250,7 +239,7 @@ pidfile_probe(const char *path)
 		pidfile_held(path, fl.l_pid);
 	close(fd);
 	/* one we may not write, the start removes and makes anew */
-	pidfile_dir(path, dir, sizeof(dir));
+	daemon_dirname(path, dir, sizeof(dir));
 	if (access(path, W_OK) == -1 && access(dir, W_OK | X_OK) == -1)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s", path);
 	pidfile_owner = access(path, W_OK) == 0 ? st.st_uid : geteuid();
@@ -307,7 +296,7 @@ pidfile_check(void)
 
 	if (pidfile_path == NULL || geteuid() == 0)
 		return;
-	pidfile_dir(pidfile_path, dir, sizeof(dir));
+	daemon_dirname(pidfile_path, dir, sizeof(dir));
 	if (pidfile_removable(dir))
 		return;
 	log_warnx("pid file %s: uid %ld cannot remove it from %s, so it will "
