@@ -22,7 +22,8 @@ directory, and rotated under a light load:
 In each: every process reopens into the new file, no reopen-failed line
 anywhere, a message after the rotation lands in the new file, every
 message acknowledged during the rotation is logged exactly once (old
-file or new), no warning at start; the new file is the user's, group adm.
+file or new), no warning at start; the new file is the user's, group adm
+(and in (a) so is the first, made by root and given to the user).
 And the warning: with a log directory the user cannot write, ackd --user
 says so at start, once, naming the directory.
 """
@@ -149,9 +150,9 @@ def rotate_and_check(t, label, d, who, rotate):
          [r.raw for r in records if r.event == "reopen-failed"], [])
     h.check_acks_logged(t, label, load.snapshot() +
                         [h.Result(msg, reply, 0, 0)], records)
-    st = os.stat(log)
+    st = os.stat(log) if os.path.exists(log) else None
     t.eq("%s: the new log is the user's, group %s" % (label, who.adm),
-         (st.st_uid, st.st_gid), (who.pw.pw_uid, who.adm_gid))
+         st and (st.st_uid, st.st_gid), (who.pw.pw_uid, who.adm_gid))
     t.ok("%s: nothing said on stderr about the log" % label,
          "cannot" not in d.stderr(), h.short(d.stderr()))
 
@@ -197,6 +198,10 @@ def readme(t, tmp, who):
         return
     start_line_port(d)
     t.eq("%s: no warning at start" % label, err, b"")
+    st = os.stat(log)
+    t.eq("%s: root's log is given to the user, keeping the directory's "
+         "group %s" % (label, who.adm), (st.st_uid, st.st_gid),
+         (who.pw.pw_uid, who.adm_gid))
     pid_file = args[args.index("-P") + 1]
 
     def rotate():
