@@ -18,6 +18,10 @@ directory, and rotated under a light load:
     tmpfiles.d/ackd.conf makes it (the units name it in ReadWritePaths=),
     ackd started as that user with the unit's ACKD_OPTS, then mv and
     ExecReload's kill -HUP.
+(d) The init script (start-stop-daemon --chuid ackd, ackd --daemon with
+    its pid file), making the missing log directory itself, and
+    logrotate -f with the logrotate file, whose postrotate finds it by
+    that pid file; then stop, and status says 3.
 
 In each: every process reopens into the new file, no reopen-failed line
 anywhere, a message after the rotation lands in the new file, every
@@ -271,6 +275,82 @@ def logrotate(t, tmp, who):
     t.eq("%s: SIGTERM: exit 0" % label, d.wait_exit(T), 0)
 
 
+def adopt(pid, args, log, tmp):
+    """A Daemon for the detached master pid that a script started (it is
+    our child now: run() makes us a subreaper), logging to log, ready."""
+    d = h.Daemon._adopt(h.Adopted(pid), args, os.path.join(tmp, "init"))
+    d.log_path, d.fmt, d.workers = log, "text", 2
+    d.port, d.worker_pids = None, []
+    d.wait_ready(T)
+    return d
+
+
+def init_script(t, tmp, who):
+    """(d) The init script (start-stop-daemon --chuid ackd) and the
+    logrotate file, whose postrotate finds it by its pid file."""
+    label = "init script"
+    lr = logrotate_path()
+    binary = h.ackd_for_others()
+    if lr is None or unit_active() or binary is None or \
+            shutil.which("start-stop-daemon") is None:
+        t.skip("%s: start, logrotate -f, stop" % label, "needs logrotate, "
+               "start-stop-daemon, no ackd unit active, and an ackd %s "
+               "can run" % who.user)
+        return
+    paths = {"@logdir@": os.path.join(tmp, "d-log"),
+             "@rundir@": os.path.join(tmp, "d-run"),
+             "@sysconfdir@": os.path.join(tmp, "d-etc"),
+             "@sbindir@": os.path.dirname(binary)}
+    for p in ("@logdir@", "@rundir@"):  # their parents, as on a host
+        root_dir(os.path.dirname(paths[p]))
+    os.makedirs(os.path.join(paths["@sysconfdir@"], "default"))
+    script = moved(source("contrib/ackd.init.in"), paths)
+    t.ok("%s: runs ackd as ackd" % label, "\nACKD_USER=ackd\n" in script)
+    script = script.replace("ACKD_USER=ackd", "ACKD_USER=" + who.user)
+    script = script.replace('-g "$ACKD_USER"', "-g " + who.group)
+    init = os.path.join(tmp, "ackd.init")
+    with open(init, "w") as f:
+        f.write(script)
+    log = os.path.join(paths["@logdir@"], "ackd.log")
+    with open(os.path.join(paths["@sysconfdir@"], "default/ackd"),
+              "w") as f:
+        f.write('ACKD_OPTS="--log-file %s --bind 127.0.0.1 --port 0 '
+                '--workers 2"\n' % log)
+    p = subprocess.run(["sh", init, "start"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=h.ackd_env({
+                           "ACKD_SYSLOG_SOCKET": os.path.join(tmp,
+                                                              "no.sock")}))
+    pid_file = os.path.join(paths["@rundir@"], "ackd.pid")
+    if not t.ok("%s: start exits 0" % label, p.returncode == 0 and
+                os.path.exists(pid_file), p.stdout):
+        return
+    st = os.stat(paths["@logdir@"])
+    t.eq("%s: it made the missing log directory as tmpfiles.d does" %
+         label, (st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)),
+         (who.pw.pw_uid, who.adm_gid, oct(0o2750)))
+    with open(pid_file) as f:
+        d = adopt(int(f.read()), [binary], log, tmp)
+    conf = moved(source("contrib/ackd.logrotate.in"), paths).replace(
+        "create 0640 ackd adm", "create 0640 %s %s" % (who.user, who.adm))
+    conf_path = os.path.join(tmp, "logrotate-init.conf")
+    with open(conf_path, "w") as f:
+        f.write(conf)
+
+    def rotate():
+        p = subprocess.run([lr, "-f", "-s", os.path.join(tmp, "lr2.state"),
+                            conf_path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        t.eq("%s: logrotate -f exits 0, silent" % label,
+             (p.returncode, p.stdout.decode()), (0, ""))
+    rotate_and_check(t, label, d, who, rotate)
+    p = subprocess.run(["sh", init, "stop"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    t.eq("%s: stop exits 0" % label, p.returncode, 0)
+    t.eq("%s: the master exited 0" % label, d.wait_exit(T), 0)
+    p = subprocess.run(["sh", init, "status"], stdout=subprocess.DEVNULL)
+    t.eq("%s: status then says 3, not running" % label, p.returncode, 3)
+
+
 def unit_values(text, key):
     """The values of key= in a unit's text."""
     return [ln.split("=", 1)[1] for ln in text.splitlines()
@@ -356,6 +436,7 @@ def main(t, tmp):
     readme(t, tmp, who)
     logrotate(t, tmp, who)
     systemd(t, tmp, who)
+    init_script(t, tmp, who)
     warning(t, tmp, who)
 
 
