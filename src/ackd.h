@@ -232,6 +232,7 @@ int	msglog_open(const struct ackd_config *, char *, size_t);
 int	msglog_reopen(const char *, char *, size_t);
 const char *msglog_stale(void);
 int	msglog_chown(uid_t, gid_t);
+void	msglog_check(const struct ackd_config *);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);
 int	msglog_sync(void);

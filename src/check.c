@@ -23,9 +23,11 @@
  *
  * Then, with --user or --group, it becomes the user as the master would
  * (77 if that fails) and warns of what would go wrong later, as that
- * user: a pid file it could not remove at exit, a log directory where a
- * reopen after a rename could not create the new file. Those are
- * warnings on standard error, not failures: the start would succeed.
+ * user, with the very warnings the start gives after its drop: a pid file
+ * it could not remove at exit (pidfile_check), a log directory where a
+ * reopen after a rename could not create the new file (msglog_check).
+ * Those are warnings on standard error, not failures: the start would
+ * succeed.
  */
 #include "config.h"
 
@@ -84,24 +86,17 @@ check_log(const struct ackd_config *cfg)
 		check_log_file(cfg->log_file);
 }
 
-/* As the user: warn of what the daemon could not do later. */
+/*
+ * As the user the daemon would run as: warn of what it could not do
+ * later, with the start's own warnings (pidfile_check, msglog_check).
+ */
 static void
 check_as_user(const struct ackd_config *cfg)
 {
-	char	dir[PATH_MAX];
-
-	if (cfg->user == NULL && cfg->group == NULL)
-		return;
-	priv_switch();
+	if (cfg->user != NULL || cfg->group != NULL)
+		priv_switch();
 	pidfile_check();
-	if (cfg->log_file == NULL || cfg->syslog_facility != 0)
-		return;
-	parse_dir(cfg->log_file, dir, sizeof(dir));
-	if (access(dir, W_OK | X_OK) == -1)
-		log_warnx("log file %s: uid %ld cannot create files in %s, so "
-		    "a reopen after the log is renamed would fail (allowed: a "
-		    "directory the user may write, such as /var/log/ackd "
-		    "owned by the user)", cfg->log_file, (long)geteuid(), dir);
+	msglog_check(cfg);
 }
 
 /* Print what would run, one "what: value" line each. */

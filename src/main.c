@@ -128,6 +128,7 @@ main(int argc, char **argv)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	priv_drop();
 	pidfile_check();
+	msglog_check(&cfg);
 	status = master_run(&cfg, listen_names(), daemon_ready);
 	metrics_close();
 	pidfile_remove();

@@ -96,6 +96,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "parse.h"
 
 #define MSGLOG_MODE	0640
 
@@ -613,6 +614,34 @@ msglog_chown(uid_t uid, gid_t gid)
 		return (-1);
 	}
 	return (fchown(msglog_fd, uid, gid));
+}
+
+/*
+ * After the privilege drop, while the start-up report still reaches the
+ * operator (and for --check, as the user): warn if the log file's
+ * directory does not let us create files in it. A SIGHUP reopens the
+ * log by its path, as who we now are; after a rename (mv, then SIGHUP)
+ * that means creating the file, and the reopen would fail, leaving the
+ * lines in the renamed file. Only a rotation that creates the new file
+ * for us (logrotate's create) would still work: a warning, not a failure.
+ */
+void
+msglog_check(const struct ackd_config *cfg)
+{
+	char	dir[PATH_MAX];
+
+	if (cfg->log_file == NULL || cfg->syslog_facility != 0 ||
+	    geteuid() == 0)
+		return;
+	parse_dir(cfg->log_file, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK) == 0)
+		return;
+	log_warnx("log file %s: uid %ld cannot create files in %s, so a "
+	    "reopen after the log is renamed (mv, then SIGHUP) would fail "
+	    "(allowed: %s owned by the user, as tmpfiles.d/ackd.conf makes "
+	    "/var/log/ackd; or a rotation that creates the new file for the "
+	    "user, as logrotate's create 0640 USER adm)", cfg->log_file,
+	    (long)geteuid(), dir, dir);
 }
 
 /* The format chosen at msglog_open. */

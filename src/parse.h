@@ -1,6 +1,6 @@
 /*
  * parse.h: number syntax shared by the flag parsers of ackd (config.c) and
- * ackd-bench (bench_flags.c); path syntax shared by check.c and pidfile.c.
+ * ackd-bench (bench_flags.c); the path syntax of the start-up checks.
  */
 #ifndef PARSE_H
 #define PARSE_H

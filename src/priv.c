@@ -135,16 +135,21 @@ priv_init(const struct ackd_config *cfg)
 }
 
 /*
- * Give the log file to the user and group we become, so that a SIGHUP
- * can still reopen it at its path. Failing that, the daemon runs on: only
- * a reopen of that same file would fail, and it would say so.
+ * Give the log file to the user we become, so that a SIGHUP can still
+ * reopen it at its path; and to --group if one was given. Without
+ * --group the file keeps its group: in a setgid log directory such as
+ * /var/log/ackd (ackd:adm 2750) that is adm, the group that reads logs,
+ * as for the files logrotate makes there (create 0640 ackd adm). Failing
+ * that, the daemon runs on: only a reopen of that same file would fail,
+ * and it would say so.
  */
 static void
 priv_give_log(void)
 {
 	uid_t	uid = priv_want.user ? priv_want.uid : (uid_t)-1;
+	gid_t	gid = priv_want.group ? priv_want.gid : (gid_t)-1;
 
-	if (msglog_chown(uid, priv_want.gid) == -1)
+	if (msglog_chown(uid, gid) == -1)
 		log_warn("cannot give the log file to %s; reopening it on "
 		    "SIGHUP may fail", priv_want.what);
 }
