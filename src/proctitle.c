@@ -34,9 +34,15 @@ extern char	**environ;
 
 static char	*proctitle_area;	/* argv[0]'s first byte; NULL: none */
 static size_t	 proctitle_size;	/* bytes of it we may write */
-static char	*proctitle_argv_copy;	/* the arguments' strings */
-static char	*proctitle_env_copy;	/* the environment's strings */
-static char	**proctitle_env;	/* environ's new array */
+/*
+ * The moved strings and environ's new array live as long as the process,
+ * and setenv may replace environ: these keep them reachable (for leak
+ * checkers too). Written once and never read, so volatile, or the
+ * compiler drops the stores and valgrind reports the array lost.
+ */
+static char	*volatile proctitle_argv_copy;	/* the arguments' strings */
+static char	*volatile proctitle_env_copy;	/* the environment's strings */
+static char	**volatile proctitle_env;	/* environ's new array */
 static char	 proctitle_cmd[ACKD_PROCTITLE_MAX];	/* "ARG0 ARG1 ..." */
 
 /*
