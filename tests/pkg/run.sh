@@ -112,8 +112,8 @@ if command -v setpriv >/dev/null 2>&1 &&
     test -r "$(ls deb/ackd_*.changes)"; then
 	lint_as="setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent"
 fi
-echo "# lintian --fail-on error,warning --show-overrides deb/ackd_*.changes${lint_as:+ (as nobody)}:"
-$lint_as lintian --fail-on error,warning --show-overrides deb/ackd_*.changes \
+echo "# lintian --fail-on error,warning --display-info --show-overrides deb/ackd_*.changes${lint_as:+ (as nobody)}:"
+$lint_as lintian --fail-on error,warning --display-info --show-overrides deb/ackd_*.changes \
     >"$tmp/lintian" 2>&1
 status=$?
 sed 's/^/#   /' "$tmp/lintian"
