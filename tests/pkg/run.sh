@@ -47,6 +47,14 @@ check() {
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 die() { not_ok "$1"; exit 1; }
+# in_log PATTERN FILE: grep -q, waiting up to 10 s for a line to come
+in_log() {
+	n=0
+	until grep -q "$1" "$2" || [ $n -ge 500 ]; do
+		sleep 0.02; n=$((n + 1))
+	done
+	grep -q "$1" "$2"
+}
 
 # the files and links named ackd in the places a package or its scripts
 # write to (the run directory aside: /run/ackd is checked by name)
@@ -202,9 +210,9 @@ check "logrotate -f with the installed config exits 0 during the load" [ $? = 0 
 check "the new log is ackd:adm 0640" [ "$(stat -c '%U:%G %a' $log)" = "ackd:adm 640" ]
 # ackd also reopens by itself, within a second, a log replaced under it
 # (its line then says reason=): only a line without one is the SIGHUP of
-# the postrotate script
+# the postrotate script (handled after its kill returns: wait for it)
 check "the postrotate's SIGHUP reached the master: its reopen line in the new log" \
-    grep -q "pid=$master event=reopen\$" $log
+    in_log "pid=$master event=reopen\$" $log
 wait $load
 check "ackd-bench: every connection acknowledged" [ $? = 0 ] || cat "$tmp/bench.out"
 load=
