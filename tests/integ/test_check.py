@@ -56,8 +56,10 @@ def passes(t, tmp):
     t.eq("pass: the last line says the checks pass", lines[-1:], [OK_LINE])
     t.eq("pass: nothing on stderr but the root warning",
          [ln for ln in err if "consider --user" not in ln], [])
+    # valgrind's own log of the run is not ackd's doing
     t.eq("pass: no log file and no pid file made",
-         sorted(os.listdir(tmp)), before)
+         sorted(n for n in os.listdir(tmp) if ".valgrind." not in n),
+         before)
 
     with open(log, "w") as f:
         f.write("old line\n")

@@ -413,7 +413,13 @@ def warning(t, tmp, who):
     label = "root's log directory"
     logdir = os.path.join(tmp, "w-log")
     root_dir(logdir)
-    d = h.Daemon(logdir, ["--user", who.user], log_name="ackd.log")
+    # the daemon's own files (stderr, valgrind's) in tmp, which the user
+    # may write: a worker's valgrind cannot make its log in logdir
+    path = os.path.join(logdir, "ackd.log")
+    d = h.Daemon(tmp, ["--user", who.user], log_name="w.log",
+                 log_flags=["--log-file", path], ready=False)
+    d.log_path = path
+    d.wait_ready(T)
     warn = [ln for ln in d.stderr().splitlines() if WARN in ln]
     t.ok("%s: one warning at start naming the directory" % label,
          len(warn) == 1 and "%s %s," % (WARN, logdir) in warn[0] and
