@@ -413,10 +413,13 @@ def warning(t, tmp, who):
     label = "root's log directory"
     logdir = os.path.join(tmp, "w-log")
     root_dir(logdir)
-    # the daemon's own files (stderr, valgrind's) in tmp, which the user
-    # may write: a worker's valgrind cannot make its log in logdir
+    # the daemon's own files (stderr, valgrind's) where the user may
+    # write: a worker's valgrind cannot make its log in logdir
+    work = os.path.join(tmp, "w-work")
+    os.mkdir(work)
+    os.chmod(work, 0o777)
     path = os.path.join(logdir, "ackd.log")
-    d = h.Daemon(tmp, ["--user", who.user], log_name="w.log",
+    d = h.Daemon(work, ["--user", who.user], log_name="w.log",
                  log_flags=["--log-file", path], ready=False)
     d.log_path = path
     d.wait_ready(T)
