@@ -53,9 +53,6 @@
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
-/* A worker tells its master to look at the scoreboard with this signal. */
-#define ACKD_NEWS_SIG		SIGUSR2
-
 /* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
 #define ACKD_ADDRSTRLEN		72
 
@@ -468,6 +465,14 @@ struct pool {
 int	pool_start(struct pool *, const struct ackd_config *, struct queue *,
 	    struct scoreboard_slot *);
 void	pool_join(struct pool *);
+
+/* control.c: each worker's channel to its master (news; EOF: dead). */
+int	control_open(int);
+void	control_forked(int);
+void	control_spawned(int, int, int);
+void	control_tell(void);
+int	control_pollfds(struct pollfd *, int);
+int	control_io(const struct pollfd *, int);
 
 /* worker.c */
 int	worker_run(const struct ackd_config *, const int *, int, pid_t, int);

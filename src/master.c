@@ -5,7 +5,9 @@
  * the loop sleeps in ppoll() (pselect() where there is none), which
  * unblocks those signals only while it sleeps, so a flag can never be set
  * between the check and the sleep. The same call waits for the metrics
- * listener's sockets, and its timeout is the next timed job: a respawn
+ * listener's sockets and the workers' news (control.c: one socketpair
+ * per worker, level-triggered, so news is never missed either), and
+ * its timeout is the next timed job: a respawn
  * back-off, the shutdown deadline, the watchdog's tick, a summary.
  * supervise.c makes the judgements about workers; this file acts.
  */
@@ -34,7 +36,7 @@
 static volatile sig_atomic_t	master_got_term, master_got_hup,
 				master_got_chld, master_got_ttin,
 				master_got_ttou, master_got_usr1,
-				master_got_news;
+				master_got_usr2, master_got_news;
 static struct master		*master_self;	/* for master_slot_live */
 
 /* Only note which signal came; the loop acts on it. */
@@ -61,15 +63,15 @@ master_on_signal(int sig)
 	case SIGUSR1:
 		master_got_usr1 = 1;
 		break;
-	case ACKD_NEWS_SIG:
-		master_got_news = 1;
+	case SIGUSR2:
+		master_got_usr2 = 1;
 		break;
 	}
 }
 
 static const int master_signals[] = {
 	SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1,
-	ACKD_NEWS_SIG
+	SIGUSR2
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
@@ -126,7 +128,7 @@ master_spawn(struct master *m, struct slot *slot)
 	/* off the stack: up to every set, after --reuseport merges */
 	static int	fds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
 	pid_t		pid, self = getpid();
-	int		index = (int)(slot - m->slots), nfds;
+	int		index = (int)(slot - m->slots), nfds, wfd;
 
 	/* the slot's previous worker is gone: so are its connections */
 	peerlimit_clear(index);
@@ -134,13 +136,20 @@ master_spawn(struct master *m, struct slot *slot)
 	atomic_store(&scoreboard_slot(index)->reopened, m->reopen_gen);
 	nfds = listen_worker_fds(index, fds, (int)(sizeof(fds) /
 	    sizeof(fds[0])));
-	pid = fork();
+	/* its news reaches us there (control.c) */
+	if ((wfd = control_open(index)) == -1)
+		pid = -1;
+	else
+		pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
 		metrics_close();	/* the master's copies: see metrics.c */
 		listen_close_others(fds, nfds);
+		control_forked(wfd);
 		_exit(worker_run(m->cfg, fds, nfds, self, index));
 	}
+	if (wfd != -1)
+		control_spawned(index, wfd, pid != -1);
 	if (pid == -1) {
 		log_warn("cannot fork a worker");
 		slot->state = SLOT_WAITING;
@@ -474,21 +483,25 @@ master_poll(struct pollfd *fds, int n, const struct timespec *tsp,
 static void
 master_wait(long long timeout_ms, const sigset_t *waitmask)
 {
-	struct pollfd	fds[ACKD_METRICS_FDS];
-	struct timespec	ts, *tsp = NULL;
-	int		n, rc;
+	static struct pollfd	fds[ACKD_METRICS_FDS + ACKD_WORKERS_MAX];
+	struct timespec		ts, *tsp = NULL;
+	int			nm, nc, rc;
 
 	if (timeout_ms >= 0) {
 		ts.tv_sec = (time_t)(timeout_ms / 1000);
 		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
 		tsp = &ts;
 	}
-	n = metrics_pollfds(fds, ACKD_METRICS_FDS);
-	rc = master_poll(fds, n, tsp, waitmask);
+	nm = metrics_pollfds(fds, ACKD_METRICS_FDS);
+	nc = control_pollfds(fds + nm, ACKD_WORKERS_MAX);
+	rc = master_poll(fds, nm + nc, tsp, waitmask);
 	if (rc == -1 && errno != EINTR)
 		log_warn("the master's wait failed");
-	if (rc > 0)
-		metrics_io(fds, n);
+	if (rc <= 0)
+		return;
+	metrics_io(fds, nm);
+	if (control_io(fds + nm, nc))
+		master_got_news = 1;
 }
 
 /* Act on every flag the handlers set. */
@@ -504,6 +517,8 @@ master_handle_flags(struct master *m)
 		if (!m->stopping)
 			master_begin_shutdown(m, ACKD_EXIT_OK);
 	}
+	if (master_got_usr2)
+		master_got_usr2 = 0;	/* not the workers' any more */
 	if (master_got_news) {
 		master_got_news = 0;
 		supervise_news(m);
@@ -559,7 +574,7 @@ master_run(const struct ackd_config *cfg, const char *listen,
 		/* a flag set since we looked: act on it before sleeping */
 		if (!master_got_chld && !master_got_term && !master_got_hup &&
 		    !master_got_ttin && !master_got_ttou && !master_got_usr1 &&
-		    !master_got_news)
+		    !master_got_usr2 && !master_got_news)
 			master_wait(timeout, &waitmask);
 	}
 	status = m.killed && m.status == ACKD_EXIT_OK ? ACKD_EXIT_KILLED :
