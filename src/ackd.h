@@ -36,6 +36,10 @@
 #define ACKD_QUEUE_MAX		65536
 #define ACKD_BACKLOG_MAX	65535
 #define ACKD_MESSAGE_MAX	(1024 * 1024)
+/* --max-memory: 64 GiB (1 GiB where size_t has 32 bits); its default
+ * is a message for every thread, but no more than this */
+#define ACKD_MEMORY_MAX		(SIZE_MAX > 0xffffffffu ? 64LL << 30 : 1LL << 30)
+#define ACKD_MEMORY_DEFAULT_MAX	((size_t)256 << 20)
 #define ACKD_ACK_MAX		1024
 #define ACKD_TIMEOUT_MAX_MS	(86400 * 1000)
 #define ACKD_PER_IP_MAX		1000000
@@ -123,6 +127,7 @@ struct ackd_config {
 	int			 threads;
 	int			 queue;
 	size_t			 max_message;
+	size_t			 max_memory;	/* per worker; 0: the default */
 	enum ackd_framing	 framing;
 	int			 read_timeout_ms;
 	int			 shutdown_timeout_ms;
@@ -138,6 +143,7 @@ struct ackd_config {
 	int			 sync;		/* fdatasync before each ACK */
 	int			 max_per_ip;	/* 0: no limit */
 	int			 daemon;	/* detach from the terminal */
+	int			 check;		/* --check: check, do not start */
 	const char		*pid_file;	/* NULL: none */
 	const char		*user;		/* NULL: stay who we are */
 	const char		*group;
@@ -165,8 +171,12 @@ void			config_usage(FILE *);
 int			config_syslog_warning(const struct ackd_config *,
 			    char *, size_t);
 
-/* log.c: the daemon's own diagnostics, on standard error. */
+/* log.c: the daemon's own diagnostics: stderr (journal), then syslog. */
 void	log_init(const char *);
+int	log_journal_match(const char *, unsigned long long,
+	    unsigned long long);
+int	log_syslog(void);
+void	log_usage(const char *);
 const char *log_strerror(int, char *, size_t);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -209,10 +219,12 @@ size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
 	    const char *, pid_t);
 size_t	logfmt_syslog_fit(enum ackd_log_format, const char *, const char *,
 	    size_t);
+size_t	logfmt_token(char *, size_t, const char *);
 
 /* msglog.c: the connection log, shared by every thread and process. */
-int	msglog_open(const struct ackd_config *);
-int	msglog_reopen(void);
+int	msglog_open(const struct ackd_config *, char *, size_t);
+int	msglog_reopen(const char *, char *, size_t);
+const char *msglog_stale(void);
 int	msglog_chown(uid_t, gid_t);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);
@@ -306,7 +318,8 @@ int	net_write_all(int, const void *, size_t);
 /* frame.c: where a message ends (--framing); the scan is pure. */
 struct frame {
 	enum ackd_framing	 mode;
-	size_t			 size;		/* room: max_message + 1 */
+	size_t			 size;		/* the most: max_message + 1 */
+	size_t			 room;		/* the buffer's size, <= size */
 	size_t			 len;		/* bytes received so far */
 	size_t			 msg_len;	/* the message, once done */
 	int			 done;
@@ -316,7 +329,9 @@ struct frame {
 void	frame_init(struct frame *, enum ackd_framing, size_t);
 int	frame_feed(struct frame *, const unsigned char *, size_t);
 int	frame_eof(struct frame *);
+#define FRAME_FULL	(-2)	/* frame_read_until: room is full, size is not */
 ssize_t	frame_read(struct frame *, int, unsigned char *, int);
+ssize_t	frame_read_until(struct frame *, int, unsigned char *, long long);
 
 /* queue.c: a bounded FIFO of connections; lock rules are in queue.c. */
 struct queue_waiter {
@@ -367,7 +382,9 @@ enum stats_counter {
 	STATS_ACK_FAILED,
 	STATS_REFUSED,
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
+	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
 	STATS_BYTES,
+	STATS_REOPEN_FAILED,	/* a log reopen failed: old file kept */
 	STATS_NCOUNTERS
 };
 
@@ -413,30 +430,67 @@ struct scoreboard_slot {
 	atomic_int	serving;	/* its threads run and it accepts */
 	atomic_int	retire;		/* served --max-connections-per-worker */
 	atomic_uint	reopened;	/* the last reopen generation it did */
+	atomic_int	log_stale;	/* its last reopen failed */
 } __attribute__((aligned(64)));
 
 int	scoreboard_init(void);
 struct scoreboard_slot *scoreboard_slot(int);
+struct stats *scoreboard_master(void);
 void	scoreboard_retire(int);
 void	scoreboard_snap(int, struct stats_snap *);
 void	scoreboard_total(struct stats_snap *);
 void	scoreboard_set_reopen(unsigned);
 unsigned scoreboard_reopen(void);
 
+/* handler.c's proxy=ADDR:PORT proxy_cmd=... field of every line */
+#define HANDLER_VIA_MAX		(ACKD_ADDRSTRLEN + 32)
+
+/* bigbuf.c: large messages' memory, from a per-worker budget. */
+#define BIGBUF_SMALL		4096	/* a thread's own message buffer, at most */
+/* room for a line's extra fields: the handler's, and the proxy= ones */
+#define BIGBUF_EXTRA_MAX	(64 + HANDLER_VIA_MAX)
+
+struct bigbuf {
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 freed;		/* someone gave budget back */
+	size_t			 cap;		/* --max-memory */
+	size_t			 need;		/* what each connection takes */
+	size_t			 used;
+};
+
+size_t	bigbuf_small_size(const struct ackd_config *);
+size_t	bigbuf_need(const struct ackd_config *);
+int	bigbuf_init(struct bigbuf *, size_t, size_t);
+void	bigbuf_destroy(struct bigbuf *);
+int	bigbuf_fits(size_t, size_t, size_t);
+int	bigbuf_take(struct bigbuf *, long long);
+void	bigbuf_give(struct bigbuf *);
+void	*bigbuf_map(size_t);
+void	bigbuf_unmap(void *, size_t);
+
 /* handler.c: receive, log, ACK, close. */
 struct handler {
 	const struct ackd_config *cfg;
 	struct stats		*stats;
 	pid_t			 pid;		/* the worker's, for each line */
-	unsigned char		*buf;		/* max_message + 1 */
-	char			*line;
+	struct bigbuf		*budget;	/* the worker's, for large ones */
+	unsigned char		*small;		/* small_size bytes, always */
+	size_t			 small_size;
+	char			*line;		/* fits a small message's line */
 	size_t			 line_size;
+	/* this connection's: small, or a mapping charged to the budget */
+	unsigned char		*buf;
+	size_t			 buf_map;	/* bytes mapped at buf, 0: small */
+	char			*big_line;	/* a mapping, or NULL */
+	size_t			 big_line_size;
+	int			 held;		/* took budget->need */
+	long long		 deadline_ms;	/* the read deadline, monotonic */
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
-	char			 via[ACKD_ADDRSTRLEN + 32];	/* proxy=... */
+	char			 via[HANDLER_VIA_MAX];	/* proxy=... */
 };
 
 int	handler_init(struct handler *, const struct ackd_config *,
-	    struct stats *);
+	    struct stats *, struct bigbuf *);
 void	handler_free(struct handler *);
 void	handler_serve(struct handler *, const struct conn *);
 
@@ -457,6 +511,8 @@ struct pool_slot {
 };
 
 struct pool {
+	struct bigbuf	  budget;	/* --max-memory, shared by the threads */
+	int		  budget_ready;
 	struct pool_slot *slots;
 	int		  ready;	/* slots whose handler is set up */
 	int		  started;	/* slots whose thread runs */
@@ -484,6 +540,7 @@ int	worker_run(const struct ackd_config *, const int *, int, pid_t, int);
  */
 #define ACKD_LISTEN_NAMES	(ACKD_LISTEN_MAX * (ACKD_ADDRSTRLEN + 1))
 int	listen_open(const struct ackd_config *, char *, size_t);
+int	listen_resolve(const struct ackd_config *, char *, char *, size_t);
 const char *listen_names(void);
 int	listen_worker_fds(int, int *, int);
 void	listen_close_others(const int *, int);
@@ -513,7 +570,7 @@ const char *http_reason(int);
 size_t	http_head(char *, size_t, int, const char *, size_t);
 
 /* metrics.c: the master's Prometheus endpoint (--metrics). */
-#define ACKD_METRICS_FDS	9	/* the listener and up to 8 scrapers */
+#define ACKD_METRICS_FDS	65	/* the listener and up to 64 scrapers */
 #define ACKD_METRICS_HEAD_MAX	4096	/* a request head, at most */
 int	metrics_listen(const struct ackd_config *, char *, size_t);
 int	metrics_pollfds(struct pollfd *, int);
@@ -528,13 +585,26 @@ int	daemon_abspath(const char *, char *, size_t);
 void	daemon_start(void);
 void	daemon_ready(void);
 
+/* proctitle.c: the title ps shows for the master and each worker. */
+#define ACKD_PROCTITLE_MAX	4096	/* a title, or the command line kept */
+void	proctitle_init(int, char **);
+const char *proctitle_command(void);
+void	proctitle_set(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* check.c: --check, the start-up's checks without the start. */
+int	check_run(const struct ackd_config *);
+
 /* pidfile.c: --pid-file, locked by the master. */
 void	pidfile_open(const char *);
+void	pidfile_check(void);
+void	pidfile_probe(const char *);
 void	pidfile_write(void);
 void	pidfile_remove(void);
 
 /* priv.c: --user and --group. */
 void	priv_init(const struct ackd_config *);
 void	priv_drop(void);
+void	priv_switch(void);
 
 #endif /* ACKD_H */

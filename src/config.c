@@ -60,6 +60,7 @@ static const struct config_flag config_flags[] = {
 	{ "queue", 'q', KIND_INT, 1, ACKD_QUEUE_MAX, FIELD(queue) },
 	{ "max-message", 'm', KIND_SIZE, 1, ACKD_MESSAGE_MAX,
 	    FIELD(max_message) },
+	{ "max-memory", 320, KIND_SIZE, 1, ACKD_MEMORY_MAX, FIELD(max_memory) },
 	{ "read-timeout", 'r', KIND_MSEC, 1, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(read_timeout_ms) },
 	{ "shutdown-timeout", 257, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
@@ -83,6 +84,7 @@ static const struct config_flag config_flags[] = {
 	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(stats_interval_ms) },
 	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
+	{ "check", 265, KIND_SWITCH, 0, 0, FIELD(check) },
 	/* 300 and up: apart from the values other flags take meanwhile */
 	{ "proxy-protocol", 300, KIND_SWITCH, 0, 0, FIELD(proxy_protocol) },
 	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from) },
@@ -548,6 +550,30 @@ config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
 }
 
 /*
+ * --max-memory: at least what one connection may take, so that every
+ * message can be served. By default what every thread takes with a
+ * message at once, as before there was a budget, but at most 256 MiB
+ * (and at least the one message).
+ */
+static enum config_result
+config_memory(struct ackd_config *cfg, char *err, size_t errsize)
+{
+	size_t	need = bigbuf_need(cfg), all;
+
+	all = need > ACKD_MEMORY_DEFAULT_MAX / (size_t)cfg->threads ?
+	    ACKD_MEMORY_DEFAULT_MAX : need * (size_t)cfg->threads;
+	if (cfg->max_memory == 0)
+		cfg->max_memory = all > need ? all : need;
+	else if (cfg->max_memory < need)
+		return (config_error(err, errsize, "--max-memory: %zu bytes "
+		    "cannot hold one message of --max-message %zu and its %s "
+		    "line (allowed: %zu-%lld)", cfg->max_memory,
+		    cfg->max_message, cfg->log_format == ACKD_LOG_JSON ?
+		    "json" : "text", need, (long long)ACKD_MEMORY_MAX));
+	return (CONFIG_RUN);
+}
+
+/*
  * Put a warning into buf when a message with bytes to escape can make a
  * line too long for --syslog-max (such a message is then not logged and
  * not acknowledged), while a plain one of --max-message fits; 1 if so.
@@ -612,6 +638,8 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		return (config_error(err, errsize, "--daemon: the log cannot go "
 		    "to standard output, which a daemon closes (allowed: "
 		    "--log-file PATH or --syslog)"));
+	if (config_memory(cfg, err, errsize) != CONFIG_RUN)
+		return (CONFIG_ERROR);
 	if (cfg->proxy_from_n > 0 && !cfg->proxy_protocol)
 		return (config_error(err, errsize, "--proxy-from: trusts PROXY "
 		    "headers, which only --proxy-protocol reads (allowed: with "
@@ -686,6 +714,9 @@ config_usage(FILE *fp)
 "  -t, --threads N            handler threads per worker, 1-%d [%d]\n"
 "  -q, --queue N              accepted connections queued per worker, 1-%d [%d]\n"
 "  -m, --max-message N        bytes read per message, 1-%d [%zu]\n"
+"      --max-memory N         bytes per worker for messages over %d bytes\n"
+"                             and their lines, up to %lld [one message per\n"
+"                             thread, up to %zu MiB; at least one message]\n"
 "  -r, --read-timeout SEC     wait for the message, 0.001-%d s [%d]\n"
 "      --framing MODE         where a message ends: read (one read), line\n"
 "                             (a newline), eof (the client's half-close) [read]\n"
@@ -730,6 +761,9 @@ config_usage(FILE *fp)
 "      --proxy-from CIDR[,CIDR...]  take PROXY headers only from these\n"
 "                             addresses (IPv4/IPv6 ADDR or ADDR/BITS, up to\n"
 "                             %d); others are refused [any source]\n"
+"      --check                check the flags, the addresses, the log, the\n"
+"                             user and the pid file as a start would; print\n"
+"                             what would run; exit 0 or the start's status\n"
 "  -h, --help                 print this help and exit\n"
 "  -V, --version              print the version and exit\n"
 "\n"
@@ -741,7 +775,9 @@ config_usage(FILE *fp)
 "See ackd(8).\n",
 	    ACKD_LISTEN_MAX, d.bind[0], d.port, ACKD_BACKLOG_MAX, d.backlog, ACKD_WORKERS_MAX,
 	    d.workers, ACKD_THREADS_MAX, d.threads, ACKD_QUEUE_MAX, d.queue,
-	    ACKD_MESSAGE_MAX, d.max_message, ACKD_TIMEOUT_MAX_MS / 1000,
+	    ACKD_MESSAGE_MAX, d.max_message, BIGBUF_SMALL,
+	    (long long)ACKD_MEMORY_MAX, ACKD_MEMORY_DEFAULT_MAX >> 20,
+	    ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
 	    ACKD_ACK_MAX, d.ack, ACKD_SYSLOG_MAX_MIN, ACKD_SYSLOG_MAX_MAX,

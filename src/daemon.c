@@ -14,7 +14,11 @@
  * Workers forked before the ready byte inherit the error pipe: once the
  * parent has exited their writes to it fail (EPIPE; SIGPIPE is ignored),
  * so nothing they say later reaches the terminal, as after a dup2 of
- * /dev/null, which is what the master itself does when ready.
+ * /dev/null, which is what the master itself does when ready. So that it
+ * still reaches someone, the detached child sends every diagnostic to
+ * syslog as well (log_syslog), before it forks anything: master and
+ * workers alike, start-up failures included (the terminal gets those
+ * too, and syslog keeps them for whoever looks later).
  */
 #include "config.h"
 
@@ -155,7 +159,10 @@ daemon_atfork_child(void)
 	}
 }
 
-/* In the child: leave the terminal's session and directory; keep err. */
+/*
+ * In the child: leave the terminal's session and directory; keep err for
+ * the start-up report, and add syslog for what comes after.
+ */
 static void
 daemon_detach(int ready, int err)
 {
@@ -180,6 +187,10 @@ daemon_detach(int ready, int err)
 	errno = pthread_atfork(NULL, NULL, daemon_atfork_child);
 	if (errno != 0)
 		fatal(ACKD_EXIT_OSERR, "pthread_atfork");
+	/* not fatal: a daemon without syslog is still a daemon */
+	if (log_syslog() == -1)
+		log_warn("cannot send diagnostics to syslog; after start-up "
+		    "they are lost");
 }
 
 /*

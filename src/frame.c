@@ -5,9 +5,14 @@
  * line: it ends after the first '\n' (which belongs to it), and bytes
  *       the client sent after that are dropped.
  * eof:  it ends when the client half-closes its side.
- * In every mode the message also ends once the buffer (--max-message
- * plus one byte, so that the handler sees truncation) is full, and in
+ * In every mode the message also ends once size bytes (--max-message
+ * plus one byte, so that the handler sees truncation) are in, and in
  * line mode also at end of file: the client can send nothing more.
+ * The buffer may be smaller than size (room): frame_read_until then
+ * stops when it is full, the caller gives it a larger one holding the
+ * same bytes, and the scan goes on where it was. Under read, the one
+ * read then goes on with what had already arrived, without waiting, as
+ * one read into a buffer of size bytes would have taken it.
  *
  * The scan (frame_feed, frame_eof) is pure, for unit tests. frame_read
  * is the thin I/O around it, with one deadline for the whole message:
@@ -29,6 +34,7 @@ frame_init(struct frame *fr, enum ackd_framing mode, size_t size)
 	memset(fr, 0, sizeof(*fr));
 	fr->mode = mode;
 	fr->size = size;
+	fr->room = size;
 }
 
 /*
@@ -45,6 +51,9 @@ frame_feed(struct frame *fr, const unsigned char *buf, size_t n)
 	fr->len += n;
 	switch (fr->mode) {
 	case ACKD_FRAMING_READ:
+		/* a full room short of size: the read goes on (frame_read_until) */
+		if (fr->len == fr->room && fr->room < fr->size)
+			return (0);
 		break;
 	case ACKD_FRAMING_LINE:
 		/* only the new bytes: the old ones held no newline */
@@ -93,32 +102,64 @@ frame_now_ms(void)
 }
 
 /*
- * Read one message from fd into buf (fr->size bytes of room) within
- * timeout_ms in all. Returns its length (fr->size means it was cut), 0
- * if the client closed without sending anything, or -1 with errno
- * (ETIMEDOUT, ECONNRESET, ...): fr->len bytes of an unfinished message
- * are then in buf.
+ * Read the next piece into buf + fr->len, waiting at most left ms, or
+ * not at all when read's one read goes on: then nothing more there ends
+ * the message, as the end of file does (0).
+ */
+static ssize_t
+frame_piece(struct frame *fr, int fd, unsigned char *buf, long long left)
+{
+	int	going_on = fr->mode == ACKD_FRAMING_READ && fr->len > 0;
+	ssize_t	n;
+
+	n = net_read_timed(fd, buf + fr->len, fr->room - fr->len,
+	    going_on || left <= 0 ? 0 : (int)left);
+	if (n == -1 && going_on && errno == ETIMEDOUT)
+		return (0);
+	return (n);
+}
+
+/*
+ * Read one message from fd into buf (fr->room bytes) by deadline_ms on
+ * the monotonic clock. Returns its length (fr->size means it was cut), 0
+ * if the client closed without sending anything, FRAME_FULL when room
+ * bytes are in but not yet size (call again with more room), or -1 with
+ * errno (ETIMEDOUT, ECONNRESET, ...): fr->len bytes of an unfinished
+ * message are then in buf.
  */
 ssize_t
-frame_read(struct frame *fr, int fd, unsigned char *buf, int timeout_ms)
+frame_read_until(struct frame *fr, int fd, unsigned char *buf,
+    long long deadline_ms)
 {
-	long long	deadline, left = timeout_ms;
+	long long	left;
 	ssize_t		n;
 
-	/* one clock read (vDSO, no syscall) per message: cheap enough */
-	deadline = frame_now_ms() + timeout_ms;
+	/* one clock read (vDSO, no syscall) per read: cheap enough */
+	left = deadline_ms - frame_now_ms();
 	for (;;) {
-		n = net_read_timed(fd, buf + fr->len, fr->size - fr->len,
-		    (int)left);
-		if (n == -1)
+		if (fr->len == fr->room)
+			return (FRAME_FULL);
+		/* past the deadline, take what is there without waiting */
+		if ((n = frame_piece(fr, fd, buf, left)) == -1)
 			return (-1);
 		if (n == 0)
 			return (frame_eof(fr) ? (ssize_t)fr->msg_len : 0);
 		if (frame_feed(fr, buf, (size_t)n))
 			return ((ssize_t)fr->msg_len);
-		if ((left = deadline - frame_now_ms()) <= 0) {
+		if ((left = deadline_ms - frame_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
 	}
+}
+
+/*
+ * frame_read_until with a buffer of fr->size bytes and timeout_ms from
+ * now in all.
+ */
+ssize_t
+frame_read(struct frame *fr, int fd, unsigned char *buf, int timeout_ms)
+{
+	fr->room = fr->size;
+	return (frame_read_until(fr, fd, buf, frame_now_ms() + timeout_ms));
 }

@@ -5,6 +5,14 @@
  * acknowledged message is always a logged message. Whatever the client
  * does (nothing, reset, vanish) ends as an event line and a counter;
  * nothing here can stop the worker.
+ *
+ * Memory: a handler owns, for the thread's life, buffers for a message
+ * of up to BIGBUF_SMALL bytes and its line; a message that size costs no
+ * lock, allocation or system call more. A larger one takes its share of
+ * the worker's budget (bigbuf.c) and moves into mappings of its own,
+ * which handler_release unmaps, giving the share back, before the
+ * connection lingers or closes. So a thread holds large buffers only
+ * while it serves a large message.
  */
 #include "config.h"
 
@@ -18,29 +26,39 @@
 
 #include "ackd.h"
 
-/* How much excess input a truncated message may make us read and drop. */
-#define HANDLER_LINGER_BYTES	(64 * 1024)
+/*
+ * After a truncated message, input the client still sends is read and
+ * dropped for this long in all (then a close may reset), in reads of
+ * this size.
+ */
 #define HANDLER_LINGER_MS	1000
+#define HANDLER_LINGER_CHUNK	(16 * 1024)
 
 /* Seconds since the epoch of the last log failure reported on stderr. */
 static atomic_long	handler_last_warning;
 
-/* Give h its buffers: the message (plus one byte to see truncation), the line. */
+/*
+ * Give h its own buffers, for the life of the thread: a small message
+ * (plus one byte to see truncation) and its line. Larger ones come from
+ * budget, per connection.
+ */
 int
 handler_init(struct handler *h, const struct ackd_config *cfg,
-    struct stats *stats)
+    struct stats *stats, struct bigbuf *budget)
 {
+	memset(h, 0, sizeof(*h));
 	h->cfg = cfg;
 	h->stats = stats;
+	h->budget = budget;
 	h->pid = getpid();	/* glibc no longer caches it: a syscall a line */
-	/* extra fields: ours, and the proxy= ones of --proxy-protocol */
-	h->line_size = logfmt_line_max(cfg->log_format, cfg->max_message,
-	    64 + sizeof(h->via));
-	h->buf = malloc(cfg->max_message + 1);
+	h->small_size = bigbuf_small_size(cfg);
+	h->line_size = logfmt_line_max(cfg->log_format, h->small_size,
+	    BIGBUF_EXTRA_MAX);
+	h->small = malloc(h->small_size);
 	h->line = malloc(h->line_size);
 	h->pbuf = cfg->proxy_protocol ? malloc(PROXY_HEADER_MAX) : NULL;
-	h->via[0] = '\0';
-	if (h->buf == NULL || h->line == NULL ||
+	h->buf = h->small;
+	if (h->small == NULL || h->line == NULL ||
 	    (cfg->proxy_protocol && h->pbuf == NULL)) {
 		handler_free(h);
 		return (-1);
@@ -52,12 +70,112 @@ handler_init(struct handler *h, const struct ackd_config *cfg,
 void
 handler_free(struct handler *h)
 {
-	free(h->buf);
+	free(h->small);
 	free(h->line);
 	free(h->pbuf);
-	h->buf = NULL;
+	h->small = h->buf = NULL;
 	h->line = NULL;
 	h->pbuf = NULL;
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long
+handler_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Milliseconds left until deadline (handler_now_ms's clock), at least 0. */
+static int
+handler_ms_left(long long deadline)
+{
+	long long	now = handler_now_ms();
+
+	return (deadline > now ? (int)(deadline - now) : 0);
+}
+
+/* Start a connection with the thread's own buffers and no budget. */
+static void
+handler_begin(struct handler *h, long long deadline_ms)
+{
+	h->buf = h->small;
+	h->deadline_ms = deadline_ms;
+}
+
+/* Unmap the connection's large buffers and give their budget back. */
+static void
+handler_release(struct handler *h)
+{
+	if (h->buf_map > 0)
+		bigbuf_unmap(h->buf, h->buf_map);
+	bigbuf_unmap(h->big_line, h->big_line_size);
+	if (h->held)
+		bigbuf_give(h->budget);
+	h->buf = h->small;
+	h->buf_map = 0;
+	h->big_line = NULL;
+	h->big_line_size = 0;
+	h->held = 0;
+}
+
+/*
+ * Take the budget of a large message (all it can need) by the
+ * connection's deadline, once; 0, or -1 with errno ETIMEDOUT.
+ * handler_release gives it back.
+ */
+static int
+handler_take(struct handler *h)
+{
+	if (!h->held && bigbuf_take(h->budget, h->deadline_ms) == -1)
+		return (-1);
+	h->held = 1;
+	return (0);
+}
+
+/*
+ * The small buffer is full and the message goes on: take its budget and
+ * move it into a mapping of fr->size bytes, of which only the pages the
+ * message reaches take memory. 0, or -1 with errno (ETIMEDOUT: no budget
+ * by the deadline).
+ */
+static int
+handler_grow(struct handler *h, struct frame *fr)
+{
+	unsigned char	*map;
+
+	if (handler_take(h) == -1 || (map = bigbuf_map(fr->size)) == NULL)
+		return (-1);
+	memcpy(map, h->small, fr->len);
+	h->buf = map;
+	h->buf_map = fr->size;
+	fr->room = fr->size;
+	return (0);
+}
+
+/*
+ * Where to format a line with a message of msg_len bytes: the thread's
+ * line buffer, or a mapping of the size it needs, within the
+ * connection's budget. NULL with errno if there is no budget by the
+ * deadline.
+ */
+static char *
+handler_line_buf(struct handler *h, size_t msg_len, size_t *size)
+{
+	size_t	need = logfmt_line_max(h->cfg->log_format, msg_len,
+		    BIGBUF_EXTRA_MAX);
+
+	*size = need <= h->line_size ? h->line_size : h->big_line_size;
+	if (need <= h->line_size)
+		return (h->line);
+	if (h->big_line != NULL)	/* the one large line of a connection */
+		return (need <= h->big_line_size ? h->big_line : NULL);
+	if (handler_take(h) == -1 || (h->big_line = bigbuf_map(need)) == NULL)
+		return (NULL);
+	h->big_line_size = *size = need;
+	return (h->big_line);
 }
 
 /* A short name for the errno values a read can end with. */
@@ -103,14 +221,19 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
     const char *event, size_t bytes, size_t msg_len, const char *extra)
 {
 	struct logfmt_record	rec;
-	size_t			len;
-	char			both[sizeof(h->via) + 64];
+	size_t			len, size;
+	char			both[sizeof(h->via) + 64], *line;
 
 	/* a proxied connection's lines all say which balancer relayed it */
 	if (h->via[0] != '\0') {
 		snprintf(both, sizeof(both), "%s%s%s", h->via,
 		    extra != NULL ? " " : "", extra != NULL ? extra : "");
 		extra = both;
+	}
+	/* no budget for a large partial message's line: log it without */
+	if ((line = handler_line_buf(h, msg_len, &size)) == NULL) {
+		msg_len = 0;
+		line = handler_line_buf(h, 0, &size);
 	}
 	rec.when = now;
 	rec.client = client;
@@ -121,12 +244,12 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 	rec.msg_len = msg_len;
 	rec.extra = extra;
 	rec.tag = h->cfg->log_tag;
-	len = logfmt_line(h->line, h->line_size, h->cfg->log_format, &rec);
+	len = logfmt_line(line, size, h->cfg->log_format, &rec);
 	if (len == 0) {
-		errno = EOVERFLOW;	/* cannot happen: line_size is the max */
+		errno = EOVERFLOW;	/* cannot happen: size is the max */
 		return (-1);
 	}
-	if (msglog_write(h->line, len, event) == 0)
+	if (msglog_write(line, len, event) == 0)
 		return (0);
 	if (errno != EMSGSIZE || msg_len == 0 || strcmp(event, "message") == 0)
 		return (-1);
@@ -162,40 +285,58 @@ handler_warn_log_failure(const char *client)
 /*
  * After a truncated message the client may still be sending; closing with
  * unread input would reset the connection and could destroy the ACK in
- * flight. Half-close, then read and drop input for a bounded while.
+ * flight. Half-close, then read and drop input until the client's end of
+ * file, for HANDLER_LINGER_MS in all however much it sends: only a client
+ * still sending after that gets a reset. Needs nothing but fd.
  */
 static void
-handler_linger(struct handler *h, int fd)
+handler_linger(int fd)
 {
-	size_t	dropped = 0;
-	ssize_t	n;
+	char		buf[HANDLER_LINGER_CHUNK];
+	long long	deadline = handler_now_ms() + HANDLER_LINGER_MS;
+	int		left;
+	ssize_t		n;
 
 	if (shutdown(fd, SHUT_WR) == -1)
 		return;
-	while (dropped < HANDLER_LINGER_BYTES) {
-		n = net_read_timed(fd, h->buf, h->cfg->max_message + 1,
-		    HANDLER_LINGER_MS);
+	while ((left = handler_ms_left(deadline)) > 0) {
+		n = net_read_timed(fd, buf, sizeof(buf), left);
 		if (n <= 0)
 			break;
-		dropped += (size_t)n;
 	}
+}
+
+/* A large message found no budget: count and log it; no ACK. */
+static void
+handler_memory_refused(struct handler *h, const char *client, size_t got)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	stats_add(h->stats, STATS_MEMORY_REFUSED, 1);
+	handler_log(h, &now, client, "memory-refused", got, 0, NULL);
 }
 
 /*
  * Log and acknowledge a message of n bytes that arrived in h->buf; excess:
- * the client sent more after it (--framing line), which is dropped.
+ * the client sent more after it (--framing line), which is dropped. 1 if
+ * the client may still be sending (handler_linger before the close).
  */
-static void
+static int
 handler_message(struct handler *h, int fd, const struct timespec *now,
     const char *client, size_t n, int excess)
 {
-	size_t	max = h->cfg->max_message;
+	size_t	max = h->cfg->max_message, size;
 	int	truncated = n > max;
 
-	if (truncated) {
+	if (truncated)
 		n = max;
-		stats_add(h->stats, STATS_TRUNCATED, 1);
+	if (handler_line_buf(h, n, &size) == NULL) {
+		handler_memory_refused(h, client, n);
+		return (0);
 	}
+	if (truncated)
+		stats_add(h->stats, STATS_TRUNCATED, 1);
 	stats_add(h->stats, STATS_BYTES, n);
 	if (handler_log(h, now, client, "message", n, n,
 	    truncated ? "truncated=1" : NULL) == -1 ||
@@ -207,16 +348,15 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 		handler_warn_log_failure(client);
 		handler_log(h, now, client, "log-failed", n, 0,
 		    too_long ? "reason=too-long" : NULL);
-		return;
+		return (0);
 	}
 	if (net_write_all(fd, h->cfg->ack, h->cfg->ack_len) == -1) {
 		stats_add(h->stats, STATS_ACK_FAILED, 1);
 		handler_log(h, now, client, "ack-failed", n, 0, NULL);
-		return;
+		return (0);
 	}
 	stats_add(h->stats, STATS_ACKED, 1);
-	if (truncated || excess)
-		handler_linger(h, fd);
+	return (truncated || excess);
 }
 
 /*
@@ -249,25 +389,6 @@ handler_nothing(struct handler *h, const char *client, ssize_t n,
 		handler_event(h, &now, client, "error", partial, partial,
 		    extra);
 	}
-}
-
-/* Milliseconds on the monotonic clock. */
-static long long
-handler_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-/* Milliseconds left until deadline (handler_now_ms's clock), at least 0. */
-static int
-handler_ms_left(long long deadline)
-{
-	long long	now = handler_now_ms();
-
-	return (deadline > now ? (int)(deadline - now) : 0);
 }
 
 /* Refuse a connection under --proxy-protocol: count, log why; -1. */
@@ -369,6 +490,25 @@ handler_proxy(struct handler *h, const struct conn *c, char *client,
 	return (0);
 }
 
+/*
+ * Read the message by the connection's deadline, in the thread's own
+ * buffer or, once it outgrows that, in a mapping from the budget.
+ * As frame_read_until, but FRAME_FULL means no budget came in time.
+ */
+static ssize_t
+handler_receive(struct handler *h, int fd, struct frame *fr)
+{
+	ssize_t	n;
+
+	frame_init(fr, h->cfg->framing, h->cfg->max_message + 1);
+	fr->room = h->small_size;
+	while ((n = frame_read_until(fr, fd, h->buf, h->deadline_ms)) ==
+	    FRAME_FULL)
+		if (handler_grow(h, fr) == -1)
+			break;
+	return (n);
+}
+
 /* Serve one accepted connection, then close it. */
 void
 handler_serve(struct handler *h, const struct conn *c)
@@ -377,26 +517,30 @@ handler_serve(struct handler *h, const struct conn *c)
 	struct frame		fr;
 	char			client[ACKD_ADDRSTRLEN];
 	ssize_t			n;
-	long long		deadline;
-	int			fd = c->fd, timeout_ms = h->cfg->read_timeout_ms;
+	int			fd = c->fd, linger = 0;
 
 	/* the address accept() gave: no getpeername() per connection */
 	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
 	h->via[0] = '\0';
-	if (h->cfg->proxy_protocol) {
-		deadline = handler_now_ms() + timeout_ms;
-		if (handler_proxy(h, c, client, sizeof(client), deadline) == -1)
-			goto done;
-		timeout_ms = handler_ms_left(deadline);
-	}
-	frame_init(&fr, h->cfg->framing, h->cfg->max_message + 1);
-	n = frame_read(&fr, fd, h->buf, timeout_ms);
+	/* one deadline for the PROXY header, the message and its memory */
+	handler_begin(h, handler_now_ms() + h->cfg->read_timeout_ms);
+	if (h->cfg->proxy_protocol && handler_proxy(h, c, client,
+	    sizeof(client), h->deadline_ms) == -1)
+		goto done;
+	n = handler_receive(h, fd, &fr);
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (n > 0)
-		handler_message(h, fd, &now, client, (size_t)n, fr.excess);
+		linger = handler_message(h, fd, &now, client, (size_t)n,
+		    fr.excess);
+	else if (n == FRAME_FULL)
+		handler_memory_refused(h, client, fr.len);
 	else
 		handler_nothing(h, client, n, fr.len);
 done:
+	/* the memory goes back before a linger, which needs none */
+	handler_release(h);
+	if (linger)
+		handler_linger(fd);
 	h->via[0] = '\0';
 	close(fd);
 	peerlimit_leave(c->limit_entry);

@@ -99,6 +99,52 @@ listen_port(int fd)
 }
 
 /*
+ * Resolve cfg's --bind values into ss/len (ACKD_LISTEN_MAX each), *n
+ * addresses; 0, or an exit status with err set.
+ */
+static int
+listen_resolve_all(const struct ackd_config *cfg,
+    struct sockaddr_storage *ss, socklen_t *len, int *n, char *err,
+    size_t errsize)
+{
+	int	i, rc;
+
+	*n = 0;
+	for (i = 0; i < cfg->nbind; i++)
+		if ((rc = net_resolve(cfg->bind[i], cfg->port, ss, len, n,
+		    ACKD_LISTEN_MAX, err, errsize)) != 0)
+			return (rc == -2 ? ACKD_EXIT_USAGE :
+			    ACKD_EXIT_UNAVAILABLE);
+	return (0);
+}
+
+/*
+ * --check: resolve cfg's --bind values as listen_open would, binding
+ * nothing, and write "ADDR:PORT,..." into buf (ACKD_LISTEN_NAMES bytes).
+ * 0, or the exit status listen_open would give, with err set.
+ */
+int
+listen_resolve(const struct ackd_config *cfg, char *buf, char *err,
+    size_t errsize)
+{
+	struct sockaddr_storage	ss[ACKD_LISTEN_MAX];
+	socklen_t		len[ACKD_LISTEN_MAX];
+	size_t			off = 0;
+	int			i, n, rc;
+
+	if ((rc = listen_resolve_all(cfg, ss, len, &n, err, errsize)) != 0)
+		return (rc);
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf[off++] = ',';
+		off += net_format_addr(buf + off, ACKD_LISTEN_NAMES - off,
+		    (struct sockaddr *)&ss[i], len[i]);
+	}
+	return (0);
+}
+
+/*
  * Resolve cfg's --bind values and bind a socket on each address, once per
  * set; 0, or an exit status with err set.
  */
@@ -107,13 +153,10 @@ listen_bind(const struct ackd_config *cfg, char *err, size_t errsize)
 {
 	struct sockaddr_storage	ss[ACKD_LISTEN_MAX];
 	socklen_t		len[ACKD_LISTEN_MAX];
-	int			i, k, n = 0, rc, port;
+	int			i, k, n, rc, port;
 
-	for (i = 0; i < cfg->nbind; i++)
-		if ((rc = net_resolve(cfg->bind[i], cfg->port, ss, len, &n,
-		    ACKD_LISTEN_MAX, err, errsize)) != 0)
-			return (rc == -2 ? ACKD_EXIT_USAGE :
-			    ACKD_EXIT_UNAVAILABLE);
+	if ((rc = listen_resolve_all(cfg, ss, len, &n, err, errsize)) != 0)
+		return (rc);
 	listen_nsets = cfg->reuseport ? cfg->workers : 1;
 	listen_nfds = n;
 	for (k = 0; k < listen_nsets; k++) {

@@ -1,21 +1,62 @@
 /*
- * log.c: the daemon's own diagnostics, one line each on standard error,
- * as "ackd[PID]: message". Lines are built in a local buffer and written
- * with one write(), so threads and processes never tear each other's.
- * errno is preserved for the caller.
+ * log.c: the daemon's own diagnostics, one line each, as "ackd[PID]:
+ * message". Lines are built in local buffers and leave in one write() or
+ * one datagram, so threads and processes never tear each other's, and
+ * nothing here is shared between threads but what is set before any
+ * thread or worker exists. errno is preserved for the caller.
+ *
+ * Where they go:
+ * - standard error, always. Under systemd, when $JOURNAL_STREAM names the
+ *   device and inode of our standard error (checked once, at log_init),
+ *   each line starts with its sd-daemon priority, <3> for fatal, <4> for
+ *   warnings, <6> for information, so that journalctl -p sees it. The text
+ *   after it is unchanged, "ackd[PID]: " included: every worker writes to
+ *   the stream systemd opened for the master, so the journal's own _PID is
+ *   the master's, and only the text says which worker spoke.
+ * - syslog, daemon facility, once --daemon has detached (log_syslog): a
+ *   detached daemon's standard error is a pipe to a command that has
+ *   exited, then /dev/null (until ready, that pipe still carries the
+ *   start-up report to the terminal, see daemon.c). Each line is one RFC 3164 datagram, as
+ *   syslog(3) sends, to $ACKD_SYSLOG_SOCKET (the tests' stand-in) or
+ *   /dev/log. Unlike the connection log (msglog.c) this is best effort: a
+ *   send never waits (a thread must not stall on a busy syslog daemon),
+ *   and a lost line costs nothing but the line. The socket is left
+ *   unconnected and each datagram names the path, so a restarted syslog
+ *   daemon is found again without any state to repair between threads.
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ackd.h"
 
-static const char	*log_name = "ackd";
+/* Where syslog(3) sends; $ACKD_SYSLOG_SOCKET overrides it (tests). */
+#define LOG_SYSLOG_PATH	"/dev/log"
+/* The longest message, reason included; longer ones are cut. */
+#define LOG_MSG_MAX	1024
+
+/* SIGPIPE is ignored process-wide too; this only saves a signal. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+static const char		*log_name = "ackd";
+static int			 log_journal;	/* stderr is the journal */
+static int			 log_syslog_fd = -1;	/* -1: no syslog */
+static struct sockaddr_un	 log_syslog_sun;
 
 /* strerror, but safe in threads: glibc's strerror_r differs from POSIX's. */
 const char *
@@ -30,43 +71,180 @@ log_strerror(int err, char *buf, size_t size)
 #endif
 }
 
-/* Name the program in every diagnostic (argv[0]'s last part). */
+/*
+ * Does env, the value of $JOURNAL_STREAM ("DEV:INO" in decimal, as
+ * systemd sets it), name the file with device dev and inode ino? 1 or 0.
+ */
+int
+log_journal_match(const char *env, unsigned long long dev,
+    unsigned long long ino)
+{
+	unsigned long long	 d, i;
+	char			*end;
+
+	if (env == NULL || env[0] < '0' || env[0] > '9')
+		return (0);
+	errno = 0;
+	d = strtoull(env, &end, 10);
+	if (errno != 0 || *end != ':' || end[1] < '0' || end[1] > '9')
+		return (0);
+	i = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return (0);
+	return (d == dev && i == ino);
+}
+
+/* Is our standard error the journal stream $JOURNAL_STREAM names? */
+static int
+log_journal_check(void)
+{
+	struct stat	st;
+	const char	*env = getenv("JOURNAL_STREAM");
+	int		 saved = errno, match;
+
+	match = env != NULL && fstat(STDERR_FILENO, &st) == 0 &&
+	    log_journal_match(env, (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	errno = saved;
+	return (match);
+}
+
+/*
+ * Name the program in every diagnostic (argv[0]'s last part), and find
+ * out whether standard error is systemd's journal. Call first, once.
+ */
 void
 log_init(const char *argv0)
 {
 	const char	*slash;
 
+	log_journal = log_journal_check();
 	if (argv0 == NULL || argv0[0] == '\0')
 		return;
 	slash = strrchr(argv0, '/');
 	log_name = slash != NULL ? slash + 1 : argv0;
 }
 
-/* Format and write one line; reason is appended after ": " if not NULL. */
-static void __attribute__((format(printf, 2, 0)))
-log_vwrite(const char *reason, const char *fmt, va_list ap)
+/*
+ * From now on, also send every diagnostic to syslog, daemon facility
+ * (--daemon, once detached; before any worker or thread exists). 0, or
+ * -1 with errno if no socket could be made: stderr alone then.
+ */
+int
+log_syslog(void)
 {
-	char	buf[1024];
-	int	n, saved = errno;
-	size_t	len;
+	const char	*path = getenv("ACKD_SYSLOG_SOCKET");
+	int		 fd;
 
-	n = snprintf(buf, sizeof(buf), "%s[%ld]: ", log_name, (long)getpid());
-	len = n < 0 ? 0 : (size_t)n;
-	n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+	if (path == NULL || path[0] == '\0')
+		path = LOG_SYSLOG_PATH;
+	if (strlen(path) >= sizeof(log_syslog_sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	log_syslog_sun.sun_family = AF_UNIX;
+	strcpy(log_syslog_sun.sun_path, path);
+	log_syslog_fd = fd;
+	return (0);
+}
+
+/* Write one line, "[<N>]NAME[PID]: msg\n", to stderr; pri is LOG_*. */
+static void
+log_stderr(int pri, const char *msg, size_t len)
+{
+	char	buf[LOG_MSG_MAX + 64], level[8] = "";
+	int	n;
+
+	if (log_journal)
+		snprintf(level, sizeof(level), "<%d>", pri);
+	n = snprintf(buf, sizeof(buf), "%s%s[%ld]: %.*s\n", level, log_name,
+	    (long)getpid(), (int)len, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf)) {
+		n = sizeof(buf) - 1;
+		buf[n - 1] = '\n';
+	}
+	/* nothing useful to do if stderr itself fails */
+	(void)!write(STDERR_FILENO, buf, (size_t)n);
+}
+
+/* The datagram's head, "<PRI>Mmm dd hh:mm:ss NAME[PID]: ": its length. */
+static size_t
+log_syslog_head(char *head, size_t size, int pri)
+{
+	struct tm	tm;
+	time_t		now = time(NULL);
+	size_t		len;
+
+	if (localtime_r(&now, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	/* getpid() at each call, as syslog(3) does: each worker its own */
+	len = logfmt_syslog_head(head, size, LOG_DAEMON | pri, &tm, log_name,
+	    getpid());
+	if (len == 0)		/* a program name longer than a tag */
+		len = logfmt_syslog_head(head, size, LOG_DAEMON | pri, &tm,
+		    "ackd", getpid());
+	return (len);
+}
+
+/* Send msg to syslog as one datagram at pri (LOG_*); never waits. */
+static void
+log_syslog_send(int pri, const char *msg, size_t len)
+{
+	char		head[LOGFMT_SYSLOG_HEAD_MAX];
+	struct iovec	iov[2];
+	struct msghdr	mh;
+
+	iov[0].iov_base = head;
+	iov[0].iov_len = log_syslog_head(head, sizeof(head), pri);
+	iov[1].iov_base = (void *)(uintptr_t)msg;
+	iov[1].iov_len = len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = &log_syslog_sun;
+	mh.msg_namelen = sizeof(log_syslog_sun);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	while (sendmsg(log_syslog_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    -1 && errno == EINTR)
+		;
+}
+
+/* Format one diagnostic at pri (LOG_*), reason appended after ": ". */
+static void __attribute__((format(printf, 3, 0)))
+log_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
+{
+	char	buf[LOG_MSG_MAX];
+	int	n, saved = errno;
+	size_t	len = 0;
+
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (n > 0)
-		len += (size_t)n;
-	if (len > sizeof(buf) - 2)
-		len = sizeof(buf) - 2;
+		len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
 	if (reason != NULL) {
 		n = snprintf(buf + len, sizeof(buf) - len, ": %s", reason);
 		if (n > 0)
-			len += (size_t)n;
-		if (len > sizeof(buf) - 2)
-			len = sizeof(buf) - 2;
+			len += (size_t)n < sizeof(buf) - len ? (size_t)n :
+			    sizeof(buf) - len - 1;
 	}
-	buf[len++] = '\n';
-	/* nothing useful to do if stderr itself fails */
-	(void)!write(STDERR_FILENO, buf, len);
+	log_stderr(pri, buf, len);
+	if (log_syslog_fd != -1)
+		log_syslog_send(pri, buf, len);
+	errno = saved;
+}
+
+/*
+ * Report a mistake in the options as one line in its documented form,
+ * "ackd: message", without a pid: the operator made it, not a process.
+ */
+void
+log_usage(const char *msg)
+{
+	int	saved = errno;
+
+	fprintf(stderr, "%sackd: %s\n", log_journal ? "<3>" : "", msg);
 	errno = saved;
 }
 
@@ -79,7 +257,8 @@ log_warn(const char *fmt, ...)
 	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(log_strerror(saved, buf, sizeof(buf)), fmt, ap);
+	log_vwrite(LOG_WARNING, log_strerror(saved, buf, sizeof(buf)), fmt,
+	    ap);
 	va_end(ap);
 	errno = saved;
 }
@@ -91,7 +270,7 @@ log_warnx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(NULL, fmt, ap);
+	log_vwrite(LOG_WARNING, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -102,7 +281,7 @@ log_info(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(NULL, fmt, ap);
+	log_vwrite(LOG_INFO, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -115,7 +294,7 @@ fatal(int status, const char *fmt, ...)
 	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(log_strerror(saved, buf, sizeof(buf)), fmt, ap);
+	log_vwrite(LOG_ERR, log_strerror(saved, buf, sizeof(buf)), fmt, ap);
 	va_end(ap);
 	exit(status);
 }
@@ -127,7 +306,7 @@ fatalx(int status, const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(NULL, fmt, ap);
+	log_vwrite(LOG_ERR, NULL, fmt, ap);
 	va_end(ap);
 	exit(status);
 }

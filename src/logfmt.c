@@ -540,3 +540,40 @@ logfmt_line(char *buf, size_t size, enum ackd_log_format fmt,
 		return (logfmt_json_line(buf, size, rec));
 	return (logfmt_text_line(buf, size, rec));
 }
+
+/*
+ * Copy s into buf as one value of an extra field: every byte that could
+ * end the field or the line, or is not printable ASCII (space, control
+ * bytes, '"', '\\', bytes from 0x7f), and '%' itself, becomes %XX, so
+ * the value splits exactly on spaces and decodes back to s. Returns the
+ * length (0 for an empty s), or 0 with buf empty if it does not fit in
+ * size.
+ */
+size_t
+logfmt_token(char *buf, size_t size, const char *s)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 len = 0;
+
+	for (; *u != '\0'; u++) {
+		if (*u > ' ' && *u < 0x7f && *u != '"' && *u != '\\' &&
+		    *u != '%') {
+			if (len + 1 >= size)
+				break;
+			buf[len++] = (char)*u;
+			continue;
+		}
+		if (len + 3 >= size)
+			break;
+		buf[len++] = '%';
+		buf[len++] = logfmt_hex[*u >> 4];
+		buf[len++] = logfmt_hex[*u & 0xf];
+	}
+	if (*u != '\0' || size == 0) {
+		if (size > 0)
+			buf[0] = '\0';
+		return (0);
+	}
+	buf[len] = '\0';
+	return (len);
+}

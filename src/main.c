@@ -81,6 +81,8 @@ main(int argc, char **argv)
 	char			err[512];
 	int			mfd, status;
 
+	/* first: nothing may keep a pointer into the memory it frees up */
+	proctitle_init(argc, argv);
 	log_init(argv[0]);
 	main_std_fds();
 	config_defaults(&cfg);
@@ -92,7 +94,7 @@ main(int argc, char **argv)
 		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 		return (ACKD_EXIT_OK);
 	case CONFIG_ERROR:
-		fprintf(stderr, "ackd: %s\n", err);
+		log_usage(err);
 		return (ACKD_EXIT_USAGE);
 	case CONFIG_RUN:
 		break;
@@ -102,6 +104,8 @@ main(int argc, char **argv)
 	main_ignore_signals();
 	main_abspaths(&cfg);
 	priv_init(&cfg);
+	if (cfg.check)
+		return (check_run(&cfg));
 	/* before any fork: WATCHDOG_PID names the process systemd started */
 	systemd_init();
 	if (cfg.daemon)
@@ -109,13 +113,8 @@ main(int argc, char **argv)
 	/* after the fork: the lock belongs to the process that takes it */
 	if (cfg.pid_file != NULL)
 		pidfile_open(cfg.pid_file);
-	if (msglog_open(&cfg) == -1) {
-		if (cfg.syslog_facility != 0)
-			fatal(ACKD_EXIT_CANTCREAT, "cannot connect to the syslog "
-			    "socket %s", msglog_syslog_path());
-		fatal(ACKD_EXIT_CANTCREAT, "cannot open log file %s",
-		    cfg.log_file != NULL ? cfg.log_file : "(stdout)");
-	}
+	if (msglog_open(&cfg, err, sizeof(err)) == -1)
+		fatalx(ACKD_EXIT_CANTCREAT, "%s", err);
 	/* the sockets systemd passed us, or our own */
 	if ((status = listen_open(&cfg, err, sizeof(err))) != 0)
 		fatalx(status, "%s", err);
@@ -128,6 +127,7 @@ main(int argc, char **argv)
 	    (size_t)cfg.threads + 1) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	priv_drop();
+	pidfile_check();
 	status = master_run(&cfg, listen_names(), daemon_ready);
 	metrics_close();
 	pidfile_remove();

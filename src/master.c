@@ -7,8 +7,9 @@
  * between the check and the sleep. The same call waits for the metrics
  * listener's sockets and the workers' news (control.c: one socketpair
  * per worker, level-triggered, so news is never missed either), and
- * its timeout is the next timed job: a respawn
- * back-off, the shutdown deadline, the watchdog's tick, a summary.
+ * its timeout is the next timed job: a respawn back-off, the shutdown
+ * deadline, the watchdog's tick, a summary, the once-a-second look at
+ * the log file (supervise.c).
  * supervise.c makes the judgements about workers; this file acts.
  */
 #include "config.h"
@@ -28,10 +29,8 @@
 #include "ackd.h"
 #include "master.h"
 
-/* A worker that dies younger than this counts as dying at start. */
-#define MASTER_QUICK_DEATH_MS	2000
-#define MASTER_BACKOFF_MIN_MS	100
-#define MASTER_BACKOFF_MAX_MS	10000
+/* How long a slot waits after a failed fork. */
+#define MASTER_FORK_RETRY_MS	10000
 
 static volatile sig_atomic_t	master_got_term, master_got_hup,
 				master_got_chld, master_got_ttin,
@@ -143,6 +142,7 @@ master_spawn(struct master *m, struct slot *slot)
 		pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
+		proctitle_set("ackd: worker %d", index);
 		metrics_close();	/* the master's copies: see metrics.c */
 		listen_close_others(fds, nfds);
 		control_forked(wfd);
@@ -153,7 +153,7 @@ master_spawn(struct master *m, struct slot *slot)
 	if (pid == -1) {
 		log_warn("cannot fork a worker");
 		slot->state = SLOT_WAITING;
-		slot->respawn_at = master_now() + MASTER_BACKOFF_MAX_MS;
+		slot->respawn_at = master_now() + MASTER_FORK_RETRY_MS;
 		return;
 	}
 	slot->state = SLOT_RUNNING;
@@ -176,33 +176,36 @@ master_status(char *buf, size_t size, int status)
 		snprintf(buf, size, "unknown:%d", status);
 }
 
-/* Decide a dead worker's slot: free it, or schedule its replacement. */
+/*
+ * A worker in slot has ended with status: free the slot, or schedule its
+ * replacement (after supervise_backoff's delay), then log worker-exit
+ * with the decision (respawn_ms= when it is replaced). A crash loop is
+ * acted on only after that line, so the log reads in order.
+ */
 static void
 master_worker_died(struct master *m, struct slot *slot, int status)
 {
-	long long	now = master_now(), delay = 0;
-	int		shift;
+	char		desc[32], respawn[40] = "";
+	long long	delay = -1;
+	int		give_up = 0;
 
-	if (m->stopping || slot->state == SLOT_RETIRING) {
+	/* dead: a shutdown begun meanwhile must skip it */
+	if (!m->stopping && slot->state != SLOT_RETIRING) {
 		slot->state = SLOT_EMPTY;
-		return;
+		give_up = supervise_death(m, slot, status) == -1;
+		if (!give_up)
+			delay = supervise_backoff(slot->served, slot->replaced ||
+			    slot->aborted_at != 0, &slot->quick_deaths);
 	}
-	/* dead: a shutdown that supervise_death may begin must skip it */
-	slot->state = SLOT_EMPTY;
-	if (supervise_death(m, slot, status) == -1)
-		return;		/* a crash loop: we are stopping */
-	/* one that keeps dying young must not fork-bomb us meanwhile */
-	if (now - slot->started < MASTER_QUICK_DEATH_MS && !slot->replaced &&
-	    slot->aborted_at == 0) {
-		shift = slot->quick_deaths < 7 ? slot->quick_deaths : 7;
-		delay = (long long)MASTER_BACKOFF_MIN_MS << shift;
-		if (delay > MASTER_BACKOFF_MAX_MS)
-			delay = MASTER_BACKOFF_MAX_MS;
-		slot->quick_deaths++;
-	} else
-		slot->quick_deaths = 0;
-	slot->state = SLOT_WAITING;
-	slot->respawn_at = now + delay;
+	slot->state = delay >= 0 ? SLOT_WAITING : SLOT_EMPTY;
+	slot->respawn_at = master_now() + delay;
+	if (delay >= 0)
+		snprintf(respawn, sizeof(respawn), " respawn_ms=%lld", delay);
+	master_status(desc, sizeof(desc), status);
+	msglog_event("worker-exit", "worker=%ld status=%s%s",
+	    (long)slot->pid, desc, respawn);
+	if (give_up)
+		supervise_give_up(m);
 }
 
 /* Reap every worker that has ended. */
@@ -219,18 +222,19 @@ master_reap(struct master *m)
 			    (m->slots[i].state == SLOT_RUNNING ||
 			    m->slots[i].state == SLOT_RETIRING))
 				break;
-		master_status(desc, sizeof(desc), status);
-		msglog_event("worker-exit", "worker=%ld status=%s", (long)pid,
-		    desc);
-		if (i < ACKD_WORKERS_MAX) {
-			/* it may have served before we heard it say so */
-			if (atomic_load(&scoreboard_slot(i)->serving))
-				m->slots[i].served = 1;
-			/* dead: its counts join the slot's past */
-			scoreboard_retire(i);
-			master_worker_died(m, &m->slots[i], status);
-			m->slots[i].pid = 0;
+		if (i == ACKD_WORKERS_MAX) {
+			master_status(desc, sizeof(desc), status);
+			msglog_event("worker-exit", "worker=%ld status=%s",
+			    (long)pid, desc);
+			continue;
 		}
+		/* it may have served before we heard it say so */
+		if (atomic_load(&scoreboard_slot(i)->serving))
+			m->slots[i].served = 1;
+		/* dead: its counts join the slot's past */
+		scoreboard_retire(i);
+		master_worker_died(m, &m->slots[i], status);
+		m->slots[i].pid = 0;
 	}
 }
 
@@ -379,15 +383,20 @@ master_begin_shutdown(struct master *m, int status)
 	master_kill_all(m, SIGTERM);
 }
 
-/* SIGHUP: reopen our log, then have every worker reopen its own. */
-static void
-master_reopen(struct master *m)
+/*
+ * SIGHUP, or the log found stale (reason: see msglog_stale): reopen our
+ * log, then have every worker reopen its own. A failure is counted, and
+ * kept for systemd's STATUS= until a reopen succeeds.
+ */
+void
+master_reopen(struct master *m, const char *reason)
 {
 	supervise_reopen(m);
-	if (msglog_reopen() == -1)
-		log_warn("cannot reopen the log");
+	if (msglog_reopen(reason, m->log_problem,
+	    sizeof(m->log_problem)) == -1)
+		stats_add(scoreboard_master(), STATS_REOPEN_FAILED, 1);
 	else
-		msglog_event("reopen", "%s", "");
+		m->log_problem[0] = '\0';
 	master_kill_all(m, SIGHUP);
 }
 
@@ -529,7 +538,7 @@ master_handle_flags(struct master *m)
 	}
 	if (master_got_hup) {
 		master_got_hup = 0;
-		master_reopen(m);
+		master_reopen(m, NULL);
 	}
 	for (; master_got_ttin > 0; master_got_ttin--)
 		if (!m->stopping)
@@ -561,6 +570,7 @@ master_run(const struct ackd_config *cfg, const char *listen,
 	m.on_ready = on_ready;
 	m.wanted = cfg->workers;
 	master_signals_setup(&waitmask);
+	proctitle_set("ackd: master %s", proctitle_command());
 	msglog_event("start", "listen=%s workers=%d threads=%d queue=%d "
 	    "version=%s", listen, cfg->workers, cfg->threads, cfg->queue,
 	    PACKAGE_VERSION);

@@ -19,7 +19,7 @@ struct slot {
 	pid_t		 pid;
 	long long	 started;	/* ms, monotonic */
 	long long	 respawn_at;
-	int		 quick_deaths;	/* in a row, for the back-off */
+	int		 quick_deaths;	/* never served, in a row: back-off */
 	int		 served;	/* it said it was serving */
 	int		 replaced;	/* recycled: its death is expected */
 	unsigned long	 progress;	/* the last value the watchdog saw */
@@ -51,6 +51,11 @@ struct master {
 	long long		 next_tick;	/* watchdog and status */
 	long long		 next_stats;	/* --stats-interval */
 	long long		 next_notify_watchdog;
+	long long		 next_log_check;	/* is the log stale? */
+	long long		 log_retry_ms;	/* back-off after a failed one */
+	int			 log_gone;	/* the last look found no file */
+	char			 log_problem[512];	/* the last failed
+							 * reopen; "" */
 };
 
 long long	master_now(void);
@@ -59,12 +64,15 @@ void		master_spawn(struct master *, struct slot *);
 void		master_begin_shutdown(struct master *, int);
 int		master_alive(struct master *);
 int		master_live_slot(const struct slot *);
+void		master_reopen(struct master *, const char *);
 
 /* supervise.c */
 void		supervise_news(struct master *);
 void		supervise_reopen(struct master *);
 long long	supervise_timers(struct master *);
 int		supervise_death(struct master *, struct slot *, int);
+void		supervise_give_up(struct master *);
+long long	supervise_backoff(int, int, int *);
 void		supervise_summary(struct master *);
 void		supervise_status(struct master *, const char *);
 

@@ -8,7 +8,9 @@
  * connection goes through three states, each under a deadline:
  *
  *   read    the request head, at most ACKD_METRICS_HEAD_MAX bytes, judged
- *           by http_parse() as it comes; METRICS_READ_MS to send it all
+ *           by http_parse() as it comes (the first read right at accept:
+ *           a scraper sends it with its connection); METRICS_READ_MS to
+ *           send it all
  *   write   the whole response, built at once from the scoreboard;
  *           METRICS_WRITE_MS to take it
  *   linger  our side is shut; what the client still sends is read and
@@ -16,15 +18,32 @@
  *           METRICS_LINGER_MS pass: closing with unread input would reset
  *           the connection and could destroy the response in flight
  *
- * At most METRICS_CONNS connections at once: with every one taken, the
- * listener is not polled and newcomers wait in its backlog. The workers
- * are forked by the master, so each closes its copies of these
- * descriptors first (metrics_close): a scraper would otherwise see the
- * end of its response only when every worker forked meanwhile had gone.
+ * At most METRICS_CONNS connections at once, and none waits for a slot:
+ * a scraper must never queue behind slow connections, or a few silent
+ * ones (a slow loris) would hold the endpoint for their whole deadlines
+ * and a flood would keep it full. So the listener is always polled, and
+ * each turn accepts all that is pending (up to METRICS_ACCEPT_BATCH, so
+ * supervision still gets its turn); a newcomer that finds every slot
+ * taken evicts the oldest connection that is slowest to be done with:
+ * one still sending its request first, then one lingering (its answer
+ * is sent already), then one still taking its answer. A real scraper
+ * sends its request with its connection, is answered at accept, and so
+ * is never the one evicted unless METRICS_CONNS newer ones come before
+ * its request does. Ready connections are served before the listener,
+ * so one whose request came is answered before anything is evicted.
+ * Where the kernel can, it holds a connection back until its request
+ * begins (TCP_DEFER_ACCEPT): a flood of silent ones mostly waits there.
+ *
+ * The workers are forked by the master, so each closes its copies of
+ * these descriptors first (metrics_close): a scraper would otherwise see
+ * the end of its response only when every worker forked meanwhile had
+ * gone.
  */
 #include "config.h"
 
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +57,10 @@
 #include "ackd.h"
 
 #define METRICS_CONNS		(ACKD_METRICS_FDS - 1)
-#define METRICS_BACKLOG		16
-#define METRICS_READ_MS		5000
+/* The backlog takes a burst while the master's turn comes round. */
+#define METRICS_BACKLOG		1024
+#define METRICS_ACCEPT_BATCH	1024
+#define METRICS_READ_MS		2000
 #define METRICS_WRITE_MS	5000
 #define METRICS_LINGER_MS	1000
 #define METRICS_LINGER_MAX	(256 * 1024)
@@ -62,6 +83,7 @@ enum metrics_state {
 struct metrics_conn {
 	enum metrics_state	 state;
 	int			 fd;
+	unsigned long long	 seq;		/* order of accepting */
 	long long		 deadline;	/* ms, monotonic */
 	size_t			 in_len;	/* head bytes, or bytes dropped */
 	char			 head[ACKD_METRICS_HEAD_MAX];
@@ -81,6 +103,7 @@ struct metrics_text {
 static int			 metrics_lfd = -1;
 static struct metrics_conn	 metrics_conns[METRICS_CONNS];
 static long long		 metrics_paused_until;	/* 0: accepting */
+static unsigned long long	 metrics_seq;		/* accepted so far */
 static struct timespec		 metrics_started;	/* wall clock */
 
 /* Milliseconds on the monotonic clock. */
@@ -104,6 +127,27 @@ metrics_nonblock(int fd)
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
 		return (-1);
 	return (0);
+}
+
+/*
+ * Where the kernel can (Linux), hand over a connection only once its
+ * request has begun to come: connections that stay silent (a flood)
+ * then wait in the kernel, not in our slots, and a scraper is accepted
+ * with its request, answered at once and never evicted. The kernel hands
+ * a silent one over after about METRICS_READ_MS anyway.
+ */
+static void
+metrics_defer_accept(int fd)
+{
+#if HAVE_DECL_TCP_DEFER_ACCEPT
+	int	secs = METRICS_READ_MS / 1000;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+	    sizeof(secs)) == -1)
+		log_warn("metrics: cannot set TCP_DEFER_ACCEPT");
+#else
+	(void)fd;
+#endif
 }
 
 /*
@@ -140,6 +184,7 @@ metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 	what = "listen on";
 	if (listen(fd, METRICS_BACKLOG) == -1)
 		goto fail_close;
+	metrics_defer_accept(fd);
 	sslen = sizeof(ss);
 	what = "find the address of";
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
@@ -163,22 +208,50 @@ fail:
 	return (-1);
 }
 
-/* A free connection slot, or NULL. */
-static struct metrics_conn *
-metrics_free_conn(void)
+/*
+ * How readily a connection in state st gives its slot to a newcomer:
+ * free first; then one still sending its request (slow, or a slow
+ * loris); then one lingering, whose answer is sent; last one still
+ * taking its answer.
+ */
+static int
+metrics_evict_rank(enum metrics_state st)
 {
-	int	i;
-
-	for (i = 0; i < METRICS_CONNS; i++)
-		if (metrics_conns[i].state == METRICS_FREE)
-			return (&metrics_conns[i]);
-	return (NULL);
+	switch (st) {
+	case METRICS_FREE:	return (0);
+	case METRICS_READ:	return (1);
+	case METRICS_LINGER:	return (2);
+	default:		return (3);
+	}
 }
 
 /*
- * The descriptors the master's wait must watch: the listener while a
- * slot is free (and accepting is not paused), and each connection for
- * what its state waits for. Returns how many were written (at most max).
+ * The slot a newcomer takes: a free one, else the oldest of the lowest
+ * metrics_evict_rank. Pure: the caller closes what was in it.
+ */
+static struct metrics_conn *
+metrics_victim(void)
+{
+	struct metrics_conn	*c, *best = &metrics_conns[0];
+	int			 i, rank, best_rank = 4;
+
+	for (i = 0; i < METRICS_CONNS; i++) {
+		c = &metrics_conns[i];
+		rank = metrics_evict_rank(c->state);
+		if (rank < best_rank ||
+		    (rank == best_rank && c->seq < best->seq)) {
+			best = c;
+			best_rank = rank;
+		}
+	}
+	return (best);
+}
+
+/*
+ * The descriptors the master's wait must watch: each connection for what
+ * its state waits for, then the listener (unless accepting is paused:
+ * a full table is no reason, a newcomer evicts). Returns how many were
+ * written (at most max).
  */
 int
 metrics_pollfds(struct pollfd *fds, int max)
@@ -188,18 +261,17 @@ metrics_pollfds(struct pollfd *fds, int max)
 
 	if (metrics_lfd == -1)
 		return (0);
-	if (n < max && metrics_paused_until == 0 &&
-	    metrics_free_conn() != NULL) {
-		fds[n].fd = metrics_lfd;
-		fds[n].events = POLLIN;
-		fds[n++].revents = 0;
-	}
 	for (i = 0; i < METRICS_CONNS && n < max; i++) {
 		c = &metrics_conns[i];
 		if (c->state == METRICS_FREE)
 			continue;
 		fds[n].fd = c->fd;
 		fds[n].events = c->state == METRICS_WRITE ? POLLOUT : POLLIN;
+		fds[n++].revents = 0;
+	}
+	if (n < max && metrics_paused_until == 0) {
+		fds[n].fd = metrics_lfd;
+		fds[n].events = POLLIN;
 		fds[n++].revents = 0;
 	}
 	return (n);
@@ -320,8 +392,9 @@ metrics_master(struct metrics_text *t, int live)
 /*
  * The body of a scrape, in the text exposition format: every counter
  * and gauge of stats.c, one sample per worker slot (label worker="SLOT")
- * for the slots that have a live worker or ever counted anything, then
- * the master's own. Counters are the slot's since the start, across the
+ * for the slots that have a live worker or ever counted anything (and
+ * worker="master" for the master's failed reopens), then the master's
+ * own gauges. Counters are the slot's since the start, across the
  * workers that held it, so they never go down. Returns a buffer to free
  * with its length in *len, or NULL if memory ran out.
  */
@@ -329,6 +402,7 @@ char *
 metrics_body(size_t *len)
 {
 	static struct stats_snap snap[ACKD_WORKERS_MAX];  /* off the stack */
+	struct stats_snap	 master;
 	unsigned char		 shown[ACKD_WORKERS_MAX];
 	struct metrics_text	 t;
 	int			 i, k, live = 0;
@@ -340,6 +414,7 @@ metrics_body(size_t *len)
 		for (k = 0; !shown[i] && k < STATS_NCOUNTERS; k++)
 			shown[i] = snap[i].counter[k] != 0;
 	}
+	stats_read(scoreboard_master(), &master);
 	memset(&t, 0, sizeof(t));
 	if ((t.buf = malloc(METRICS_BODY_SIZE)) == NULL)
 		return (NULL);
@@ -352,6 +427,10 @@ metrics_body(size_t *len)
 				metrics_printf(&t, "%s{worker=\"%d\"} %lu\n",
 				    stats_counter_names[k].metric, i,
 				    snap[i].counter[k]);
+		/* the one counter the master moves itself, always shown */
+		if (k == STATS_REOPEN_FAILED)
+			metrics_printf(&t, "%s{worker=\"master\"} %lu\n",
+			    stats_counter_names[k].metric, master.counter[k]);
 	}
 	for (k = 0; k < STATS_NGAUGES; k++) {
 		metrics_family(&t, stats_gauge_names[k].metric,
@@ -487,25 +566,63 @@ metrics_read(struct metrics_conn *c)
 		metrics_answer(c, status);
 }
 
-/* Accept new scrapers while a slot is free and the backlog has some. */
+/* Accept one connection, non-blocking: its descriptor, or -1 (errno). */
+static int
+metrics_accept_one(void)
+{
+	int	fd;
+
+#ifdef HAVE_ACCEPT4
+	fd = accept4(metrics_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+	fd = accept(metrics_lfd, NULL, NULL);
+	if (fd != -1 && metrics_nonblock(fd) == -1) {
+		close(fd);
+		errno = ECONNABORTED;	/* this one is lost: take the next */
+		return (-1);
+	}
+#endif
+	return (fd);
+}
+
+/*
+ * A slot for a newcomer: free, or emptied by evicting metrics_victim().
+ * A victim still reading is read once more first: its request may have
+ * come since the wait (a flood can bring METRICS_CONNS newcomers in one
+ * turn), and then it is answered and spared, and another is chosen.
+ */
+static struct metrics_conn *
+metrics_make_room(void)
+{
+	struct metrics_conn	*c;
+	int			 tries;
+
+	for (tries = 0; tries < METRICS_CONNS; tries++) {
+		c = metrics_victim();
+		if (c->state != METRICS_READ)
+			break;
+		metrics_read(c);
+		if (c->state == METRICS_READ || c->state == METRICS_FREE)
+			break;
+	}
+	if (c->state != METRICS_FREE)
+		metrics_drop(c);
+	return (c);
+}
+
+/*
+ * Accept what the backlog holds (up to METRICS_ACCEPT_BATCH a turn),
+ * each into the slot metrics_make_room() gives, and read at once the
+ * request that came with it.
+ */
 static void
 metrics_accept(void)
 {
 	struct metrics_conn	*c;
-	int			 fd;
+	int			 fd, n;
 
-	while ((c = metrics_free_conn()) != NULL) {
-#ifdef HAVE_ACCEPT4
-		fd = accept4(metrics_lfd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-#else
-		fd = accept(metrics_lfd, NULL, NULL);
-		if (fd != -1 && metrics_nonblock(fd) == -1) {
-			close(fd);
-			continue;
-		}
-#endif
-		if (fd == -1) {
+	for (n = 0; n < METRICS_ACCEPT_BATCH; n++) {
+		if ((fd = metrics_accept_one()) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -516,26 +633,33 @@ metrics_accept(void)
 			metrics_paused_until = metrics_now() + METRICS_PAUSE_MS;
 			return;
 		}
+		c = metrics_make_room();
 		c->state = METRICS_READ;
 		c->fd = fd;
+		c->seq = ++metrics_seq;
 		c->in_len = 0;
 		c->out = NULL;
 		c->deadline = metrics_now() + METRICS_READ_MS;
+		metrics_read(c);
 	}
 }
 
-/* Serve the descriptors the master's wait found ready. */
+/*
+ * Serve the descriptors the master's wait found ready: the connections
+ * first, so that one whose request came is answered before newcomers
+ * can evict it, then the listener.
+ */
 void
 metrics_io(struct pollfd *fds, int n)
 {
 	struct metrics_conn	*c;
-	int			 i, k;
+	int			 i, k, listener = 0;
 
 	for (i = 0; i < n; i++) {
 		if (fds[i].revents == 0)
 			continue;
 		if (fds[i].fd == metrics_lfd) {
-			metrics_accept();
+			listener = 1;
 			continue;
 		}
 		for (k = 0; k < METRICS_CONNS; k++)
@@ -552,6 +676,8 @@ metrics_io(struct pollfd *fds, int n)
 		else
 			metrics_linger(c);
 	}
+	if (listener)
+		metrics_accept();
 }
 
 /*

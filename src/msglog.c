@@ -10,7 +10,18 @@
  *
  * Reopening (SIGHUP) opens the path anew and dup2()s it over the old
  * descriptor: a concurrent write goes whole to the old file or whole to the
- * new one, and no thread ever sees a closed descriptor.
+ * new one, and no thread ever sees a closed descriptor. A reopen that
+ * fails keeps the old descriptor, so lines still go somewhere, and says
+ * so in that file (event=reopen-failed): an operator who rotated the log
+ * finds the reason at the end of the rotated file. The master also asks
+ * msglog_stale() once a second whether the file was deleted, moved or
+ * replaced under us without a SIGHUP, and then reopens as for one.
+ *
+ * --log-file takes regular files only, opened with O_NONBLOCK: a FIFO
+ * with no reader would otherwise block open() until one came (the master
+ * deaf to signals meanwhile), and a FIFO, terminal or device never gets
+ * O_APPEND's whole writes. Standard output, which the caller chose, may
+ * be anything.
  *
  * Near a limit. The invariant: no line that was written whole (and so may
  * have been acknowledged) is ever cut, and none is glued to the tail of a
@@ -259,6 +270,35 @@ msglog_syslog_path(void)
 	return (msglog_syslog_name);
 }
 
+/* A file type that is not a regular file, as a log field and in words. */
+struct msglog_kind {
+	mode_t		 type;
+	const char	*token;
+	const char	*words;
+};
+
+static const struct msglog_kind msglog_kinds[] = {
+	{ S_IFIFO, "fifo", "a FIFO" },
+	{ S_IFCHR, "character-device", "a character device" },
+	{ S_IFBLK, "block-device", "a block device" },
+	{ S_IFSOCK, "socket", "a socket" },
+	{ S_IFDIR, "directory", "a directory" },
+	{ 0, "other", "not a regular file" },	/* the last: any other */
+};
+#define MSGLOG_NKINDS	(sizeof(msglog_kinds) / sizeof(msglog_kinds[0]))
+
+/* The kind of a file that is not a regular file. */
+static const struct msglog_kind *
+msglog_kind(mode_t mode)
+{
+	size_t	i;
+
+	for (i = 0; i < MSGLOG_NKINDS - 1; i++)
+		if ((mode & S_IFMT) == msglog_kinds[i].type)
+			break;
+	return (&msglog_kinds[i]);
+}
+
 /*
  * The margin of fast writes: twice the longest line every thread of every
  * process may have in flight at once (workers, one being replaced, each
@@ -285,33 +325,105 @@ msglog_reserve_init(const struct ackd_config *cfg)
 }
 
 /*
- * Open the log cfg asks for: its file (NULL for standard output) or the
- * syslog socket, its format and tag. Call once, in the master, before
- * forking. -1 with errno if the file or socket cannot be opened.
+ * Open the log file at path to append to it, only if it is a regular
+ * file: fd, or -1 with errno, and *kind set when the path names anything
+ * else. Nothing here waits for a reader or a device: with O_NONBLOCK a
+ * FIFO without a reader fails at once (ENXIO) instead of blocking us
+ * until one comes, and a FIFO with a reader, a terminal or a device is
+ * refused after the open. (A hung network filesystem can still block
+ * open() itself: see FILES in ackd.8.) O_NOCTTY: --daemon makes us a
+ * session leader, and a terminal opened as the log, even to be refused,
+ * must not become our controlling terminal.
+ */
+static int
+msglog_file_open(const char *path, const struct msglog_kind **kind)
+{
+	struct stat	st;
+	int		fd, flags, saved;
+
+	*kind = NULL;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK, MSGLOG_MODE);
+	if (fd == -1) {
+		saved = errno;
+		/* ENXIO: a FIFO with no reader, or a device with no driver */
+		if (saved == ENXIO && stat(path, &st) == 0 &&
+		    !S_ISREG(st.st_mode))
+			*kind = msglog_kind(st.st_mode);
+		errno = saved;
+		return (-1);
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*kind = msglog_kind(st.st_mode);
+		close(fd);
+		errno = EINVAL;
+		return (-1);
+	}
+	/* a regular file ignores O_NONBLOCK; clear it all the same */
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/* One line saying why the log file cannot be opened, into err. */
+static void
+msglog_open_error(char *err, size_t size, const char *path,
+    const struct msglog_kind *kind, int saved)
+{
+	char	buf[256];
+
+	if (kind != NULL)
+		snprintf(err, size, "log file %s is %s, not a regular file: "
+		    "--log-file takes a regular file, or - for standard "
+		    "output", path, kind->words);
+	else
+		snprintf(err, size, "cannot open log file %s: %s", path,
+		    log_strerror(saved, buf, sizeof(buf)));
+}
+
+/*
+ * Open the log cfg asks for: its file (NULL for standard output, which
+ * may be anything) or the syslog socket, its format and tag. Call once,
+ * in the master, before forking. 0, or -1 with one line in err saying
+ * why the file or socket cannot be opened.
  */
 int
-msglog_open(const struct ackd_config *cfg)
+msglog_open(const struct ackd_config *cfg, char *err, size_t size)
 {
-	const char	*path = cfg->log_file;
-	int		 fd;
+	const struct msglog_kind	*kind;
+	char				 buf[256];
+	int				 fd;
 
 	msglog_fmt = cfg->log_format;
 	msglog_tag = cfg->log_tag;
-	if (cfg->syslog_facility != 0)
-		return (msglog_syslog_open(cfg));
-	msglog_path = path;
-	if (path != NULL) {
-		/* --daemon makes us a session leader: a terminal given as the
-		 * log must not become our controlling terminal */
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		    O_NOCTTY, MSGLOG_MODE);
-		if (fd == -1)
+	if (cfg->syslog_facility != 0) {
+		if (msglog_syslog_open(cfg) == 0)
+			return (0);
+		snprintf(err, size, "cannot connect to the syslog socket %s: "
+		    "%s", msglog_syslog_path(), log_strerror(errno, buf,
+		    sizeof(buf)));
+		return (-1);
+	}
+	msglog_path = cfg->log_file;
+	if (msglog_path != NULL) {
+		if ((fd = msglog_file_open(msglog_path, &kind)) == -1) {
+			msglog_open_error(err, size, msglog_path, kind, errno);
 			return (-1);
+		}
 		msglog_fd = fd;
 	}
 	msglog_check_regular(msglog_fd);
 	msglog_reserve_init(cfg);
-	return (msglog_lock_init());
+	if (msglog_lock_init() == 0)
+		return (0);
+	snprintf(err, size, "cannot map the log's lock: %s",
+	    log_strerror(errno, buf, sizeof(buf)));
+	return (-1);
 }
 
 /* Take the shared lock, whose last owner may have died holding it. */
@@ -350,23 +462,16 @@ msglog_install(int fd)
 	return (rc);
 }
 
-/* Reopen the log file at its path (after rotation); 0 or -1 with errno. */
-int
-msglog_reopen(void)
+/* Reopen the log file at its path over msglog_fd; 0, or -1 as above. */
+static int
+msglog_file_reopen(const struct msglog_kind **kind)
 {
-	int	fd;
+	int	fd, saved;
 
-	if (msglog_facility != 0)
-		return (msglog_syslog_reconnect());
-	if (msglog_path == NULL)
-		return (0);
-	fd = open(msglog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY, MSGLOG_MODE);
-	if (fd == -1)
+	if ((fd = msglog_file_open(msglog_path, kind)) == -1)
 		return (-1);
 	if (msglog_install(fd) == -1) {
-		int	saved = errno;
-
+		saved = errno;
 		close(fd);
 		errno = saved;
 		return (-1);
@@ -376,6 +481,113 @@ msglog_reopen(void)
 	close(fd);
 	msglog_check_regular(msglog_fd);
 	return (0);
+}
+
+/* The symbolic name of errno value err, for a log field. */
+static const char *
+msglog_errno_name(int err, char *buf, size_t size)
+{
+	static const struct {
+		int		 err;
+		const char	*name;
+	} names[] = {
+		{ EACCES, "EACCES" }, { EPERM, "EPERM" }, { ENOENT, "ENOENT" },
+		{ ENOTDIR, "ENOTDIR" }, { EROFS, "EROFS" }, { ENOSPC, "ENOSPC" },
+		{ EDQUOT, "EDQUOT" }, { EMFILE, "EMFILE" }, { ENFILE, "ENFILE" },
+		{ ENXIO, "ENXIO" }, { ELOOP, "ELOOP" }, { EISDIR, "EISDIR" },
+		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EIO, "EIO" },
+		{ ENOMEM, "ENOMEM" }, { EINTR, "EINTR" }, { ETXTBSY, "ETXTBSY" },
+		{ ECONNREFUSED, "ECONNREFUSED" }, { ENOTSOCK, "ENOTSOCK" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].err == err)
+			return (names[i].name);
+	snprintf(buf, size, "errno-%d", err);
+	return (buf);
+}
+
+/*
+ * Say that a reopen failed, err or kind being why: on stderr, and as
+ * event=reopen-failed in the log still open, which is where the lines go
+ * on; why (if not NULL) gets the same in words.
+ */
+static void
+msglog_reopen_failed(const char *reason, int err,
+    const struct msglog_kind *kind, char *why, size_t size)
+{
+	const char	*name = msglog_facility != 0 ? msglog_syslog_name :
+			    msglog_path;
+	char		 path[1024], words[1280], buf[256], ebuf[32];
+
+	if (kind != NULL)
+		snprintf(words, sizeof(words), "log file %s is %s, not a "
+		    "regular file", name, kind->words);
+	else
+		snprintf(words, sizeof(words), "cannot reopen %s %s: %s",
+		    msglog_facility != 0 ? "the syslog socket" : "log file",
+		    name, log_strerror(err, buf, sizeof(buf)));
+	log_warnx("%s; the log already open stays in use", words);
+	if (why != NULL)
+		snprintf(why, size, "%s", words);
+	if (logfmt_token(path, sizeof(path), name) == 0)
+		snprintf(path, sizeof(path), "?");
+	msglog_event("reopen-failed", "path=%s error=%s%s%s%s", path,
+	    kind != NULL ? "not-regular type=" : msglog_errno_name(err, ebuf,
+	    sizeof(ebuf)), kind != NULL ? kind->token : "",
+	    reason != NULL ? " reason=" : "", reason != NULL ? reason : "");
+}
+
+/*
+ * Reopen the log at its path (after rotation; reason, if not NULL, says
+ * why it was found stale: see msglog_stale), or reconnect to the syslog
+ * socket, and say so in the log: event=reopen in the new file, or
+ * event=reopen-failed (see above) in the old one, which stays open.
+ * 0, or -1 with why (if not NULL) saying why in one line.
+ */
+int
+msglog_reopen(const char *reason, char *why, size_t size)
+{
+	const struct msglog_kind	*kind = NULL;
+	int				 rc = 0;
+
+	if (msglog_facility != 0)
+		rc = msglog_syslog_reconnect();
+	else if (msglog_path != NULL)
+		rc = msglog_file_reopen(&kind);
+	if (rc == -1) {
+		msglog_reopen_failed(reason, errno, kind, why, size);
+		return (-1);
+	}
+	if (reason != NULL)
+		msglog_event("reopen", "reason=%s", reason);
+	else
+		msglog_event("reopen", "%s", "");
+	return (0);
+}
+
+/*
+ * Is the log file we write to no longer the file at its path? Then the
+ * reason: "replaced" (another file at the path, whether ours was
+ * renamed or deleted), "deleted" (nothing at the path, and ours has no
+ * name left), "moved" (nothing at the path, ours renamed); NULL if it
+ * still is, for standard output and syslog, and when we cannot tell.
+ */
+const char *
+msglog_stale(void)
+{
+	struct stat	fst, pst;
+
+	if (msglog_facility != 0 || msglog_path == NULL ||
+	    fstat(msglog_fd, &fst) == -1)
+		return (NULL);
+	if (stat(msglog_path, &pst) == 0)
+		return (pst.st_dev != fst.st_dev || pst.st_ino != fst.st_ino ?
+		    "replaced" : NULL);
+	if (fst.st_nlink == 0)
+		return ("deleted");
+	return (errno == ENOENT ? "moved" : NULL);
 }
 
 /*
@@ -671,8 +883,8 @@ msglog_is_failure(const char *event, const char *extra)
 {
 	static const char *const	 failures[] = { "timeout", "reset",
 	    "error", "log-failed", "ack-failed", "refused", "proxy-refused",
-	    "crash-loop",
-	    "worker-timeout", NULL };
+	    "crash-loop", "memory-refused",
+	    "worker-timeout", "reopen-failed", NULL };
 	size_t				 i;
 
 	if (strcmp(event, "worker-exit") == 0)

@@ -15,6 +15,20 @@
  * holds it, which is why it is taken after --daemon's fork; the workers'
  * copies of the descriptor do not matter. Closing any descriptor of the
  * file in the master would drop the lock, so the master opens it once.
+ * A stale file we may not write (root's, left by a crashed run, when we
+ * start as the daemon's user) is removed under a read lock, which no
+ * live ackd's file can give, and made anew.
+ *
+ * At exit the master, by then perhaps the --user, removes the file: that
+ * takes write access to its directory, which is why the documented place
+ * is a directory of the user's (/run/ackd/, from tmpfiles.d), and why the
+ * file itself stays root's (start-stop-daemon refuses to trust a pid file
+ * that the daemon's user could have written). Where the user cannot
+ * remove it (/run), nothing short of keeping a root process would, so the
+ * start says so (pidfile_check) and the exit empties the file instead:
+ * start-stop-daemon reads an empty file as "unknown" (4), while leaving
+ * our pid in it would make a reused pid look running, or be signalled by
+ * the next --stop. Only a missing file reads as "not running" (3).
  */
 #include "config.h"
 
@@ -22,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,20 +49,22 @@
 
 static int		 pidfile_fd = -1;
 static const char	*pidfile_path;
+static uid_t		 pidfile_owner;	/* the file's, for pidfile_check */
 
 /*
- * Try to lock fd for writing: 0 when locked; otherwise -1 with errno,
- * and *holder is the pid holding it (0 if it is in another pid namespace,
- * -1 if the lock was released before we could ask).
+ * Try to lock fd (type F_WRLCK, or F_RDLCK on a read-only descriptor): 0
+ * when locked; otherwise -1 with errno, and *holder is the pid holding a
+ * write lock (0 if it is in another pid namespace, -1 if it was released
+ * before we could ask).
  */
 static int
-pidfile_lock(int fd, pid_t *holder)
+pidfile_lock(int fd, short type, pid_t *holder)
 {
 	struct flock	fl;
 	int		saved;
 
 	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
+	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
 	*holder = -1;
 	if (fcntl(fd, F_SETLK, &fl) == 0)
@@ -64,6 +81,17 @@ pidfile_lock(int fd, pid_t *holder)
 	return (-1);
 }
 
+/* Put the directory of the absolute path into dir ("/" for /x). */
+static void
+pidfile_dir(const char *path, char *dir, size_t size)
+{
+	const char	*slash = strrchr(path, '/');
+	size_t		 len = slash != NULL && slash > path ?
+			    (size_t)(slash - path) : 1;
+
+	snprintf(dir, size, "%.*s", (int)len, slash != NULL ? path : "/");
+}
+
 /* Is fd still the file at path? 1 yes, 0 no (removed or replaced), -1. */
 static int
 pidfile_same(int fd, const char *path)
@@ -75,6 +103,52 @@ pidfile_same(int fd, const char *path)
 	if (stat(path, &pst) == -1)
 		return (errno == ENOENT ? 0 : -1);
 	return (fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino);
+}
+
+/* A running ackd holds the pid file at path: exit 69 naming its pid. */
+static void
+pidfile_held(const char *path, pid_t holder)
+{
+	if (holder > 0)
+		fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by pid "
+		    "%ld: is another ackd running?", path, (long)holder);
+	if (holder == 0)
+		fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
+		    "another process: is another ackd running?", path);
+}
+
+/*
+ * The file at path exists but we may not write it (left by a run as
+ * another user, root's after a crash): if no ackd holds it, remove it so
+ * a new one can be made. Under a read lock, which a starting ackd's write
+ * lock waits for, so what we remove is never a live pid file. 0 if it is
+ * gone, -1 with errno if not; a holder exits 69.
+ */
+static int
+pidfile_clear(const char *path)
+{
+	struct stat	st;
+	pid_t		holder;
+	int		fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1)
+		return (-1);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EACCES;		/* the open's error is what to report */
+		return (-1);
+	}
+	if ((rc = pidfile_lock(fd, F_RDLCK, &holder)) == -1) {
+		pidfile_held(path, holder);
+		/* its holder let go while we looked: try it all again */
+		rc = errno == EACCES || errno == EAGAIN ? 0 : -1;
+	} else
+		rc = unlink(path);
+	saved = errno;
+	close(fd);	/* and with it our read lock */
+	errno = saved;
+	return (rc);
 }
 
 /*
@@ -90,19 +164,18 @@ pidfile_try(const char *path)
 	int		fd, same;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, PIDFILE_MODE);
+	if (fd == -1 && errno == EACCES) {
+		if (pidfile_clear(path) == 0)
+			return (-1);	/* a stale file is gone: make ours */
+		errno = EACCES;
+	}
 	if (fd == -1 || fstat(fd, &st) == -1)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s", path);
 	if (!S_ISREG(st.st_mode))
 		fatalx(ACKD_EXIT_CANTCREAT, "pid file %s is not a regular file",
 		    path);
-	if (pidfile_lock(fd, &holder) == -1) {
-		if (holder > 0)
-			fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
-			    "pid %ld: is another ackd running?", path,
-			    (long)holder);
-		if (holder == 0)
-			fatalx(ACKD_EXIT_UNAVAILABLE, "pid file %s is locked by "
-			    "another process: is another ackd running?", path);
+	if (pidfile_lock(fd, F_WRLCK, &holder) == -1) {
+		pidfile_held(path, holder);
 		if (errno != EACCES && errno != EAGAIN)
 			fatal(ACKD_EXIT_CANTCREAT, "cannot lock pid file %s",
 			    path);
@@ -128,7 +201,8 @@ pidfile_try(const char *path)
 void
 pidfile_open(const char *path)
 {
-	int	fd = -1, tries;
+	struct stat	st;
+	int		fd = -1, tries;
 
 	for (tries = 0; tries < PIDFILE_TRIES && fd == -1; tries++)
 		fd = pidfile_try(path);
@@ -140,6 +214,46 @@ pidfile_open(const char *path)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot empty pid file %s", path);
 	pidfile_fd = fd;
 	pidfile_path = path;
+	pidfile_owner = fstat(fd, &st) == 0 ? st.st_uid : geteuid();
+}
+
+/*
+ * --check: would pidfile_open take the file at path? Exit as it would, 69
+ * if a running ackd holds it, 73 if it cannot be made; otherwise return,
+ * having made, locked or emptied nothing.
+ */
+void
+pidfile_probe(const char *path)
+{
+	struct flock	fl;
+	struct stat	st;
+	char		dir[PATH_MAX];
+	int		fd;
+
+	pidfile_path = path;
+	pidfile_owner = geteuid();	/* if we make it */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		pidfile_dir(path, dir, sizeof(dir));
+		if (errno != ENOENT || access(dir, W_OK | X_OK) == -1)
+			fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s",
+			    path);
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		fatalx(ACKD_EXIT_CANTCREAT, "pid file %s is not a regular file",
+		    path);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pidfile_held(path, fl.l_pid);
+	close(fd);
+	/* one we may not write, the start removes and makes anew */
+	pidfile_dir(path, dir, sizeof(dir));
+	if (access(path, W_OK) == -1 && access(dir, W_OK | X_OK) == -1)
+		fatal(ACKD_EXIT_CANTCREAT, "cannot open pid file %s", path);
+	pidfile_owner = access(path, W_OK) == 0 ? st.st_uid : geteuid();
 }
 
 /* Write our pid into the pid file, if there is one, in one piece. */
@@ -162,6 +276,44 @@ pidfile_write(void)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot write pid file %s",
 		    pidfile_path);
 	}
+}
+
+/*
+ * Can we, as who we now are, unlink the pid file from dir? Writing and
+ * searching dir is needed, and in a sticky directory (/tmp) owning the
+ * file or the directory.
+ */
+static int
+pidfile_removable(const char *dir)
+{
+	struct stat	dst;
+
+	if (access(dir, W_OK | X_OK) == -1 || stat(dir, &dst) == -1)
+		return (0);
+	return (!(dst.st_mode & S_ISVTX) || dst.st_uid == geteuid() ||
+	    pidfile_owner == geteuid());
+}
+
+/*
+ * After the privilege drop, while the start-up report still reaches the
+ * operator: warn if we shall not be able to remove the pid file at exit,
+ * which would then be left empty, and read as "unknown" rather than "not
+ * running" by start-stop-daemon --status.
+ */
+void
+pidfile_check(void)
+{
+	char	dir[PATH_MAX];
+
+	if (pidfile_path == NULL || geteuid() == 0)
+		return;
+	pidfile_dir(pidfile_path, dir, sizeof(dir));
+	if (pidfile_removable(dir))
+		return;
+	log_warnx("pid file %s: uid %ld cannot remove it from %s, so it will "
+	    "be left empty at exit (allowed: a directory the user may write, "
+	    "such as /run/ackd owned by the user)", pidfile_path,
+	    (long)geteuid(), dir);
 }
 
 /*

@@ -3,7 +3,10 @@
  *
  * Threads are created with every signal blocked (the creator blocks them
  * first), so only the worker's signal thread ever sees a signal. Their
- * stacks are small: buffers live on the heap, sized once at start.
+ * stacks are small: buffers live on the heap. Each thread's own buffers
+ * are sized once at start for small messages; larger ones are taken per
+ * connection from the pool's budget (bigbuf.c), which the threads share
+ * and which outlives them.
  */
 #include "config.h"
 
@@ -46,14 +49,18 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 	int		rc = 0;
 
 	memset(pool, 0, sizeof(*pool));
+	if (bigbuf_init(&pool->budget, cfg->max_memory,
+	    bigbuf_need(cfg)) == -1)
+		return (-1);
+	pool->budget_ready = 1;
 	pool->slots = calloc((size_t)cfg->threads, sizeof(*pool->slots));
 	if (pool->slots == NULL)
-		return (-1);
+		goto fail;
 	for (; pool->ready < cfg->threads; pool->ready++) {
 		pool->slots[pool->ready].queue = queue;
 		pool->slots[pool->ready].board = board;
 		if (handler_init(&pool->slots[pool->ready].handler, cfg,
-		    &board->stats) == -1)
+		    &board->stats, &pool->budget) == -1)
 			goto fail;
 		if (queue_waiter_init(&pool->slots[pool->ready].waiter) == -1) {
 			handler_free(&pool->slots[pool->ready].handler);
@@ -100,5 +107,7 @@ pool_join(struct pool *pool)
 		queue_waiter_destroy(&pool->slots[i].waiter);
 	}
 	free(pool->slots);
+	if (pool->budget_ready)
+		bigbuf_destroy(&pool->budget);
 	memset(pool, 0, sizeof(*pool));
 }

@@ -202,3 +202,17 @@ priv_drop(void)
 	if (geteuid() == 0 && !priv_want.user)
 		log_warnx("running as root; consider --user");
 }
+
+/*
+ * --check: become --user/--group as priv_drop would (exit 77 if that
+ * fails or does not stick), giving the user nothing, warning of nothing:
+ * what is checked next is checked as the daemon will run.
+ */
+void
+priv_switch(void)
+{
+	if ((priv_want.user || priv_want.group) && geteuid() == 0) {
+		priv_become();
+		priv_verify();
+	}
+}

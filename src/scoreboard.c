@@ -12,6 +12,9 @@
  * workers come and go: when a worker has died the master adds what its
  * slot counted to the slot's past (private to the master) and zeroes
  * the slot for the next worker.
+ *
+ * The master counts the few things it does itself (a failed reopen of
+ * its own log) in a stats block of its own, which the totals include.
  */
 #include "config.h"
 
@@ -23,6 +26,7 @@
 
 struct scoreboard {
 	atomic_uint		reopen;		/* the master's generation */
+	struct stats		master;		/* the master's own counts */
 	struct scoreboard_slot	slots[ACKD_WORKERS_MAX];
 };
 
@@ -50,6 +54,13 @@ scoreboard_slot(int index)
 	return (&scoreboard->slots[index]);
 }
 
+/* Master: its own counters (only the master writes them). */
+struct stats *
+scoreboard_master(void)
+{
+	return (&scoreboard->master);
+}
+
 /* Master: index's worker is dead; keep its counts, clear its slot. */
 void
 scoreboard_retire(int index)
@@ -75,14 +86,17 @@ scoreboard_snap(int index, struct stats_snap *snap)
 		snap->counter[i] += scoreboard_past[index].counter[i];
 }
 
-/* Master: every slot together; queue_max is the largest, not a sum. */
+/*
+ * Master: every slot together, and the master's own counts; queue_max is
+ * the largest, not a sum.
+ */
 void
 scoreboard_total(struct stats_snap *total)
 {
 	struct stats_snap	one;
 	int			i, k;
 
-	memset(total, 0, sizeof(*total));
+	stats_read(&scoreboard->master, total);
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
 		scoreboard_snap(i, &one);
 		for (k = 0; k < STATS_NCOUNTERS; k++)

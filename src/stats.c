@@ -36,8 +36,14 @@ const struct stats_name stats_counter_names[STATS_NCOUNTERS] = {
 	{ "proxy_refused", "ackd_connections_proxy_refused_total",
 	    "Connections refused by --proxy-protocol: no valid header, or "
 	    "not from --proxy-from." },
+	{ "memory_refused", "ackd_connections_memory_refused_total",
+	    "Connections closed unacknowledged: their large message found no "
+	    "--max-memory left by the read deadline." },
 	{ "bytes", "ackd_received_bytes_total",
 	    "Message bytes received and logged." },
+	{ "reopen_failed", "ackd_reopen_failed_total",
+	    "Log reopens that failed, the old file kept; the master's own "
+	    "under worker=master." },
 };
 
 /* The same for each gauge. */

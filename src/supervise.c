@@ -2,14 +2,17 @@
  * supervise.c: the master's judgements about its workers, beyond
  * respawning them: when the daemon is ready, when a reload is done, when
  * a worker is stuck (the watchdog), when workers keep dying at start (the
- * crash-loop breaker), when a worker has served enough (recycling), and
- * the summaries of their counters. master.c calls in; this file reads the
+ * crash-loop breaker), when a worker has served enough (recycling), when
+ * the log file was deleted or replaced under us, the summaries of their
+ * counters, and how soon a dead worker is replaced (the respawn back-off,
+ * for workers that never served). master.c calls in; this file reads the
  * scoreboard the workers write and asks master.c to act.
  */
 #include "config.h"
 
 #include <sys/wait.h>
 
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,9 +26,16 @@
 #define SUPERVISE_ABORT_GRACE_MS	5000
 /* How long a reload waits for the workers before saying READY anyway. */
 #define SUPERVISE_RELOAD_MS		10000
+/* The respawn back-off of workers that never served: first, most. */
+#define SUPERVISE_BACKOFF_MIN_MS	100
+#define SUPERVISE_BACKOFF_MAX_MS	10000
 /* How often the watchdog looks, at most, and the systemd status. */
 #define SUPERVISE_TICK_MS		1000
 #define SUPERVISE_STATUS_MS		2000
+/* How often the master looks whether the log file is still at its path,
+ * and the longest wait between automatic reopens that keep failing. */
+#define SUPERVISE_LOG_CHECK_MS		1000
+#define SUPERVISE_LOG_RETRY_MAX_MS	60000
 
 /* Tell systemd (if it listens) how many workers serve and what they did. */
 void
@@ -36,9 +46,11 @@ supervise_status(struct master *m, const char *state)
 	if (!systemd_enabled())
 		return;
 	scoreboard_total(&total);
+	/* a failed reopen stays in view until one succeeds */
 	systemd_notify("STATUS=%s: %d workers, %lu connections, %lu "
-	    "acknowledged", state, master_alive(m),
-	    total.counter[STATS_ACCEPTED], total.counter[STATS_ACKED]);
+	    "acknowledged%s%s", state, master_alive(m),
+	    total.counter[STATS_ACCEPTED], total.counter[STATS_ACKED],
+	    m->log_problem[0] != '\0' ? "; " : "", m->log_problem);
 }
 
 /* Is every wanted worker up and serving? Then say so, once. */
@@ -171,10 +183,11 @@ supervise_crash_loop(struct master *m, long long now, long long *window)
 
 /*
  * Judge the death of slot's worker (not retiring, not at shutdown): 0, or
- * -1 if workers keep dying at start: then the master gives up. Dying at
- * start is dying before serving: a worker that cannot start will never
- * serve, so forking more only burns the machine. One that served and was
- * then killed, however young, is replaced without counting.
+ * -1 if workers keep dying at start: then the caller logs the death and
+ * has supervise_give_up() stop the master. Dying at start is dying
+ * before serving: a worker that cannot start will never serve, so
+ * forking more only burns the machine. One that served and was then
+ * killed, however young, is replaced without counting.
  */
 int
 supervise_death(struct master *m, struct slot *slot, int status)
@@ -202,13 +215,56 @@ supervise_death(struct master *m, struct slot *slot, int status)
 	    (long)slot->pid, desc, at_start ? " before serving" : "");
 	if (!at_start || !supervise_crash_loop(m, now, &window))
 		return (0);
+	return (-1);
+}
+
+/* Workers keep dying at start (supervise_death said -1): stop, exit 70. */
+void
+supervise_give_up(struct master *m)
+{
+	long long	newest, window;
+
+	newest = m->crash_deaths[(m->crash_next + MASTER_CRASH_DEATHS - 1) %
+	    MASTER_CRASH_DEATHS];
+	window = newest - m->crash_deaths[m->crash_next];
 	log_warnx("workers keep dying at start: %d died before serving "
 	    "within %lld ms; giving up (exit %d)", MASTER_CRASH_DEATHS, window,
 	    ACKD_EXIT_SOFTWARE);
 	msglog_event("crash-loop", "deaths=%d within_ms=%lld",
 	    MASTER_CRASH_DEATHS, window);
 	master_begin_shutdown(m, ACKD_EXIT_SOFTWARE);
-	return (-1);
+}
+
+/*
+ * How long to wait, in ms, before replacing a dead worker that is to be
+ * replaced. The back-off is for workers that cannot start: one that
+ * never served (never got as far as accepting) would most likely fail
+ * the same way again at once, so each such death in a row
+ * (*quick_deaths) doubles the wait, from SUPERVISE_BACKOFF_MIN_MS up to
+ * SUPERVISE_BACKOFF_MAX_MS, and the crash-loop breaker counts them. One
+ * that served had started fine: what ended it (the OOM killer, an
+ * operator's kill -9, a crash) says nothing about its successor's start,
+ * and every moment without it is an outage, so it is replaced at once,
+ * however young, and the count starts again. So is one whose end the
+ * master caused (expected: recycled, or aborted by the watchdog). Pure.
+ */
+long long
+supervise_backoff(int served, int expected, int *quick_deaths)
+{
+	long long	delay;
+	int		shift;
+
+	if (served || expected) {
+		*quick_deaths = 0;
+		return (0);
+	}
+	shift = *quick_deaths < 7 ? *quick_deaths : 7;
+	delay = (long long)SUPERVISE_BACKOFF_MIN_MS << shift;
+	if (delay > SUPERVISE_BACKOFF_MAX_MS)
+		delay = SUPERVISE_BACKOFF_MAX_MS;
+	if (*quick_deaths < INT_MAX)
+		(*quick_deaths)++;
+	return (delay);
 }
 
 /*
@@ -297,6 +353,70 @@ supervise_summary(struct master *m)
 	    buf);
 }
 
+/* "worker" if some live worker's last reopen failed, else NULL. */
+static const char *
+supervise_worker_stale(struct master *m)
+{
+	int	i;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++)
+		if (master_live_slot(&m->slots[i]) &&
+		    atomic_load(&scoreboard_slot(i)->log_stale))
+			return ("worker");
+	return (NULL);
+}
+
+/*
+ * Why the log needs reopening, or NULL: msglog_stale's reason (the file
+ * deleted, moved or replaced under us without a SIGHUP: lines would go
+ * to a file nobody reads, or to no file at all), or "worker" if some
+ * worker's last reopen failed. Nothing at the path counts only at the
+ * second look in a row: a rotator may be between its rename and its
+ * create (logrotate creates with O_EXCL, and moves a file in its way
+ * aside), so the path is left to it until then.
+ */
+static const char *
+supervise_log_stale(struct master *m)
+{
+	const char	*reason = msglog_stale();
+	int		 gone = reason != NULL && strcmp(reason, "replaced") != 0;
+
+	if (gone && !m->log_gone) {
+		m->log_gone = 1;
+		return (NULL);
+	}
+	m->log_gone = 0;
+	if (reason == NULL && (reason = supervise_worker_stale(m)) == NULL)
+		m->log_retry_ms = 0;	/* all well: no back-off */
+	return (reason);
+}
+
+/*
+ * The log's look, once a second: reopen a stale log as for SIGHUP. While
+ * reopens keep failing (ours, or a worker's again: a directory we may
+ * not write to), the next try waits twice as long, up to
+ * SUPERVISE_LOG_RETRY_MAX_MS, so that the reopen-failed lines of each try
+ * stay few.
+ */
+static void
+supervise_log_check(struct master *m, long long now)
+{
+	const char	*reason;
+
+	if ((reason = supervise_log_stale(m)) != NULL) {
+		master_reopen(m, reason);
+		/* ours worked: each new deletion gets the next look */
+		if (m->log_problem[0] == '\0' && strcmp(reason, "worker") != 0)
+			m->log_retry_ms = 0;
+		else if ((m->log_retry_ms = m->log_retry_ms == 0 ?
+		    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms * 2) >
+		    SUPERVISE_LOG_RETRY_MAX_MS)
+			m->log_retry_ms = SUPERVISE_LOG_RETRY_MAX_MS;
+	}
+	m->next_log_check = now + (m->log_gone || m->log_retry_ms == 0 ?
+	    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms);
+}
+
 /*
  * How often the periodic look comes: the watchdog's judgement is at most
  * a quarter of its timeout late; the systemd status needs less.
@@ -320,8 +440,8 @@ supervise_due(long long next, long long at, long long now)
 
 /*
  * Run the periodic jobs that are due: the watchdog, the systemd watchdog
- * and status, the stats interval, a reload that takes too long. Returns
- * ms until the next one, or -1 if there is none.
+ * and status, the stats interval, the log's check, a reload that takes
+ * too long. Returns ms until the next one, or -1 if there is none.
  */
 long long
 supervise_timers(struct master *m)
@@ -359,6 +479,9 @@ supervise_timers(struct master *m)
 		}
 		next = supervise_due(next, m->next_stats, now);
 	}
+	if (now >= m->next_log_check)
+		supervise_log_check(m, now);
+	next = supervise_due(next, m->next_log_check, now);
 	if (m->reopen_at != 0) {
 		if (now - m->reopen_at >= SUPERVISE_RELOAD_MS) {
 			log_warnx("workers did not all reopen the log within "

@@ -130,6 +130,21 @@ worker_tell_master(struct worker *w)
 }
 
 /*
+ * SIGHUP: reopen our log. A failure (said in the log still open) is
+ * counted, and flagged for the master, which tries again later.
+ */
+static void
+worker_reopen(struct worker *w)
+{
+	int	failed;
+
+	failed = msglog_reopen(NULL, NULL, 0) == -1;
+	if (failed)
+		stats_add(&w->board->stats, STATS_REOPEN_FAILED, 1);
+	atomic_store(&w->board->log_stale, failed);
+}
+
+/*
  * The signal thread: act on each signal the worker handles and, at least
  * every WORKER_TICK_MS, write the event summaries that are due, whatever
  * the accept loop and the handlers are busy with.
@@ -153,10 +168,7 @@ worker_signals(void *arg)
 		case SIGHUP:
 			/* the generation first: a later HUP must find it newer */
 			gen = scoreboard_reopen();
-			if (msglog_reopen() == -1)
-				log_warn("cannot reopen the log");
-			else
-				msglog_event("reopen", "%s", "");
+			worker_reopen(w);
 			atomic_store(&w->board->reopened, gen);
 			worker_tell_master(w);
 			break;

@@ -34,13 +34,13 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* The long flags, from the README's table (not from config.c). */
 static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
-    "workers", "threads", "queue", "max-message", "read-timeout",
-    "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
+    "workers", "threads", "queue", "max-message", "max-memory",
+    "read-timeout", "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
     "metrics", "proxy-protocol", "proxy-from", "ipv6-only", "reuseport",
-    "framing", "syslog", "log-tag", "syslog-max", "event-interval", "help",
-    "version" };
+    "framing", "syslog", "log-tag", "syslog-max", "event-interval", "check",
+    "help", "version" };
 
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))

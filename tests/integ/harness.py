@@ -497,7 +497,7 @@ class Adopted:
 
 
 def run_detached(args, log_path, cwd=None, workers=2, fmt="text",
-    timeout=20):
+    timeout=20, env=None):
     """
     Run ackd with args (--daemon among them) in cwd as an operator's shell
     would, until the command returns. Returns (status, stdout bytes,
@@ -508,12 +508,12 @@ def run_detached(args, log_path, cwd=None, workers=2, fmt="text",
     none, as there should be none unless status is 0. A detached daemon's
     stderr is /dev/null once it is ready, so its sanitizer reports are
     sent to files, which Daemon.stderr() reads; under valgrind the command's
-    log base holds every process's log.
+    log base holds every process's log. env: as for ackd_env().
     """
     args = [ackd_path()] + list(args)
     log_base = os.path.join(_tmpdir or tempfile.gettempdir(),
         "detached.%d" % len(_daemons))
-    env = ackd_env()
+    env = ackd_env(env)
     for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
         env[var] = (env[var] + ":" if env.get(var) else "") + \
             "log_path=%s.san" % log_base
@@ -961,12 +961,15 @@ class Daemon:
     """
     One ackd started in its own session on 127.0.0.1, port 0, logging to
     a file in tmpdir. Always killed and reaped by run()'s cleanup. env,
-    fd3 and pid_env: as for spawn_options() (systemd's variables).
+    fd3 and pid_env: as for spawn_options() (systemd's variables);
+    journal: set $JOURNAL_STREAM to its stderr file's "DEV:INO", as
+    systemd does when a service's stderr is the journal.
     """
 
     def __init__(self, tmpdir, flags=(), workers=2, bind="127.0.0.1",
         fmt="text", log_name="ackd.log", ready=True, timeout=10,
-        env=None, fd3=None, pid_env=(), preexec=None, log_flags=None):
+        env=None, fd3=None, pid_env=(), preexec=None, log_flags=None,
+        binary=None, journal=False):
         self.tmpdir = tmpdir
         self.workers = workers
         self.bind = bind
@@ -978,7 +981,8 @@ class Daemon:
         # bind: one address, a list (one --bind each), or None (none)
         binds = [] if bind is None else [bind] if isinstance(bind, str) \
             else list(bind)
-        self.args = [ackd_path()]
+        # binary: another path to run, such as ackd_for_others()'s
+        self.args = [binary or ackd_path()]
         for b in binds:
             self.args += ["--bind", b]
         # log_flags (such as ["--syslog"]) replace --log-file; records()
@@ -995,10 +999,14 @@ class Daemon:
         self.worker_pids = []
         self.known = {}  # pid -> start time, every pid we saw
         self.log_base = os.path.join(tmpdir, tag)
-        command, kw = spawn_options(ackd_command(self.args,
-            self.log_base), env, fd3, pid_env, preexec)
         with open(self.out_path, "wb") as out, \
             open(self.err_path, "wb") as err:
+            if journal:
+                st = os.fstat(err.fileno())
+                env = dict(env or {}, JOURNAL_STREAM="%d:%d" % (
+                    st.st_dev, st.st_ino))
+            command, kw = spawn_options(ackd_command(self.args,
+                self.log_base), env, fd3, pid_env, preexec)
             self.proc = subprocess.Popen(command,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 start_new_session=True, **kw)

@@ -11,22 +11,39 @@ failures of a daemon reach the command's stderr with their status and
 leave nothing running. As root: --user/--group drop master and workers
 (uid, gid and groups), the log is given to the user so that SIGHUP can
 reopen it, a non-root ackd cannot change user (77), and root without
---user warns.
+--user warns. ps (/proc/PID/cmdline) shows "ackd: master COMMAND" and
+"ackd: worker SLOT", a respawned worker its predecessor's slot.
+Diagnostics that reach someone: once detached, the master
+and the workers send their warnings to syslog (a datagram socket the
+test reads, named by $ACKD_SYSLOG_SOCKET) as daemon.warning; under
+systemd ($JOURNAL_STREAM naming stderr) each stderr line starts with its
+<N> priority, and with any other $JOURNAL_STREAM it does not.
 """
 
 import grp
 import os
 import pwd
+import shutil
+import re
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 WARN_ROOT = "running as root; consider --user"
+LOG_DAEMON = 3 << 3
+LOG_ERR = 3
+LOG_WARNING = 4
+# what syslog(3) sends: "<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG"
+SYSLOG_RE = re.compile(rb"^<([0-9]{1,3})>[A-Z][a-z]{2} [ 1-3][0-9] "
+                       rb"\d\d:\d\d:\d\d ([A-Za-z0-9._-]+)\[([0-9]+)\]: (.*)$",
+                       re.S)
 
 
 def lines(b):
@@ -74,15 +91,19 @@ def reopened(d, count=1):
     return h.wait_for(done, 10)
 
 
-def detach(t, label, tmp, name, flags, cwd=None, log=None, workers=2):
+def detach(t, label, tmp, name, flags, cwd=None, log=None, workers=2,
+           syslog=None):
     """ackd --daemon on 127.0.0.1 port 0, logging to log (relative to cwd,
-    or tmp/name.log): (status, stderr bytes, daemon or None)."""
+    or tmp/name.log), its diagnostics sent to the syslog socket at path
+    syslog (by default one that does not exist: not the host's syslog):
+    (status, stderr bytes, daemon or None)."""
     log = log or os.path.join(tmp, name + ".log")
     log_path = os.path.join(cwd or tmp, log)
     args = ["--daemon", "--bind", "127.0.0.1", "--port", "0",
             "--workers", str(workers), "--log-file", log] + list(flags)
+    env = {"ACKD_SYSLOG_SOCKET": syslog or os.path.join(tmp, "no.sock")}
     rc, out, err, d = h.run_detached(args, log_path, cwd=cwd,
-                                     workers=workers)
+                                     workers=workers, env=env)
     t.eq("%s: nothing on standard output" % label, out, b"")
     return rc, err, d
 
@@ -229,6 +250,120 @@ def startup_failures(t, tmp):
         busy.close()
 
 
+def receive(sock, grams, pred, timeout=10):
+    """Read datagrams from sock into grams until one satisfies pred (the
+    syslog head and message, parsed): that one's match, or None."""
+    end = time.monotonic() + timeout
+    for g in grams:
+        m = SYSLOG_RE.match(g)
+        if m and pred(m):
+            return m
+    while time.monotonic() < end:
+        sock.settimeout(max(end - time.monotonic(), 0.01))
+        try:
+            g = sock.recv(65536)
+        except socket.timeout:
+            break
+        grams.append(g)
+        m = SYSLOG_RE.match(g)
+        if m and pred(m):
+            return m
+    return None
+
+
+def daemon_syslog(t, tmp):
+    """Once detached, warnings go to syslog as daemon.warning: the
+    master's (a worker died) and a worker's (cannot reopen the log), that
+    worker forked before the command returned, when its stderr was the
+    pipe to it."""
+    path = os.path.join(tmp, "syslog.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    grams = []
+    try:
+        rc, err, d = detach(t, "syslog", tmp, "sl", [], syslog=path)
+        if not t.ok("syslog: a detached master runs", rc == 0 and d,
+                    "status %s, stderr %s" % (rc, h.short(err))):
+            return
+        d.wait_ready()
+        victim, other = d.worker_pids[0], d.worker_pids[1]
+        os.kill(victim, signal.SIGKILL)
+        died = "worker %d died unexpectedly" % victim
+        m = receive(sock, grams, lambda m: died.encode() in m.group(4))
+        if t.ok("syslog: '%s' arrives as a datagram" % died, m,
+                h.short(grams)):
+            t.eq("syslog: it is daemon.warning (<%d>)" % (LOG_DAEMON +
+                 LOG_WARNING), int(m.group(1)), LOG_DAEMON + LOG_WARNING)
+            t.eq("syslog: from ackd[master]", (m.group(2), int(m.group(3))),
+                 (b"ackd", d.pid))
+        # the log's path becomes a directory: every reopen fails
+        os.rename(d.log_path, d.log_path + ".1")
+        os.mkdir(d.log_path)
+        d.signal(signal.SIGHUP)
+        for who, pid in (("master", d.pid), ("pre-ready worker", other)):
+            m = receive(sock, grams, lambda m: int(m.group(3)) == pid and
+                        b"cannot reopen log file" in m.group(4))
+            t.ok("syslog: the %s's 'cannot reopen the log' arrives" % who,
+                 m and int(m.group(1)) == LOG_DAEMON + LOG_WARNING,
+                 h.short(grams))
+        os.rmdir(d.log_path)
+        d.signal(signal.SIGTERM)
+        t.eq("syslog: SIGTERM: the master exits 0", d.wait_exit(15), 0)
+    finally:
+        sock.close()
+
+
+def kill_a_worker(t, label, d):
+    """SIGKILL a worker; wait for the master's line about it on stderr:
+    the line's text, or None."""
+    died = "worker %d died unexpectedly" % d.worker_pids[0]
+    os.kill(d.worker_pids[0], signal.SIGKILL)
+    found = h.wait_for(lambda: [ln for ln in d.stderr().splitlines()
+                                if died in ln], 10)
+    t.ok("%s: the master says '%s'" % (label, died), found,
+         h.short(d.stderr()))
+    return found[0] if found else None
+
+
+def journal_stream(t, tmp):
+    """$JOURNAL_STREAM naming stderr: <N> before each line, the text as
+    ever; naming another file: no prefix."""
+    d = h.Daemon(tmp, [], log_name="journal.log", journal=True)
+    line = kill_a_worker(t, "journal", d)
+    t.ok("journal: it is <4>ackd[master]: ...", line and line.startswith(
+         "<%d>ackd[%d]: worker " % (LOG_WARNING, d.pid)), line)
+    text = d.stderr().splitlines()
+    t.ok("journal: every stderr line starts with <N>ackd[PID]: ",
+         all(re.match(r"<[0-7]>ackd\[[0-9]+\]: ", ln) for ln in text),
+         h.short(text))
+    d.signal(signal.SIGTERM)
+    t.eq("journal: SIGTERM: exit 0", d.wait_exit(15), 0)
+
+    bad = os.path.join(tmp, "missing", "x.pid")
+    d = h.Daemon(tmp, ["--pid-file", bad], log_name="jfail.log",
+                 journal=True, ready=False)
+    t.eq("journal: a start-up failure exits 73", d.wait_exit(15), 73)
+    t.ok("journal: its line is <3>ackd[PID]: cannot open pid file",
+         any(ln.startswith("<%d>ackd[%d]: cannot open pid file %s" %
+                           (LOG_ERR, d.pid, bad))
+             for ln in d.stderr().splitlines()), d.stderr())
+
+    d = h.Daemon(tmp, ["--port", "70000"], log_name="jflag.log",
+                 journal=True, ready=False)
+    t.eq("journal: a bad flag exits 64", d.wait_exit(15), 64)
+    t.ok("journal: its line is <3>ackd: --port: ...",
+         d.stderr().startswith("<%d>ackd: --port: " % LOG_ERR), d.stderr())
+
+    st = os.stat(tmp)
+    d = h.Daemon(tmp, [], log_name="nojournal.log",
+                 env={"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    line = kill_a_worker(t, "other stream", d)
+    t.ok("other stream: no prefix, ackd[master]: ...", line and
+         line.startswith("ackd[%d]: worker " % d.pid), line)
+    d.signal(signal.SIGTERM)
+    t.eq("other stream: SIGTERM: exit 0", d.wait_exit(15), 0)
+
+
 def target_user():
     """A user other than root to drop to, and a group: (pw, group name)."""
     users = [pw for pw in pwd.getpwall() if pw.pw_uid != 0]
@@ -324,6 +459,116 @@ def privilege_drop(t, tmp):
          "cannot become user root" in lines(err)[0], h.short(err))
 
 
+def ssd_status(pid_path):
+    """start-stop-daemon --status on pid_path: 0 running, 1 dead with a
+    pid file, 3 not running, 4 unknown (LSB)."""
+    return subprocess.call(["start-stop-daemon", "--status", "--pidfile",
+                            pid_path])
+
+
+def read_pid_file(path):
+    """The pid file's text, or None if there is none."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def stale_pid_file(path):
+    """Leave at path what a crashed root run leaves: root's, a dead pid."""
+    with open(path, "w") as f:
+        f.write("999999\n")
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o644)
+
+
+def stop_and_check(t, label, d, pid_path):
+    """Check the pid file names the master, stop it, check it is gone."""
+    t.eq("%s: the pid file names the master" % label,
+         h.wait_for(lambda: read_pid_file(pid_path) == "%d\n" % d.pid, 10),
+         True)
+    d.signal(signal.SIGTERM)
+    t.eq("%s: SIGTERM: exit 0" % label, d.wait_exit(15), 0)
+    t.eq("%s: the pid file is removed" % label, read_pid_file(pid_path),
+         None)
+    if shutil.which("start-stop-daemon"):
+        t.eq("%s: start-stop-daemon --status says 3, not running" % label,
+             ssd_status(pid_path), 3)
+
+
+def pid_file_user(t, tmp):
+    """Finding 6 of issue 13: the pid file after a run as another user.
+    In a directory the user owns (/run/ackd/) it is removed at exit, even
+    when a crashed root run left a root-owned one there; in root's
+    directory the start says the file cannot be removed."""
+    if os.geteuid() != 0:
+        t.skip("pid file as another user", "the tests do not run as root")
+        return
+    pw, group = target_user()
+    if pw is None:
+        t.skip("pid file as another user", "no user other than root")
+        return
+    os.chmod(tmp, 0o755)
+    work = os.path.join(tmp, "pidu")
+    os.mkdir(work)
+    os.chmod(work, 0o777)
+    run = os.path.join(work, "run")
+    os.mkdir(run)
+    os.chown(run, pw.pw_uid, pw.pw_gid)
+    pid_path = os.path.join(run, "ackd.pid")
+
+    stale_pid_file(pid_path)
+    d = h.Daemon(work, ["--user", pw.pw_name, "--pid-file", pid_path],
+                 log_name="pidu.log")
+    label = "--user %s, pid file in its directory" % pw.pw_name
+    if shutil.which("start-stop-daemon"):
+        t.eq("%s: start-stop-daemon --status says 0, running" % label,
+             h.wait_for(lambda: ssd_status(pid_path) == 0, 10), True)
+    else:
+        t.skip("%s: start-stop-daemon --status" % label,
+               "no start-stop-daemon (dpkg) on this system")
+    t.ok("%s: no warning" % label, d.stderr().count(pid_path) == 0,
+         h.short(d.stderr()))
+    stop_and_check(t, label, d, pid_path)
+
+    # run as the user itself (an init script's --chuid): the root-owned
+    # file a crashed root run left must not stop the start
+    stale_pid_file(pid_path)
+    label = "as %s, a stale root-owned pid file" % pw.pw_name
+    binary = h.ackd_for_others()
+    if binary is None:
+        t.skip(label, "%s cannot reach %s" % (pw.pw_name, h.ackd_path()))
+    else:
+        def become():
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+        try:
+            d = h.Daemon(work, ["--pid-file", pid_path], binary=binary,
+                         log_name="pidn.log", preexec=become)
+        except h.DaemonError as e:
+            t.fail("%s: ackd starts" % label, str(e))
+        else:
+            stop_and_check(t, label, d, pid_path)
+
+    # root's directory: the user cannot remove the file; say so at start
+    rootrun = os.path.join(work, "rootrun")
+    os.mkdir(rootrun, 0o755)
+    pid_path = os.path.join(rootrun, "ackd.pid")
+    d = h.Daemon(work, ["--user", pw.pw_name, "--pid-file", pid_path],
+                 log_name="pidr.log")
+    label = "--user %s, pid file in root's directory" % pw.pw_name
+    warn = [ln for ln in d.stderr().splitlines() if pid_path in ln]
+    t.ok("%s: one warning at start naming the file and its directory" %
+         label, len(warn) == 1 and "cannot remove it from %s" % rootrun in
+         warn[0], h.short(d.stderr()))
+    d.signal(signal.SIGTERM)
+    t.eq("%s: SIGTERM: exit 0" % label, d.wait_exit(15), 0)
+    t.eq("%s: the pid file is left empty, never with a stale pid" % label,
+         read_pid_file(pid_path), "")
+
+
 def root_warning(t, tmp):
     """As root without --user: one warning."""
     if os.geteuid() != 0:
@@ -336,11 +581,48 @@ def root_warning(t, tmp):
     t.eq("root without --user: SIGTERM: exit 0", d.wait_exit(15), 0)
 
 
+def cmdline(pid):
+    """/proc/PID/cmdline as ps -o args shows it: NULs as spaces, trimmed."""
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().replace(b"\0", b" ").decode("utf-8",
+                                                      "replace").strip()
+
+
+def process_titles(t, tmp):
+    """ps tells the master from the workers, and each worker's slot, also
+    for a worker respawned in its slot."""
+    if h.valgrind_wrapped():
+        t.skip("process titles", "under valgrind, /proc/PID/cmdline is "
+               "valgrind's own command line")
+        return
+    d = h.Daemon(tmp, [], log_name="titles.log", workers=2)
+    t.eq("titles: the master says it is the master, with its command",
+         cmdline(d.pid), "ackd: master " + " ".join(d.args))
+    titles = {pid: cmdline(pid) for pid in d.worker_pids}
+    t.eq("titles: each worker names its own slot",
+         sorted(titles.values()), ["ackd: worker 0", "ackd: worker 1"])
+    victim = d.worker_pids[0]
+    os.kill(victim, signal.SIGKILL)
+    new = d.wait_records(lambda r: r.event == "worker-start" and
+                         r.get("pid") not in titles)
+    if not t.ok("titles: a killed worker is respawned", new,
+                h.short([r.raw for r in d.records()])):
+        return
+    t.eq("titles: the new worker names the slot it took over",
+         cmdline(new[0]["pid"]), titles[victim])
+    d.signal(signal.SIGTERM)
+    t.eq("titles: SIGTERM: exit 0", d.wait_exit(15), 0)
+
+
 def main(t, tmp):
+    process_titles(t, tmp)
     daemon_mode(t, tmp)
     second_instance(t, tmp)
     startup_failures(t, tmp)
+    daemon_syslog(t, tmp)
+    journal_stream(t, tmp)
     privilege_drop(t, tmp)
+    pid_file_user(t, tmp)
     root_warning(t, tmp)
 
 

@@ -82,6 +82,8 @@ BAD = [
     ("missing value", ["--ack"], ["--ack"]),
     ("missing value", ["--shutdown-timeout"], ["--shutdown-timeout"]),
     ("unknown option", ["--verbose"], ["--verbose"]),
+    ("unknown option", ["--check=yes"], ["--check=yes"]),
+    ("out of range", ["--check", "--port", "70000"], ["--port"]),
     ("unknown option", ["-z"], ["-z"]),
     ("bad format", ["--log-format", "JSON"], ["--log-format", "JSON"]),
     ("bad format", ["-f", "yaml"], ["--log-format", "yaml"]),
@@ -140,7 +142,7 @@ def check_help_version(t):
         text = out.decode("utf-8", "replace")
         t.eq("%s: exits 0" % flag, rc, 0)
         t.eq("%s: nothing on stderr" % flag, err, b"")
-        missing = [f for f in h.LONG_FLAGS if f not in text]
+        missing = [f for f in h.LONG_FLAGS + ["--check"] if f not in text]
         t.ok("%s: mentions every long flag" % flag, not missing,
              "missing %s" % missing)
         ranges = ["0-65535", "1-65535", "1-256", "1-1024", "1-65536",

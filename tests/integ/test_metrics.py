@@ -14,11 +14,14 @@ itself: status, headers, the exposition format (HELP and TYPE once per
 metric, before its samples). Anything else: 404 for another path, 405
 with Allow: GET for another method, 400 for garbage, 505 for HTTP/2, 431
 for an oversized head, and a 64 KiB head answered or closed without harm.
-Nine scrapers that stay silent (eight held, one in the backlog) do not
-stop the master: the daemon still serves, a worker killed meanwhile is
-reaped and replaced while they hang, they are closed at their deadline,
-and a scrape then works and has kept the dead worker's counts. A metrics
-port already taken fails the start with exit 69.
+Slow scrapers (a partial request each) filling every slot do not stop
+the master: the daemon still serves, a worker killed meanwhile is reaped
+and replaced while they hang; a newcomer evicts the oldest of them
+instead of waiting; the rest are closed at their deadline; a scrape then
+works and has kept the dead worker's counts. Under attack, a scrape is
+answered at once: behind 40 slow lorises, and behind a flood of slow and
+silent connections several times the slots. A metrics port already taken
+fails the start with exit 69.
 """
 
 import calendar
@@ -39,8 +42,10 @@ W = 2
 N_ACKED, N_EMPTY, N_TIMEOUT = 37, 5, 3
 N_ERR = 3  # connections of each failing kind in error_counters
 ERR_MAX = 64  # error_counters' --max-message
-SCRAPERS = 8  # connections the master holds at once; one more waits
-READ_DEADLINE = 5  # seconds a scraper has to send its request
+SCRAPERS = 64  # connections the master holds at once; one more evicts
+READ_DEADLINE = 2  # seconds a scraper has to send its request
+SCRAPE_TIMEOUT = 5  # seconds a scrape under attack may take, at most
+LORIS = b"GET /metr"  # a request begun, never finished
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # metric name, log key (event=stats), type: the manual's METRICS table
@@ -56,8 +61,12 @@ COUNTERS = [
     ("ackd_ack_failures_total", "ack_failed"),
     ("ackd_connections_refused_total", "refused"),
     ("ackd_connections_proxy_refused_total", "proxy_refused"),
+    ("ackd_connections_memory_refused_total", "memory_refused"),
     ("ackd_received_bytes_total", "bytes"),
+    ("ackd_reopen_failed_total", "reopen_failed"),
 ]
+# counters the master moves itself too, in a worker="master" series
+MASTER_COUNTERS = ["ackd_reopen_failed_total"]
 GAUGES = [
     ("ackd_queue_depth", "queue"),
     ("ackd_queue_depth_max", "queue_max"),
@@ -216,9 +225,14 @@ def check_families(t, label, fams):
          h.short({n: fams.get(n, {}).get("help") for n, _ in want}))
     bad = [(n, lab) for n, _ in COUNTERS + GAUGES
            for lab, _ in fams.get(n, {}).get("samples", [])
-           if set(lab) != {"worker"} or not lab["worker"].isdigit()]
+           if set(lab) != {"worker"} or not (lab["worker"].isdigit() or
+                                             (n in MASTER_COUNTERS and
+                                              lab["worker"] == "master"))]
     t.eq("%s: per-worker samples carry worker=\"SLOT\" alone" % label,
          bad, [])
+    t.eq("%s: one worker=\"master\" series of each master counter" %
+         label, [list(per_worker(fams, n)).count("master")
+                 for n in MASTER_COUNTERS], [1] * len(MASTER_COUNTERS))
     t.eq("%s: ackd_up 1" % label, per_worker(fams, "ackd_up"), {None: 1.0})
     start = per_worker(fams, "ackd_start_time_seconds").get(None, 0)
     t.ok("%s: ackd_start_time_seconds is about now" % label,
@@ -438,33 +452,65 @@ def log_time(rec):
         float(rec["ts"][19:-1])
 
 
+def peer_open(c):
+    """Is c still open at the daemon's end (no EOF, no reset, yet)?"""
+    timeout = c.sock.gettimeout()
+    c.sock.settimeout(0)  # with a timeout, recv would wait for data first
+    try:
+        c.sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        c.sock.settimeout(timeout)
+    return False
+
+
+def open_lorises(port, n):
+    """n slow lorises: each sends a request's beginning, never its end."""
+    conns = []
+    for _ in range(n):
+        c = h.Conn(port, timeout=30)
+        c.send(LORIS, shutdown=False)
+        conns.append(c)
+    return conns
+
+
 def check_silent(t, d, port, sent):
     """
-    Nine silent scrapers; the master supervises on; they time out; a
-    scrape then works and has kept the killed worker's counts. What is
-    timed is bounded from below only (a scraper is accepted after it
-    connected, so its deadline is at least READ_DEADLINE after t0), so a
-    slow machine cannot make the checks fail, only a master that waits.
+    SCRAPERS slow lorises fill the table; a scrape evicts the oldest and
+    is answered; the master supervises on while they hang; they are
+    closed at their deadline; a scrape then works and has kept the killed
+    worker's counts. What is timed is bounded from below (a loris is
+    accepted after it connected, so its deadline is at least
+    READ_DEADLINE after t0), or only checked when the machine was quick
+    enough to tell: a slow machine cannot make the checks fail, only a
+    master that waits.
     """
     # the master's own sockets: the listener it keeps, the metrics one
     t.ok("silent: no scraper connection open before",
          h.wait_for(lambda: sockets_of(d.pid) <= 2, 10),
          "%d sockets" % sockets_of(d.pid))
     base = sockets_of(d.pid)
-    t0, t0_wall = time.monotonic(), time.time()
-    idle = []
-    for i in range(SCRAPERS + 1):
-        c = h.Conn(port, timeout=30)
-        if i == 1:
-            c.send(b"GET /metr", shutdown=False)  # a slow loris
-        idle.append(c)
-    # the backlog is FIFO: the first SCRAPERS are the ones held
-    held = idle[:SCRAPERS]
-    t.ok("silent: the master holds %d scrapers" % SCRAPERS,
+    t0 = time.monotonic()
+    idle = open_lorises(port, SCRAPERS)
+    t.ok("silent: the master holds %d slow scrapers" % SCRAPERS,
          h.wait_for(lambda: sockets_of(d.pid) >= base + SCRAPERS, 10),
          "%d sockets, %d before" % (sockets_of(d.pid), base))
-    t.eq("silent: and no more: the last one waits in the backlog",
-         sockets_of(d.pid) - base, SCRAPERS)
+    quick = time.monotonic() - t0 < READ_DEADLINE - 0.5
+    r = get(port, timeout=SCRAPE_TIMEOUT)
+    t.eq("silent: with every slot taken, a scrape is answered 200 (within "
+         "%d s)" % SCRAPE_TIMEOUT, r.status, 200)
+    first = idle[0].read_all(SCRAPE_TIMEOUT)
+    t.eq("silent: ... and the oldest slow one was closed without an answer",
+         (first.data, first.error), (b"", None))
+    quick = quick and time.monotonic() - t0 < READ_DEADLINE - 0.5
+    if quick:
+        t.ok("silent: ... evicted, before its deadline: the newest one is "
+             "still open", peer_open(idle[-1]), "closed")
+    else:
+        t.note("silent: too slow a machine to tell eviction from deadline")
 
     msg = h.unique_msg("during", 0)
     t.eq("silent: a client still gets its ACK", h.client(d.port, msg).data,
@@ -482,24 +528,23 @@ def check_silent(t, d, port, sent):
     exits = [r for r in d.events("worker-exit") if r.get("worker") == victim]
     t.eq("silent: worker-exit status=killed:9",
          [r.get("status") for r in exits], ["killed:9"])
-    new = [r for r in d.events("worker-start")
-           if r.get("pid") in d.live_workers() and log_time(r) > t0_wall]
-    took = log_time(new[0]) - t0_wall if new else None
-    t.ok("silent: ... while the scrapers hung (replaced %s s after they "
-         "connected; they hang at least %d s)" % (
-             "%.2f" % took if took is not None else "?", READ_DEADLINE),
-         took is not None and took < READ_DEADLINE - 0.5, h.short(new))
+    if time.monotonic() - t0 < READ_DEADLINE - 0.5:
+        t.ok("silent: ... while the slow scrapers hung (the newest is "
+             "still open)", peer_open(idle[-1]), "closed")
+    else:
+        t.note("silent: too slow a machine to tell whether the worker was "
+               "replaced while the scrapers hung")
 
     ends, replies = [], []
-    for c in held:
+    for c in idle[1:]:
         r = c.read_all(20)
         ends.append(time.monotonic() - t0)
         replies.append((r.data, r.error))
-    t.eq("silent: the %d held scrapers are closed without an answer" %
-         SCRAPERS, replies, [(b"", None)] * SCRAPERS)
-    t.ok("silent: ... not before its deadline",
+    t.eq("silent: the other %d are closed without an answer" %
+         (SCRAPERS - 1), replies, [(b"", None)] * (SCRAPERS - 1))
+    t.ok("silent: ... not before their deadline",
          min(ends) >= READ_DEADLINE - 0.1, "closed after %s s" %
-         ["%.2f" % e for e in ends])
+         ["%.2f" % e for e in ends[:5]])
     want = expected(sent + len(msg), extra_acked=1)
     scrape_until(port, want)
     fams = scrape(t, "after", port)
@@ -561,7 +606,9 @@ def error_counters(t, tmp):
     traffic that must move it, in SIGUSR1's line and in a scrape."""
     d = h.Daemon(tmp, ["--metrics", "127.0.0.1:0", "--threads", "1",
                        "--defer-accept", "0", "--read-timeout", "30",
-                       "--max-message", str(ERR_MAX), "--framing", "eof"],
+                       "--max-message", str(ERR_MAX), "--framing", "eof",
+                       # a line per connection, to compare with the counts
+                       "--event-interval", "0"],
                  workers=1, log_name="errors.log")
     want = error_traffic(t, d)
     got = d.wait_counters(want)
@@ -575,6 +622,68 @@ def error_counters(t, tmp):
     scrape_until(port, want)
     t.eq("errors: the scrape has the same counters",
          totals(scrape(t, "errors", port)), want)
+
+
+def timed_scrapes(t, label, port, n=5):
+    """n scrapes one after the other: each must be answered 200 with the
+    whole body within SCRAPE_TIMEOUT. Returns the latencies."""
+    lat, bad = [], []
+    for _ in range(n):
+        t1 = time.monotonic()
+        r = get(port, timeout=SCRAPE_TIMEOUT)
+        lat.append(time.monotonic() - t1)
+        whole = r.status == 200 and \
+            r.headers.get("content-length") == str(len(r.body)) and \
+            r.body.endswith(b"\n") and b"\nackd_up 1\n" in r.body
+        if not whole:
+            bad.append(repr(r))
+    t.eq("%s: %d scrapes, each answered 200 with the whole body within "
+         "%d s" % (label, n, SCRAPE_TIMEOUT), bad, [])
+    lat.sort()
+    t.note("%s: scrape latency p50 %.3f s, max %.3f s" %
+           (label, lat[len(lat) // 2], lat[-1]))
+    return lat
+
+
+def check_slowloris(t, port):
+    """40 slow lorises, then scrapes: each answered at once, where the
+    old 8 slots with 5 s deadlines let the first wait 25 s."""
+    lorises = open_lorises(port, 40)
+    timed_scrapes(t, "40 slow lorises", port)
+    t.ok("40 slow lorises: none of them got an answer",
+         all(peer_open(c) or c.read_all(1).data == b"" for c in lorises),
+         "one was answered")
+    for c in lorises:
+        c.close()
+
+
+def check_flood(t, port):
+    """
+    A flood several times the slots: 3 x SCRAPERS slow lorises (each
+    accepted evicts an older one) and 200 silent connections, then
+    scrapes: each answered at once. Every loris evicted is closed without
+    an answer.
+    """
+    silent = []
+    for _ in range(200):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        silent.append(s)
+    lorises = open_lorises(port, 3 * SCRAPERS)
+    timed_scrapes(t, "flood", port)
+    early = lorises[:SCRAPERS]
+    replies = [c.read_all(READ_DEADLINE + 10) for c in early]
+    t.eq("flood: the oldest lorises were closed without an answer",
+         [(r.data, r.error) for r in replies],
+         [(b"", None)] * len(early))
+    for c in lorises:
+        c.close()
+    for s in silent:
+        s.close()
 
 
 def check_port_taken(t, tmp, port):
@@ -612,6 +721,8 @@ def main(t, tmp):
          d.proc.poll() is None and len(d.live_workers()) == W,
          d.describe())
     check_silent(t, d, port, sent)
+    check_slowloris(t, port)
+    check_flood(t, port)
     d.signal(signal.SIGTERM)
     t.eq("SIGTERM: exit 0", d.wait_exit(30), 0)
     error_counters(t, tmp)

@@ -44,6 +44,7 @@ static const struct {
 	{ "threads", 't', 1 },
 	{ "queue", 'q', 1 },
 	{ "max-message", 'm', 1 },
+	{ "max-memory", 0, 1 },
 	{ "read-timeout", 'r', 1 },
 	{ "shutdown-timeout", 0, 1 },
 	{ "defer-accept", 0, 1 },
@@ -68,6 +69,7 @@ static const struct {
 	{ "log-tag", 0, 1 },
 	{ "syslog-max", 0, 1 },
 	{ "event-interval", 0, 1 },
+	{ "check", 0, 0 },
 	{ "help", 'h', 0 },
 	{ "version", 'V', 0 },
 };
@@ -103,6 +105,8 @@ static const struct {
 	    CHECK_CONFIG_INT, 1, ACKD_QUEUE_MAX, "9", 9 },
 	{ "max-message", 'm', offsetof(struct ackd_config, max_message),
 	    CHECK_CONFIG_SIZE, 1, ACKD_MESSAGE_MAX, "4096", 4096 },
+	{ "max-memory", 0, offsetof(struct ackd_config, max_memory),
+	    CHECK_CONFIG_SIZE, 1, ACKD_MEMORY_MAX, "1048576", 1048576 },
 	{ "read-timeout", 'r', offsetof(struct ackd_config, read_timeout_ms),
 	    CHECK_CONFIG_MSEC, 1, ACKD_TIMEOUT_MAX_MS, "2.5", 2500 },
 	{ "shutdown-timeout", 0,
@@ -268,9 +272,41 @@ START_TEST(check_config_no_args_keeps_defaults)
 	/* the defaults that depend on another flag are resolved */
 	def.defer_accept_ms = def.read_timeout_ms;
 	def.worker_timeout_ms = def.read_timeout_ms + 20000;
+	def.max_memory = 0;	/* 1024-byte messages never need it */
 	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
 	ck_assert_msg(memcmp(&cfg, &def, sizeof(cfg)) == 0,
 	    "parsing no flags changed the defaults");
+}
+END_TEST
+
+/*
+ * --max-memory: by default a message of --max-message and its line for
+ * every thread, but at most 256 MiB and at least one message; less
+ * than one message is refused.
+ */
+START_TEST(check_config_max_memory)
+{
+	struct ackd_config	cfg;
+	size_t			need;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, "--max-memory", "1", NULL),
+	    CONFIG_RUN);
+	ck_assert_uint_eq(cfg.max_memory, 1);	/* nothing large to hold */
+	ck_assert_int_eq(check_config_fresh(&cfg, "-m", "65536", "-t", "4",
+	    NULL), CONFIG_RUN);
+	need = bigbuf_need(&cfg);
+	ck_assert_uint_gt(need, 5 * 65536);	/* message and escaped line */
+	ck_assert_uint_eq(cfg.max_memory, 4 * need);
+	ck_assert_int_eq(check_config_fresh(&cfg, "-m", "1048576", "-f",
+	    "json", "-t", "1024", NULL), CONFIG_RUN);
+	ck_assert_uint_gt(bigbuf_need(&cfg), 7 * 1048576);
+	ck_assert_uint_eq(cfg.max_memory, ACKD_MEMORY_DEFAULT_MAX);
+	check_config_assert_error(check_config_fresh(&cfg, "-m", "65536",
+	    "--max-memory", "65536", NULL), "--max-memory: ", "allowed:",
+	    "a budget too small for one message");
+	ck_assert_int_eq(check_config_fresh(&cfg, "-m", "65536",
+	    "--max-memory", "400000", NULL), CONFIG_RUN);
+	ck_assert_uint_eq(cfg.max_memory, 400000);
 }
 END_TEST
 
@@ -285,6 +321,24 @@ START_TEST(check_config_sync_switch)
 	ck_assert_int_eq(cfg.sync, 1);
 	check_config_assert_error(check_config_fresh(&cfg, "--sync=1", NULL),
 	    "unknown option ", "'--sync=1'", "value on --sync");
+}
+END_TEST
+
+/* --check is a switch: off by default, on when given, takes no value. */
+START_TEST(check_config_check_switch)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_config_fresh(&cfg, NULL), CONFIG_RUN);
+	ck_assert_int_eq(cfg.check, 0);
+	ck_assert_int_eq(check_config_fresh(&cfg, "--check", "-p", "1", NULL),
+	    CONFIG_RUN);
+	ck_assert_int_eq(cfg.check, 1);
+	check_config_assert_error(check_config_fresh(&cfg, "--check=1", NULL),
+	    "unknown option ", "'--check=1'", "value on --check");
+	/* the flags are still checked: a bad one is the same error */
+	check_config_assert_error(check_config_fresh(&cfg, "--check", "-p",
+	    "70000", NULL), "--port: ", "out of range", "--check, bad port");
 }
 END_TEST
 
@@ -1180,6 +1234,8 @@ config_suite(void)
 	tcase_add_test(tc, check_config_no_args_keeps_defaults);
 	tcase_add_test(tc, check_config_defer_accept_default);
 	tcase_add_test(tc, check_config_sync_switch);
+	tcase_add_test(tc, check_config_max_memory);
+	tcase_add_test(tc, check_config_check_switch);
 	tcase_add_test(tc, check_config_worker_timeout);
 	suite_add_tcase(s, tc);
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ackd.h"
@@ -236,6 +237,73 @@ START_TEST(check_frame_read_empty)
 }
 END_TEST
 
+/* Monotonic milliseconds, frame_read_until's clock. */
+static long long
+check_frame_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * A buffer smaller than the message: FRAME_FULL with room bytes in, and
+ * after more room (the same bytes in a larger buffer) the scan goes on.
+ */
+START_TEST(check_frame_read_grows)
+{
+	struct frame	fr;
+	unsigned char	small[4], big[65];
+	long long	deadline = check_frame_now_ms() + 5000;
+	int		sv[2];
+
+	check_frame_pair(sv);
+	ck_assert_int_eq(write(sv[1], "abcdefg\nz", 9), 9);
+	frame_init(&fr, ACKD_FRAMING_LINE, sizeof(big));
+	fr.room = sizeof(small);
+	ck_assert_int_eq(frame_read_until(&fr, sv[0], small, deadline),
+	    FRAME_FULL);
+	ck_assert_uint_eq(fr.len, 4);
+	memcpy(big, small, fr.len);
+	fr.room = sizeof(big);
+	ck_assert_int_eq(frame_read_until(&fr, sv[0], big, deadline), 8);
+	ck_assert(memcmp(big, "abcdefg\n", 8) == 0);
+	ck_assert_int_eq(fr.excess, 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/*
+ * read: a full small buffer does not end the one read; with more room it
+ * takes what had already arrived, without waiting for more (_i: 7 bytes
+ * sent, or exactly the 4 of the small room).
+ */
+START_TEST(check_frame_read_mode_grows)
+{
+	struct frame	fr;
+	unsigned char	small[4], big[65];
+	size_t		sent = _i ? 4 : 7;
+	int		sv[2];
+
+	check_frame_pair(sv);
+	ck_assert_int_eq(write(sv[1], "abcdefg", sent), (ssize_t)sent);
+	frame_init(&fr, ACKD_FRAMING_READ, sizeof(big));
+	fr.room = sizeof(small);
+	ck_assert_int_eq(frame_read_until(&fr, sv[0], small,
+	    check_frame_now_ms() + 5000), FRAME_FULL);
+	memcpy(big, small, fr.len);
+	fr.room = sizeof(big);
+	/* the deadline is far: only a read that does not wait returns now */
+	ck_assert_int_eq(frame_read_until(&fr, sv[0], big,
+	    check_frame_now_ms() + 60000), (ssize_t)sent);
+	ck_assert(memcmp(big, "abcdefg", sent) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* The suite: the pure scan, then frame_read over socket pairs. */
 static Suite *
 frame_suite(void)
@@ -260,6 +328,8 @@ frame_suite(void)
 	tcase_add_test(tc, check_frame_read_eof);
 	tcase_add_loop_test(tc, check_frame_read_timeout_partial, 0, 2);
 	tcase_add_loop_test(tc, check_frame_read_empty, 0, 3);
+	tcase_add_test(tc, check_frame_read_grows);
+	tcase_add_loop_test(tc, check_frame_read_mode_grows, 0, 2);
 	suite_add_tcase(s, tc);
 	return (s);
 }

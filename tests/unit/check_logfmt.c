@@ -1222,6 +1222,46 @@ START_TEST(check_logfmt_line_max_is_enough)
 }
 END_TEST
 
+/*
+ * logfmt_token: a path as one extra field's value. Printable ASCII stays;
+ * space, '%', quotes, backslash, control and high bytes become %XX; it
+ * decodes back; 0 and an empty buffer when it does not fit, exactly.
+ */
+START_TEST(check_logfmt_token)
+{
+	char	buf[64], back[64];
+	size_t	n, i, k;
+
+	ck_assert_uint_eq(logfmt_token(buf, sizeof(buf), "/var/log/a.log"),
+	    14);
+	ck_assert_str_eq(buf, "/var/log/a.log");
+	n = logfmt_token(buf, sizeof(buf), "/a b/%\"\\\t\x7f\xc3\xa9=x");
+	ck_assert_str_eq(buf, "/a%20b/%25%22%5c%09%7f%c3%a9=x");
+	ck_assert_uint_eq(n, strlen(buf));
+	/* every byte left is printable, and none is a space or a quote */
+	for (i = 0; i < n; i++)
+		ck_assert(buf[i] > ' ' && buf[i] < 0x7f && buf[i] != '"');
+	/* %XX decodes back to the original */
+	for (i = k = 0; i < n; k++)
+		if (buf[i] == '%') {
+			back[k] = (char)strtol((char[]){ buf[i + 1], buf[i + 2],
+			    '\0' }, NULL, 16);
+			i += 3;
+		} else
+			back[k] = buf[i++];
+	back[k] = '\0';
+	ck_assert_str_eq(back, "/a b/%\"\\\t\x7f\xc3\xa9=x");
+	/* "a b" takes 5 bytes and its NUL: 6 fits, 5 does not */
+	ck_assert_uint_eq(logfmt_token(buf, 6, "a b"), 5);
+	ck_assert_str_eq(buf, "a%20b");
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_uint_eq(logfmt_token(buf, 5, "a b"), 0);
+	ck_assert_str_eq(buf, "");
+	ck_assert_uint_eq(logfmt_token(buf, 3, "abc"), 0);
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
 /* The logfmt suite: escapes, bounds, timestamps, whole lines. */
 static Suite *
 logfmt_suite(void)
@@ -1242,6 +1282,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_utf8_valid);
 	tcase_add_test(tc, check_logfmt_base64);
 	tcase_add_test(tc, check_logfmt_max_bounds_worst_case);
+	tcase_add_test(tc, check_logfmt_token);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("timestamp");

@@ -305,12 +305,13 @@ check_metrics_count(const char *body, const char *line)
  * The body from a scoreboard set by hand: each family's HELP and TYPE
  * once, a sample for the slots that counted (none for the others, as no
  * master runs here to call a slot live), counters kept across a worker's
- * death, and the master's gauges.
+ * death, the master's failed reopens as worker="master", and the
+ * master's gauges.
  */
 START_TEST(check_metrics_body)
 {
 	struct scoreboard_slot	*s3, *s7;
-	char			 line[256], *body;
+	char			 line[256], *body, *master;
 	size_t			 len;
 	int			 k;
 
@@ -326,6 +327,9 @@ START_TEST(check_metrics_body)
 	scoreboard_retire(7);
 	stats_add(&s7->stats, STATS_ACCEPTED, 2);
 	stats_gauge_add(&s7->stats, STATS_QUEUE, 1);
+	/* the master's own failed reopens; a worker's of its own */
+	stats_add(scoreboard_master(), STATS_REOPEN_FAILED, 2);
+	stats_add(&s3->stats, STATS_REOPEN_FAILED, 1);
 
 	body = metrics_body(&len);
 	ck_assert_ptr_nonnull(body);
@@ -358,6 +362,16 @@ START_TEST(check_metrics_body)
 	    "ackd_connections_empty_total{worker=\"7\"} 0"), 1);
 	ck_assert_int_eq(check_metrics_count(body,
 	    "ackd_queue_depth{worker=\"7\"} 1"), 1);
+	ck_assert_int_eq(check_metrics_count(body,
+	    "ackd_reopen_failed_total{worker=\"master\"} 2"), 1);
+	ck_assert_int_eq(check_metrics_count(body,
+	    "ackd_reopen_failed_total{worker=\"3\"} 1"), 1);
+	ck_assert_int_eq(check_metrics_count(body,
+	    "ackd_reopen_failed_total{worker=\"7\"} 0"), 1);
+	/* only the counter the master moves has a master series */
+	master = strstr(body, "{worker=\"master\"}");
+	ck_assert_ptr_nonnull(master);
+	ck_assert_ptr_null(strstr(master + 1, "{worker=\"master\"}"));
 	ck_assert_ptr_null(strstr(body, "worker=\"0\""));
 	ck_assert_ptr_null(strstr(body, "worker=\"4\""));
 	ck_assert_int_eq(check_metrics_count(body, "ackd_workers 0"), 1);
