@@ -548,6 +548,7 @@ int	listen_owns(int);
 void	listen_give(int, int);
 int	listen_backlog(void);
 void	listen_close(void);
+int	listen_all_fds(int *, int, int *);
 
 /* master.c */
 int	master_run(const struct ackd_config *, const char *,
@@ -563,6 +564,8 @@ long long systemd_watchdog_ms(void);
 void	systemd_notify(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 int	systemd_listen_fds(int *, int, char *, size_t);
+void	systemd_pass_on(void);
+void	systemd_hand_over(pid_t);
 
 /* http.c: the HTTP the metrics endpoint speaks; pure, fuzzable. */
 int	http_parse(const char *, size_t, size_t, const char *);
@@ -577,6 +580,8 @@ int	metrics_pollfds(struct pollfd *, int);
 void	metrics_io(struct pollfd *, int);
 long long metrics_timers(void);
 void	metrics_close(void);
+void	metrics_resume(void);
+int	metrics_fd(void);
 size_t	metrics_escape(char *, size_t, const char *, int);
 char	*metrics_body(size_t *);
 
@@ -584,6 +589,7 @@ char	*metrics_body(size_t *);
 int	daemon_abspath(const char *, char *, size_t);
 void	daemon_start(void);
 void	daemon_ready(void);
+void	daemon_upgraded(void);
 
 /* proctitle.c: the title ps shows for the master and each worker. */
 #define ACKD_PROCTITLE_MAX	4096	/* a title, or the command line kept */
@@ -601,6 +607,28 @@ void	pidfile_check(void);
 void	pidfile_probe(const char *);
 void	pidfile_write(void);
 void	pidfile_remove(void);
+int	pidfile_fdesc(void);
+void	pidfile_adopt(const char *, int);
+void	pidfile_release(void);
+int	pidfile_relock(void);
+
+/*
+ * upgrade.c: SIGUSR2, a new master from the binary on disk, with the
+ * listening sockets handed over; the old one leaves once it serves.
+ */
+#define UPGRADE_FDS	2	/* the master polls at most this many */
+void	upgrade_init(int, char **);
+pid_t	upgrade_from(void);
+int	upgrade_listen_fds(int *, int, int *, char *, size_t);
+void	upgrade_start(int, int);
+void	upgrade_pidfile(const char *);
+int	upgrade_metrics_fd(void);
+int	upgrade_pollfds(struct pollfd *, int);
+int	upgrade_io(const struct pollfd *, int);
+int	upgrade_reaped(pid_t, int);
+long long upgrade_timers(void);
+void	upgrade_ready(void);
+void	upgrade_cancel(void);
 
 /* priv.c: --user and --group. */
 void	priv_init(const struct ackd_config *);

@@ -217,6 +217,8 @@ master_reap(struct master *m)
 	int	status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (upgrade_reaped(pid, status))
+			continue;	/* the new master we started */
 		for (i = 0; i < ACKD_WORKERS_MAX; i++)
 			if (m->slots[i].pid == pid &&
 			    (m->slots[i].state == SLOT_RUNNING ||
@@ -437,8 +439,8 @@ master_timers(struct master *m)
 		else
 			next = master_sooner(next, left);
 	}
-	return (master_sooner(master_sooner(next, supervise_timers(m)),
-	    metrics_timers()));
+	return (master_sooner(master_sooner(master_sooner(next,
+	    supervise_timers(m)), metrics_timers()), upgrade_timers()));
 }
 
 #ifdef HAVE_PPOLL
@@ -490,11 +492,12 @@ master_poll(struct pollfd *fds, int n, const struct timespec *tsp,
  * the metrics sockets that are ready.
  */
 static void
-master_wait(long long timeout_ms, const sigset_t *waitmask)
+master_wait(struct master *m, long long timeout_ms, const sigset_t *waitmask)
 {
-	static struct pollfd	fds[ACKD_METRICS_FDS + ACKD_WORKERS_MAX];
+	static struct pollfd	fds[ACKD_METRICS_FDS + ACKD_WORKERS_MAX +
+				    UPGRADE_FDS];
 	struct timespec		ts, *tsp = NULL;
-	int			nm, nc, rc;
+	int			nm, nc, nu, rc;
 
 	if (timeout_ms >= 0) {
 		ts.tv_sec = (time_t)(timeout_ms / 1000);
@@ -503,7 +506,8 @@ master_wait(long long timeout_ms, const sigset_t *waitmask)
 	}
 	nm = metrics_pollfds(fds, ACKD_METRICS_FDS);
 	nc = control_pollfds(fds + nm, ACKD_WORKERS_MAX);
-	rc = master_poll(fds, nm + nc, tsp, waitmask);
+	nu = upgrade_pollfds(fds + nm + nc, UPGRADE_FDS);
+	rc = master_poll(fds, nm + nc + nu, tsp, waitmask);
 	if (rc == -1 && errno != EINTR)
 		log_warn("the master's wait failed");
 	if (rc <= 0)
@@ -511,6 +515,9 @@ master_wait(long long timeout_ms, const sigset_t *waitmask)
 	metrics_io(fds, nm);
 	if (control_io(fds + nm, nc))
 		master_got_news = 1;
+	/* the new master we started serves: we go, gracefully */
+	if (upgrade_io(fds + nm + nc, nu) && !m->stopping)
+		master_begin_shutdown(m, ACKD_EXIT_OK);
 }
 
 /* Act on every flag the handlers set. */
@@ -523,11 +530,15 @@ master_handle_flags(struct master *m)
 	}
 	if (master_got_term) {
 		master_got_term = 0;
-		if (!m->stopping)
+		if (!m->stopping) {
+			upgrade_cancel();	/* a new master not ready yet */
 			master_begin_shutdown(m, ACKD_EXIT_OK);
+		}
 	}
-	if (master_got_usr2)
-		master_got_usr2 = 0;	/* not the workers' any more */
+	if (master_got_usr2) {
+		master_got_usr2 = 0;
+		upgrade_start(m->stopping, m->ready);
+	}
 	if (master_got_news) {
 		master_got_news = 0;
 		supervise_news(m);
@@ -571,9 +582,15 @@ master_run(const struct ackd_config *cfg, const char *listen,
 	m.wanted = cfg->workers;
 	master_signals_setup(&waitmask);
 	proctitle_set("ackd: master %s", proctitle_command());
-	msglog_event("start", "listen=%s workers=%d threads=%d queue=%d "
-	    "version=%s", listen, cfg->workers, cfg->threads, cfg->queue,
-	    PACKAGE_VERSION);
+	if (upgrade_from() != 0)
+		msglog_event("start", "listen=%s workers=%d threads=%d "
+		    "queue=%d version=%s upgraded_from=%ld", listen,
+		    cfg->workers, cfg->threads, cfg->queue, PACKAGE_VERSION,
+		    (long)upgrade_from());
+	else
+		msglog_event("start", "listen=%s workers=%d threads=%d "
+		    "queue=%d version=%s", listen, cfg->workers, cfg->threads,
+		    cfg->queue, PACKAGE_VERSION);
 	for (i = 0; i < cfg->workers; i++)
 		master_spawn(&m, &m.slots[i]);
 	for (;;) {
@@ -585,7 +602,7 @@ master_run(const struct ackd_config *cfg, const char *listen,
 		if (!master_got_chld && !master_got_term && !master_got_hup &&
 		    !master_got_ttin && !master_got_ttou && !master_got_usr1 &&
 		    !master_got_usr2 && !master_got_news)
-			master_wait(timeout, &waitmask);
+			master_wait(&m, timeout, &waitmask);
 	}
 	status = m.killed && m.status == ACKD_EXIT_OK ? ACKD_EXIT_KILLED :
 	    m.status;
