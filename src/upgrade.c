@@ -348,8 +348,8 @@ upgrade_exec(int cfd)
 	sigset_t	none;
 	int		n, k, nsets, pfd = pidfile_fdesc(), mfd = metrics_fd();
 
-	/* detached as we are: never in our process group or session */
-	if (getsid(0) == getpid() && setsid() == -1)
+	/* detached as the old master is: not in its group or session */
+	if (getsid(0) == getppid() && setsid() == -1)
 		upgrade_exec_failed(cfd, errno);
 	n = listen_all_fds(fds, ACKD_WORKERS_MAX * ACKD_LISTEN_MAX, &nsets);
 	k = n;
