@@ -19,7 +19,7 @@ listening sockets handed over: a restart that drops nothing.
    file still names it, its workers are the same). With the binary back,
    SIGUSR2 upgrades.
 3. Draining: a connection an old worker accepted, its line half sent,
-   keeps the old master; a SIGUSR2 to the new master meanwhile is
+   keeps the old master; the metrics port is the new master's already; a SIGUSR2 to the new master meanwhile is
    ignored with a warning, as is one to the old master (shutting down);
    the message then sent gets its ACK from the old worker, logged once,
    and only then does the old master exit.
@@ -35,6 +35,7 @@ never names a new master.
 """
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -43,6 +44,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import test_chaos as chaos  # noqa: E402
+import test_metrics as tm  # noqa: E402
 import test_systemd as sd  # noqa: E402
 
 UPGRADES = 10
@@ -256,16 +258,30 @@ def failed_upgrade(t, tmp):
         stop_master(t, label, d, new)
 
 
+def metrics_start(port):
+    """ackd_start_time_seconds of the master answering GET /metrics on
+    port (each master has its own), or None if the scrape failed."""
+    r = tm.get(port)
+    if r.status != 200:
+        return None
+    m = re.search(rb"^ackd_start_time_seconds ([0-9.]+)$", r.body, re.M)
+    return float(m.group(1)) if m else None
+
+
 def draining(t, tmp):
     """An old worker's open connection keeps the old master; SIGUSR2
     meanwhile is ignored, with a warning."""
     label = "draining"
     pid_path = os.path.join(tmp, "drain.pid")
     d = h.Daemon(tmp, ["--pid-file", pid_path, "--framing", "line",
-                       "--read-timeout", str(T_WAIT * 2)],
-                 workers=WORKERS, log_name="drain.log")
+                       "--read-timeout", str(T_WAIT * 2), "--metrics",
+                       "127.0.0.1:0"], workers=WORKERS, log_name="drain.log")
     h.wait_for(lambda: read_pid(pid_path) == d.pid, T_WAIT)
     old = d.pid
+    mport = int(d.wait_records(lambda r: r.event == "metrics")[0]
+                .get("listen").rpartition(":")[2])
+    before = metrics_start(mport)
+    t.ok("%s: the old master answers GET /metrics" % label, before)
     c = h.Conn(d.port, timeout=T_WAIT)
     # the first half of a line: accepted, read, and waiting for the rest
     c.send(b"held through ", shutdown=False)
@@ -288,6 +304,10 @@ def draining(t, tmp):
                            d.stderr(), T_WAIT), d.stderr())
     t.eq("%s: the old master still runs for its connection" % label,
          d.proc.poll(), None)
+    after = metrics_start(mport)
+    t.ok("%s: meanwhile the new master answers GET /metrics on the "
+         "same port (handed over)" % label, before and after and
+         after > before, "start times %s, then %s" % (before, after))
     c.send(b"the upgrade\n")
     r = c.read_all(T_WAIT)
     c.close()
