@@ -34,9 +34,14 @@ extern char	**environ;
 
 static char	*proctitle_area;	/* argv[0]'s first byte; NULL: none */
 static size_t	 proctitle_size;	/* bytes of it we may write */
-static char	*proctitle_argv_copy;	/* the arguments' strings */
-static char	*proctitle_env_copy;	/* the environment's strings */
-static char	**proctitle_env;	/* environ's new array */
+/*
+ * Never read: they only keep the copies reachable (a leak checker looks
+ * for pointers). volatile, or the compiler drops the stores, and with
+ * them the only pointer to environ's old array once setenv replaced it.
+ */
+static char	*volatile proctitle_argv_copy;	/* the arguments' strings */
+static char	*volatile proctitle_env_copy;	/* the environment's strings */
+static char	**volatile proctitle_env;	/* environ's new array */
 static char	 proctitle_cmd[ACKD_PROCTITLE_MAX];	/* "ARG0 ARG1 ..." */
 
 /*
