@@ -18,15 +18,18 @@ listening sockets handed over: a restart that drops nothing.
    stderr; the old master keeps serving (a client gets its ACK, the pid
    file still names it, its workers are the same). With the binary back,
    SIGUSR2 upgrades.
-3. Draining: a connection an old worker accepted, its line half sent,
+3. A new master that never serves (a script that sleeps): a second
+   SIGUSR2 is ignored with a warning, SIGHUP reopens the old master's
+   log, which serves on; SIGTERM ends the old master and the new one.
+4. Draining: a connection an old worker accepted, its line half sent,
    keeps the old master; the metrics port is the new master's already; a SIGUSR2 to the new master meanwhile is
    ignored with a warning, as is one to the old master (shutting down);
    the message then sent gets its ACK from the old worker, logged once,
    and only then does the old master exit.
-4. --daemon: the new master leads a session of its own (the old one's
+5. --daemon: the new master leads a session of its own (the old one's
    signals do not reach it), outlives the old one, and the pid file
    names it.
-5. systemd (a fake manager): the old master says RELOADING=1, then
+6. systemd (a fake manager): the old master says RELOADING=1, then
    MAINPID=<new> with READY=1; no STOPPING=1 comes until the new master
    is stopped.
 
@@ -219,9 +222,9 @@ def ten_upgrades(t, tmp):
          os.path.exists(pid_path), False)
 
 
-def copy_binary(tmp):
+def copy_binary(tmp, name="bin"):
     """A copy of ackd in a directory of the test's: the one to replace."""
-    bindir = os.path.join(tmp, "bin")
+    bindir = os.path.join(tmp, name)
     os.makedirs(bindir, exist_ok=True)
     path = os.path.join(bindir, "ackd")
     shutil.copy2(h.ackd_path(), path + ".new")
@@ -274,6 +277,49 @@ def failed_upgrade(t, tmp):
         r = h.client(d.port, b"after the upgrade")
         t.eq("%s: the new master serves" % label, r.data, h.ACK)
         stop_master(t, label, d, new)
+
+
+def hung_upgrade(t, tmp):
+    """A new master that never serves: SIGUSR2 again is ignored, SIGHUP
+    reopens the old master's log, SIGTERM ends the old master and the
+    new one with it."""
+    label = "hung upgrade"
+    path = copy_binary(tmp, "hung")
+    pid_path = os.path.join(tmp, "hung.pid")
+    d = h.Daemon(tmp, ["--pid-file", pid_path], workers=WORKERS,
+                 log_name="hung.log", binary=path)
+    h.wait_for(lambda: read_pid(pid_path) == d.pid, T_WAIT)
+    with open(path + ".new", "w") as f:
+        f.write("#!/bin/sh\nexec sleep %d\n" % (T_WAIT * 3))
+    os.chmod(path + ".new", 0o755)
+    os.rename(path + ".new", path)
+    d.signal(signal.SIGUSR2)
+    recs = d.wait_records(lambda r: r.event == "upgrade", timeout=T_WAIT)
+    child = recs[0].get("new_master") if recs else None
+    if not t.ok("%s: event=upgrade names the new master" % label,
+                isinstance(child, int), h.short([r.raw for r in recs])):
+        return
+    d._remember(child)
+    d.signal(signal.SIGUSR2)
+    t.ok("%s: a second SIGUSR2 is ignored with a warning" % label,
+         h.wait_for(lambda: "an upgrade is under way (new master %d); "
+                    "ignored" % child in d.stderr(), T_WAIT), d.stderr())
+    d.signal(signal.SIGHUP)
+    t.ok("%s: SIGHUP reopens the old master's log meanwhile" % label,
+         d.wait_records(lambda r: r.event == "reopen" and
+                        r.get("pid") == d.pid, timeout=T_WAIT))
+    r = h.client(d.port, b"while the new master hangs")
+    t.eq("%s: the old master serves meanwhile" % label, r.data, h.ACK)
+    t.eq("%s: only one upgrade started" % label,
+         len(d.events("upgrade")), 1)
+    d.signal(signal.SIGTERM)
+    t.eq("%s: SIGTERM: the old master exits 0" % label,
+         d.wait_exit(T_WAIT), 0)
+    t.eq("%s: and the new master it started is gone too" % label,
+         d.pids_gone([child], T_WAIT) if reap(child, T_WAIT) else [child],
+         [])
+    t.eq("%s: the pid file is removed" % label, os.path.exists(pid_path),
+         False)
 
 
 def metrics_start(port):
@@ -414,7 +460,7 @@ def main(t, tmp):
     if not os.access(chaos.bench_path(), os.X_OK):
         raise h.Skip("no executable ackd-bench at %s (set ACKD_BENCH)" %
                      chaos.bench_path())
-    for scenario in (ten_upgrades, failed_upgrade, draining,
+    for scenario in (ten_upgrades, failed_upgrade, hung_upgrade, draining,
                      daemon_upgrade, systemd_upgrade):
         t0 = time.monotonic()
         scenario(t, tmp)
