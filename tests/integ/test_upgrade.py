@@ -27,8 +27,8 @@ listening sockets handed over: a restart that drops nothing.
    the message then sent gets its ACK from the old worker, logged once,
    and only then does the old master exit.
 5. --daemon: the new master leads a session of its own (the old one's
-   signals do not reach it), outlives the old one, and the pid file
-   names it.
+   signals do not reach it), outlives the old one, the pid file names
+   it, and its warnings (a failed upgrade of its own) go to syslog.
 6. systemd (a fake manager): the old master says RELOADING=1, then
    MAINPID=<new> with READY=1; no STOPPING=1 comes until the new master
    is stopped.
@@ -48,6 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import test_chaos as chaos  # noqa: E402
 import test_metrics as tm  # noqa: E402
+import test_syslog as ts  # noqa: E402
 import test_systemd as sd  # noqa: E402
 
 SLOW = h.valgrind_wrapped()
@@ -392,17 +393,36 @@ def draining(t, tmp):
 
 
 def daemon_upgrade(t, tmp):
-    """--daemon: the new master leads a session of its own."""
+    """--daemon: the new master leads a session of its own, and says what
+    it has to say to syslog, as the old one did."""
     label = "--daemon"
     log_path = os.path.join(tmp, "daemon.log")
     pid_path = os.path.join(tmp, "daemon.pid")
-    rc, out, err, d = h.run_detached(
-        ["--bind", "127.0.0.1", "--port", "0", "--workers", str(WORKERS),
-         "--daemon", "--log-file", log_path, "--pid-file", pid_path],
-        log_path)
-    if not t.ok("%s: the daemon started" % label, rc == 0 and d,
+    path = copy_binary(tmp, "dbin")
+    syslog = ts.SyslogServer(os.path.join(tmp, "syslog.sock"))
+    saved = os.environ.get("ACKD")
+    os.environ["ACKD"] = path
+    try:
+        rc, out, err, d = h.run_detached(
+            ["--bind", "127.0.0.1", "--port", "0", "--workers",
+             str(WORKERS), "--daemon", "--log-file", log_path,
+             "--pid-file", pid_path], log_path,
+            env={"ACKD_SYSLOG_SOCKET": syslog.path})
+    finally:
+        if saved is None:
+            del os.environ["ACKD"]
+        else:
+            os.environ["ACKD"] = saved
+    try:
+        if t.ok("%s: the daemon started" % label, rc == 0 and d,
                 "rc %s stderr %s" % (rc, err)):
-        return
+            daemon_checks(t, label, d, path, pid_path, syslog)
+    finally:
+        syslog.stop()
+
+
+def daemon_checks(t, label, d, path, pid_path, syslog):
+    """daemon_upgrade's checks, once the daemon runs."""
     d.wait_ready(T_WAIT)
     old = read_pid(pid_path)
     t.eq("%s: the pid file names the master" % label, old, d.pid)
@@ -417,6 +437,17 @@ def daemon_upgrade(t, tmp):
          st is not None and st.ppid != old, "stat %s" % (st,))
     r = h.client(d.port, b"daemon after the upgrade")
     t.eq("%s: the new master serves" % label, r.data, h.ACK)
+    # a failed upgrade from the new master: its warning goes to syslog
+    with open(path + ".new", "w") as f:
+        f.write("#!/bin/sh\nexit 64\n")
+    os.chmod(path + ".new", 0o755)
+    os.rename(path + ".new", path)
+    os.kill(new, signal.SIGUSR2)
+    want = ("ackd[%d]: upgrade failed" % new).encode()
+    t.ok("%s: the new master's warning of a failed upgrade reaches "
+         "syslog" % label, h.wait_for(lambda: any(
+             want in g for g in syslog.datagrams()), T_WAIT),
+         h.short(syslog.datagrams()[-3:]))
     stop_master(t, label, d, new)
 
 
