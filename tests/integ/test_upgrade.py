@@ -168,6 +168,20 @@ def check_chain(t, label, recs, masters):
          [stops.get(p) for p in masters[:-1]], [0] * (len(masters) - 1))
 
 
+def check_lock(t, label, pid_path, holder):
+    """The pid file's lock went over with it: a second ackd with the same
+    --pid-file exits 69 naming holder, and leaves the file as it was."""
+    rc, _, err = h.run_ackd(["--bind", "127.0.0.1", "--port", "0",
+                             "--log-file", pid_path + ".second.log",
+                             "--pid-file", pid_path], timeout=T_WAIT)
+    t.ok("%s: a second ackd with the pid file exits 69: locked by pid %d" %
+         (label, holder), rc == 69 and
+         ("locked by pid %d" % holder).encode() in err,
+         "rc %s stderr %s" % (rc, h.short(err)))
+    t.eq("%s: the pid file still names %d" % (label, holder),
+         read_pid(pid_path), holder)
+
+
 def ten_upgrades(t, tmp):
     """UPGRADES upgrades in a row under load: nothing refused or lost."""
     label = "%d upgrades under load" % UPGRADES
@@ -211,6 +225,7 @@ def ten_upgrades(t, tmp):
          "now %s" % fd_count(last))
     t.eq("%s: the old masters are all gone" % label,
          d.pids_gone(masters[:-1], T_WAIT), [])
+    check_lock(t, label, pid_path, last)
     t.note("%s: refused connects %s, resets %s, timeouts %s; %d messages "
            "ACKed; load: %s" % (label, errors.get("connect"),
                                 errors.get("reset"), errors.get("timeout"),
