@@ -617,6 +617,14 @@ int	pidfile_relock(void);
  * listening sockets handed over; the old one leaves once it serves.
  */
 #define UPGRADE_FDS	2	/* the master polls at most this many */
+/* ACKD_UPGRADE, as a new master reads it (upgrade_parse). */
+struct upgrade_env {
+	pid_t	from;		/* the old master */
+	int	nsets;		/* the sockets form this many sets */
+	int	pidfile;	/* 1: the pid file's descriptor follows */
+	int	metrics;	/* 1: the metrics listener follows */
+};
+int	upgrade_parse(const char *, struct upgrade_env *);
 void	upgrade_init(int, char **);
 pid_t	upgrade_from(void);
 int	upgrade_listen_fds(int *, int, int *, char *, size_t);

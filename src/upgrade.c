@@ -186,6 +186,40 @@ upgrade_number(const char *s, long max)
 }
 
 /*
+ * Parse ACKD_UPGRADE's value s, "OLD_PID SETS PIDFILE METRICS" (single
+ * spaces, whole decimal numbers: a pid above 1, 1 to ACKD_WORKERS_MAX
+ * sets, 0 or 1 twice) into u. 0, or -1 if s is not that. Pure.
+ */
+int
+upgrade_parse(const char *s, struct upgrade_env *u)
+{
+	static const long	max[] = { LONG_MAX, ACKD_WORKERS_MAX, 1, 1 };
+	char			word[24];
+	long			v[4];
+	size_t			len;
+	int			i;
+
+	for (i = 0; i < 4; i++) {
+		len = strcspn(s, " ");
+		if (len == 0 || len >= sizeof(word) || (s[len] == '\0') !=
+		    (i == 3))
+			return (-1);
+		memcpy(word, s, len);
+		word[len] = '\0';
+		if ((v[i] = upgrade_number(word, max[i])) == -1)
+			return (-1);
+		s += len + (i < 3);
+	}
+	if (v[0] <= 1 || v[1] < 1)
+		return (-1);
+	u->from = (pid_t)v[0];
+	u->nsets = (int)v[1];
+	u->pidfile = (int)v[2];
+	u->metrics = (int)v[3];
+	return (0);
+}
+
+/*
  * Are we a new master an upgrade started? Read ACKD_UPGRADE and
  * LISTEN_FDS (the sockets must be for us: LISTEN_PID) and take the
  * channel and the pid file descriptor behind them. Anything else is
@@ -194,15 +228,13 @@ upgrade_number(const char *s, long max)
 static void
 upgrade_adopt(void)
 {
-	const char	*env = getenv(UPGRADE_ENV);
-	long		 from, nsets, pidfile, metrics;
-	int		 nfds;
+	const char		*env = getenv(UPGRADE_ENV);
+	struct upgrade_env	 u;
+	int			 nfds;
 
 	if (env == NULL)
 		return;
-	if (sscanf(env, "%ld %ld %ld %ld", &from, &nsets, &pidfile,
-	    &metrics) != 4 || from <= 1 || nsets < 1 ||
-	    (pidfile != 0 && pidfile != 1) || (metrics != 0 && metrics != 1) ||
+	if (upgrade_parse(env, &u) == -1 ||
 	    upgrade_number(getenv("LISTEN_PID"), LONG_MAX) != getpid() ||
 	    (nfds = (int)upgrade_number(getenv("LISTEN_FDS"),
 	    ACKD_WORKERS_MAX * ACKD_LISTEN_MAX)) < 1) {
@@ -211,16 +243,16 @@ upgrade_adopt(void)
 		return;
 	}
 	unsetenv(UPGRADE_ENV);
-	upgrade_parent = (pid_t)from;
-	upgrade_nsets = (int)nsets;
+	upgrade_parent = u.from;
+	upgrade_nsets = u.nsets;
 	upgrade_nfds = nfds;
 	upgrade_parent_fd = UPGRADE_FIRST_FD + nfds;
-	if (pidfile)
+	if (u.pidfile)
 		upgrade_pid_fd = upgrade_parent_fd + 1;
-	if (metrics)
-		upgrade_metrics = upgrade_parent_fd + 1 + (int)pidfile;
+	if (u.metrics)
+		upgrade_metrics = upgrade_parent_fd + 1 + u.pidfile;
 	if (fcntl(upgrade_parent_fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    (metrics && fcntl(upgrade_metrics, F_SETFD, FD_CLOEXEC) == -1))
+	    (u.metrics && fcntl(upgrade_metrics, F_SETFD, FD_CLOEXEC) == -1))
 		fatal(ACKD_EXIT_OSERR, "upgrade: the old master's descriptors");
 }
 
