@@ -228,6 +228,7 @@ const char *msglog_stale(void);
 int	msglog_chown(uid_t, gid_t);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);
+const char *msglog_errno_name(int, char *, size_t);
 int	msglog_sync(void);
 void	msglog_event(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

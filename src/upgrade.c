@@ -424,14 +424,11 @@ upgrade_notify_reloading(void)
 static void
 upgrade_failed(pid_t pid, const char *reason, int err)
 {
-	char	buf[64];
+	char	buf[32];
 
-	if (err != 0)
-		snprintf(buf, sizeof(buf), " errno=%d", err);
-	else
-		buf[0] = '\0';
-	msglog_event("upgrade-failed", "new_master=%ld reason=%s%s",
-	    (long)pid, reason, buf);
+	msglog_event("upgrade-failed", "new_master=%ld reason=%s%s%s",
+	    (long)pid, reason, err != 0 ? " error=" : "", err != 0 ?
+	    msglog_errno_name(err, buf, sizeof(buf)) : "");
 	log_warnx("upgrade failed: new master %ld: %s%s%s; still serving",
 	    (long)pid, reason, err != 0 ? ": " : "", err != 0 ?
 	    strerror(err) : "");
@@ -471,6 +468,7 @@ upgrade_allowed(int stopping, int ready)
 void
 upgrade_start(int stopping, int ready)
 {
+	char	binary[PATH_MAX * 3 + 1];
 	int	sv[2], err;
 	pid_t	pid;
 
@@ -494,8 +492,10 @@ upgrade_start(int stopping, int ready)
 	upgrade_child_ready = upgrade_child_errno = upgrade_terminated = 0;
 	upgrade_why = NULL;
 	upgrade_deadline = upgrade_now() + UPGRADE_TIMEOUT_MS;
+	if (logfmt_token(binary, sizeof(binary), upgrade_path) == 0)
+		snprintf(binary, sizeof(binary), "?");
 	msglog_event("upgrade", "new_master=%ld binary=%s", (long)pid,
-	    upgrade_path);
+	    binary);
 	upgrade_notify_reloading();
 }
 

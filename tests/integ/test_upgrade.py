@@ -14,7 +14,7 @@ listening sockets handed over: a restart that drops nothing.
    removes the pid file. The time each upgrade takes is noted.
 2. A failed upgrade: the binary (a copy in the test's directory) is
    replaced by a script that exits 64, then removed: event=upgrade-failed
-   reason=exited:64, then reason=exec errno=2, each with a warning on
+   reason=exited:64, then reason=exec error=ENOENT, each with a warning on
    stderr; the old master keeps serving (a client gets its ACK, the pid
    file still names it, its workers are the same). With the binary back,
    SIGUSR2 upgrades.
@@ -263,7 +263,7 @@ def failed_upgrade(t, tmp):
     os.rename(path + ".new", path)
     cases = [("a binary that exits 64", {"reason": "exited:64"},
               "exited:64; still serving"),
-             ("no binary", {"reason": "exec", "errno": 2},
+             ("no binary", {"reason": "exec", "error": "ENOENT"},
               "No such file or directory; still serving")]
     for i, (what, want, warning) in enumerate(cases):
         if i == 1:
