@@ -57,9 +57,6 @@
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
-/* A worker tells its master to look at the scoreboard with this signal. */
-#define ACKD_NEWS_SIG		SIGUSR2
-
 /* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
 #define ACKD_ADDRSTRLEN		72
 
@@ -235,6 +232,7 @@ int	msglog_chown(uid_t, gid_t);
 void	msglog_check(const struct ackd_config *);
 int	msglog_write(const char *, size_t, const char *);
 const char *msglog_syslog_path(void);
+const char *msglog_errno_name(int, char *, size_t);
 int	msglog_sync(void);
 void	msglog_event(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -529,6 +527,14 @@ int	pool_start(struct pool *, const struct ackd_config *, struct queue *,
 	    struct scoreboard_slot *);
 void	pool_join(struct pool *);
 
+/* control.c: each worker's channel to its master (news; EOF: dead). */
+int	control_open(int);
+void	control_forked(int);
+void	control_spawned(int, int, int);
+void	control_tell(void);
+int	control_pollfds(struct pollfd *, int);
+int	control_io(const struct pollfd *, int);
+
 /* worker.c */
 int	worker_run(const struct ackd_config *, const int *, int, pid_t, int);
 
@@ -547,6 +553,7 @@ int	listen_owns(int);
 void	listen_give(int, int);
 int	listen_backlog(void);
 void	listen_close(void);
+int	listen_all_fds(int *, int, int *);
 
 /* master.c */
 int	master_run(const struct ackd_config *, const char *,
@@ -562,6 +569,8 @@ long long systemd_watchdog_ms(void);
 void	systemd_notify(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 int	systemd_listen_fds(int *, int, char *, size_t);
+void	systemd_pass_on(void);
+void	systemd_hand_over(pid_t);
 
 /* http.c: the HTTP the metrics endpoint speaks; pure, fuzzable. */
 int	http_parse(const char *, size_t, size_t, const char *);
@@ -576,6 +585,8 @@ int	metrics_pollfds(struct pollfd *, int);
 void	metrics_io(struct pollfd *, int);
 long long metrics_timers(void);
 void	metrics_close(void);
+void	metrics_resume(void);
+int	metrics_fd(void);
 size_t	metrics_escape(char *, size_t, const char *, int);
 char	*metrics_body(size_t *);
 
@@ -583,6 +594,7 @@ char	*metrics_body(size_t *);
 int	daemon_abspath(const char *, char *, size_t);
 void	daemon_start(void);
 void	daemon_ready(void);
+void	daemon_upgraded(void);
 
 /* proctitle.c: the title ps shows for the master and each worker. */
 #define ACKD_PROCTITLE_MAX	4096	/* a title, or the command line kept */
@@ -600,6 +612,36 @@ void	pidfile_check(void);
 void	pidfile_probe(const char *);
 void	pidfile_write(void);
 void	pidfile_remove(void);
+int	pidfile_fdesc(void);
+void	pidfile_adopt(const char *, int);
+void	pidfile_release(void);
+int	pidfile_relock(void);
+
+/*
+ * upgrade.c: SIGUSR2, a new master from the binary on disk, with the
+ * listening sockets handed over; the old one leaves once it serves.
+ */
+#define UPGRADE_FDS	2	/* the master polls at most this many */
+/* ACKD_UPGRADE, as a new master reads it (upgrade_parse). */
+struct upgrade_env {
+	pid_t	from;		/* the old master */
+	int	nsets;		/* the sockets form this many sets */
+	int	pidfile;	/* 1: the pid file's descriptor follows */
+	int	metrics;	/* 1: the metrics listener follows */
+};
+int	upgrade_parse(const char *, struct upgrade_env *);
+void	upgrade_init(int, char **);
+pid_t	upgrade_from(void);
+int	upgrade_listen_fds(int *, int, int *, char *, size_t);
+void	upgrade_start(int, int);
+void	upgrade_pidfile(const char *);
+int	upgrade_metrics_fd(void);
+int	upgrade_pollfds(struct pollfd *, int);
+int	upgrade_io(const struct pollfd *, int);
+int	upgrade_reaped(pid_t, int);
+long long upgrade_timers(void);
+void	upgrade_ready(void);
+void	upgrade_cancel(void);
 
 /* priv.c: --user and --group. */
 void	priv_init(const struct ackd_config *);

@@ -768,6 +768,7 @@ config_usage(FILE *fp)
 "  -V, --version              print the version and exit\n"
 "\n"
 "Signals: TERM/INT graceful stop, HUP reopen the log, USR1 log the counters,\n"
+"USR2 upgrade to the binary on disk (same flags, no connection dropped),\n"
 "TTIN/TTOU one worker more/less. Exit: 0 ok, 1 workers killed at the\n"
 "shutdown deadline, 64 bad flag, 69 cannot bind or another ackd holds the\n"
 "pid file, 70 internal error or workers keep dying at start, 71 system\n"

@@ -221,6 +221,18 @@ daemon_start(void)
 }
 
 /*
+ * --daemon in a new master that an upgrade started (upgrade.c): it is
+ * detached already, its descriptors 0-2 are the old master's /dev/null;
+ * only syslog is left to set up, as the old master had it.
+ */
+void
+daemon_upgraded(void)
+{
+	if (log_syslog() == -1)
+		log_warn("cannot send diagnostics to syslog; they are lost");
+}
+
+/*
  * The master serves: write the pid file and, with --daemon, let the
  * waiting parent exit 0 and send our stderr to /dev/null. Only the first
  * call acts.

@@ -68,6 +68,34 @@ listen_from_systemd(const struct ackd_config *cfg, const int *fds, int n,
 	return (0);
 }
 
+/*
+ * Take the sockets an upgrading master handed over (upgrade.c): n of
+ * them in nsets sets, set after set, as listen_all_fds gave them. Its
+ * flags were ours, so the layout is the one they ask for: --reuseport's
+ * sets go on, each to the slot of its index. 0, or an exit status.
+ */
+static int
+listen_from_upgrade(const struct ackd_config *cfg, const int *fds, int n,
+    int nsets, char *err, size_t errsize)
+{
+	int	k;
+
+	if (nsets < 1 || nsets > ACKD_WORKERS_MAX || n % nsets != 0 ||
+	    n / nsets > ACKD_LISTEN_MAX) {
+		snprintf(err, errsize, "upgrade: %d sockets do not make %d "
+		    "sets", n, nsets);
+		return (ACKD_EXIT_SOFTWARE);
+	}
+	listen_nsets = nsets;
+	listen_nfds = n / nsets;
+	for (k = 0; k < nsets; k++) {
+		memcpy(listen_sets[k].fd, fds + k * listen_nfds,
+		    (size_t)listen_nfds * sizeof(*fds));
+		listen_sets[k].owner = cfg->reuseport ? k : -1;
+	}
+	return (0);
+}
+
 /* Set the port of every address to port. */
 static void
 listen_set_port(struct sockaddr_storage *ss, int n, int port)
@@ -210,25 +238,42 @@ listen_name(char *err, size_t errsize)
 	return (0);
 }
 
-/*
- * Open every listening socket cfg asks for, or take the ones socket
- * activation passed. 0, or the exit status (ACKD_EXIT_USAGE for too many
- * addresses, ACKD_EXIT_UNAVAILABLE for a name that does not resolve or an
- * address that cannot be bound) with err set to one line.
- */
-int
-listen_open(const struct ackd_config *cfg, char *err, size_t errsize)
+/* Take an upgrade's sockets, or socket activation's, or bind our own. */
+static int
+listen_take(const struct ackd_config *cfg, char *err, size_t errsize)
 {
-	int	fds[ACKD_LISTEN_MAX], n, k, i, rc;
+	static int	ufds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
+	int		fds[ACKD_LISTEN_MAX], n, nsets;
 
+	/* an upgrade's come first: they are passed with LISTEN_FDS too */
+	n = upgrade_listen_fds(ufds, (int)(sizeof(ufds) / sizeof(ufds[0])),
+	    &nsets, err, errsize);
+	if (n == -1)
+		return (ACKD_EXIT_SOFTWARE);
+	if (n > 0)
+		return (listen_from_upgrade(cfg, ufds, n, nsets, err,
+		    errsize));
 	n = systemd_listen_fds(fds, ACKD_LISTEN_MAX, err, errsize);
 	if (n == -1)
 		return (ACKD_EXIT_UNAVAILABLE);
 	if (n > 0)
-		rc = listen_from_systemd(cfg, fds, n, err, errsize);
-	else
-		rc = listen_bind(cfg, err, errsize);
-	if (rc != 0)
+		return (listen_from_systemd(cfg, fds, n, err, errsize));
+	return (listen_bind(cfg, err, errsize));
+}
+
+/*
+ * Open every listening socket cfg asks for, or take the ones socket
+ * activation or an upgrading master passed. 0, or the exit status
+ * (ACKD_EXIT_USAGE for too many addresses, ACKD_EXIT_UNAVAILABLE for a
+ * name that does not resolve or an address that cannot be bound) with
+ * err set to one line.
+ */
+int
+listen_open(const struct ackd_config *cfg, char *err, size_t errsize)
+{
+	int	k, i, rc;
+
+	if ((rc = listen_take(cfg, err, errsize)) != 0)
 		return (rc);
 	/* one socket: a blocking accept(); more: poll and accept what is ready */
 	for (k = 0; k < listen_nsets; k++)
@@ -360,6 +405,21 @@ listen_backlog(void)
 					return (1);
 	}
 	return (0);
+}
+
+/*
+ * Every listening socket, set after set, into fds (room for max), for a
+ * new master (upgrade.c); their count, with *nsets the number of sets.
+ */
+int
+listen_all_fds(int *fds, int max, int *nsets)
+{
+	int	k, n = 0;
+
+	for (k = 0; k < listen_nsets; k++)
+		n = listen_append(k, fds, n, max);
+	*nsets = listen_nsets;
+	return (n);
 }
 
 /*

@@ -74,6 +74,14 @@ main_abspaths(struct ackd_config *cfg)
 	}
 }
 
+/* The master serves: the pid file, --daemon's parent, an old master. */
+static void
+main_ready(void)
+{
+	daemon_ready();
+	upgrade_ready();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -84,6 +92,8 @@ main(int argc, char **argv)
 	/* first: nothing may keep a pointer into the memory it frees up */
 	proctitle_init(argc, argv);
 	log_init(argv[0]);
+	/* before anything opens a file: an upgrade's descriptors are at 3 on */
+	upgrade_init(argc, argv);
 	main_std_fds();
 	config_defaults(&cfg);
 	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
@@ -108,10 +118,15 @@ main(int argc, char **argv)
 		return (check_run(&cfg));
 	/* before any fork: WATCHDOG_PID names the process systemd started */
 	systemd_init();
-	if (cfg.daemon)
+	/* a new master from an upgrade is detached already */
+	if (cfg.daemon && upgrade_from() == 0)
 		daemon_start();
+	else if (cfg.daemon)
+		daemon_upgraded();
 	/* after the fork: the lock belongs to the process that takes it */
-	if (cfg.pid_file != NULL)
+	if (cfg.pid_file != NULL && upgrade_from() != 0)
+		upgrade_pidfile(cfg.pid_file);
+	else if (cfg.pid_file != NULL)
 		pidfile_open(cfg.pid_file);
 	if (msglog_open(&cfg, err, sizeof(err)) == -1)
 		fatalx(ACKD_EXIT_CANTCREAT, "%s", err);
@@ -129,7 +144,7 @@ main(int argc, char **argv)
 	priv_drop();
 	pidfile_check();
 	msglog_check(&cfg);
-	status = master_run(&cfg, listen_names(), daemon_ready);
+	status = master_run(&cfg, listen_names(), main_ready);
 	metrics_close();
 	pidfile_remove();
 	return (status);

@@ -5,9 +5,11 @@
  * the loop sleeps in ppoll() (pselect() where there is none), which
  * unblocks those signals only while it sleeps, so a flag can never be set
  * between the check and the sleep. The same call waits for the metrics
- * listener's sockets, and its timeout is the next timed job: a respawn
- * back-off, the shutdown deadline, the watchdog's tick, a summary, the
- * once-a-second look at the log file (supervise.c).
+ * listener's sockets and the workers' news (control.c: one socketpair
+ * per worker, level-triggered, so news is never missed either), and
+ * its timeout is the next timed job: a respawn back-off, the shutdown
+ * deadline, the watchdog's tick, a summary, the once-a-second look at
+ * the log file (supervise.c).
  * supervise.c makes the judgements about workers; this file acts.
  */
 #include "config.h"
@@ -33,7 +35,7 @@
 static volatile sig_atomic_t	master_got_term, master_got_hup,
 				master_got_chld, master_got_ttin,
 				master_got_ttou, master_got_usr1,
-				master_got_news;
+				master_got_usr2, master_got_news;
 static struct master		*master_self;	/* for master_slot_live */
 
 /* Only note which signal came; the loop acts on it. */
@@ -60,15 +62,15 @@ master_on_signal(int sig)
 	case SIGUSR1:
 		master_got_usr1 = 1;
 		break;
-	case ACKD_NEWS_SIG:
-		master_got_news = 1;
+	case SIGUSR2:
+		master_got_usr2 = 1;
 		break;
 	}
 }
 
 static const int master_signals[] = {
 	SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1,
-	ACKD_NEWS_SIG
+	SIGUSR2
 };
 #define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
@@ -115,7 +117,7 @@ master_spawn(struct master *m, struct slot *slot)
 	/* off the stack: up to every set, after --reuseport merges */
 	static int	fds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
 	pid_t		pid, self = getpid();
-	int		index = (int)(slot - m->slots), nfds;
+	int		index = (int)(slot - m->slots), nfds, wfd;
 
 	/* the slot's previous worker is gone: so are its connections */
 	peerlimit_clear(index);
@@ -123,14 +125,21 @@ master_spawn(struct master *m, struct slot *slot)
 	atomic_store(&scoreboard_slot(index)->reopened, m->reopen_gen);
 	nfds = listen_worker_fds(index, fds, (int)(sizeof(fds) /
 	    sizeof(fds[0])));
-	pid = fork();
+	/* its news reaches us there (control.c) */
+	if ((wfd = control_open(index)) == -1)
+		pid = -1;
+	else
+		pid = fork();
 	if (pid == 0) {
 		master_signals_reset();
 		proctitle_set("ackd: worker %d", index);
 		metrics_close();	/* the master's copies: see metrics.c */
 		listen_close_others(fds, nfds);
+		control_forked(wfd);
 		_exit(worker_run(m->cfg, fds, nfds, self, index));
 	}
+	if (wfd != -1)
+		control_spawned(index, wfd, pid != -1);
 	if (pid == -1) {
 		log_warn("cannot fork a worker");
 		slot->state = SLOT_WAITING;
@@ -198,6 +207,8 @@ master_reap(struct master *m)
 	int	status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (upgrade_reaped(pid, status))
+			continue;	/* the new master we started */
 		for (i = 0; i < ACKD_WORKERS_MAX; i++)
 			if (m->slots[i].pid == pid &&
 			    (m->slots[i].state == SLOT_RUNNING ||
@@ -418,8 +429,8 @@ master_timers(struct master *m)
 		else
 			next = master_sooner(next, left);
 	}
-	return (master_sooner(master_sooner(next, supervise_timers(m)),
-	    metrics_timers()));
+	return (master_sooner(master_sooner(master_sooner(next,
+	    supervise_timers(m)), metrics_timers()), upgrade_timers()));
 }
 
 #ifdef HAVE_PPOLL
@@ -471,23 +482,32 @@ master_poll(struct pollfd *fds, int n, const struct timespec *tsp,
  * the metrics sockets that are ready.
  */
 static void
-master_wait(long long timeout_ms, const sigset_t *waitmask)
+master_wait(struct master *m, long long timeout_ms, const sigset_t *waitmask)
 {
-	struct pollfd	fds[ACKD_METRICS_FDS];
-	struct timespec	ts, *tsp = NULL;
-	int		n, rc;
+	static struct pollfd	fds[ACKD_METRICS_FDS + ACKD_WORKERS_MAX +
+				    UPGRADE_FDS];
+	struct timespec		ts, *tsp = NULL;
+	int			nm, nc, nu, rc;
 
 	if (timeout_ms >= 0) {
 		ts.tv_sec = (time_t)(timeout_ms / 1000);
 		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
 		tsp = &ts;
 	}
-	n = metrics_pollfds(fds, ACKD_METRICS_FDS);
-	rc = master_poll(fds, n, tsp, waitmask);
+	nm = metrics_pollfds(fds, ACKD_METRICS_FDS);
+	nc = control_pollfds(fds + nm, ACKD_WORKERS_MAX);
+	nu = upgrade_pollfds(fds + nm + nc, UPGRADE_FDS);
+	rc = master_poll(fds, nm + nc + nu, tsp, waitmask);
 	if (rc == -1 && errno != EINTR)
 		log_warn("the master's wait failed");
-	if (rc > 0)
-		metrics_io(fds, n);
+	if (rc <= 0)
+		return;
+	metrics_io(fds, nm);
+	if (control_io(fds + nm, nc))
+		master_got_news = 1;
+	/* the new master we started serves: we go, gracefully */
+	if (upgrade_io(fds + nm + nc, nu) && !m->stopping)
+		master_begin_shutdown(m, ACKD_EXIT_OK);
 }
 
 /* Act on every flag the handlers set. */
@@ -500,8 +520,14 @@ master_handle_flags(struct master *m)
 	}
 	if (master_got_term) {
 		master_got_term = 0;
-		if (!m->stopping)
+		if (!m->stopping) {
+			upgrade_cancel();	/* a new master not ready yet */
 			master_begin_shutdown(m, ACKD_EXIT_OK);
+		}
+	}
+	if (master_got_usr2) {
+		master_got_usr2 = 0;
+		upgrade_start(m->stopping, m->ready);
 	}
 	if (master_got_news) {
 		master_got_news = 0;
@@ -546,9 +572,15 @@ master_run(const struct ackd_config *cfg, const char *listen,
 	m.wanted = cfg->workers;
 	master_signals_setup(&waitmask);
 	proctitle_set("ackd: master %s", proctitle_command());
-	msglog_event("start", "listen=%s workers=%d threads=%d queue=%d "
-	    "version=%s", listen, cfg->workers, cfg->threads, cfg->queue,
-	    PACKAGE_VERSION);
+	if (upgrade_from() != 0)
+		msglog_event("start", "listen=%s workers=%d threads=%d "
+		    "queue=%d version=%s upgraded_from=%ld", listen,
+		    cfg->workers, cfg->threads, cfg->queue, PACKAGE_VERSION,
+		    (long)upgrade_from());
+	else
+		msglog_event("start", "listen=%s workers=%d threads=%d "
+		    "queue=%d version=%s", listen, cfg->workers, cfg->threads,
+		    cfg->queue, PACKAGE_VERSION);
 	for (i = 0; i < cfg->workers; i++)
 		master_spawn(&m, &m.slots[i]);
 	for (;;) {
@@ -559,8 +591,8 @@ master_run(const struct ackd_config *cfg, const char *listen,
 		/* a flag set since we looked: act on it before sleeping */
 		if (!master_got_chld && !master_got_term && !master_got_hup &&
 		    !master_got_ttin && !master_got_ttou && !master_got_usr1 &&
-		    !master_got_news)
-			master_wait(timeout, &waitmask);
+		    !master_got_usr2 && !master_got_news)
+			master_wait(&m, timeout, &waitmask);
 	}
 	status = m.killed && m.status == ACKD_EXIT_OK ? ACKD_EXIT_KILLED :
 	    m.status;

@@ -38,6 +38,13 @@
  * these descriptors first (metrics_close): a scraper would otherwise see
  * the end of its response only when every worker forked meanwhile had
  * gone.
+ *
+ * An upgrade (upgrade.c) hands the listener to the new master rather
+ * than have it bind again: the old one holds the port until it leaves,
+ * and a bind then would fail, or leave a gap in which scrapes are
+ * refused. The new master holds it unpolled (metrics_held) until the
+ * old one has closed its copy (metrics_resume), so only one master ever
+ * answers; a scrape in between waits in the shared backlog.
  */
 #include "config.h"
 
@@ -101,6 +108,7 @@ struct metrics_text {
 };
 
 static int			 metrics_lfd = -1;
+static int			 metrics_held;	/* an old master's still */
 static struct metrics_conn	 metrics_conns[METRICS_CONNS];
 static long long		 metrics_paused_until;	/* 0: accepting */
 static unsigned long long	 metrics_seq;		/* accepted so far */
@@ -141,9 +149,47 @@ metrics_defer_accept(int fd)
 }
 
 /*
+ * Take the listener an upgrading master passed as fd (upgrade.c), held
+ * until metrics_resume, and log where it listens. fd, or -1 with err.
+ */
+static int
+metrics_adopt(int fd, char *err, size_t errsize)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sslen = sizeof(ss);
+	char			addr[ACKD_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		snprintf(err, errsize, "--metrics: descriptor %d from the old "
+		    "master is not a socket", fd);
+		return (-1);
+	}
+	net_format_addr(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
+	msglog_event("metrics", "listen=%s", addr);
+	clock_gettime(CLOCK_REALTIME, &metrics_started);
+	metrics_lfd = fd;
+	metrics_held = 1;
+	return (fd);
+}
+
+/* The old master has closed its listener: ours is now the one to serve. */
+void
+metrics_resume(void)
+{
+	metrics_held = 0;
+}
+
+/* The listener, to hand to a new master (upgrade.c), or -1. */
+int
+metrics_fd(void)
+{
+	return (metrics_lfd);
+}
+
+/*
  * Open the listener on cfg->metrics and log where it listens (the
- * kernel's port for port 0). -2 when --metrics is off; the descriptor;
- * or -1 with err set to one line.
+ * kernel's port for port 0), or take the one an upgrade handed over. -2
+ * when --metrics is off; the descriptor; or -1 with err set to one line.
  */
 int
 metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
@@ -156,6 +202,8 @@ metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 
 	if (cfg->metrics[0] == '\0')
 		return (-2);
+	if ((fd = upgrade_metrics_fd()) != -1)
+		return (metrics_adopt(fd, err, errsize));
 	if (net_parse_hostport(cfg->metrics, &ss, &sslen) == -1) {
 		snprintf(err, errsize, "--metrics: '%s' is not a numeric "
 		    "ADDR:PORT", cfg->metrics);
@@ -249,7 +297,7 @@ metrics_pollfds(struct pollfd *fds, int max)
 	struct metrics_conn	*c;
 	int			 i, n = 0;
 
-	if (metrics_lfd == -1)
+	if (metrics_lfd == -1 || metrics_held)
 		return (0);
 	for (i = 0; i < METRICS_CONNS && n < max; i++) {
 		c = &metrics_conns[i];

@@ -484,8 +484,11 @@ msglog_file_reopen(const struct msglog_kind **kind)
 	return (0);
 }
 
-/* The symbolic name of errno value err, for a log field. */
-static const char *
+/*
+ * The symbolic name of errno value err, for a log field ("errno-N" in
+ * buf, of size bytes, for one not listed).
+ */
+const char *
 msglog_errno_name(int err, char *buf, size_t size)
 {
 	static const struct {
@@ -499,6 +502,7 @@ msglog_errno_name(int err, char *buf, size_t size)
 		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EIO, "EIO" },
 		{ ENOMEM, "ENOMEM" }, { EINTR, "EINTR" }, { ETXTBSY, "ETXTBSY" },
 		{ ECONNREFUSED, "ECONNREFUSED" }, { ENOTSOCK, "ENOTSOCK" },
+		{ ENOEXEC, "ENOEXEC" }, { EAGAIN, "EAGAIN" },
 	};
 	size_t	i;
 

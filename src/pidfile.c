@@ -29,6 +29,14 @@
  * start-stop-daemon reads an empty file as "unknown" (4), while leaving
  * our pid in it would make a reused pid look running, or be signalled by
  * the next --stop. Only a missing file reads as "not running" (3).
+ *
+ * An upgrade (upgrade.c) hands the file over without it ever being
+ * missing or empty: the new master gets the old one's descriptor (as
+ * --user it may not open the file), writes its pid through it once it
+ * serves, while the old master still holds the lock; the old master then
+ * closes its descriptor, which drops its lock, and the new one locks.
+ * Until then the new master does not own the file: if it fails, it
+ * leaves it alone (the old master still runs, and is named there).
  */
 #include "config.h"
 
@@ -51,6 +59,7 @@
 static int		 pidfile_fd = -1;
 static const char	*pidfile_path;
 static uid_t		 pidfile_owner;	/* the file's, for pidfile_check */
+static int		 pidfile_unlocked; /* adopted, the old master's lock */
 
 /*
  * Try to lock fd (type F_WRLCK, or F_RDLCK on a read-only descriptor): 0
@@ -266,6 +275,9 @@ pidfile_write(void)
 		fatal(ACKD_EXIT_CANTCREAT, "cannot write pid file %s",
 		    pidfile_path);
 	}
+	/* over an old master's longer pid (an upgrade): cut what is left */
+	if (ftruncate(pidfile_fd, len) == -1)
+		log_warn("cannot truncate pid file %s", pidfile_path);
 }
 
 /*
@@ -316,7 +328,7 @@ pidfile_remove(void)
 {
 	if (pidfile_fd == -1)
 		return;
-	if (pidfile_same(pidfile_fd, pidfile_path) == 1 &&
+	if (!pidfile_unlocked && pidfile_same(pidfile_fd, pidfile_path) == 1 &&
 	    unlink(pidfile_path) == -1) {
 		log_warn("cannot remove pid file %s, emptying it instead",
 		    pidfile_path);
@@ -325,4 +337,64 @@ pidfile_remove(void)
 	}
 	close(pidfile_fd);
 	pidfile_fd = -1;
+}
+
+/*
+ * The pid file's descriptor, to hand to a new master (upgrade.c), or -1.
+ * It gets the descriptor, not the path: running as --user it may not be
+ * allowed to open the file, and a lock on the file could not be shared.
+ */
+int
+pidfile_fdesc(void)
+{
+	return (pidfile_fd);
+}
+
+/*
+ * In a new master started by an upgrade: the file at path, open as fd,
+ * is ours to write when ready, but still locked by the old master until
+ * it hands it over (pidfile_release there, pidfile_relock here).
+ */
+void
+pidfile_adopt(const char *path, int fd)
+{
+	struct stat	st;
+
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal(ACKD_EXIT_OSERR, "pid file %s", path);
+	pidfile_fd = fd;
+	pidfile_path = path;
+	pidfile_owner = fstat(fd, &st) == 0 ? st.st_uid : geteuid();
+	pidfile_unlocked = 1;
+}
+
+/*
+ * In the old master, once the new one serves and has written its pid:
+ * let go of the file without removing or emptying it (closing our
+ * descriptor drops our lock), so the new master can lock it.
+ */
+void
+pidfile_release(void)
+{
+	if (pidfile_fd == -1)
+		return;
+	close(pidfile_fd);
+	pidfile_fd = -1;
+}
+
+/* In a new master, once the old one let go: take the lock. 0, or -1. */
+int
+pidfile_relock(void)
+{
+	pid_t	holder;
+
+	if (pidfile_fd == -1 || !pidfile_unlocked)
+		return (0);
+	if (pidfile_lock(pidfile_fd, F_WRLCK, &holder) == -1) {
+		log_warn("cannot lock pid file %s (held by pid %ld)",
+		    pidfile_path, (long)holder);
+		return (-1);
+	}
+	pidfile_unlocked = 0;
+	return (0);
 }

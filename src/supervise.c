@@ -118,7 +118,7 @@ supervise_recycle(struct master *m, int i)
 }
 
 /*
- * ACKD_NEWS_SIG: some worker changed its slot. Note who serves, and act
+ * News on a worker's channel (control.c): some worker changed its slot. Note who serves, and act
  * on readiness, reloads and recycling requests.
  */
 void

@@ -54,7 +54,9 @@ static int			systemd_fd = -1;
 static struct sockaddr_un	systemd_addr;
 static socklen_t		systemd_addrlen;
 static long long		systemd_wd_ms;
+static long long		systemd_wd_usec;	/* as given, to pass on */
 static int			systemd_warned;
+static char			systemd_path[sizeof(systemd_addr.sun_path)];
 
 /* Parse a whole non-negative decimal number; -1 if s is not one. */
 static long long
@@ -130,14 +132,55 @@ systemd_init(void)
 	const char	*path = getenv("NOTIFY_SOCKET");
 	long long	 usec;
 
-	if (path != NULL && path[0] != '\0')
-		systemd_open(path);
+	if (path != NULL && path[0] != '\0' && systemd_open(path) == 0)
+		snprintf(systemd_path, sizeof(systemd_path), "%s", path);
 	usec = systemd_number(getenv("WATCHDOG_USEC"));
-	if (usec > 0 && systemd_for_us("WATCHDOG_PID"))
+	if (usec > 0 && systemd_for_us("WATCHDOG_PID")) {
 		systemd_wd_ms = usec / 1000 > 0 ? usec / 1000 : 1;
+		systemd_wd_usec = usec;
+	}
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
+}
+
+/*
+ * In the process about to exec a new master (upgrade.c): give it the
+ * variables we took, so that it notifies the manager as we did; it will
+ * be the main pid, so the watchdog is for it (WATCHDOG_PID: this pid,
+ * which exec keeps).
+ */
+void
+systemd_pass_on(void)
+{
+	char	num[32];
+
+	if (systemd_fd == -1)
+		return;
+	setenv("NOTIFY_SOCKET", systemd_path, 1);
+	if (systemd_wd_usec > 0) {
+		snprintf(num, sizeof(num), "%lld", systemd_wd_usec);
+		setenv("WATCHDOG_USEC", num, 1);
+		snprintf(num, sizeof(num), "%ld", (long)getpid());
+		setenv("WATCHDOG_PID", num, 1);
+	}
+}
+
+/*
+ * A new master serves (upgrade.c): name it the main pid, READY=1 ending
+ * our RELOADING=1, and stop notifying, since our STOPPING=1 would now
+ * stop the service. The main pid says it: with NotifyAccess=main, what
+ * the new master sends is heard only once it is the main pid.
+ */
+void
+systemd_hand_over(pid_t pid)
+{
+	systemd_notify("MAINPID=%ld\nREADY=1\nSTATUS=upgraded: new master "
+	    "%ld", (long)pid, (long)pid);
+	if (systemd_fd != -1) {
+		close(systemd_fd);
+		systemd_fd = -1;
+	}
 }
 
 /* Does a service manager listen for our notifications? */

@@ -121,11 +121,12 @@ worker_orphaned_lately(struct worker *w, time_t *last)
 	return (worker_orphaned(w));
 }
 
-/* Tell the master to look at our slot of the scoreboard. */
+/* Tell the master to look at our slot of the scoreboard (control.c). */
 static void
 worker_tell_master(struct worker *w)
 {
-	kill(w->master, ACKD_NEWS_SIG);
+	(void)w;
+	control_tell();
 }
 
 /*

@@ -434,14 +434,19 @@ def check_huge(t, port):
 
 
 def sockets_of(pid):
-    """How many sockets process pid has open (cheap: /proc/PID/fd)."""
+    """How many network sockets process pid has open (cheap: /proc/PID/fd),
+    not counting unix ones: the master's channel to each worker is a
+    socketpair, and scrapers come over TCP."""
+    with open("/proc/net/unix") as f:
+        unix = {"socket:[%s]" % line.split()[6] for line in
+                f.readlines()[1:] if len(line.split()) >= 7}
     n = 0
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
-            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith(
-                "socket:")
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
         except OSError:
-            pass
+            continue
+        n += link.startswith("socket:") and link not in unix
     return n
 
 
