@@ -503,9 +503,9 @@ def systemd_upgrade(t, tmp):
 
 
 def main(t, tmp):
-    if not os.access(chaos.bench_path(), os.X_OK):
+    if not os.access(h.bench_path(), os.X_OK):
         raise h.Skip("no executable ackd-bench at %s (set ACKD_BENCH)" %
-                     chaos.bench_path())
+                     h.bench_path())
     for scenario in (ten_upgrades, failed_upgrade, hung_upgrade, draining,
                      daemon_upgrade, systemd_upgrade):
         t0 = time.monotonic()
