@@ -6,7 +6,7 @@
  * FUZZ_CONFIG_WORDS of them). Checked: the result is one of the enum's
  * values; an error is one line of printable ASCII in one of the forms
  * config.c writes; a config to run has every field within the limits of
- * ackd.h and the README; and parsing the same words again gives the same
+ * ackd.h and ackd(8); and parsing the same words again gives the same
  * answer (config_parse resets getopt itself).
  */
 #include "config.h"
@@ -32,7 +32,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 	}								\
 } while (0)
 
-/* The long flags, from the README's table (not from config.c). */
+/* The long flags, from ackd(8), OPTIONS (not from config.c). */
 static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "workers", "threads", "queue", "max-message", "max-memory",
     "read-timeout", "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
@@ -45,7 +45,7 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))
 
-/* Is err "--FLAG: ..." for a flag of the README's table? */
+/* Is err "--FLAG: ..." for a flag ackd(8) lists? */
 static int
 fuzz_config_names_flag(const char *err)
 {

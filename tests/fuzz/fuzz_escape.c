@@ -12,7 +12,7 @@
  * byte past them), a line too big for its buffer gives 0, logfmt agrees
  * with our own UTF-8 check, and decoding the message field gives back
  * the input: text escapes, JSON "msg" (valid UTF-8) or "msg_b64" (any
- * other input). The decoders below are written from the README and
+ * other input). The decoders below are written from ackd(8), Escaping, and
  * RFCs 8259, 3629 and 4648, not from logfmt.c.
  */
 #include "config.h"
@@ -77,7 +77,7 @@ fuzz_escape_hexval(char c)
 	return (-1);
 }
 
-/* Must byte c be written as \xNN in the text format, by the README? */
+/* Must byte c be written as \xNN in the text format, by ackd(8)? */
 static int
 fuzz_escape_needs_hex(unsigned c)
 {
@@ -85,7 +85,7 @@ fuzz_escape_needs_hex(unsigned c)
 	    c != '\t');
 }
 
-/* Must code point cp be written \uNNNN in JSON, by the README? */
+/* Must code point cp be written \uNNNN in JSON, by ackd(8)? */
 static int
 fuzz_escape_json_hex(unsigned long cp)
 {
@@ -178,8 +178,8 @@ fuzz_escape_hex4(const char *s)
 
 /*
  * Decode one JSON escape at s (len bytes left, s[0] is '\'): its code
- * point in *cp and its length, or 0 with *why set. Only the forms the
- * README lists: \\ \" \n \r \t, and \uNNNN (lowercase) for the code
+ * point in *cp and its length, or 0 with *why set. Only the forms
+ * ackd(8) lists: \\ \" \n \r \t, and \uNNNN (lowercase) for the code
  * points that must be escaped, or U+FFFD.
  */
 static size_t
@@ -216,7 +216,7 @@ fuzz_escape_json_esc(const char *s, size_t len, unsigned long *cp,
  * Decode the inside of a JSON string, as logfmt writes it, into UTF-8
  * bytes in out (room for len bytes: no escape decodes longer than it
  * is). Strict: a raw control character, U+2028/U+2029, invalid UTF-8, a
- * bare '"' or an escape the README does not list is an error. Returns
+ * bare '"' or an escape ackd(8) does not list is an error. Returns
  * the decoded length, or -1 with *why set.
  */
 static long
@@ -282,7 +282,7 @@ fuzz_escape_decode_b64(const char *s, size_t len, unsigned char *out,
 
 /*
  * Decode a text-format escaped message into out, which has room for len
- * bytes. Strict: an escape the README does not list, uppercase hex, a hex
+ * bytes. Strict: an escape ackd(8) does not list, uppercase hex, a hex
  * escape for a byte that has a shorter form, or a bare '"' or '\' is an
  * error. Returns the decoded length, or -1 with *why set.
  */

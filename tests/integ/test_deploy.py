@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """
-test_deploy.py: the deployment the README and ackd(8) show, end to end.
+test_deploy.py: the deployment doc/deploy-haproxy.md and ackd(8) show, end to end.
 
 Two ackd instances (--log-tag eu1 and eu2) behind a real haproxy that
 balances between them round-robin, one backend server with send-proxy

@@ -8,8 +8,8 @@ name (and nogroup for its group, adm for adm), each setup is taken from
 the file that documents it, with its paths moved into the temporary
 directory, and rotated under a light load:
 
-(a) The README's daemon recipe (Operations, "Daemon mode."): its lines,
-    run as written, over a log directory a root shell made (root's,
+(a) The daemon recipe of doc/operations.md ("Without systemd or the
+    init script: ackd --daemon"): its lines, run as written, over a log directory a root shell made (root's,
     0755, as in the finding); then mv and SIGHUP to the pid file's pid.
 (b) The installed logrotate file: the directories as tmpfiles.d/ackd.conf
     makes them, ackd --daemon --user --pid-file in the run directory, and
@@ -84,11 +84,12 @@ def moved(text, paths):
     return text
 
 
-def readme_recipe():
-    """The indented block after "Daemon mode." in the README: its
-    command lines, comments dropped."""
-    text = source("README")
-    rest = text[text.index("\nDaemon mode."):]
+def recipe():
+    """The first indented block of doc/operations.md's section on
+    ackd --daemon: its command lines, comments dropped."""
+    text = source("doc/operations.md")
+    rest = text[text.index("\n## Without systemd or the init script: "
+                           "ackd --daemon\n"):]
     block = re.search(r"\n\n((?:    \S.*\n)+)", rest).group(1)
     return [ln.strip() for ln in block.splitlines()]
 
@@ -167,16 +168,16 @@ def start_line_port(d):
     return d.port
 
 
-def readme(t, tmp, who):
-    """(a) The README's recipe, then mv and SIGHUP."""
-    label = "README recipe"
+def documented(t, tmp, who):
+    """(a) doc/operations.md's recipe, then mv and SIGHUP."""
+    label = "operations recipe"
     logdir, rundir = os.path.join(tmp, "a-log"), os.path.join(tmp, "a-run")
     root_dir(logdir)
     root_dir(rundir)
     paths = {"/var/log/ackd": logdir, "/run/ackd": rundir}
-    lines = readme_recipe()
+    lines = recipe()
     daemon = [ln for ln in lines if ln.startswith("ackd ")]
-    if not t.ok("%s: the README shows one ackd command" % label,
+    if not t.ok("%s: the recipe shows one ackd command" % label,
                 len(daemon) == 1, h.short(lines)):
         return
     for ln in lines[:lines.index(daemon[0])]:
@@ -442,7 +443,7 @@ def main(t, tmp):
     # (valgrind's, sanitizers') of processes that dropped to it are
     # written in tmp
     os.chmod(tmp, 0o1777)
-    readme(t, tmp, who)
+    documented(t, tmp, who)
     logrotate(t, tmp, who)
     systemd(t, tmp, who)
     init_script(t, tmp, who)
