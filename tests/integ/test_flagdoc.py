@@ -12,6 +12,8 @@ hand, so this holds them to --help, for ackd and ackd-bench alike:
   long one;
 - every flag the README names is one of ackd's or ackd-bench's (the
   README shows only the common ones), with its own short form;
+- the unit test's and the fuzzer's own lists of ackd's flags
+  (check_config.c, fuzz_config.c) hold the same set;
 - no --help line is 80 columns or more.
 
 A flag added to a table but left out of a page, or a page that keeps a
@@ -29,6 +31,9 @@ import harness as h  # noqa: E402
 ACKD_PAGE = os.path.join(h.SRCDIR, "doc", "ackd.8")
 BENCH_PAGE = os.path.join(h.SRCDIR, "doc", "ackd-bench.1")
 README = os.path.join(h.SRCDIR, "README")
+# the tests' own lists of ackd's flags, kept apart from config.c on purpose
+CHECK_CONFIG = os.path.join(h.SRCDIR, "tests", "unit", "check_config.c")
+FUZZ_CONFIG = os.path.join(h.SRCDIR, "tests", "fuzz", "fuzz_config.c")
 
 # options the README shows for other programs, not ackd's: the tool that
 # takes them; and "--flag", the README's word for any flag
@@ -118,12 +123,39 @@ def check_readme(t, ackd, bench):
          not wrong, h.short(wrong))
 
 
+def c_array(path, name):
+    """The initializer of the C array name in path, as text."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"\b%s\[\]\s*=\s*\{(.*?)\};" % re.escape(name), text,
+                  re.S)
+    return m.group(1) if m else ""
+
+
+def check_test_lists(t, ackd):
+    """The tests' own lists of ackd's flags are the flags of --help."""
+    rows = re.findall(r'\{\s*"([a-z0-9-]+)",\s*(\'.\'|0)',
+                      c_array(CHECK_CONFIG, "check_config_flags"))
+    unit = {"--" + n: ("-" + c[1] if c != "0" else None) for n, c in rows}
+    t.ok("check_config.c: check_config_flags lists every flag of ackd "
+         "--help with its short form, and no other", unit == ackd,
+         diff(ackd, unit, "--help", "check_config_flags") +
+         "; short forms differ: %s" % sorted(
+             f for f in unit if f in ackd and unit[f] != ackd[f]))
+    fuzz = {"--" + n for n in re.findall(
+        r'"([a-z0-9-]+)"', c_array(FUZZ_CONFIG, "fuzz_config_flags"))}
+    t.ok("fuzz_config.c: fuzz_config_flags lists every flag of ackd "
+         "--help, and no other", fuzz == set(ackd),
+         diff(ackd, fuzz, "--help", "fuzz_config_flags"))
+
+
 def main(t, tmp):
     ackd = h.help_flags(help_text(t, "ackd", [h.ackd_path()]))
     bench = h.help_flags(help_text(t, "ackd-bench", [h.bench_path()]))
     check_page(t, "ackd", ackd, ACKD_PAGE)
     check_page(t, "ackd-bench", bench, BENCH_PAGE)
     check_readme(t, ackd, bench)
+    check_test_lists(t, ackd)
 
 
 if __name__ == "__main__":
