@@ -4,8 +4,8 @@
  *
  * bench_flags_parse never prints and never exits: it fills in the config
  * or returns one line naming the flag and what is allowed. The table below
- * is the single list of flags; getopt's tables, the range checks and the
- * error messages are derived from it.
+ * is the single list of flags; getopt's tables, the range checks, the
+ * error messages and --help (laid out by optdoc.c) are derived from it.
  */
 #include "config.h"
 

@@ -4,7 +4,8 @@
  * config_parse never prints and never exits: it fills a struct or returns
  * one line saying what was wrong, so every flag and every error can be
  * unit-tested. The table below is the single list of flags; getopt's
- * tables and the error messages are derived from it.
+ * tables, the error messages and --help (config_usage, laid out by
+ * optdoc.c) are derived from it.
  */
 #include "config.h"
 

@@ -6,14 +6,15 @@
  * default, and turns a flag into a struct optdoc. This file only lays
  * that out, so the two programs' --help look alike:
  *
- *   -p, --port N               TCP port of every listener; 0 picks a free
- *                              one, 0-65535 [9999]
+ *   -p, --port N               TCP port of every listener; 0 picks a free one,
+ *                              0-65535 [9999]
  *
  * The flag's names start at column 2, the text at the column the caller
  * gives (or two spaces after names longer than that), words wrap at
  * OPTDOC_WIDTH columns and go on at the text's column. Invariant: no line
- * is longer than OPTDOC_WIDTH unless one word is. optdoc_format is pure
- * (no I/O, no allocation) so unit tests reach every layout.
+ * is longer than OPTDOC_WIDTH unless one word is. An entry's text is cut
+ * at 1023 bytes, far above the longest. optdoc_format is pure (no I/O, no
+ * allocation) so unit tests reach every layout.
  */
 #include "config.h"
 
@@ -26,8 +27,11 @@
 static void
 optdoc_text(const struct optdoc *d, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s%s%s%s%s%s", d->help != NULL ? d->help : "",
-	    d->range != NULL ? ", " : "", d->range != NULL ? d->range : "",
+	const char	*help = d->help != NULL ? d->help : "";
+
+	snprintf(buf, size, "%s%s%s%s%s%s", help,
+	    d->range != NULL && help[0] != '\0' ? ", " : "",
+	    d->range != NULL ? d->range : "",
 	    d->dflt != NULL ? " [" : "", d->dflt != NULL ? d->dflt : "",
 	    d->dflt != NULL ? "]" : "");
 }
