@@ -78,10 +78,12 @@ START_TEST(check_optdoc_wraps)
 	char		buf[512];
 
 	optdoc_format(&d, COLUMN, buf, sizeof(buf));
-	ck_assert_str_eq(buf,
-"  -w, --workers N            one two three four five six seven eight nine ten\n"
-"                             eleven twelve thirteen fourteen fifteen sixteen\n"
-"                             seventeen, 1-256 [online CPUs: 2]\n");
+	ck_assert_str_eq(buf, "  -w, --workers N            "
+	    "one two three four five six seven eight nine ten\n"
+	    "                             "
+	    "eleven twelve thirteen fourteen fifteen sixteen\n"
+	    "                             "
+	    "seventeen, 1-256 [online CPUs: 2]\n");
 	ck_assert(check_optdoc_narrow(buf));
 }
 END_TEST
@@ -97,9 +99,9 @@ START_TEST(check_optdoc_wrap_edge)
 	ck_assert_uint_eq(strlen(buf), OPTDOC_WIDTH + 1);
 	d.help = "one two three four five six seven eight nine tenxyz";
 	optdoc_format(&d, COLUMN, buf, sizeof(buf));
-	ck_assert_str_eq(buf,
-"  -w, --workers N            one two three four five six seven eight nine\n"
-"                             tenxyz\n");
+	ck_assert_str_eq(buf, "  -w, --workers N            "
+	    "one two three four five six seven eight nine\n"
+	    "                             tenxyz\n");
 }
 END_TEST
 
