@@ -4,8 +4,8 @@
  *
  * bench_flags_parse never prints and never exits: it fills in the config
  * or returns one line naming the flag and what is allowed. The table below
- * is the single list of flags; getopt's tables, the range checks and the
- * error messages are derived from it.
+ * is the single list of flags; getopt's tables, the range checks, the
+ * error messages and --help (laid out by optdoc.c) are derived from it.
  */
 #include "config.h"
 
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "optdoc.h"
 #include "parse.h"
 
 enum bench_flag_kind {
@@ -32,6 +33,12 @@ enum bench_flag_kind {
 	FLAG_VERSION
 };
 
+/*
+ * One flag: how it is parsed (kind, min, max, field, allowed) and how
+ * --help shows it (arg, help, dflt). Its range in --help and in the error
+ * messages is the same min-max; its default is the field's value after
+ * bench_flags_defaults, unless dflt names it ("" for none).
+ */
 struct bench_flag {
 	const char		*name;
 	int			 letter;	/* short form, or > 255 */
@@ -40,43 +47,60 @@ struct bench_flag {
 	long long		 max;
 	size_t			 offset;
 	const char		*allowed;	/* strings: what is allowed */
+	const char		*arg;		/* the value's name in --help */
+	const char		*help;		/* what it does, for --help */
+	const char		*dflt;		/* the default as --help names it */
 };
 
 #define FIELD(f)	offsetof(struct bench_config, f)
 #define SECONDS_MAX_MS	((long long)BENCH_SECONDS_MAX * 1000)
 
+/* Every flag, in the order --help lists them. */
 static const struct bench_flag bench_flags_table[] = {
 	{ "host", 'H', FLAG_STRING, 0, 0, FIELD(host),
-	    "a host name or a numeric IPv4 or IPv6 address" },
-	{ "port", 'p', FLAG_INT, 1, 65535, FIELD(port), NULL },
+	    "a host name or a numeric IPv4 or IPv6 address", "HOST",
+	    "server name or address", NULL },
+	{ "port", 'p', FLAG_INT, 1, 65535, FIELD(port), NULL, "N",
+	    "server port", NULL },
 	{ "concurrency", 'c', FLAG_INT, 1, BENCH_CONCURRENCY_MAX,
-	    FIELD(concurrency), NULL },
+	    FIELD(concurrency), NULL, "N", "connections in flight", NULL },
 	{ "threads", 't', FLAG_INT, 1, BENCH_THREADS_MAX, FIELD(threads),
-	    NULL },
+	    NULL, "N", "event-loop threads", NULL },
 	{ "duration", 'd', FLAG_MSEC, 1, SECONDS_MAX_MS, FIELD(duration_ms),
-	    NULL },
-	{ "count", 'n', FLAG_LLONG, 1, BENCH_COUNT_MAX, FIELD(count), NULL },
+	    NULL, "SEC", "measure this long", "10 without --count" },
+	{ "count", 'n', FLAG_LLONG, 1, BENCH_COUNT_MAX, FIELD(count), NULL,
+	    "N", "stop after N counted connections", "" },
 	{ "warmup", 'w', FLAG_MSEC, 0, SECONDS_MAX_MS, FIELD(warmup_ms),
-	    NULL },
+	    NULL, "SEC", "run this long first, not counted", NULL },
 	{ "message", 'm', FLAG_TEXT, 0, BENCH_MESSAGE_MAX, FIELD(message),
-	    NULL },
-	{ "size", 's', FLAG_SIZE, 1, BENCH_MESSAGE_MAX, FIELD(size), NULL },
-	{ "unique", 'u', FLAG_BOOL, 0, 0, FIELD(unique), NULL },
+	    NULL, "TEXT", "the message", NULL },
+	{ "size", 's', FLAG_SIZE, 1, BENCH_MESSAGE_MAX, FIELD(size), NULL,
+	    "N", "send N bytes of printable filler instead", "" },
+	{ "unique", 'u', FLAG_BOOL, 0, 0, FIELD(unique), NULL, NULL,
+	    "start each message with \"b<pid>-<thread>-<n> \"", NULL },
 	{ "expect", 'e', FLAG_TEXT, 0, BENCH_EXPECT_MAX, FIELD(expect),
-	    NULL },
+	    NULL, "TEXT", "the reply that counts as ok", NULL },
 	{ "timeout", 'T', FLAG_MSEC, 1, SECONDS_MAX_MS, FIELD(timeout_ms),
+	    NULL, "SEC", "deadline of each connection", NULL },
+	{ "json", 'j', FLAG_BOOL, 0, 0, FIELD(json), NULL, NULL,
+	    "print the report as one JSON object", NULL },
+	{ "record", 'r', FLAG_STRING, 0, 0, FIELD(record), "a file path",
+	    "FILE", "append each acknowledged message (needs --unique)",
 	    NULL },
-	{ "json", 'j', FLAG_BOOL, 0, 0, FIELD(json), NULL },
-	{ "record", 'r', FLAG_STRING, 0, 0, FIELD(record), "a file path" },
 	{ "sources", 256, FLAG_INT, 0, BENCH_SOURCES_MAX, FIELD(sources),
-	    NULL },
-	{ "quiet", 'q', FLAG_BOOL, 0, 0, FIELD(quiet), NULL },
-	{ "help", 'h', FLAG_HELP, 0, 0, 0, NULL },
-	{ "version", 'V', FLAG_VERSION, 0, 0, 0, NULL },
+	    NULL, "N", "for a 127.x.y.z host, bind to 127.0.0.2 to "
+	    "127.0.0.(N+1); 0 binds nothing", NULL },
+	{ "quiet", 'q', FLAG_BOOL, 0, 0, FIELD(quiet), NULL, NULL,
+	    "no progress line, no error samples on stderr", NULL },
+	{ "help", 'h', FLAG_HELP, 0, 0, 0, NULL, NULL,
+	    "print this help and exit", NULL },
+	{ "version", 'V', FLAG_VERSION, 0, 0, 0, NULL, NULL,
+	    "print the version and exit", NULL },
 };
 
 #define BENCH_NFLAGS \
 	(sizeof(bench_flags_table) / sizeof(bench_flags_table[0]))
+#define BENCH_DOC_COLUMN	25	/* where --help's text starts */
 
 /* Set every field to its default. */
 void
@@ -338,42 +362,85 @@ bench_flags_parse(struct bench_config *cfg, int argc, char **argv, char *err,
 	return (bench_flags_check(cfg, err, errsize));
 }
 
-/* Print --help: every flag with its range and default. */
+/*
+ * f's default for --help, from the defaults in d: the field's value,
+ * unless f->dflt names it ("" for none).
+ */
+static const char *
+bench_flags_doc_default(const struct bench_flag *f,
+    const struct bench_config *d, char *buf, size_t size)
+{
+	const char	*field = (const char *)d + f->offset;
+
+	if (f->dflt != NULL)
+		return (f->dflt[0] != '\0' ? f->dflt : NULL);
+	switch (f->kind) {
+	case FLAG_INT:
+		snprintf(buf, size, "%d", *(const int *)(const void *)field);
+		return (buf);
+	case FLAG_MSEC:
+		snprintf(buf, size, "%lld", *(const long long *)(const void *)
+		    field / 1000);
+		return (buf);
+	case FLAG_TEXT:
+		return (((const struct bench_text *)(const void *)field)->s);
+	case FLAG_STRING:
+		return (*(const char *const *)(const void *)field);
+	default:
+		return (NULL);
+	}
+}
+
+/* f's range for --help, as the error messages give it, with its unit. */
+static const char *
+bench_flags_doc_range(const struct bench_flag *f, char *buf, size_t size)
+{
+	switch (f->kind) {
+	case FLAG_INT:
+	case FLAG_LLONG:
+	case FLAG_SIZE:
+	case FLAG_TEXT:
+		bench_flags_range(f, buf, size);
+		return (buf);
+	case FLAG_MSEC:
+		bench_flags_range(f, buf, size);
+		snprintf(buf + strlen(buf), size - strlen(buf), " s");
+		return (buf);
+	default:
+		return (NULL);
+	}
+}
+
+/* Print --help: every flag of the table with its range and default. */
 void
 bench_flags_usage(FILE *fp)
 {
-	fprintf(fp,
-"usage: ackd-bench [options]\n"
-"Keep connections to ackd in flight, each sending one message and reading\n"
-"the reply until the server closes; report the rate and the latency.\n"
-"\n"
-"  -H, --host HOST        server name or address [127.0.0.1]\n"
-"  -p, --port N           server port, 1-65535 [9999]\n"
-"  -c, --concurrency N    connections in flight, 1-%d [64]\n"
-"  -t, --threads N        event-loop threads, 1-%d [1]\n"
-"  -d, --duration SEC     measure this long, 0.001-%d s [10 without --count]\n"
-"  -n, --count N          stop after N counted connections, 1-%lld\n"
-"  -w, --warmup SEC       run this long first, not counted, 0-%d s [0]\n"
-"  -m, --message TEXT     the message, 0-%d bytes [hello]\n"
-"  -s, --size N           send N bytes of printable filler instead, 1-%d\n"
-"  -u, --unique           start each message with \"b<pid>-<thread>-<n> \"\n"
-"  -e, --expect TEXT      the reply that counts as ok, 0-%d bytes [ACK!]\n"
-"  -T, --timeout SEC      deadline of each connection, 0.001-%d s [10]\n"
-"  -j, --json             print the report as one JSON object\n"
-"  -r, --record FILE      append each acknowledged message (needs --unique)\n"
-"      --sources N        for a 127.x.y.z host, bind to 127.0.0.2 to\n"
-"                         127.0.0.(N+1), 0-%d; 0 binds nothing [16]\n"
-"  -q, --quiet            no progress line, no error samples on stderr\n"
-"  -h, --help             print this help and exit\n"
-"  -V, --version          print the version and exit\n"
-"\n"
+	struct bench_config	 d;
+	struct optdoc		 doc;
+	char			 range[64], dflt[64];
+	size_t			 i;
+
+	bench_flags_defaults(&d);
+	fputs("usage: ackd-bench [options]\n"
+	    "Keep connections to ackd in flight, each sending one message "
+	    "and reading\nthe reply until the server closes; report the rate "
+	    "and the latency.\n\n", fp);
+	for (i = 0; i < BENCH_NFLAGS; i++) {
+		const struct bench_flag	*f = &bench_flags_table[i];
+
+		memset(&doc, 0, sizeof(doc));
+		doc.letter = f->letter;
+		doc.name = f->name;
+		doc.arg = f->arg;
+		doc.help = f->help;
+		doc.range = bench_flags_doc_range(f, range, sizeof(range));
+		doc.dflt = bench_flags_doc_default(f, &d, dflt, sizeof(dflt));
+		optdoc_print(fp, &doc, BENCH_DOC_COLUMN);
+	}
+	fputs("\n"
 "Exit: 0 every counted connection ok, 1 a wrong reply, an error or nothing\n"
 "counted, 64 bad flag, 71 system resources, 73 cannot open the record file.\n"
-"See ackd-bench(1).\n",
-	    BENCH_CONCURRENCY_MAX, BENCH_THREADS_MAX, BENCH_SECONDS_MAX,
-	    BENCH_COUNT_MAX, BENCH_SECONDS_MAX, BENCH_MESSAGE_MAX,
-	    BENCH_MESSAGE_MAX, BENCH_EXPECT_MAX, BENCH_SECONDS_MAX,
-	    BENCH_SOURCES_MAX);
+"See ackd-bench(1).\n", fp);
 }
 
 /* Print --version. */

@@ -4,7 +4,8 @@
  * config_parse never prints and never exits: it fills a struct or returns
  * one line saying what was wrong, so every flag and every error can be
  * unit-tested. The table below is the single list of flags; getopt's
- * tables and the error messages are derived from it.
+ * tables, the error messages and --help (config_usage, laid out by
+ * optdoc.c) are derived from it.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "optdoc.h"
 #include "parse.h"
 
 enum config_kind {
@@ -40,6 +42,13 @@ enum config_kind {
 	KIND_VERSION
 };
 
+/*
+ * One flag: how it is parsed (kind, min, max, field) and how --help shows
+ * it (arg, help, dflt). Its range in --help and in the error messages is
+ * the same min-max; its default is the field's value after
+ * config_defaults, unless dflt names it (a default set later, or off),
+ * and a default config_defaults computes is then shown after the name.
+ */
 struct config_flag {
 	const char		*name;
 	int			 letter;	/* short form, or a value > 255 */
@@ -47,61 +56,130 @@ struct config_flag {
 	long long		 min;
 	long long		 max;
 	size_t			 offset;
+	const char		*arg;		/* the value's name in --help */
+	const char		*help;		/* what it does, for --help */
+	const char		*dflt;		/* the default as --help names it */
 };
 
 #define FIELD(f)	offsetof(struct ackd_config, f)
+#define CONFIG_STR(x)	CONFIG_STR2(x)
+#define CONFIG_STR2(x)	#x
 
+/* --help says these in words: kept equal to the limits they name */
+#define CONFIG_SLACK_S		20
+#define CONFIG_MEMORY_MIB	256
+_Static_assert(CONFIG_SLACK_S * 1000 == ACKD_WORKER_TIMEOUT_SLACK_MS,
+    "--help's worker-timeout default is not ACKD_WORKER_TIMEOUT_SLACK_MS");
+_Static_assert((size_t)CONFIG_MEMORY_MIB << 20 == ACKD_MEMORY_DEFAULT_MAX,
+    "--help's max-memory default is not ACKD_MEMORY_DEFAULT_MAX");
+
+/* Every flag, in the order --help lists them. */
 static const struct config_flag config_flags[] = {
-	{ "bind", 'b', KIND_ADDR, 0, 0, FIELD(bind) },
-	{ "port", 'p', KIND_INT, 0, 65535, FIELD(port) },
-	{ "backlog", 256, KIND_INT, 1, ACKD_BACKLOG_MAX, FIELD(backlog) },
-	{ "workers", 'w', KIND_INT, 1, ACKD_WORKERS_MAX, FIELD(workers) },
-	{ "threads", 't', KIND_INT, 1, ACKD_THREADS_MAX, FIELD(threads) },
-	{ "queue", 'q', KIND_INT, 1, ACKD_QUEUE_MAX, FIELD(queue) },
+	{ "bind", 'b', KIND_ADDR, 0, 0, FIELD(bind), "ADDR",
+	    "address or host name to listen on; repeat for more, up to "
+	    CONFIG_STR(ACKD_LISTEN_MAX) " addresses in all", NULL },
+	{ "ipv6-only", 280, KIND_SWITCH, 0, 0, FIELD(ipv6_only), NULL,
+	    "IPv6 listeners take no IPv4 (:: is dual-stack)", NULL },
+	{ "reuseport", 281, KIND_SWITCH, 0, 0, FIELD(reuseport), NULL,
+	    "a socket per worker (SO_REUSEPORT); the kernel spreads "
+	    "connections", "one shared socket" },
+	{ "port", 'p', KIND_INT, 0, 65535, FIELD(port), "N",
+	    "TCP port of every listener; 0 picks a free one", NULL },
+	{ "backlog", 256, KIND_INT, 1, ACKD_BACKLOG_MAX, FIELD(backlog), "N",
+	    "listen backlog", NULL },
+	{ "workers", 'w', KIND_INT, 1, ACKD_WORKERS_MAX, FIELD(workers), "N",
+	    "worker processes", "online CPUs" },
+	{ "threads", 't', KIND_INT, 1, ACKD_THREADS_MAX, FIELD(threads), "N",
+	    "handler threads per worker", NULL },
+	{ "queue", 'q', KIND_INT, 1, ACKD_QUEUE_MAX, FIELD(queue), "N",
+	    "accepted connections queued per worker", NULL },
 	{ "max-message", 'm', KIND_SIZE, 1, ACKD_MESSAGE_MAX,
-	    FIELD(max_message) },
-	{ "max-memory", 320, KIND_SIZE, 1, ACKD_MEMORY_MAX, FIELD(max_memory) },
+	    FIELD(max_message), "N", "bytes read per message", NULL },
+	{ "max-memory", 320, KIND_SIZE, 1, ACKD_MEMORY_MAX, FIELD(max_memory),
+	    "N", "bytes per worker for messages over "
+	    CONFIG_STR(BIGBUF_SMALL) " bytes and their lines",
+	    "one message per thread, up to " CONFIG_STR(CONFIG_MEMORY_MIB)
+	    " MiB; at least one message" },
 	{ "read-timeout", 'r', KIND_MSEC, 1, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(read_timeout_ms) },
+	    FIELD(read_timeout_ms), "SEC", "wait for the message", NULL },
+	{ "framing", 310, KIND_FRAMING, 0, 0, FIELD(framing), "MODE",
+	    "where a message ends: read (one read), line (a newline), eof "
+	    "(the client's half-close)", "read" },
 	{ "shutdown-timeout", 257, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(shutdown_timeout_ms) },
+	    FIELD(shutdown_timeout_ms), "SEC", "graceful shutdown limit",
+	    NULL },
 	{ "defer-accept", 258, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(defer_accept_ms) },
-	{ "ack", 'a', KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack) },
-	{ "log-file", 'l', KIND_LOGPATH, 0, 0, FIELD(log_file) },
-	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format) },
-	{ "sync", 259, KIND_SWITCH, 0, 0, FIELD(sync) },
-	{ "max-connections-per-ip", 260, KIND_INT, 0, ACKD_PER_IP_MAX,
-	    FIELD(max_per_ip) },
-	{ "daemon", 'd', KIND_SWITCH, 0, 0, FIELD(daemon) },
-	{ "pid-file", 'P', KIND_PATH, 0, 0, FIELD(pid_file) },
-	{ "user", 'u', KIND_NAME, 0, 0, FIELD(user) },
-	{ "group", 'g', KIND_NAME, 0, 0, FIELD(group) },
-	{ "worker-timeout", 261, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(worker_timeout_ms) },
-	{ "max-connections-per-worker", 262, KIND_INT, 0, ACKD_PER_WORKER_MAX,
-	    FIELD(max_per_worker) },
-	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(stats_interval_ms) },
-	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics) },
-	{ "check", 265, KIND_SWITCH, 0, 0, FIELD(check) },
-	/* 300 and up: apart from the values other flags take meanwhile */
-	{ "proxy-protocol", 300, KIND_SWITCH, 0, 0, FIELD(proxy_protocol) },
-	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from) },
-	{ "ipv6-only", 280, KIND_SWITCH, 0, 0, FIELD(ipv6_only) },
-	{ "reuseport", 281, KIND_SWITCH, 0, 0, FIELD(reuseport) },
-	{ "framing", 310, KIND_FRAMING, 0, 0, FIELD(framing) },
-	{ "syslog", 311, KIND_FACILITY, 0, 0, FIELD(syslog_facility) },
-	{ "log-tag", 312, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag) },
+	    FIELD(defer_accept_ms), "SEC", "kernel holds a connection until "
+	    "data, up to SEC; 0 is off (Linux)", "read-timeout" },
+	{ "ack", 'a', KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack), "TEXT",
+	    "reply once the message is logged", NULL },
+	{ "log-file", 'l', KIND_LOGPATH, 0, 0, FIELD(log_file), "PATH",
+	    "append the log to PATH; - is stdout", "stdout" },
+	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format), "FMT",
+	    "text or json", "text" },
+	{ "syslog", 311, KIND_FACILITY, 0, 0, FIELD(syslog_facility),
+	    "FACILITY", "log to syslog (/dev/log), not a file; FACILITY "
+	    "daemon, user, local0-local7", "daemon" },
 	{ "syslog-max", 313, KIND_SIZE, ACKD_SYSLOG_MAX_MIN, ACKD_SYSLOG_MAX_MAX,
-	    FIELD(syslog_max) },
+	    FIELD(syslog_max), "BYTES", "longest datagram the syslog daemon "
+	    "keeps whole (rsyslog's maxMessageSize); a message whose line is "
+	    "longer is not acknowledged", CONFIG_STR(ACKD_SYSLOG_MAX_DEFAULT) },
+	{ "log-tag", 312, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag), "TAG",
+	    "name this instance in every log line (tag=TAG) and as the "
+	    "syslog tag", "none" },
 	{ "event-interval", 330, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(event_interval_ms) },
-	{ "help", 'h', KIND_HELP, 0, 0, 0 },
-	{ "version", 'V', KIND_VERSION, 0, 0, 0 },
+	    FIELD(event_interval_ms), "SEC", "summarise repeated event lines "
+	    "(empty, refused, ...) of one source per SEC: count=N; 0 writes "
+	    "each", NULL },
+	{ "sync", 259, KIND_SWITCH, 0, 0, FIELD(sync), NULL,
+	    "ACK only once the line is on stable storage (fdatasync, shared "
+	    "by concurrent handlers)", NULL },
+	{ "max-connections-per-ip", 260, KIND_INT, 0, ACKD_PER_IP_MAX,
+	    FIELD(max_per_ip), "N", "connections one address may hold at "
+	    "once, all workers together; 0 is no limit", NULL },
+	{ "daemon", 'd', KIND_SWITCH, 0, 0, FIELD(daemon), NULL,
+	    "detach from the terminal; needs --log-file or --syslog", NULL },
+	{ "pid-file", 'P', KIND_PATH, 0, 0, FIELD(pid_file), "PATH",
+	    "write the master's pid there once ready; locked", NULL },
+	{ "user", 'u', KIND_NAME, 0, 0, FIELD(user), "USER",
+	    "after binding, run as USER (and its groups)", NULL },
+	{ "group", 'g', KIND_NAME, 0, 0, FIELD(group), "GROUP",
+	    "after binding, run as GROUP", "USER's group" },
+	{ "worker-timeout", 261, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(worker_timeout_ms), "SEC", "replace a worker that makes no "
+	    "progress for SEC while it has work; 0 is off, else more than "
+	    "read-timeout", "read-timeout + " CONFIG_STR(CONFIG_SLACK_S) },
+	{ "max-connections-per-worker", 262, KIND_INT, 0, ACKD_PER_WORKER_MAX,
+	    FIELD(max_per_worker), "N", "replace a worker, gracefully, after "
+	    "N connections and up to N/10 more, so they do not all go at "
+	    "once; 0 is never", NULL },
+	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(stats_interval_ms), "SEC", "log each worker's counters "
+	    "every SEC; 0 is off", NULL },
+	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics), "ADDR:PORT",
+	    "serve the counters for Prometheus over HTTP at "
+	    "http://ADDR:PORT/metrics", "off" },
+	/* 300 and up: apart from the values other flags take meanwhile */
+	{ "proxy-protocol", 300, KIND_SWITCH, 0, 0, FIELD(proxy_protocol),
+	    NULL, "each connection starts with a PROXY protocol header (v1 "
+	    "or v2); log its client", "off" },
+	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from),
+	    "CIDR[,CIDR...]", "take PROXY headers only from these addresses "
+	    "(IPv4/IPv6 ADDR or ADDR/BITS, up to "
+	    CONFIG_STR(ACKD_PROXY_FROM_MAX) "); others are refused",
+	    "any source" },
+	{ "check", 265, KIND_SWITCH, 0, 0, FIELD(check), NULL,
+	    "check the flags, the addresses, the log, the user and the pid "
+	    "file as a start would; print what would run; exit 0 or the "
+	    "start's status", NULL },
+	{ "help", 'h', KIND_HELP, 0, 0, 0, NULL, "print this help and exit",
+	    NULL },
+	{ "version", 'V', KIND_VERSION, 0, 0, 0, NULL,
+	    "print the version and exit", NULL },
 };
 
 #define CONFIG_NFLAGS	(sizeof(config_flags) / sizeof(config_flags[0]))
+#define CONFIG_DOC_COLUMN	29	/* where --help's text starts */
 
 /* Set every field to its default: the seed script's behaviour. */
 void
@@ -691,99 +769,110 @@ config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
 	return (config_check(cfg, err, errsize));
 }
 
-/* Print --help: every flag with its range and default. */
+/* Write v, in f's unit (seconds for KIND_MSEC), as --help shows it. */
+static void
+config_doc_number(const struct config_flag *f, long long v, char *buf,
+    size_t size)
+{
+	if (f->kind == KIND_MSEC && v % 1000 != 0)
+		snprintf(buf, size, "%lld.%03lld", v / 1000, v % 1000);
+	else if (f->kind == KIND_MSEC)
+		snprintf(buf, size, "%lld", v / 1000);
+	else
+		snprintf(buf, size, "%lld", v);
+}
+
+/*
+ * f's default for --help, from the defaults in d: the field's value; or
+ * f->dflt when the field is not yet set (0 or below), or is no number;
+ * "online CPUs: 2" when both are.
+ */
+static const char *
+config_doc_default(const struct config_flag *f, const struct ackd_config *d,
+    char *buf, size_t size)
+{
+	const char	*field = (const char *)d + f->offset;
+	char		 num[32];
+	long long	 v;
+
+	switch (f->kind) {
+	case KIND_INT:
+	case KIND_MSEC:
+		v = *(const int *)(const void *)field;
+		break;
+	case KIND_SIZE:
+		v = (long long)*(const size_t *)(const void *)field;
+		break;
+	case KIND_ACK:
+		return (d->ack);
+	case KIND_ADDR:
+		return (d->bind[0]);
+	default:
+		return (f->dflt);
+	}
+	if (v <= 0 && f->dflt != NULL)
+		return (f->dflt);
+	config_doc_number(f, v, num, sizeof(num));
+	snprintf(buf, size, "%s%s%s", f->dflt != NULL ? f->dflt : "",
+	    f->dflt != NULL ? ": " : "", num);
+	return (buf);
+}
+
+/* f's range for --help, as the error messages give it, with its unit. */
+static const char *
+config_doc_range(const struct config_flag *f, char *buf, size_t size)
+{
+	switch (f->kind) {
+	case KIND_INT:
+	case KIND_SIZE:
+		config_range(f, buf, size);
+		return (buf);
+	case KIND_MSEC:
+		config_range(f, buf, size);
+		snprintf(buf + strlen(buf), size - strlen(buf), " s");
+		return (buf);
+	case KIND_ACK:
+		snprintf(buf, size, "%lld-%lld bytes", f->min, f->max);
+		return (buf);
+	case KIND_TAG:
+		snprintf(buf, size, "%lld-%lld of A-Za-z0-9._-", f->min, f->max);
+		return (buf);
+	default:
+		return (NULL);
+	}
+}
+
+/* Print --help: every flag of the table with its range and default. */
 void
 config_usage(FILE *fp)
 {
-	struct ackd_config	d;
+	struct ackd_config	 d;
+	struct optdoc		 doc;
+	char			 range[64], dflt[64];
+	size_t			 i;
 
 	config_defaults(&d);
-	fprintf(fp,
-"usage: ackd [options]\n"
-"Receive one message per TCP connection, log it, reply with an ACK, close.\n"
-"\n"
-"  -b, --bind ADDR            address or host name to listen on; repeat for\n"
-"                             more, up to %d addresses in all [%s]\n"
-"      --ipv6-only            IPv6 listeners take no IPv4 (:: is dual-stack)\n"
-"      --reuseport            a socket per worker (SO_REUSEPORT); the kernel\n"
-"                             spreads connections [one shared socket]\n"
-"  -p, --port N               TCP port of every listener, 0-65535; 0 picks a\n"
-"                             free one [%d]\n"
-"      --backlog N            listen backlog, 1-%d [%d]\n"
-"  -w, --workers N            worker processes, 1-%d [online CPUs: %d]\n"
-"  -t, --threads N            handler threads per worker, 1-%d [%d]\n"
-"  -q, --queue N              accepted connections queued per worker, 1-%d [%d]\n"
-"  -m, --max-message N        bytes read per message, 1-%d [%zu]\n"
-"      --max-memory N         bytes per worker for messages over %d bytes\n"
-"                             and their lines, up to %lld [one message per\n"
-"                             thread, up to %zu MiB; at least one message]\n"
-"  -r, --read-timeout SEC     wait for the message, 0.001-%d s [%d]\n"
-"      --framing MODE         where a message ends: read (one read), line\n"
-"                             (a newline), eof (the client's half-close) [read]\n"
-"      --shutdown-timeout SEC graceful shutdown limit, 0-%d s [%d]\n"
-"      --defer-accept SEC     kernel holds a connection until data, up to\n"
-"                             SEC; 0 is off, 0-%d s [read-timeout] (Linux)\n"
-"  -a, --ack TEXT             reply once the message is logged, 1-%d bytes [%s]\n"
-"  -l, --log-file PATH        append the log to PATH; - is stdout [stdout]\n"
-"  -f, --log-format FMT       text or json [text]\n"
-"      --syslog[=FACILITY]    log to syslog (/dev/log), not a file; FACILITY\n"
-"                             daemon, user, local0-local7 [daemon]\n"
-"      --syslog-max BYTES     longest datagram the syslog daemon keeps whole\n"
-"                             (rsyslog's maxMessageSize); a message whose line\n"
-"                             is longer is not acknowledged, %d-%d [%d]\n"
-"      --log-tag TAG          name this instance in every log line (tag=TAG)\n"
-"                             and as the syslog tag; 1-%d of A-Za-z0-9._- [none]\n"
-"      --event-interval SEC   summarise repeated event lines (empty, refused,\n"
-"                             ...) of one source per SEC: count=N; 0 writes\n"
-"                             each, 0-%d s [%d]\n"
-"      --sync                 ACK only once the line is on stable storage\n"
-"                             (fdatasync, shared by concurrent handlers)\n"
-"      --max-connections-per-ip N  connections one address may hold at\n"
-"                             once, all workers together; 0 is no limit,\n"
-"                             0-%d [0]\n"
-"  -d, --daemon               detach from the terminal; needs --log-file or\n"
-"                             --syslog\n"
-"  -P, --pid-file PATH        write the master's pid there once ready; locked\n"
-"  -u, --user USER            after binding, run as USER (and its groups)\n"
-"  -g, --group GROUP          after binding, run as GROUP [USER's group]\n"
-"      --worker-timeout SEC   replace a worker that makes no progress for SEC\n"
-"                             while it has work; 0 is off, more than\n"
-"                             read-timeout up to %d s [read-timeout + %d]\n"
-"      --max-connections-per-worker N  replace a worker, gracefully, after\n"
-"                             N connections and up to N/10 more, so they do\n"
-"                             not all go at once; 0 is never, 0-%d [0]\n"
-"      --stats-interval SEC   log each worker's counters every SEC; 0 is\n"
-"                             off, 0-%d s [0]\n"
-"      --metrics ADDR:PORT    serve the counters for Prometheus over HTTP at\n"
-"                             http://ADDR:PORT/metrics [off]\n"
-"      --proxy-protocol       each connection starts with a PROXY protocol\n"
-"                             header (v1 or v2); log its client [off]\n"
-"      --proxy-from CIDR[,CIDR...]  take PROXY headers only from these\n"
-"                             addresses (IPv4/IPv6 ADDR or ADDR/BITS, up to\n"
-"                             %d); others are refused [any source]\n"
-"      --check                check the flags, the addresses, the log, the\n"
-"                             user and the pid file as a start would; print\n"
-"                             what would run; exit 0 or the start's status\n"
-"  -h, --help                 print this help and exit\n"
-"  -V, --version              print the version and exit\n"
-"\n"
+	fputs("usage: ackd [options]\n"
+	    "Receive one message per TCP connection, log it, reply with an "
+	    "ACK, close.\n\n", fp);
+	for (i = 0; i < CONFIG_NFLAGS; i++) {
+		const struct config_flag	*f = &config_flags[i];
+
+		doc.letter = f->letter;
+		doc.name = f->name;
+		doc.arg = f->arg;
+		doc.arg_optional = f->kind == KIND_FACILITY;
+		doc.help = f->help;
+		doc.range = config_doc_range(f, range, sizeof(range));
+		doc.dflt = config_doc_default(f, &d, dflt, sizeof(dflt));
+		optdoc_print(fp, &doc, CONFIG_DOC_COLUMN);
+	}
+	fputs("\n"
 "Signals: TERM/INT graceful stop, HUP reopen the log, USR1 log the counters,\n"
 "USR2 upgrade to the binary on disk (same flags, no connection dropped),\n"
 "TTIN/TTOU one worker more/less. Exit: 0 ok, 1 workers killed at the\n"
 "shutdown deadline, 64 bad flag, 69 cannot bind or another ackd holds the\n"
 "pid file, 70 internal error or workers keep dying at start, 71 system\n"
 "resources, 73 cannot open the log or pid file, 77 cannot change user.\n"
-"See ackd(8).\n",
-	    ACKD_LISTEN_MAX, d.bind[0], d.port, ACKD_BACKLOG_MAX, d.backlog, ACKD_WORKERS_MAX,
-	    d.workers, ACKD_THREADS_MAX, d.threads, ACKD_QUEUE_MAX, d.queue,
-	    ACKD_MESSAGE_MAX, d.max_message, BIGBUF_SMALL,
-	    (long long)ACKD_MEMORY_MAX, ACKD_MEMORY_DEFAULT_MAX >> 20,
-	    ACKD_TIMEOUT_MAX_MS / 1000,
-	    d.read_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    d.shutdown_timeout_ms / 1000, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_ACK_MAX, d.ack, ACKD_SYSLOG_MAX_MIN, ACKD_SYSLOG_MAX_MAX,
-	    ACKD_SYSLOG_MAX_DEFAULT, ACKD_TAG_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
-	    d.event_interval_ms / 1000, ACKD_PER_IP_MAX, ACKD_TIMEOUT_MAX_MS / 1000,
-	    ACKD_WORKER_TIMEOUT_SLACK_MS / 1000, ACKD_PER_WORKER_MAX,
-	    ACKD_TIMEOUT_MAX_MS / 1000, ACKD_PROXY_FROM_MAX);
+"See ackd(8).\n", fp);
 }

@@ -32,7 +32,10 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 	}								\
 } while (0)
 
-/* The long flags, from ackd(8), OPTIONS (not from config.c). */
+/*
+ * The long flags, written out here rather than taken from config.c;
+ * test_flagdoc.py holds this list to ackd --help.
+ */
 static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "workers", "threads", "queue", "max-message", "max-memory",
     "read-timeout", "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
@@ -45,7 +48,7 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
 #define FUZZ_CONFIG_NFLAGS \
 	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))
 
-/* Is err "--FLAG: ..." for a flag ackd(8) lists? */
+/* Is err "--FLAG: ..." for one of the flags above? */
 static int
 fuzz_config_names_flag(const char *err)
 {

@@ -31,7 +31,10 @@ static struct {
 /* The last error config_parse wrote. */
 static char	check_config_err[256];
 
-/* Every flag: long name and short letter (0: long only). */
+/*
+ * Every flag: long name, short letter (0: long only), and whether it
+ * takes a value (2: an optional one, --syslog[=FACILITY]).
+ */
 static const struct {
 	const char	*name;
 	char		 letter;
@@ -66,6 +69,7 @@ static const struct {
 	{ "ipv6-only", 0, 0 },
 	{ "reuseport", 0, 0 },
 	{ "framing", 0, 1 },
+	{ "syslog", 0, 2 },
 	{ "log-tag", 0, 1 },
 	{ "syslog-max", 0, 1 },
 	{ "event-interval", 0, 1 },
@@ -1075,7 +1079,7 @@ START_TEST(check_config_missing_value)
 	int			i;
 
 	for (i = 0; i < CHECK_CONFIG_NFLAGS; i++) {
-		if (!check_config_flags[i].has_arg)
+		if (check_config_flags[i].has_arg != 1)
 			continue;
 		snprintf(flag, sizeof(flag), "--%s",
 		    check_config_flags[i].name);
@@ -1205,12 +1209,14 @@ START_TEST(check_config_usage_lists_flags)
 	    "usage does not end with a newline");
 	for (k = 0; k < CHECK_CONFIG_NFLAGS; k++) {
 		if (check_config_flags[k].letter != 0)
-			snprintf(look, sizeof(look), "-%c, --%s ",
+			snprintf(look, sizeof(look), "-%c, --%s%s",
 			    check_config_flags[k].letter,
-			    check_config_flags[k].name);
+			    check_config_flags[k].name,
+			    check_config_flags[k].has_arg == 2 ? "[=" : " ");
 		else
-			snprintf(look, sizeof(look), "    --%s ",
-			    check_config_flags[k].name);
+			snprintf(look, sizeof(look), "    --%s%s",
+			    check_config_flags[k].name,
+			    check_config_flags[k].has_arg == 2 ? "[=" : " ");
 		ck_assert_msg(strstr(text, look) != NULL,
 		    "usage does not list '%s'", look);
 	}
