@@ -278,9 +278,7 @@ def logrotate(t, tmp, who):
 def adopt(pid, args, log, tmp):
     """A Daemon for the detached master pid that a script started (it is
     our child now: run() makes us a subreaper), logging to log, ready."""
-    d = h.Daemon._adopt(h.Adopted(pid), args, os.path.join(tmp, "init"))
-    d.log_path, d.fmt, d.workers = log, "text", 2
-    d.port, d.worker_pids = None, []
+    d = h.adopt_detached(pid, args, os.path.join(tmp, "init"), log)
     d.wait_ready(T)
     return d
 
