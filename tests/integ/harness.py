@@ -39,7 +39,7 @@ from harness_san import REPORT_LINES, SANITIZER_MARKS, VALGRIND_BAD_RE, \
     valgrind_wrapped, wrapper
 from harness_proc import Adopted, Stat, TcpRow, accepted_clients, \
     all_stats, become_subreaper, children, fd_targets, listen_queue, \
-    listening_ports, live_children, proc_stat, signal_masks, \
+    listening_ports, listens_of, live_children, proc_stat, signal_masks, \
     socket_inodes, tcp_sockets, unread_bytes, wait_accepted, \
     wait_signal_taken, zombie_children
 from harness_daemon import Daemon, scratch_dir, started

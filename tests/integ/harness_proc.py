@@ -134,6 +134,13 @@ def listening_ports():
     return {r.inode: r.lport for r in tcp_sockets() if r.listening}
 
 
+def listens_of(pid):
+    """{inode: port} of the listening TCP sockets among pid's
+    descriptors; empty if pid is gone."""
+    ports = listening_ports()
+    return {i: ports[i] for i in socket_inodes(pid) if i in ports}
+
+
 def fd_targets(pid):
     """What each of pid's descriptors points to (readlink of
     /proc/PID/fd/N; one closed while we look is left out), or None if

@@ -74,7 +74,7 @@ def deploy(t, tmp):
     collector = ts.SyslogServer(os.path.join(tmp, "collector.sock"))
     a = Instance(tmp, collector, "eu1", workers=1, log_name="eu1.log")
     b = Instance(tmp, collector, "eu2", workers=1, log_name="eu2.log")
-    front = tp.free_port()
+    front = h.free_port()
     sock = os.path.join(tmp, "haproxy.sock")
     hp = tp.Haproxy(tmp, HAPROXY_CFG.format(sock=sock, front=front,
                                             a=a.port, b=b.port,

@@ -24,7 +24,6 @@ silent connections several times the slots. A metrics port already taken
 fails the start with exit 69.
 """
 
-import calendar
 import collections
 import os
 import re
@@ -435,21 +434,7 @@ def check_huge(t, port):
 
 def sockets_of(pid):
     """How many sockets process pid has open (cheap: /proc/PID/fd)."""
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith(
-                "socket:")
-        except OSError:
-            pass
-    return n
-
-
-def log_time(rec):
-    """A record's timestamp, in seconds since the epoch."""
-    return calendar.timegm(time.strptime(rec["ts"][:19],
-                                         "%Y-%m-%dT%H:%M:%S")) + \
-        float(rec["ts"][19:-1])
+    return len([t for t in h.fd_targets(pid) if t.startswith("socket:")])
 
 
 def peer_open(c):
