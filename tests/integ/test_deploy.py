@@ -27,19 +27,7 @@ import test_syslog as ts  # noqa: E402
 N = 24
 LOCAL0_INFO = 16 * 8 + 6
 
-HAPROXY_CFG = """\
-global
-    maxconn 100
-    nbthread 1
-    stats socket {sock} mode 600 level admin
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 5s
-    timeout server 5s
-    timeout check 5s
-
+HAPROXY_CFG = tp.HAPROXY_HEAD + """\
 frontend ackd_in
     bind 127.0.0.1:{front}
     default_backend ackd

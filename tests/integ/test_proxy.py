@@ -289,7 +289,9 @@ def flag_errors(t):
 
 # --- a real haproxy ---------------------------------------------------------
 
-HAPROXY_CFG = """\
+# what every haproxy of the tests starts with (test_deploy's too): the
+# stats socket {sock}, where server_stat() reads a server's state
+HAPROXY_HEAD = """\
 global
     maxconn 100
     nbthread 1
@@ -302,6 +304,9 @@ defaults
     timeout server 5s
     timeout check 5s
 
+"""
+
+HAPROXY_CFG = HAPROXY_HEAD + """\
 frontend fe_v1
     bind 127.0.0.1:{p1}
     default_backend be_v1
