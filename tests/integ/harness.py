@@ -33,7 +33,8 @@ from harness_base import ACK, EXIT_FAIL, EXIT_PASS, EXIT_SKIP, POLL, \
     DaemonError, Deadline, Skip, short, wait_for
 from harness_run import Checks, run
 from harness_spawn import LONG_FLAGS, ackd_env, ackd_for_others, \
-    ackd_path, bench_path, reachable_by_others, spawn_options
+    ackd_path, bench_path, reachable_by_others, spawn_options, \
+    writable_dir
 from harness_san import REPORT_LINES, SANITIZER_MARKS, VALGRIND_BAD_RE, \
     VALGRIND_MARK, ackd_command, excuse_valgrind, sanitizer_report, \
     valgrind_wrapped, wrapper

@@ -2,8 +2,9 @@
 harness_spawn.py: which ackd to run, and how to start it (not a test).
 
 Owns the binaries under test ($ACKD, $ACKD_BENCH, or the build's own
-src/ beside this directory), a copy of ackd any user may run (for tests
-that drop privileges; removed by the runner), the environment ackd runs
+src/ beside this directory), a copy of ackd any user may run and a
+directory any user may write (for tests that drop privileges; the copy
+is removed by the runner), the environment ackd runs
 in and the Popen keywords that start it the way a service manager does
 (socket activation's descriptor 3, LISTEN_PID and the like). Starts
 nothing itself: harness_daemon and harness_exec do.
@@ -81,6 +82,21 @@ def remove_copies():
     """Remove what ackd_for_others() made."""
     while _copies:
         shutil.rmtree(_copies.pop(), ignore_errors=True)
+
+
+def writable_dir(parent, name):
+    """
+    A new directory parent/name any user may write (mode 0777), parent
+    made searchable by all (0755) unless it is already: where a daemon
+    that drops to another user keeps its own files (stderr, valgrind's
+    and the sanitizers' per-process logs). Its path.
+    """
+    if not os.stat(parent).st_mode & 0o001:
+        os.chmod(parent, 0o755)
+    path = os.path.join(parent, name)
+    os.mkdir(path)
+    os.chmod(path, 0o777)  # mkdir's mode is cut by the umask
+    return path
 
 
 def ackd_env(extra=None):

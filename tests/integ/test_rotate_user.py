@@ -383,9 +383,7 @@ def systemd(t, tmp, who):
     flags = shlex.split(opts or "")
     t.eq("%s: the default ACKD_OPTS log in the log directory" % label,
          flags, ["--log-file", os.path.join(logdir, "ackd.log")])
-    work = os.path.join(tmp, "c-work")  # valgrind's and the harness's files
-    os.mkdir(work)
-    os.chmod(work, 0o777)
+    work = h.writable_dir(tmp, "c-work")  # valgrind's and the harness's
 
     def become():
         os.setgroups([])
@@ -413,9 +411,7 @@ def warning(t, tmp, who):
     root_dir(logdir)
     # the daemon's own files (stderr, valgrind's) where the user may
     # write: a worker's valgrind cannot make its log in logdir
-    work = os.path.join(tmp, "w-work")
-    os.mkdir(work)
-    os.chmod(work, 0o777)
+    work = h.writable_dir(tmp, "w-work")
     path = os.path.join(logdir, "ackd.log")
     d = h.Daemon(work, ["--user", who.user], log_name="w.log",
                  log_flags=["--log-file", path], ready=False)
