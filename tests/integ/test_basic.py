@@ -17,7 +17,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import stat
 import string
 import subprocess
@@ -410,22 +409,9 @@ def check_sync(t, tmp):
     t.note("--sync: %d fdatasync calls for 400 messages" % syncs)
 
 
-def ipv6_unavailable():
-    """Why ::1 cannot be bound here, or None if it can."""
-    if not socket.has_ipv6:
-        return "Python has no IPv6"
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        s.bind(("::1", 0))
-        s.close()
-    except OSError as e:
-        return "cannot bind ::1: %s" % e
-    return None
-
-
 def check_ipv6(t, tmp):
     """--bind ::1: the ACK, and the client logged as [::1]:port."""
-    why = ipv6_unavailable()
+    why = h.ipv6_unavailable()
     if why:
         t.skip("IPv6: --bind ::1", why)
         return

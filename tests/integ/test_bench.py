@@ -173,18 +173,9 @@ def test_wrong_reply(t, tmp):
          h.short(r.err))
 
 
-def closed_port():
-    """A port nobody listens on (bound, then released)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_closed_port(t):
     """Nobody listening: connect errors, non-zero exit, still a report."""
-    r = Run(["--port", closed_port(), "--count", 200, "--concurrency", 4,
+    r = Run(["--port", h.free_port(), "--count", 200, "--concurrency", 4,
              "--json"])
     t.ok("closed port: non-zero exit", r.status not in (0, None),
          r.describe())

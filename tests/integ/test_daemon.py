@@ -389,10 +389,7 @@ def privilege_drop(t, tmp):
         return
     # the user must reach and write the log's directory (and valgrind's
     # per-process logs)
-    os.chmod(tmp, 0o755)
-    work = os.path.join(tmp, "priv")
-    os.mkdir(work)
-    os.chmod(work, 0o777)
+    work = h.writable_dir(tmp, "priv")
     gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
     d = h.Daemon(work, ["--user", pw.pw_name, "--group", group],
                  log_name="priv.log")
@@ -509,10 +506,7 @@ def pid_file_user(t, tmp):
     if pw is None:
         t.skip("pid file as another user", "no user other than root")
         return
-    os.chmod(tmp, 0o755)
-    work = os.path.join(tmp, "pidu")
-    os.mkdir(work)
-    os.chmod(work, 0o777)
+    work = h.writable_dir(tmp, "pidu")
     run = os.path.join(work, "run")
     os.mkdir(run)
     os.chown(run, pw.pw_uid, pw.pw_gid)

@@ -27,19 +27,7 @@ import test_syslog as ts  # noqa: E402
 N = 24
 LOCAL0_INFO = 16 * 8 + 6
 
-HAPROXY_CFG = """\
-global
-    maxconn 100
-    nbthread 1
-    stats socket {sock} mode 600 level admin
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 5s
-    timeout server 5s
-    timeout check 5s
-
+HAPROXY_CFG = tp.HAPROXY_HEAD + """\
 frontend ackd_in
     bind 127.0.0.1:{front}
     default_backend ackd
@@ -74,7 +62,7 @@ def deploy(t, tmp):
     collector = ts.SyslogServer(os.path.join(tmp, "collector.sock"))
     a = Instance(tmp, collector, "eu1", workers=1, log_name="eu1.log")
     b = Instance(tmp, collector, "eu2", workers=1, log_name="eu2.log")
-    front = tp.free_port()
+    front = h.free_port()
     sock = os.path.join(tmp, "haproxy.sock")
     hp = tp.Haproxy(tmp, HAPROXY_CFG.format(sock=sock, front=front,
                                             a=a.port, b=b.port,

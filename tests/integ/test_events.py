@@ -38,32 +38,6 @@ N_TAIL = 50                         # the burst whose tail must come out
 DEFAULT_INTERVAL = 10.0             # --event-interval's default, seconds
 
 
-def stats_all(d):
-    """SIGUSR1, then the master's worker=all stats line ({} if none)."""
-    since = len(d.records())
-    d.signal(signal.SIGUSR1)
-
-    def line():
-        return [r for r in d.records()[since:] if r.event == "stats" and
-                r.get("worker") == "all"]
-    h.wait_for(line, 10)
-    found = line()
-    return found[0] if found else {}
-
-
-def counters(d, want, timeout=20):
-    """The worker=all stats line once its counters are as in want (the
-    daemon may still be serving what the clients sent), or the last one
-    seen when the timeout passes."""
-    last = [{}]
-
-    def look():
-        last[0] = stats_all(d)
-        return all(last[0].get(k) == v for k, v in want.items())
-    h.wait_for(look, timeout)
-    return last[0]
-
-
 def split(recs, event):
     """The single lines and the summaries (with count=) of one event."""
     ev = [r for r in recs if r.event == event]
@@ -122,7 +96,7 @@ def empty_storm(t, tmp):
     t.eq("empty: each of the %d messages in between got its ACK" % n_msg,
          len(acked), n_msg)
     # every connection is counted, summarised or not
-    st = counters(d, {"empty": n_empty, "acked": n_msg})
+    st = d.wait_counters({"empty": n_empty, "acked": n_msg}, 20)
     t.eq("empty: SIGUSR1 counts empty=%d" % n_empty, st.get("empty"), n_empty)
     t.eq("empty: SIGUSR1 counts acked=%d" % n_msg, st.get("acked"), n_msg)
     d.signal(signal.SIGTERM)
@@ -161,13 +135,13 @@ def refused_storm(t, tmp):
                  log_name="refused.log")
     held = hold(d.port)
     t.eq("refused: the silent connection was accepted",
-         counters(d, {"accepted": 1}).get("accepted"), 1)
+         d.wait_counters({"accepted": 1}, 20).get("accepted"), 1)
     t0 = time.monotonic()
     replies = [refused_once(d.port) for _ in range(N_REFUSED)]
     odd = [r for r in replies if r != b""]
     t.ok("refused: each of %d more connections was closed without an ACK"
          % N_REFUSED, not odd, h.short(odd[:3]))
-    st = counters(d, {"refused": N_REFUSED})
+    st = d.wait_counters({"refused": N_REFUSED}, 20)
     t.eq("refused: SIGUSR1 counts refused=%d" % N_REFUSED, st.get("refused"),
          N_REFUSED)
     held.close()

@@ -142,7 +142,8 @@ def dev_full(t, tmp):
     finally:
         os.close(full)
     # the start lines went nowhere: find the port from the socket
-    port = h.wait_for(lambda: listening_port(d.pid), 10)
+    port = h.wait_for(lambda: min(h.listens_of(d.pid).values(),
+                                  default=None), 10)
     t.ok("dev-full: the daemon listens", port, "no listening socket")
     if not port:
         return
@@ -182,24 +183,6 @@ def sync_fails(t, tmp):
          d.wait_counters(want), want)
     t.ok("sync EIO: the failures are reported on stderr",
          "not acknowledged" in d.stderr(), h.short(d.stderr()[-300:]))
-
-
-def listening_port(pid):
-    """The port of the TCP socket pid listens on (via /proc), or None."""
-    inodes = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        return None
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:
-                return int(fields[1].rsplit(":", 1)[1], 16)
-    return None
 
 
 def out_of_descriptors(t, tmp):

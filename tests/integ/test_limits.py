@@ -63,22 +63,11 @@ def worker_of(d, s):
     (its socket inode, from /proc/net/tcp, among the workers' fds), or
     None while no worker has accepted it."""
     sport = s.getsockname()[1]
-    inode = None
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[3] != "0A" and fields[9] != "0" and \
-                    int(fields[1].rsplit(":", 1)[1], 16) == d.port and \
-                    int(fields[2].rsplit(":", 1)[1], 16) == sport:
-                inode = "socket:[%s]" % fields[9]
-    for pid in d.live_workers() if inode else []:
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-            if any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) == inode
-                   for fd in fds):
-                return pid
-        except OSError:
-            pass    # a descriptor closed while we looked
+    inodes = [r.inode for r in h.tcp_sockets(False) if not r.listening and
+              r.inode and r.lport == d.port and r.rport == sport]
+    for pid in d.live_workers() if inodes else []:
+        if inodes[-1] in h.socket_inodes(pid):
+            return pid
     return None
 
 

@@ -24,16 +24,6 @@ import harness as h  # noqa: E402
 W = 3
 
 
-def has_ipv6():
-    """Can we listen on ::1 here?"""
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
 def name(host, port):
     """A listen= or client= address: 1.2.3.4:P or [::1]:P."""
     return "[%s]:%s" % (host, port) if ":" in host else "%s:%s" % (host,
@@ -126,31 +116,7 @@ def dual_stack(t, tmp):
 
 def listen_inodes(port):
     """Inodes of the sockets listening on port (IPv4 and IPv6)."""
-    out = set()
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(path) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A" and \
-                        int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    out.add(fields[9])
-    return out
-
-
-def socket_inodes(pid):
-    """Inodes of the sockets process pid holds."""
-    out = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                out.add(link[8:-1])
-    except OSError:
-        pass
-    return out
+    return {i for i, p in h.listening_ports().items() if p == port}
 
 
 def owners(d):
@@ -158,9 +124,9 @@ def owners(d):
     lis = listen_inodes(d.port)
     held = {i: [] for i in lis}
     for pid in d.live_workers():
-        for i in socket_inodes(pid) & lis:
+        for i in h.socket_inodes(pid) & lis:
             held[i].append(pid)
-    return held, socket_inodes(d.pid) & lis
+    return held, h.socket_inodes(d.pid) & lis
 
 
 def reuseport(t, tmp):
@@ -282,7 +248,7 @@ def bad_binds(t, tmp):
 
 
 def main(t, tmp):
-    v6 = has_ipv6()
+    v6 = h.ipv6_unavailable() is None
     two_binds(t, tmp, v6)
     host_name(t, tmp)
     if not v6:

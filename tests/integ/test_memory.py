@@ -18,7 +18,6 @@ counted as memory_refused. Nothing asserts a duration.
 
 import os
 import re
-import signal
 import socket
 import sys
 import time
@@ -168,15 +167,6 @@ def one_message_need(t):
     return int(m.group(1)) if m else 5 * BIG + 4096
 
 
-def stats_all(d):
-    """Ask for the counters (SIGUSR1); the worker=all stats line."""
-    since = len(d.records())
-    d.signal(signal.SIGUSR1)
-    recs = d.wait_records(lambda r: r.event == "stats" and
-                          r.get("worker") == "all", timeout=10)
-    return [r for r in recs if r in d.records()[since:]][-1]
-
-
 def budget_of_one(t, tmp):
     """Room for one large message: they take turns; one that waits past
     its read deadline is refused, and counted."""
@@ -229,7 +219,7 @@ def budget_of_one(t, tmp):
         b.close()
         if a is not None:
             a.close()
-    st = stats_all(d)
+    st = d.counters() or {}
     t.eq("refusal: counted as memory_refused=1", st.get("memory_refused"), 1)
 
 

@@ -24,7 +24,6 @@ silent connections several times the slots. A metrics port already taken
 fails the start with exit 69.
 """
 
-import calendar
 import collections
 import os
 import re
@@ -440,21 +439,8 @@ def sockets_of(pid):
     with open("/proc/net/unix") as f:
         unix = {"socket:[%s]" % line.split()[6] for line in
                 f.readlines()[1:] if len(line.split()) >= 7}
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        n += link.startswith("socket:") and link not in unix
-    return n
-
-
-def log_time(rec):
-    """A record's timestamp, in seconds since the epoch."""
-    return calendar.timegm(time.strptime(rec["ts"][:19],
-                                         "%Y-%m-%dT%H:%M:%S")) + \
-        float(rec["ts"][19:-1])
+    return len([t for t in h.fd_targets(pid) if t.startswith("socket:") and
+                t not in unix])
 
 
 def peer_open(c):

@@ -16,7 +16,6 @@ through it are logged with their own address, the balancer's as proxy=.
 Without haproxy those checks are skipped.
 """
 
-import calendar
 import os
 import shutil
 import signal
@@ -231,19 +230,12 @@ def shared_deadline(t, tmp):
          len(recs) == 1 and recs[0].event == "timeout" and
          recs[0].get("proxy") == "127.0.0.1:%d" % r.sport,
          h.short([x.raw for x in d.records()][-3:]))
-    took = log_time(recs[0]) - t0_wall if recs else None
+    took = h.log_time(recs[0]) - t0_wall if recs else None
     t.ok("shared deadline: the daemon gave up within 2x the read timeout "
          "of the connect (%s s)" % ("%.2f" % took if took else "?"),
          took is not None and took < 2 * timeout, "took %s" % took)
     t.note("shared deadline: header done at %.1f s, message sent at %.1f s,"
            " read timeout %.1f s" % (0.6 * timeout, 1.3 * timeout, timeout))
-
-
-def log_time(rec):
-    """A record's timestamp, in seconds since the epoch."""
-    return calendar.timegm(time.strptime(rec["ts"][:19],
-                                         "%Y-%m-%dT%H:%M:%S")) + \
-        float(rec["ts"][19:-1])
 
 
 def json_format(t, tmp):
@@ -297,26 +289,9 @@ def flag_errors(t):
 
 # --- a real haproxy ---------------------------------------------------------
 
-def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    """A port free right now (haproxy cannot tell us the one it got)."""
-    s = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def have_ipv6():
-    """Can we listen on ::1?"""
-    try:
-        free_port(socket.AF_INET6, "::1")
-        return True
-    except OSError:
-        return False
-
-
-HAPROXY_CFG = """\
+# what every haproxy of the tests starts with (test_deploy's too): the
+# stats socket {sock}, where server_stat() reads a server's state
+HAPROXY_HEAD = """\
 global
     maxconn 100
     nbthread 1
@@ -329,6 +304,9 @@ defaults
     timeout server 5s
     timeout check 5s
 
+"""
+
+HAPROXY_CFG = HAPROXY_HEAD + """\
 frontend fe_v1
     bind 127.0.0.1:{p1}
     default_backend be_v1
@@ -448,8 +426,8 @@ def with_haproxy(t, tmp):
         return
     d = h.Daemon(tmp, ["--proxy-protocol", "--proxy-from", "127.0.0.1"],
                  workers=2, log_name="haproxy-ackd.log")
-    p1, p2 = free_port(), free_port()
-    p6 = free_port(socket.AF_INET6, "::1") if have_ipv6() else None
+    p1, p2 = h.free_port(), h.free_port()
+    p6 = h.free_port("::1") if h.ipv6_unavailable() is None else None
     sock = os.path.join(tmp, "haproxy.sock")
     cfg = HAPROXY_CFG.format(sock=sock, p1=p1, p2=p2, ackd=d.port,
                              ack=h.ACK.decode(),

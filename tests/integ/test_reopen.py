@@ -226,10 +226,7 @@ def user_denied(t, tmp):
         return
     # nobody may enter tmp and write valgrind's logs in work, but not
     # create files in logs, which is root's
-    os.chmod(tmp, 0o755)
-    work = os.path.join(tmp, "user")
-    os.mkdir(work)
-    os.chmod(work, 0o777)
+    work = h.writable_dir(tmp, "user")
     logs = os.path.join(tmp, "rootlogs")
     os.mkdir(logs)
     os.chmod(logs, 0o755)

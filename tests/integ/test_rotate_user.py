@@ -279,9 +279,7 @@ def logrotate(t, tmp, who):
 def adopt(pid, args, log, tmp):
     """A Daemon for the detached master pid that a script started (it is
     our child now: run() makes us a subreaper), logging to log, ready."""
-    d = h.Daemon._adopt(h.Adopted(pid), args, os.path.join(tmp, "init"))
-    d.log_path, d.fmt, d.workers = log, "text", 2
-    d.port, d.worker_pids = None, []
+    d = h.adopt_detached(pid, args, os.path.join(tmp, "init"), log)
     d.wait_ready(T)
     return d
 
@@ -386,9 +384,7 @@ def systemd(t, tmp, who):
     flags = shlex.split(opts or "")
     t.eq("%s: the default ACKD_OPTS log in the log directory" % label,
          flags, ["--log-file", os.path.join(logdir, "ackd.log")])
-    work = os.path.join(tmp, "c-work")  # valgrind's and the harness's files
-    os.mkdir(work)
-    os.chmod(work, 0o777)
+    work = h.writable_dir(tmp, "c-work")  # valgrind's and the harness's
 
     def become():
         os.setgroups([])
@@ -416,9 +412,7 @@ def warning(t, tmp, who):
     root_dir(logdir)
     # the daemon's own files (stderr, valgrind's) where the user may
     # write: a worker's valgrind cannot make its log in logdir
-    work = os.path.join(tmp, "w-work")
-    os.mkdir(work)
-    os.chmod(work, 0o777)
+    work = h.writable_dir(tmp, "w-work")
     path = os.path.join(logdir, "ackd.log")
     d = h.Daemon(work, ["--user", who.user], log_name="w.log",
                  log_flags=["--log-file", path], ready=False)

@@ -17,7 +17,6 @@ gauges (busy threads, queue depth and its high-water mark) and the
 --stats-interval summaries.
 """
 
-import calendar
 import os
 import resource
 import signal
@@ -171,13 +170,6 @@ def crash_loop(t, tmp):
     t.eq("crash loop: no worker left", d.leftovers(), [])
 
 
-def log_time(rec):
-    """A record's timestamp, in seconds since the epoch."""
-    return calendar.timegm(time.strptime(rec["ts"][:19],
-                                         "%Y-%m-%dT%H:%M:%S")) + \
-        float(rec["ts"][19:-1])
-
-
 def kill_served(t, tmp):
     """
     kill -9 the only worker, again and again, each time once it has
@@ -216,7 +208,7 @@ def kill_served(t, tmp):
          [("killed:9", 0)] * rounds)
     starts = d.events("worker-start")
     t.note("kill served: seconds without a worker, per kill: %s" %
-           ["%.3f" % (log_time(s) - log_time(e))
+           ["%.3f" % (h.log_time(s) - h.log_time(e))
             for e, s in zip(exits, starts[1:])])
     t.ok("kill served: the load's clients kept getting ACKs",
          len(load.acked()) > 0, "%d ACKs" % len(load.acked()))

@@ -374,39 +374,6 @@ def listener(family=socket.AF_INET, listen=True, blocking=True):
     return s
 
 
-def socket_inodes(pid):
-    """Inodes of the sockets among pid's descriptors."""
-    out = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            m = re.match(r"^socket:\[(\d+)\]$", target)
-            if m:
-                out.add(int(m.group(1)))
-    except OSError:
-        pass
-    return out
-
-
-def listening_inodes():
-    """{inode: port} of every listening TCP socket on this machine."""
-    out = {}
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                lines = f.readlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == "0A":
-                out[int(fields[9])] = int(fields[1].rsplit(":", 1)[1], 16)
-    return out
-
-
 def activation(t, tmp):
     """ackd serves on the socket it is passed, and listens on nothing
     else; its own --bind and --port go unused."""
@@ -428,10 +395,8 @@ def activation(t, tmp):
                             d.wait_records(lambda r: r.event == "message",
                                            10, T_WAIT))
         mine = os.fstat(s.fileno()).st_ino
-        listening = listening_inodes()
         for pid in [d.pid] + d.worker_pids:
-            heard = {i: listening[i] for i in socket_inodes(pid)
-                     if i in listening}
+            heard = h.listens_of(pid)
             t.eq("%s: pid %d listens on the passed socket alone" %
                  (label, pid), heard, {mine: port})
         d.signal(signal.SIGTERM)
