@@ -112,17 +112,19 @@ echo "# make deb"
 make -s deb >"$tmp/build.log" 2>&1 || { tail -40 "$tmp/build.log"; die "make deb"; }
 ok "make deb: dpkg-buildpackage -us -uc -b builds the packages"
 ls deb/ackd_*.deb deb/ackd-bench_*.deb >/dev/null 2>&1 || die "ackd_*.deb and ackd-bench_*.deb exist"
-# lintian warns against running as root: as nobody when nobody can read
-# the packages (a build tree others cannot enter: as root)
-lint_as=
-if command -v setpriv >/dev/null 2>&1 &&
-    setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    test -r "$(ls deb/ackd_*.changes)"; then
+# lintian warns against running as root: as nobody, on copies of the
+# packages in a directory the user nobody can enter (lintian changes
+# directory, which fails in a build tree others cannot enter: root's)
+lint_as= lint_dir="$tmp/lint"
+mkdir "$lint_dir" && cp deb/ackd*.changes deb/ackd*.deb deb/ackd*.buildinfo "$lint_dir"/ &&
+    chmod 755 "$tmp" "$lint_dir" && chmod 644 "$lint_dir"/* ||
+    die "copy the packages for lintian"
+if command -v setpriv >/dev/null 2>&1; then
 	lint_as="setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent"
 fi
-echo "# lintian --fail-on error,warning --display-info --show-overrides deb/ackd_*.changes${lint_as:+ (as nobody)}:"
-$lint_as lintian --fail-on error,warning --display-info --show-overrides deb/ackd_*.changes \
-    >"$tmp/lintian" 2>&1
+echo "# lintian --fail-on error,warning --display-info --show-overrides ackd_*.changes${lint_as:+ (as nobody)}:"
+(cd "$lint_dir" && $lint_as lintian --fail-on error,warning --display-info \
+    --show-overrides "$lint_dir"/ackd_*.changes) >"$tmp/lintian" 2>&1
 status=$?
 sed 's/^/#   /' "$tmp/lintian"
 [ -s "$tmp/lintian" ] || echo "#   (no output: no tag at all)"
