@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common.h"
+
 /* Exit statuses (the sysexits.h values, spelled out). */
 #define ACKD_EXIT_OK		0	/* clean shutdown, or --help/--version */
 #define ACKD_EXIT_KILLED	1	/* shutdown deadline passed, workers killed */
@@ -170,24 +172,6 @@ enum config_result	config_parse(struct ackd_config *, int, char **, char *,
 void			config_usage(FILE *);
 int			config_syslog_warning(const struct ackd_config *,
 			    char *, size_t);
-
-/* mono.c: milliseconds on CLOCK_MONOTONIC, for every timer. */
-long long	mono_ms(void);
-
-/* log.c: the daemon's own diagnostics: stderr (journal), then syslog. */
-void	log_init(const char *);
-int	log_journal_match(const char *, unsigned long long,
-	    unsigned long long);
-int	log_syslog(void);
-void	log_usage(const char *);
-const char *log_strerror(int, char *, size_t);
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatal(int, const char *, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
-void	fatalx(int, const char *, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
 
 /* logfmt.c: pure formatting of log lines; no I/O, fuzzable. */
 #define LOGFMT_TIMESTAMP_LEN	27	/* 2026-11-25T08:26:33.123456Z */

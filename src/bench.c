@@ -80,18 +80,6 @@ bench_fatal_code(int code, const char *what)
 
 /* --- set-up ----------------------------------------------------------- */
 
-/* Make sure descriptors 0-2 exist, so no socket can become one. */
-static void
-bench_std_fds(void)
-{
-	int	fd;
-
-	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= STDERR_FILENO)
-		;
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
 /* Resolve --host and --port into run->addr; exit 64 if that fails. */
 static void
 bench_resolve(struct bench_run *run, const struct bench_config *cfg)
@@ -395,7 +383,7 @@ main(int argc, char **argv)
 	char				 err[512];
 	int				 status;
 
-	bench_std_fds();
+	stdfds_ensure();
 	bench_flags_defaults(&cfg);
 	switch (bench_flags_parse(&cfg, argc, argv, err, sizeof(err))) {
 	case BENCH_HELP:

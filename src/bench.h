@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common.h"
+
 /* Exit statuses (the sysexits.h values, as ackd spells them out). */
 #define BENCH_EXIT_OK		0	/* every counted connection was ok */
 #define BENCH_EXIT_FAILED	1	/* a wrong reply, an error, or none */

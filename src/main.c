@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,18 +20,6 @@
 #include <unistd.h>
 
 #include "ackd.h"
-
-/* Make sure descriptors 0-2 exist, so no file we open can become one. */
-static void
-main_std_fds(void)
-{
-	int	fd;
-
-	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= STDERR_FILENO)
-		;
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
 
 /* Ignore the signals whose default action would kill us for an I/O error. */
 static void
@@ -94,7 +81,7 @@ main(int argc, char **argv)
 	log_init(argv[0]);
 	/* before anything opens a file: an upgrade's descriptors are at 3 on */
 	upgrade_init(argc, argv);
-	main_std_fds();
+	stdfds_ensure();
 	config_defaults(&cfg);
 	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
 	case CONFIG_HELP:

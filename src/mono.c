@@ -9,7 +9,7 @@
 
 #include <time.h>
 
-#include "ackd.h"
+#include "common.h"
 
 /* Milliseconds on the monotonic clock. */
 long long
@@ -20,3 +20,4 @@ mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
+

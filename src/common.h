@@ -1,0 +1,34 @@
+/*
+ * common.h: what ackd and ackd-bench share, besides number syntax
+ * (parse.h) and flag documentation (optdoc.h): the clock, the diagnostics
+ * log and the standard descriptors. Both programs link these files from
+ * src/libcommon.a; nothing here knows about either program's structures.
+ */
+#ifndef COMMON_H
+#define COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* mono.c: milliseconds on CLOCK_MONOTONIC, for every timer. */
+long long	mono_ms(void);
+
+/* log.c: the daemon's own diagnostics: stderr (journal), then syslog. */
+void	log_init(const char *);
+int	log_journal_match(const char *, unsigned long long,
+	    unsigned long long);
+int	log_syslog(void);
+void	log_usage(const char *);
+const char *log_strerror(int, char *, size_t);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+void	fatalx(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+
+/* stdfds.c: descriptors 0-2 exist before any file or socket is opened. */
+void	stdfds_ensure(void);
+
+#endif /* COMMON_H */
