@@ -23,7 +23,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,45 +36,12 @@
 
 static volatile sig_atomic_t	bench_signalled;
 
-/* --- diagnostics ------------------------------------------------------ */
-
-/* Print "ackd-bench: message" on standard error. */
-void
-bench_warnx(const char *fmt, ...)
-{
-	char	buf[1024];
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	fprintf(stderr, "ackd-bench: %s\n", buf);
-}
-
-/* Report a failure with errno's reason and exit with status. */
-void
-bench_fatal(int status, const char *fmt, ...)
-{
-	char	buf[1024];
-	va_list	ap;
-	int	saved = errno;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "ackd-bench: %s: %s\n", buf, strerror(saved));
-	exit(status);
-}
-
 /* Report a failure, pthread style (the code is the error), and exit 71. */
-void
+static void __attribute__((noreturn))
 bench_fatal_code(int code, const char *what)
 {
 	errno = code;
-	bench_fatal(BENCH_EXIT_OSERR, "%s", what);
+	fatal(BENCH_EXIT_OSERR, "%s", what);
 }
 
 /* --- set-up ----------------------------------------------------------- */
@@ -94,7 +60,7 @@ bench_resolve(struct bench_run *run, const struct bench_config *cfg)
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%d", cfg->port);
 	if ((rc = getaddrinfo(cfg->host, port, &hints, &res)) != 0) {
-		bench_warnx("--host: cannot resolve '%s': %s", cfg->host,
+		log_warnx("--host: cannot resolve '%s': %s", cfg->host,
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		exit(BENCH_EXIT_USAGE);
 	}
@@ -116,7 +82,7 @@ bench_sources(struct bench_run *run, const struct bench_config *cfg)
 		return;
 	run->sources = calloc((size_t)cfg->sources, sizeof(*run->sources));
 	if (run->sources == NULL)
-		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+		fatal(BENCH_EXIT_OSERR, "malloc");
 	for (i = 0; i < cfg->sources; i++) {
 		run->sources[i].sin_family = AF_INET;
 		run->sources[i].sin_addr.s_addr =
@@ -136,7 +102,7 @@ bench_filler(struct bench_run *run, const struct bench_config *cfg)
 	if (cfg->size == 0)
 		return;
 	if ((run->filler = malloc(cfg->size)) == NULL)
-		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+		fatal(BENCH_EXIT_OSERR, "malloc");
 	for (i = 0; i < cfg->size; i++)
 		run->filler[i] = chars[i % (sizeof(chars) - 1)];
 }
@@ -150,18 +116,18 @@ bench_nofile(const struct bench_config *cfg)
 
 	need = (rlim_t)cfg->concurrency + 2 * (rlim_t)cfg->threads + 16;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		bench_fatal(BENCH_EXIT_OSERR, "getrlimit");
+		fatal(BENCH_EXIT_OSERR, "getrlimit");
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		bench_warnx("--concurrency %d needs %llu descriptors, but the "
+		log_warnx("--concurrency %d needs %llu descriptors, but the "
 		    "hard limit is %llu (ulimit -Hn)", cfg->concurrency,
 		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
 		exit(BENCH_EXIT_OSERR);
 	}
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		bench_fatal(BENCH_EXIT_OSERR, "cannot raise the descriptor "
+		fatal(BENCH_EXIT_OSERR, "cannot raise the descriptor "
 		    "limit to %llu", (unsigned long long)rl.rlim_cur);
 }
 
@@ -222,7 +188,7 @@ bench_wait(struct bench_run *run, struct bench_thread *threads,
 	pfd.events = POLLIN;
 	tick = run->t0 + BENCH_NS_S;
 	while (done < run->cfg->threads) {
-		now = bench_loop_now();
+		now = mono_ns();
 		v = tick > now ? tick - now : 0;
 		ts.tv_sec = (time_t)(v / BENCH_NS_S);
 		ts.tv_nsec = (long)(v % BENCH_NS_S);
@@ -232,9 +198,9 @@ bench_wait(struct bench_run *run, struct bench_thread *threads,
 		if (bench_signalled && !stopped) {
 			stopped = 1;
 			if (write(run->stop_fd, &one, sizeof(one)) == -1)
-				bench_fatal(BENCH_EXIT_OSERR, "eventfd write");
+				fatal(BENCH_EXIT_OSERR, "eventfd write");
 		}
-		if ((now = bench_loop_now()) < tick)
+		if ((now = mono_ns()) < tick)
 			continue;
 		while (tick <= now)
 			tick += BENCH_NS_S;
@@ -317,11 +283,11 @@ bench_setup(struct bench_run *run, const struct bench_config *cfg)
 	bench_nofile(cfg);
 	if (cfg->record != NULL && (run->record_fd = open(cfg->record,
 	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1)
-		bench_fatal(BENCH_EXIT_CANTCREAT, "cannot open %s",
+		fatal(BENCH_EXIT_CANTCREAT, "cannot open %s",
 		    cfg->record);
 	if ((run->stop_fd = eventfd(0, EFD_CLOEXEC)) == -1 ||
 	    (run->done_fd = eventfd(0, EFD_CLOEXEC)) == -1)
-		bench_fatal(BENCH_EXIT_OSERR, "eventfd");
+		fatal(BENCH_EXIT_OSERR, "eventfd");
 	run->timeout_ns = (uint64_t)cfg->timeout_ms * BENCH_NS_MS;
 	run->budgeted = cfg->count > 0;
 	atomic_init(&run->budget, cfg->count);
@@ -350,10 +316,10 @@ bench_run(struct bench_run *run, const sigset_t *unblocked,
 
 	threads = calloc((size_t)cfg->threads, sizeof(*threads));
 	if (threads == NULL)
-		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+		fatal(BENCH_EXIT_OSERR, "malloc");
 	for (i = 0; i < cfg->threads; i++)
 		bench_loop_thread_init(&threads[i], run, i);
-	run->t0 = bench_loop_now();
+	run->t0 = mono_ns();
 	run->measure_start = run->t0 + (uint64_t)cfg->warmup_ms * BENCH_NS_MS;
 	if (cfg->duration_ms > 0)
 		run->stop_at = run->measure_start +
@@ -383,6 +349,7 @@ main(int argc, char **argv)
 	char				 err[512];
 	int				 status;
 
+	log_init_tool("ackd-bench");
 	stdfds_ensure();
 	bench_flags_defaults(&cfg);
 	switch (bench_flags_parse(&cfg, argc, argv, err, sizeof(err))) {
@@ -393,7 +360,7 @@ main(int argc, char **argv)
 		bench_flags_version(stdout);
 		return (BENCH_EXIT_OK);
 	case BENCH_ERROR:
-		fprintf(stderr, "ackd-bench: %s\n", err);
+		log_warnx("%s", err);
 		return (BENCH_EXIT_USAGE);
 	case BENCH_RUN:
 		break;
@@ -410,7 +377,7 @@ main(int argc, char **argv)
 	} else
 		bench_report_text(stdout, &cfg, &report);
 	if (report.record_failed != 0)
-		bench_warnx("cannot write %s: %s", cfg.record,
+		log_warnx("cannot write %s: %s", cfg.record,
 		    strerror(report.record_failed));
 	status = bench_status(&report);
 	if (fflush(stdout) == EOF)

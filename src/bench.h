@@ -44,7 +44,7 @@
  */
 #define BENCH_PREFIX_MAX	34
 
-/* Nanoseconds, as bench_loop_now counts them. */
+/* Nanoseconds, as mono_ns counts them. */
 #define BENCH_NS_MS		UINT64_C(1000000)
 #define BENCH_NS_S		UINT64_C(1000000000)
 
@@ -113,7 +113,7 @@ enum bench_flags_result bench_flags_parse(struct bench_config *, int, char **,
 void	bench_flags_usage(FILE *);
 void	bench_flags_version(FILE *);
 
-/* bench.c: start-up, the threads, merging, teardown; diagnostics. */
+/* bench.c: start-up, the threads, merging, teardown. */
 
 /* Set up by main, then read-only but for budget. */
 struct bench_run {
@@ -134,10 +134,6 @@ struct bench_run {
 	int			 record_fd;
 };
 
-void	bench_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	bench_fatal(int, const char *, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
-void	bench_fatal_code(int, const char *) __attribute__((noreturn));
 
 /* bench_conn.c: one connection slot's life, from connect to counting. */
 #define BENCH_RBUF		4096		/* above BENCH_EXPECT_MAX */
@@ -209,7 +205,7 @@ void	bench_conn_abandon(struct bench_thread *, struct bench_conn *,
 	    uint64_t);
 void	bench_conn_record_flush(struct bench_thread *);
 
-/* bench_loop.c: the clock, the slot lists, the event loop of each thread. */
+/* bench_loop.c: the slot lists, the event loop of each thread. */
 
 /* One event-loop thread: its epoll set, its slots, what it counted. */
 struct bench_thread {
@@ -246,7 +242,6 @@ struct bench_thread {
 	char			 rbuf[BENCH_RBUF];
 };
 
-uint64_t bench_loop_now(void);
 void	bench_loop_list_append(struct bench_link *, struct bench_conn *);
 void	bench_loop_list_remove(struct bench_conn *);
 void	bench_loop_thread_init(struct bench_thread *, struct bench_run *, int);

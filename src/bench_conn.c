@@ -382,7 +382,7 @@ bench_conn_start(struct bench_thread *t, struct bench_conn *c,
 		return;
 	}
 	/* now may be a batch of events old: latency starts at this connect */
-	c->start = bench_loop_now();
+	c->start = mono_ns();
 	c->deadline = c->start + run->timeout_ns;
 	c->sent = c->got = 0;
 	c->bad = 0;
@@ -432,7 +432,7 @@ bench_conn_eof(struct bench_thread *t, struct bench_conn *c)
 {
 	int	ok = !c->bad && c->got == t->run->cfg->expect.len;
 
-	bench_conn_finish(t, c, bench_loop_now(), ok ? BENCH_OK :
+	bench_conn_finish(t, c, mono_ns(), ok ? BENCH_OK :
 	    BENCH_WRONG, 0);
 }
 
@@ -467,7 +467,7 @@ bench_conn_read(struct bench_thread *t, struct bench_conn *c, uint32_t ev)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return (0);
-		bench_conn_finish(t, c, bench_loop_now(),
+		bench_conn_finish(t, c, mono_ns(),
 		    bench_conn_kind_of(errno), errno);
 		return (1);
 	}
@@ -496,7 +496,7 @@ bench_conn_event(struct bench_thread *t, struct bench_conn *c,
 		/* the reply and EOF may be queued behind the broken pipe */
 		err = errno;
 		if (!bench_conn_read(t, c, EPOLLHUP))
-			bench_conn_finish(t, c, bench_loop_now(),
+			bench_conn_finish(t, c, mono_ns(),
 			    bench_conn_kind_of(err), err);
 	} else if (r == 1)
 		c->state = BENCH_READING;

@@ -1,6 +1,6 @@
 /*
- * bench_loop.c: ackd-bench's event loops, one per thread: the clock, the
- * lists of connection slots, and the epoll loop that drives them.
+ * bench_loop.c: ackd-bench's event loops, one per thread: the lists of
+ * connection slots, and the epoll loop that drives them.
  *
  * Each thread owns an epoll set and its share of the connection slots; a
  * slot's own life is bench_conn.c's. A busy slot sits on its thread's busy
@@ -24,25 +24,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
 
 #define BENCH_EVENTS		256		/* epoll events per wait */
 #define BENCH_DRAIN_NS		(1000 * BENCH_NS_MS)	/* after --duration */
-
-/* --- the clock -------------------------------------------------------- */
-
-/* Nanoseconds on the monotonic clock. */
-uint64_t
-bench_loop_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * BENCH_NS_S + (uint64_t)ts.tv_nsec);
-}
 
 /* --- the connection lists --------------------------------------------- */
 
@@ -181,7 +168,7 @@ bench_loop_thread_main(void *arg)
 	uint64_t		 now, one = 1;
 	int			 i, n;
 
-	now = bench_loop_now();
+	now = mono_ns();
 	t->end = run->measure_start;
 	t->active = t->nconns;
 	for (i = 0; i < t->nconns; i++)
@@ -195,7 +182,7 @@ bench_loop_thread_main(void *arg)
 		n = epoll_wait(t->epfd, evs, BENCH_EVENTS,
 		    bench_loop_thread_wait_ms(t, now));
 		if (n == -1 && errno != EINTR)
-			bench_fatal(BENCH_EXIT_OSERR, "epoll_wait");
+			fatal(BENCH_EXIT_OSERR, "epoll_wait");
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.ptr == NULL)
 				t->stopping = 1;
@@ -203,7 +190,7 @@ bench_loop_thread_main(void *arg)
 				bench_conn_event(t, evs[i].data.ptr,
 				    evs[i].events);
 		}
-		now = bench_loop_now();
+		now = mono_ns();
 		if (t->stopping) {
 			t->end = now;
 			bench_loop_thread_abort(t, now);
@@ -219,7 +206,7 @@ bench_loop_thread_main(void *arg)
 		t->end = run->stop_at;
 	bench_conn_record_flush(t);
 	if (write(run->done_fd, &one, sizeof(one)) == -1)
-		bench_fatal(BENCH_EXIT_OSERR, "eventfd write");
+		fatal(BENCH_EXIT_OSERR, "eventfd write");
 	return (NULL);
 }
 
@@ -237,7 +224,7 @@ bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
 	    (i < cfg->concurrency % cfg->threads);
 	t->conns = calloc((size_t)t->nconns, sizeof(*t->conns));
 	if (t->conns == NULL)
-		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+		fatal(BENCH_EXIT_OSERR, "malloc");
 	for (j = 0; j < t->nconns; j++) {
 		t->conns[j].fd = -1;
 		bench_loop_list_init(&t->conns[j].link);
@@ -251,13 +238,13 @@ bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
 	hist_init(&t->hist);
 	if (run->record_fd != -1 &&
 	    (t->record = malloc(BENCH_RECORD_BUF)) == NULL)
-		bench_fatal(BENCH_EXIT_OSERR, "malloc");
+		fatal(BENCH_EXIT_OSERR, "malloc");
 	if ((t->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		bench_fatal(BENCH_EXIT_OSERR, "epoll_create1");
+		fatal(BENCH_EXIT_OSERR, "epoll_create1");
 	ev.events = EPOLLIN;	/* level-triggered: every thread sees it */
 	ev.data.ptr = NULL;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, run->stop_fd, &ev) == -1)
-		bench_fatal(BENCH_EXIT_OSERR, "epoll_ctl");
+		fatal(BENCH_EXIT_OSERR, "epoll_ctl");
 }
 
 /* Give back what bench_loop_thread_init took: epoll set, slots, buffer. */

@@ -10,11 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* mono.c: milliseconds on CLOCK_MONOTONIC, for every timer. */
+/* mono.c: CLOCK_MONOTONIC, for every timer: milliseconds, nanoseconds. */
 long long	mono_ms(void);
+uint64_t	mono_ns(void);
 
-/* log.c: the daemon's own diagnostics: stderr (journal), then syslog. */
+/*
+ * log.c: diagnostics: stderr (journal), then syslog for the daemon;
+ * "NAME: message" on stderr alone for a tool.
+ */
 void	log_init(const char *);
+void	log_init_tool(const char *);
 int	log_journal_match(const char *, unsigned long long,
 	    unsigned long long);
 int	log_syslog(void);

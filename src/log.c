@@ -23,6 +23,11 @@
  *   and a lost line costs nothing but the line. The socket is left
  *   unconnected and each datagram names the path, so a restarted syslog
  *   daemon is found again without any state to repair between threads.
+ *
+ * A command-line tool (ackd-bench) calls log_init_tool instead: its lines
+ * are "NAME: message" on standard error alone, as err(3) prints them. It
+ * is one process an operator started and watches, so no pid, no journal
+ * priority, and never syslog.
  */
 #include "config.h"
 
@@ -55,6 +60,7 @@
 
 static const char		*log_name = "ackd";
 static int			 log_journal;	/* stderr is the journal */
+static int			 log_tool;	/* "NAME: msg", no pid */
 static int			 log_syslog_fd = -1;	/* -1: no syslog */
 static struct sockaddr_un	 log_syslog_sun;
 
@@ -119,10 +125,19 @@ log_init(const char *argv0)
 	const char	*slash;
 
 	log_journal = log_journal_check();
+	log_tool = 0;
 	if (argv0 == NULL || argv0[0] == '\0')
 		return;
 	slash = strrchr(argv0, '/');
 	log_name = slash != NULL ? slash + 1 : argv0;
+}
+
+/* Name a command-line tool in every diagnostic: "name: message". */
+void
+log_init_tool(const char *name)
+{
+	log_name = name;
+	log_tool = 1;
 }
 
 /*
@@ -150,17 +165,25 @@ log_syslog(void)
 	return (0);
 }
 
-/* Write one line, "[<N>]NAME[PID]: msg\n", to stderr; pri is LOG_*. */
+/*
+ * Write one line to stderr, "[<N>]NAME[PID]: msg\n" (a tool: "NAME:
+ * msg\n"); pri is LOG_*.
+ */
 static void
 log_stderr(int pri, const char *msg, size_t len)
 {
 	char	buf[LOG_MSG_MAX + 64], level[8] = "";
 	int	n;
 
-	if (log_journal)
-		snprintf(level, sizeof(level), "<%d>", pri);
-	n = snprintf(buf, sizeof(buf), "%s%s[%ld]: %.*s\n", level, log_name,
-	    (long)getpid(), (int)len, msg);
+	if (log_tool)
+		n = snprintf(buf, sizeof(buf), "%s: %.*s\n", log_name,
+		    (int)len, msg);
+	else {
+		if (log_journal)
+			snprintf(level, sizeof(level), "<%d>", pri);
+		n = snprintf(buf, sizeof(buf), "%s%s[%ld]: %.*s\n", level,
+		    log_name, (long)getpid(), (int)len, msg);
+	}
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(buf)) {

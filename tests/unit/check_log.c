@@ -1,8 +1,8 @@
 /*
  * check_log.c: unit tests of the diagnostics in log.c: which
  * $JOURNAL_STREAM values name a file, the <N> priority prefix on a
- * journal stream and not elsewhere, errno kept, and the syslog datagram
- * after log_syslog. Standard error is a pipe the test reads.
+ * journal stream and not elsewhere, errno kept, a tool's lines without
+ * a pid, and the syslog datagram after log_syslog. Standard error is a pipe the test reads.
  */
 #include "config.h"
 
@@ -131,6 +131,30 @@ START_TEST(check_log_no_prefix)
 }
 END_TEST
 
+/* A tool's lines are "NAME: message": no pid, no <N> on the journal. */
+START_TEST(check_log_tool)
+{
+	char	buf[512], want[512];
+	int	rfd, saved;
+
+	rfd = check_log_capture(&saved);
+	check_log_journal_env(STDERR_FILENO, 1);
+	log_init_tool("ackd-bench");
+	errno = EIO;
+	log_warn("cannot write %s", "x");
+	ck_assert_int_eq(errno, EIO);
+	log_warnx("--host: %s", "bad");
+	unsetenv("JOURNAL_STREAM");
+	log_init("ackd");	/* the daemon's form again */
+	log_warnx("back");
+	check_log_release(rfd, saved, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "ackd-bench: cannot write x: %s\n"
+	    "ackd-bench: --host: bad\nackd[%ld]: back\n", strerror(EIO),
+	    (long)getpid());
+	ck_assert_str_eq(buf, want);
+}
+END_TEST
+
 /* After log_syslog: each diagnostic is also a daemon.warning datagram. */
 START_TEST(check_log_syslog)
 {
@@ -182,6 +206,7 @@ log_suite(void)
 	tcase_add_test(tc, check_log_journal_match);
 	tcase_add_test(tc, check_log_journal_prefix);
 	tcase_add_test(tc, check_log_no_prefix);
+	tcase_add_test(tc, check_log_tool);
 	suite_add_tcase(s, tc);
 
 	/* last: without a fork per test, syslog stays on once turned on */
