@@ -8,6 +8,7 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -152,7 +153,7 @@ enum bench_kind {
 /* What a connection slot is doing. */
 enum bench_state {
 	BENCH_IDLE,		/* done for good: nothing more to start */
-	BENCH_WAITING,		/* on the ready or paused list */
+	BENCH_WAITING,		/* to start again: ready or paused */
 	BENCH_CONNECTING,	/* nothing sent yet */
 	BENCH_SENDING,		/* part of the message sent */
 	BENCH_READING		/* all sent, reading until EOF */
@@ -173,15 +174,12 @@ struct bench_first {
 	int		err;		/* errno, or a state for timeouts */
 };
 
-/* A place on one of bench_loop.c's lists: busy, ready, paused. */
-struct bench_link {
-	struct bench_link	*prev;
-	struct bench_link	*next;
-};
-
-/* A connection slot: bench_conn.c drives it, bench_loop.c lists it. */
+/*
+ * A connection slot: bench_conn.c drives it; bench_loop.c keeps it on
+ * one of its thread's lists (busy, ready, paused) or on none (idle).
+ */
 struct bench_conn {
-	struct bench_link	 link;		/* first: busy, ready, paused */
+	TAILQ_ENTRY(bench_conn)	 link;		/* bench_loop.c's */
 	uint64_t		 start;		/* ns, CLOCK_MONOTONIC */
 	uint64_t		 deadline;	/* timeout, or a pause's end */
 	size_t			 sent;
@@ -195,12 +193,28 @@ struct bench_conn {
 	char			 head[BENCH_HEAD];	/* the reply's start */
 };
 
+TAILQ_HEAD(bench_conns, bench_conn);
+
+/*
+ * Where a slot goes after bench_conn.c has acted on it: its answer to
+ * bench_loop.c, which alone moves slots between lists.
+ */
+enum bench_conn_next {
+	BENCH_NEXT_STAY,	/* still busy, as it was */
+	BENCH_NEXT_BUSY,	/* (re)started: in flight, deadline set */
+	BENCH_NEXT_READY,	/* start failed: try again next turn */
+	BENCH_NEXT_PAUSED,	/* local shortage: try again at deadline */
+	BENCH_NEXT_IDLE		/* nothing more to start, for good */
+};
+
 struct bench_thread;	/* bench_loop.c's, below */
 
-void	bench_conn_start(struct bench_thread *, struct bench_conn *, uint64_t);
-void	bench_conn_finish(struct bench_thread *, struct bench_conn *, uint64_t,
-	    int, int);
-void	bench_conn_event(struct bench_thread *, struct bench_conn *, uint32_t);
+enum bench_conn_next bench_conn_start(struct bench_thread *,
+	    struct bench_conn *, uint64_t);
+enum bench_conn_next bench_conn_finish(struct bench_thread *,
+	    struct bench_conn *, uint64_t, int, int);
+enum bench_conn_next bench_conn_event(struct bench_thread *,
+	    struct bench_conn *, uint32_t);
 void	bench_conn_abandon(struct bench_thread *, struct bench_conn *,
 	    uint64_t);
 void	bench_conn_record_flush(struct bench_thread *);
@@ -217,9 +231,9 @@ struct bench_thread {
 	int			 active;	/* slots not idle */
 	int			 stopping;	/* interrupted: close all */
 	struct bench_conn	*conns;
-	struct bench_link	 busy;
-	struct bench_link	 ready;
-	struct bench_link	 paused;
+	struct bench_conns	 busy;		/* in start (deadline) order */
+	struct bench_conns	 ready;		/* to start next turn */
+	struct bench_conns	 paused;	/* in deadline order */
 	uint64_t		 seq;		/* of the unique ids */
 	char			 id_head[16];	/* "b<pid>-<thread>-" */
 	size_t			 id_head_len;
@@ -242,8 +256,6 @@ struct bench_thread {
 	char			 rbuf[BENCH_RBUF];
 };
 
-void	bench_loop_list_append(struct bench_link *, struct bench_conn *);
-void	bench_loop_list_remove(struct bench_conn *);
 void	bench_loop_thread_init(struct bench_thread *, struct bench_run *, int);
 void	*bench_loop_thread_main(void *);
 void	bench_loop_thread_free(struct bench_thread *);

@@ -17,8 +17,13 @@
  * abandoned: counted as unfinished, even if it started during the warmup
  * (it kept a client waiting all through the measured time), with its age
  * in the latency histogram as a lower bound of its latency. So no client
- * left waiting is missing from the figures. Which list a waiting slot sits
- * on, and when it times out, is bench_loop.c's business.
+ * left waiting is missing from the figures.
+ *
+ * Lists are bench_loop.c's business: it owns them, finds the slots that
+ * timed out or may start again, and calls in here. Each function here that
+ * may end or restart a slot answers where the slot goes next (enum
+ * bench_conn_next: still busy, busy again, ready, paused or idle), and the
+ * loop moves it; nothing here calls back into the loop.
  */
 #include "config.h"
 
@@ -226,8 +231,8 @@ bench_conn_account(struct bench_thread *t, struct bench_conn *c, uint64_t now,
 
 /* --- the state machine ----------------------------------------------- */
 
-/* c failed while starting: count it, then retry soon from a list. */
-static void
+/* c failed while starting: count it; it is to retry soon, or after a pause. */
+static enum bench_conn_next
 bench_conn_fail(struct bench_thread *t, struct bench_conn *c, uint64_t now,
     int err)
 {
@@ -237,29 +242,30 @@ bench_conn_fail(struct bench_thread *t, struct bench_conn *c, uint64_t now,
 	}
 	bench_conn_account(t, c, now, bench_conn_kind_of(err), err);
 	c->state = BENCH_WAITING;
-	if (bench_conn_is_shortage(err)) {
-		c->deadline = now + BENCH_PAUSE_NS;
-		bench_loop_list_append(&t->paused, c);
-	} else
-		bench_loop_list_append(&t->ready, c);
+	if (!bench_conn_is_shortage(err))
+		return (BENCH_NEXT_READY);
+	c->deadline = now + BENCH_PAUSE_NS;
+	return (BENCH_NEXT_PAUSED);
 }
 
-/* c, a busy connection, ended: count it, close it, start the next. */
-void
+/*
+ * c, a busy connection, ended: count it, close it, start the next; where
+ * c goes now (never BENCH_NEXT_STAY).
+ */
+enum bench_conn_next
 bench_conn_finish(struct bench_thread *t, struct bench_conn *c,
     uint64_t now, int outcome, int err)
 {
-	bench_loop_list_remove(c);
 	close(c->fd);
 	c->fd = -1;
 	bench_conn_account(t, c, now, outcome, err);
-	bench_conn_start(t, c, now);
+	return (bench_conn_start(t, c, now));
 }
 
 /*
  * The run ended with c still in flight: close it and count it as
  * unfinished, its age so far in the histogram as a lower bound of its
- * latency. Never acknowledged, it is not recorded.
+ * latency. Never acknowledged, it is not recorded. It goes idle.
  */
 void
 bench_conn_abandon(struct bench_thread *t, struct bench_conn *c,
@@ -267,7 +273,6 @@ bench_conn_abandon(struct bench_thread *t, struct bench_conn *c,
 {
 	uint64_t	age_us = now > c->start ? (now - c->start) / 1000 : 0;
 
-	bench_loop_list_remove(c);
 	close(c->fd);
 	c->fd = -1;
 	hist_record(&t->hist, age_us);
@@ -359,8 +364,11 @@ bench_conn_open(struct bench_thread *t, struct bench_conn *c)
 	return (0);
 }
 
-/* Start c if the run allows one more; else the slot goes idle for good. */
-void
+/*
+ * Start c if the run allows one more: busy, or ready or paused if that
+ * failed at once; else the slot goes idle for good.
+ */
+enum bench_conn_next
 bench_conn_start(struct bench_thread *t, struct bench_conn *c,
     uint64_t now)
 {
@@ -370,16 +378,14 @@ bench_conn_start(struct bench_thread *t, struct bench_conn *c,
 
 	if (t->stopping || (run->stop_at != 0 && now >= run->stop_at)) {
 		c->state = BENCH_IDLE;
-		t->active--;
-		return;
+		return (BENCH_NEXT_IDLE);
 	}
 	c->counted = now >= run->measure_start;
 	if (c->counted && run->budgeted &&
 	    atomic_fetch_sub_explicit(&run->budget, 1,
 	    memory_order_relaxed) <= 0) {
 		c->state = BENCH_IDLE;
-		t->active--;
-		return;
+		return (BENCH_NEXT_IDLE);
 	}
 	/* now may be a batch of events old: latency starts at this connect */
 	c->start = mono_ns();
@@ -390,10 +396,8 @@ bench_conn_start(struct bench_thread *t, struct bench_conn *c,
 		bench_conn_id(t, c);
 	if (bench_conn_open(t, c) == -1 ||
 	    ((r = bench_conn_send(t, c)) == -1 &&
-	    bench_conn_kind_of(errno) != BENCH_RESET)) {
-		bench_conn_fail(t, c, now, errno);
-		return;
-	}
+	    bench_conn_kind_of(errno) != BENCH_RESET))
+		return (bench_conn_fail(t, c, now, errno));
 	/*
 	 * All sent: only the reply matters, no EPOLLOUT wake-up to ignore. A
 	 * reset while sending goes to the loop too: the reply and EOF of a
@@ -401,13 +405,11 @@ bench_conn_start(struct bench_thread *t, struct bench_conn *c,
 	 */
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (r == 1 ? 0 : EPOLLOUT);
 	ev.data.ptr = c;
-	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
-		bench_conn_fail(t, c, now, errno);
-		return;
-	}
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
+		return (bench_conn_fail(t, c, now, errno));
 	c->state = r == 1 ? BENCH_READING : c->sent > 0 ? BENCH_SENDING :
 	    BENCH_CONNECTING;
-	bench_loop_list_append(&t->busy, c);
+	return (BENCH_NEXT_BUSY);
 }
 
 /* Compare n more reply bytes in buf with what --expect says comes next. */
@@ -426,25 +428,25 @@ bench_conn_compare(struct bench_thread *t, struct bench_conn *c,
 	c->got += n;
 }
 
-/* The server closed c: the reply is complete. */
-static void
+/* The server closed c: the reply is complete; where c goes now. */
+static enum bench_conn_next
 bench_conn_eof(struct bench_thread *t, struct bench_conn *c)
 {
 	int	ok = !c->bad && c->got == t->run->cfg->expect.len;
 
-	bench_conn_finish(t, c, mono_ns(), ok ? BENCH_OK :
-	    BENCH_WRONG, 0);
+	return (bench_conn_finish(t, c, mono_ns(), ok ? BENCH_OK :
+	    BENCH_WRONG, 0));
 }
 
 /*
- * Read what c's server sent; 1 if that ended c. Once the peer's FIN has
- * been seen (EPOLLRDHUP) every byte before it is queued, so a read that
- * does not fill the buffer took the last of them: EOF without a second
- * read. Without RDHUP, a short read emptied the queue, and edge-triggered
- * epoll reports whatever comes next. After an error or a hang-up no edge
- * comes any more: read on to EOF or the error.
+ * Read what c's server sent; BENCH_NEXT_STAY unless that ended c. Once the
+ * peer's FIN has been seen (EPOLLRDHUP) every byte before it is queued, so
+ * a read that does not fill the buffer took the last of them: EOF without a
+ * second read. Without RDHUP, a short read emptied the queue, and
+ * edge-triggered epoll reports whatever comes next. After an error or a
+ * hang-up no edge comes any more: read on to EOF or the error.
  */
-static int
+static enum bench_conn_next
 bench_conn_read(struct bench_thread *t, struct bench_conn *c, uint32_t ev)
 {
 	int	fin = (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) == EPOLLRDHUP;
@@ -459,47 +461,49 @@ bench_conn_read(struct bench_thread *t, struct bench_conn *c, uint32_t ev)
 				continue;
 			if (fin)
 				break;
-			return (0);
+			return (BENCH_NEXT_STAY);
 		}
 		if (n == 0)
 			break;
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return (0);
-		bench_conn_finish(t, c, mono_ns(),
-		    bench_conn_kind_of(errno), errno);
-		return (1);
+			return (BENCH_NEXT_STAY);
+		return (bench_conn_finish(t, c, mono_ns(),
+		    bench_conn_kind_of(errno), errno));
 	}
-	bench_conn_eof(t, c);
-	return (1);
+	return (bench_conn_eof(t, c));
 }
 
 /*
  * Act on the epoll events ev of busy connection c. Input is taken first: a
  * server that reads less than the whole message may answer and close
- * before it is all sent, and that answer is the reply.
+ * before it is all sent, and that answer is the reply. Where c goes now.
  */
-void
+enum bench_conn_next
 bench_conn_event(struct bench_thread *t, struct bench_conn *c,
     uint32_t ev)
 {
-	int	r, err;
+	enum bench_conn_next	next;
+	int			r, err;
 
 	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) &&
-	    bench_conn_read(t, c, ev))
-		return;
+	    (next = bench_conn_read(t, c, ev)) != BENCH_NEXT_STAY)
+		return (next);
 	if (c->state == BENCH_READING || !(ev & (EPOLLOUT | EPOLLERR |
 	    EPOLLHUP)))
-		return;
+		return (BENCH_NEXT_STAY);
 	if ((r = bench_conn_send(t, c)) == -1) {
 		/* the reply and EOF may be queued behind the broken pipe */
 		err = errno;
-		if (!bench_conn_read(t, c, EPOLLHUP))
-			bench_conn_finish(t, c, mono_ns(),
+		if ((next = bench_conn_read(t, c, EPOLLHUP)) == BENCH_NEXT_STAY)
+			next = bench_conn_finish(t, c, mono_ns(),
 			    bench_conn_kind_of(err), err);
-	} else if (r == 1)
+		return (next);
+	}
+	if (r == 1)
 		c->state = BENCH_READING;
 	else if (c->sent > 0)
 		c->state = BENCH_SENDING;
+	return (BENCH_NEXT_STAY);
 }

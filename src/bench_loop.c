@@ -2,14 +2,18 @@
  * bench_loop.c: ackd-bench's event loops, one per thread: the lists of
  * connection slots, and the epoll loop that drives them.
  *
- * Each thread owns an epoll set and its share of the connection slots; a
- * slot's own life is bench_conn.c's. A busy slot sits on its thread's busy
- * list. Every slot has the same --timeout, so appending keeps that list in
- * deadline order and its head is always the next to expire. A slot whose
- * start failed at once waits on the ready list until the next turn of the
- * loop (so a refusing server cannot make us recurse or starve the loop), or
- * on the paused list for a while if the failure was a local shortage
- * (descriptors, ports, memory).
+ * Each thread owns an epoll set, its share of the connection slots and the
+ * lists they wait on (<sys/queue.h> tail queues); a slot's own life is
+ * bench_conn.c's. The loop calls bench_conn.c on an event, a timeout or a
+ * turn to start, and bench_conn.c answers where the slot goes next (enum
+ * bench_conn_next): only the loop moves slots between lists, and calls flow
+ * one way, bench.c -> bench_loop.c -> bench_conn.c. A busy slot sits on its
+ * thread's busy list. Every slot has the same --timeout, so appending keeps
+ * that list in deadline order and its head is always the next to expire. A
+ * slot whose start failed at once waits on the ready list until the next
+ * turn of the loop (so a refusing server cannot make us recurse or starve
+ * the loop), or on the paused list for a while if the failure was a local
+ * shortage (descriptors, ports, memory).
  *
  * The main thread asks the loops to stop through an eventfd that is in
  * every epoll set.
@@ -17,6 +21,7 @@
 #include "config.h"
 
 #include <sys/epoll.h>
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -33,44 +38,38 @@
 
 /* --- the connection lists --------------------------------------------- */
 
-/* Make l an empty list. */
+/* Put c where bench_conn.c said it goes, off any list; idle: one less. */
 static void
-bench_loop_list_init(struct bench_link *l)
+bench_loop_place(struct bench_thread *t, struct bench_conn *c,
+    enum bench_conn_next next)
 {
-	l->prev = l->next = l;
+	switch (next) {
+	case BENCH_NEXT_BUSY:
+		TAILQ_INSERT_TAIL(&t->busy, c, link);
+		break;
+	case BENCH_NEXT_READY:
+		TAILQ_INSERT_TAIL(&t->ready, c, link);
+		break;
+	case BENCH_NEXT_PAUSED:
+		TAILQ_INSERT_TAIL(&t->paused, c, link);
+		break;
+	case BENCH_NEXT_IDLE:
+		t->active--;
+		break;
+	case BENCH_NEXT_STAY:
+		break;
+	}
 }
 
-/* Is the list l empty? */
-static int
-bench_loop_list_empty(const struct bench_link *l)
+/* c, a busy slot, went where next says: unless it stays, move it. */
+static void
+bench_loop_move(struct bench_thread *t, struct bench_conn *c,
+    enum bench_conn_next next)
 {
-	return (l->next == l);
-}
-
-/* The first connection of a list that is not empty. */
-static struct bench_conn *
-bench_loop_list_first(const struct bench_link *l)
-{
-	return ((struct bench_conn *)(void *)l->next);
-}
-
-/* Put c at the end of list l. */
-void
-bench_loop_list_append(struct bench_link *l, struct bench_conn *c)
-{
-	c->link.prev = l->prev;
-	c->link.next = l;
-	l->prev->next = &c->link;
-	l->prev = &c->link;
-}
-
-/* Take c off whatever list it is on. */
-void
-bench_loop_list_remove(struct bench_conn *c)
-{
-	c->link.prev->next = c->link.next;
-	c->link.next->prev = c->link.prev;
-	c->link.prev = c->link.next = &c->link;
+	if (next == BENCH_NEXT_STAY)
+		return;
+	TAILQ_REMOVE(&t->busy, c, link);
+	bench_loop_place(t, c, next);
 }
 
 /* --- the event loop --------------------------------------------------- */
@@ -87,13 +86,14 @@ bench_loop_thread_abort(struct bench_thread *t, uint64_t now)
 
 	for (i = 0; i < t->nconns; i++) {
 		c = &t->conns[i];
-		if (c->state >= BENCH_CONNECTING)
+		if (c->state >= BENCH_CONNECTING) {
+			TAILQ_REMOVE(&t->busy, c, link);
 			bench_conn_abandon(t, c, now);
-		else if (c->state == BENCH_WAITING) {
-			bench_loop_list_remove(c);
+		} else if (c->state == BENCH_WAITING)
 			c->state = BENCH_IDLE;
-		}
 	}
+	TAILQ_INIT(&t->ready);
+	TAILQ_INIT(&t->paused);
 	t->active = 0;
 }
 
@@ -102,15 +102,15 @@ static int
 bench_loop_thread_wait_ms(const struct bench_thread *t, uint64_t now)
 {
 	const struct bench_run	*run = t->run;
+	const struct bench_conn	*c;
 	uint64_t		 next = UINT64_MAX, ms;
 
-	if (!bench_loop_list_empty(&t->ready))
+	if (!TAILQ_EMPTY(&t->ready))
 		return (0);
-	if (!bench_loop_list_empty(&t->busy))
-		next = bench_loop_list_first(&t->busy)->deadline;
-	if (!bench_loop_list_empty(&t->paused) &&
-	    bench_loop_list_first(&t->paused)->deadline < next)
-		next = bench_loop_list_first(&t->paused)->deadline;
+	if ((c = TAILQ_FIRST(&t->busy)) != NULL)
+		next = c->deadline;
+	if ((c = TAILQ_FIRST(&t->paused)) != NULL && c->deadline < next)
+		next = c->deadline;
 	if (run->stop_at != 0) {
 		if (now < run->stop_at && run->stop_at < next)
 			next = run->stop_at;
@@ -130,28 +130,23 @@ static void
 bench_loop_thread_timers(struct bench_thread *t, uint64_t now)
 {
 	const struct bench_run	*run = t->run;
-	struct bench_link	 ready;
+	struct bench_conns	 ready;
 	struct bench_conn	*c;
 
-	while (!bench_loop_list_empty(&t->busy) &&
-	    (c = bench_loop_list_first(&t->busy))->deadline <= now)
-		bench_conn_finish(t, c, now, BENCH_TIMEOUT, c->state);
-	while (!bench_loop_list_empty(&t->paused) &&
-	    (c = bench_loop_list_first(&t->paused))->deadline <= now) {
-		bench_loop_list_remove(c);
-		bench_loop_list_append(&t->ready, c);
+	/* a timed-out slot starts again at the tail: never STAY */
+	while ((c = TAILQ_FIRST(&t->busy)) != NULL && c->deadline <= now)
+		bench_loop_move(t, c, bench_conn_finish(t, c, now,
+		    BENCH_TIMEOUT, c->state));
+	while ((c = TAILQ_FIRST(&t->paused)) != NULL && c->deadline <= now) {
+		TAILQ_REMOVE(&t->paused, c, link);
+		TAILQ_INSERT_TAIL(&t->ready, c, link);
 	}
 	/* one try each per turn; new failures wait for the next turn */
-	bench_loop_list_init(&ready);
-	if (!bench_loop_list_empty(&t->ready)) {
-		ready = t->ready;
-		ready.next->prev = ready.prev->next = &ready;
-		bench_loop_list_init(&t->ready);
-	}
-	while (!bench_loop_list_empty(&ready)) {
-		c = bench_loop_list_first(&ready);
-		bench_loop_list_remove(c);
-		bench_conn_start(t, c, now);
+	TAILQ_INIT(&ready);
+	TAILQ_CONCAT(&ready, &t->ready, link);
+	while ((c = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, c, link);
+		bench_loop_place(t, c, bench_conn_start(t, c, now));
 	}
 	/* past --duration, the last replies have a short while to come in */
 	if (run->stop_at != 0 && now >= run->stop_at + BENCH_DRAIN_NS)
@@ -172,13 +167,12 @@ bench_loop_thread_main(void *arg)
 	t->end = run->measure_start;
 	t->active = t->nconns;
 	for (i = 0; i < t->nconns; i++)
-		bench_conn_start(t, &t->conns[i], now);
+		bench_loop_place(t, &t->conns[i], bench_conn_start(t,
+		    &t->conns[i], now));
 	while (t->active > 0) {
 		/* the busy list is in start order: its head is the oldest */
-		atomic_store_explicit(&t->pub_oldest,
-		    bench_loop_list_empty(&t->busy) ? 0 :
-		    bench_loop_list_first(&t->busy)->start,
-		    memory_order_relaxed);
+		atomic_store_explicit(&t->pub_oldest, TAILQ_EMPTY(&t->busy) ?
+		    0 : TAILQ_FIRST(&t->busy)->start, memory_order_relaxed);
 		n = epoll_wait(t->epfd, evs, BENCH_EVENTS,
 		    bench_loop_thread_wait_ms(t, now));
 		if (n == -1 && errno != EINTR)
@@ -187,8 +181,9 @@ bench_loop_thread_main(void *arg)
 			if (evs[i].data.ptr == NULL)
 				t->stopping = 1;
 			else
-				bench_conn_event(t, evs[i].data.ptr,
-				    evs[i].events);
+				bench_loop_move(t, evs[i].data.ptr,
+				    bench_conn_event(t, evs[i].data.ptr,
+				    evs[i].events));
 		}
 		now = mono_ns();
 		if (t->stopping) {
@@ -225,13 +220,11 @@ bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
 	t->conns = calloc((size_t)t->nconns, sizeof(*t->conns));
 	if (t->conns == NULL)
 		fatal(BENCH_EXIT_OSERR, "malloc");
-	for (j = 0; j < t->nconns; j++) {
+	for (j = 0; j < t->nconns; j++)
 		t->conns[j].fd = -1;
-		bench_loop_list_init(&t->conns[j].link);
-	}
-	bench_loop_list_init(&t->busy);
-	bench_loop_list_init(&t->ready);
-	bench_loop_list_init(&t->paused);
+	TAILQ_INIT(&t->busy);
+	TAILQ_INIT(&t->ready);
+	TAILQ_INIT(&t->paused);
 	t->id_head_len = (size_t)snprintf(t->id_head, sizeof(t->id_head),
 	    "b%ld-%d-", (long)getpid(), i);
 	t->source = (unsigned)i % (run->nsources > 0 ? run->nsources : 1);
