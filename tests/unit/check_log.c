@@ -1,8 +1,9 @@
 /*
  * check_log.c: unit tests of the diagnostics in log.c: which
- * $JOURNAL_STREAM values name a file, the <N> priority prefix on a
- * journal stream and not elsewhere, errno kept, a tool's lines without
- * a pid, and the syslog datagram after log_syslog. Standard error is a pipe the test reads.
+ * $JOURNAL_STREAM values name a file, the <N> priority prefix on a journal
+ * stream and not elsewhere, errno kept, a tool's lines without a pid, and
+ * the syslog datagram after log_syslog. Standard error is a pipe the test
+ * reads.
  */
 #include "config.h"
 
