@@ -38,7 +38,7 @@
 
 /* --- the connection lists --------------------------------------------- */
 
-/* Put c where bench_conn.c said it goes, off any list; idle: one less. */
+/* c is on no list: put it where next says; an idle slot is one less active. */
 static void
 bench_loop_place(struct bench_thread *t, struct bench_conn *c,
     enum bench_conn_next next)
