@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ackd: a pre-forked, thread-pooled TCP acknowledgement daemon.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ackd-bench: a load generator for ackd.
  *

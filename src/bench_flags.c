@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_flags.c: ackd-bench's flags: the table, parsing, --help and
  * --version.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_report.c: ackd-bench's reports: the text one for people, the JSON
  * one with exactly the documented keys, and the progress line on a

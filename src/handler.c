@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * handler.c: one connection's life: receive, log, ACK, close.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * listen.c: the master's listening sockets, and which of them each
  * worker serves.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * logfmt.c: the connection log's lines, as pure functions of their fields.
  *

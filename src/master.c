@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * master.c: fork the workers, reap and respawn them, act on signals.
  *

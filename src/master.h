@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * master.h: the master's state, shared by master.c (the loop, signals,
  * forking and reaping) and supervise.c (the judgements about workers:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c: the master's Prometheus endpoint (--metrics ADDR:PORT).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * msglog.c: the connection log, shared by every thread of every process.
  *

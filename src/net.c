@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net.c: addresses, the listening socket, and descriptor I/O that retries
  * EINTR and bounds every wait.

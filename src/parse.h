@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * parse.h: number syntax shared by the flag parsers of ackd (config.c) and
  * ackd-bench (bench_flags.c); the path syntax of the start-up checks.

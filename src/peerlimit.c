@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * peerlimit.c: --max-connections-per-ip, the number of connections one
  * client address may hold at once, across every worker.

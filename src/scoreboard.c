@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scoreboard.c: the memory a master shares with its workers.
  *

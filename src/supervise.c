@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * supervise.c: the master's judgements about its workers, beyond
  * respawning them: when the daemon is ready, when a reload is done, when

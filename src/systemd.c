@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * systemd.c: the two systemd protocols ackd speaks, without libsystemd.
  *

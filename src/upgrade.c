@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * upgrade.c: SIGUSR2, a restart that drops nothing (nginx's convention).
  *

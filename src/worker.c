@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c: one worker process: an accept loop feeding the queue, the
  * handler pool draining it, and one signal thread.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config.c: libFuzzer target for config_parse, which reads whatever
  * the command line holds.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_escape.c: libFuzzer target for logfmt.c, the code every client byte
  * goes through.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_bench.py: ackd-bench against a real ackd, a wrong one and nobody.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_memory.py: what a worker's handlers keep in memory, and the ACK of
 a client that sends more than its message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_config.c: unit tests of the defaults, flag parsing and range checks
  * in config.c.

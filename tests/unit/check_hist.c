@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_hist.c: unit tests for hist.c, ackd-bench's latency histogram.
  *

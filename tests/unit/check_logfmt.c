@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_logfmt.c: unit tests of the log line formatting in logfmt.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_metrics.c: unit tests of the metrics endpoint's pure parts: the
  * request heads http.c judges (every request-line form, the bound, the

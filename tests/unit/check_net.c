@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_net.c: unit tests of net.c: address parsing and formatting, and
  * the listening socket and descriptor I/O over loopback.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_proxy.c: unit tests of the PROXY protocol parser and the
  * --proxy-from ranges in proxy.c.

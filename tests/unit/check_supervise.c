@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_supervise.c: unit tests of the master's pure judgements in
  * supervise.c: the respawn back-off. The rule comes from the manual:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_upgrade.c: unit tests of upgrade.c's pure part: the parse of
  * ACKD_UPGRADE, which a new master trusts to find the descriptors the
