@@ -21,6 +21,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The number of elements of array a (BSD <sys/param.h> has the same). */
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Exit statuses (the sysexits.h values, spelled out). */
 #define ACKD_EXIT_OK		0	/* clean shutdown, or --help/--version */
 #define ACKD_EXIT_KILLED	1	/* shutdown deadline passed, workers killed */

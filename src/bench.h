@@ -18,6 +18,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The number of elements of array a (BSD <sys/param.h> has the same). */
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Exit statuses (the sysexits.h values, as ackd spells them out). */
 #define BENCH_EXIT_OK		0	/* every counted connection was ok */
 #define BENCH_EXIT_FAILED	1	/* a wrong reply, an error, or none */

@@ -100,7 +100,7 @@ static const struct bench_flag bench_flags_table[] = {
 };
 
 #define BENCH_NFLAGS \
-	(sizeof(bench_flags_table) / sizeof(bench_flags_table[0]))
+	nitems(bench_flags_table)
 #define BENCH_DOC_COLUMN	25	/* where --help's text starts */
 
 /* Set every field to its default. */

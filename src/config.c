@@ -179,7 +179,7 @@ static const struct config_flag config_flags[] = {
 	    "print the version and exit", NULL },
 };
 
-#define CONFIG_NFLAGS	(sizeof(config_flags) / sizeof(config_flags[0]))
+#define CONFIG_NFLAGS	nitems(config_flags)
 #define CONFIG_DOC_COLUMN	29	/* where --help's text starts */
 
 /* Set every field to its default: the seed script's behaviour. */
@@ -353,8 +353,7 @@ config_facility(const char *name)
 
 	if (name == NULL)
 		return (LOG_DAEMON);
-	for (i = 0; i < sizeof(config_facilities) /
-	    sizeof(config_facilities[0]); i++)
+	for (i = 0; i < nitems(config_facilities); i++)
 		if (strcmp(name, config_facilities[i].name) == 0)
 			return (config_facilities[i].value);
 	return (0);

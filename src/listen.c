@@ -247,7 +247,7 @@ listen_take(const struct ackd_config *cfg, char *err, size_t errsize)
 	int		fds[ACKD_LISTEN_MAX], n, nsets;
 
 	/* an upgrade's come first: they are passed with LISTEN_FDS too */
-	n = upgrade_listen_fds(ufds, (int)(sizeof(ufds) / sizeof(ufds[0])),
+	n = upgrade_listen_fds(ufds, (int)nitems(ufds),
 	    &nsets, err, errsize);
 	if (n == -1)
 		return (ACKD_EXIT_SOFTWARE);

@@ -73,7 +73,7 @@ static const int master_signals[] = {
 	SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1,
 	SIGUSR2
 };
-#define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
+#define MASTER_NSIGNALS	nitems(master_signals)
 
 /* Block our signals and install the flag-setting handlers; *old gets the mask. */
 static void
@@ -124,8 +124,7 @@ master_spawn(struct master *m, struct slot *slot)
 	peerlimit_clear(index);
 	/* it opens the log we have now: no reopen for it to catch up on */
 	atomic_store(&scoreboard_slot(index)->reopened, m->reopen_gen);
-	nfds = listen_worker_fds(index, fds, (int)(sizeof(fds) /
-	    sizeof(fds[0])));
+	nfds = listen_worker_fds(index, fds, (int)nitems(fds));
 	/* its news reaches us there (control.c) */
 	if ((wfd = control_open(index)) == -1)
 		pid = -1;

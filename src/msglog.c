@@ -287,7 +287,7 @@ static const struct msglog_kind msglog_kinds[] = {
 	{ S_IFDIR, "directory", "a directory" },
 	{ 0, "other", "not a regular file" },	/* the last: any other */
 };
-#define MSGLOG_NKINDS	(sizeof(msglog_kinds) / sizeof(msglog_kinds[0]))
+#define MSGLOG_NKINDS	nitems(msglog_kinds)
 
 /* The kind of a file that is not a regular file. */
 static const struct msglog_kind *
@@ -507,7 +507,7 @@ msglog_errno_name(int err, char *buf, size_t size)
 	};
 	size_t	i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (i = 0; i < nitems(names); i++)
 		if (names[i].err == err)
 			return (names[i].name);
 	snprintf(buf, size, "errno-%d", err);

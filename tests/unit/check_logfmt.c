@@ -355,7 +355,7 @@ START_TEST(check_logfmt_text_spot_checks)
 	char	out[8];
 	size_t	i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		n = logfmt_escape_text(out, &t[i].c, 1);
 		out[n] = '\0';
 		ck_assert_msg(strcmp(out, t[i].want) == 0,
@@ -444,7 +444,7 @@ START_TEST(check_logfmt_json_spot_checks)
 	char	out[8];
 	size_t	i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		n = logfmt_escape_json(out, &t[i].c, 1);
 		out[n] = '\0';
 		ck_assert_msg(strcmp(out, t[i].want) == 0,
@@ -466,7 +466,7 @@ check_logfmt_next_cp(unsigned long c)
 	unsigned long			next = c < 0x3000 ? c + 1 : c + 251;
 	size_t				i;
 
-	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+	for (i = 0; i < nitems(edges); i++)
 		if (c < edges[i] && edges[i] < next)
 			return (edges[i]);
 	if (next >= 0xd800 && next <= 0xdfff)
@@ -534,7 +534,7 @@ START_TEST(check_logfmt_json_utf8_spot_checks)
 	char	out[64];
 	size_t	i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		n = logfmt_escape_json(out, (const unsigned char *)t[i].in,
 		    strlen(t[i].in));
 		out[n] = '\0';
@@ -562,10 +562,10 @@ START_TEST(check_logfmt_utf8_valid)
 	};
 	size_t	i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(!logfmt_utf8_valid((const unsigned char *)bad[i],
 		    strlen(bad[i])), "bad case %zu passed for UTF-8", i);
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	for (i = 0; i < nitems(good); i++)
 		ck_assert_msg(logfmt_utf8_valid((const unsigned char *)good[i],
 		    strlen(good[i])), "good case %zu refused", i);
 	/* a NUL inside is a character like any other */
@@ -585,7 +585,7 @@ START_TEST(check_logfmt_base64)
 	char		*out;
 	size_t		i, n, len;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		len = strlen(t[i][0]);
 		out = check_logfmt_alloc(logfmt_base64_max(len));
 		n = logfmt_base64(out, (const unsigned char *)t[i][0], len);
@@ -617,7 +617,7 @@ START_TEST(check_logfmt_max_bounds_worst_case)
 	size_t			 i, n, len;
 	unsigned char		 c;
 
-	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (i = 0; i < nitems(lens); i++) {
 		len = lens[i];
 		src = malloc(len + 1);
 		ck_assert_ptr_nonnull(src);
@@ -691,7 +691,7 @@ START_TEST(check_logfmt_timestamp_values)
 	char		buf[64];
 	size_t		i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		ts.tv_sec = t[i].sec;
 		ts.tv_nsec = t[i].nsec;
 		memset(buf, 0, sizeof(buf));
@@ -1019,7 +1019,7 @@ START_TEST(check_logfmt_syslog_fit)
 	    "proxy=[ffff::1]:1 proxy_cmd=unknown truncated=1" };
 	size_t			i, j, fit;
 
-	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+	for (i = 0; i < nitems(limits); i++)
 		for (j = 0; j < 4; j++) {
 			fit = logfmt_syslog_fit(fmt, tags[j & 1],
 			    extras[j >> 1], limits[i]);

@@ -112,7 +112,7 @@ static const struct {
 };
 
 #define CHECK_METRICS_NREQUESTS \
-	(int)(sizeof(check_metrics_requests) / sizeof(check_metrics_requests[0]))
+	(int)nitems(check_metrics_requests)
 
 START_TEST(check_metrics_request_forms)
 {

@@ -265,10 +265,10 @@ START_TEST(check_net_bind_syntax)
 	    "a/b", "host\n", "caf\xc3\xa9" };
 	size_t			i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	for (i = 0; i < nitems(good); i++)
 		ck_assert_msg(net_bind_syntax(good[i]), "'%s' refused",
 		    good[i]);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(!net_bind_syntax(bad[i]), "'%s' accepted",
 		    bad[i]);
 }
@@ -387,7 +387,7 @@ START_TEST(check_net_parse_refuses)
 	socklen_t		len;
 	size_t			i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(net_parse_addr(bad[i], 1, &ss, &len) == -1,
 		    "'%s' accepted", bad[i]);
 }

@@ -22,7 +22,7 @@ START_TEST(check_supervise_backoff_grows)
 	size_t			i;
 	int			quick = 0;
 
-	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+	for (i = 0; i < nitems(want); i++) {
 		ck_assert_int_eq(supervise_backoff(0, 0, &quick), want[i]);
 		ck_assert_int_eq(quick, (int)i + 1);
 	}

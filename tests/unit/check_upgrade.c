@@ -39,7 +39,7 @@ START_TEST(check_upgrade_parse_range)
 	struct upgrade_env	u;
 	size_t			i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(upgrade_parse(bad[i], &u) == -1, "'%s'", bad[i]);
 }
 END_TEST
@@ -53,7 +53,7 @@ START_TEST(check_upgrade_parse_form)
 	struct upgrade_env	u;
 	size_t			i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(upgrade_parse(bad[i], &u) == -1, "'%s'", bad[i]);
 }
 END_TEST
