@@ -115,19 +115,6 @@ static long long		 metrics_paused_until;	/* 0: accepting */
 static unsigned long long	 metrics_seq;		/* accepted so far */
 static struct timespec		 metrics_started;	/* wall clock */
 
-/* Make fd non-blocking and close-on-exec; 0 or -1. */
-static int
-metrics_nonblock(int fd)
-{
-	int	flags;
-
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    (flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
-		return (-1);
-	return (0);
-}
-
 /*
  * Where the kernel can (Linux), hand over a connection only once its
  * request has begun to come: connections that stay silent (a flood)
@@ -214,7 +201,8 @@ metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
 		goto fail;
 	what = "set options on";
-	if (metrics_nonblock(fd) == -1 ||
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    net_set_nonblock(fd, 1) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail_close;
 	what = "bind";
@@ -615,7 +603,8 @@ metrics_accept_one(void)
 	fd = accept4(metrics_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
 	fd = accept(metrics_lfd, NULL, NULL);
-	if (fd != -1 && metrics_nonblock(fd) == -1) {
+	if (fd != -1 && (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    net_set_nonblock(fd, 1) == -1)) {
 		close(fd);
 		errno = ECONNABORTED;	/* this one is lost: take the next */
 		return (-1);
