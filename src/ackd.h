@@ -229,6 +229,7 @@ size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
 size_t	logfmt_syslog_fit(enum ackd_log_format, const char *, const char *,
 	    size_t);
 size_t	logfmt_token(char *, size_t, const char *);
+void	logfmt_wait_status(char *, size_t, int);
 
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const struct ackd_config *, char *, size_t);

@@ -154,18 +154,6 @@ master_spawn(struct master *m, struct slot *slot)
 	slot->stuck_since = slot->aborted_at = 0;
 }
 
-/* Describe a wait status as "exited:N" or "killed:SIG". */
-static void
-master_status(char *buf, size_t size, int status)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exited:%d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed:%d", WTERMSIG(status));
-	else
-		snprintf(buf, size, "unknown:%d", status);
-}
-
 /*
  * A worker in slot has ended with status: free the slot, or schedule its
  * replacement (after supervise_backoff's delay), then log worker-exit
@@ -191,7 +179,7 @@ master_worker_died(struct master *m, struct slot *slot, int status)
 	slot->respawn_at = mono_ms() + delay;
 	if (delay >= 0)
 		snprintf(respawn, sizeof(respawn), " respawn_ms=%lld", delay);
-	master_status(desc, sizeof(desc), status);
+	logfmt_wait_status(desc, sizeof(desc), status);
 	msglog_event("worker-exit", "worker=%ld status=%s%s",
 	    (long)slot->pid, desc, respawn);
 	if (give_up)
@@ -215,7 +203,7 @@ master_reap(struct master *m)
 			    m->slots[i].state == SLOT_RETIRING))
 				break;
 		if (i == ACKD_WORKERS_MAX) {
-			master_status(desc, sizeof(desc), status);
+			logfmt_wait_status(desc, sizeof(desc), status);
 			msglog_event("worker-exit", "worker=%ld status=%s",
 			    (long)pid, desc);
 			continue;

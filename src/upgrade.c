@@ -610,18 +610,6 @@ upgrade_io(const struct pollfd *fds, int n)
 	return (leave);
 }
 
-/* Describe a wait status as "exited:N" or "killed:SIG". */
-static void
-upgrade_status(char *buf, size_t size, int status)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exited:%d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed:%d", WTERMSIG(status));
-	else
-		snprintf(buf, size, "unknown:%d", status);
-}
-
 /*
  * Was pid the new master we started? Then it is gone: if it never
  * served, the upgrade failed, and we say why. 1 if it was, else 0.
@@ -634,7 +622,7 @@ upgrade_reaped(pid_t pid, int status)
 	if (pid != upgrade_child || pid == 0)
 		return (0);
 	if (!upgrade_child_ready) {
-		upgrade_status(desc, sizeof(desc), status);
+		logfmt_wait_status(desc, sizeof(desc), status);
 		if (upgrade_child_errno != 0)
 			upgrade_failed(pid, "exec", upgrade_child_errno);
 		else

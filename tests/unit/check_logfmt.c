@@ -9,12 +9,17 @@
  */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ackd.h"
 
@@ -1263,6 +1268,45 @@ START_TEST(check_logfmt_token)
 }
 END_TEST
 
+/* The wait status of a child that raises sig (unless 0), else exits code. */
+static int
+check_logfmt_child_status(int code, int sig)
+{
+	pid_t	pid;
+	int	status;
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		if (sig != 0)
+			raise(sig);
+		_exit(code);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return (status);
+}
+
+/*
+ * logfmt_wait_status: worker-exit's status= value, from real wait
+ * statuses: "exited:N" and "killed:SIG", cut to the buffer.
+ */
+START_TEST(check_logfmt_wait_status)
+{
+	char	buf[32], want[32];
+
+	logfmt_wait_status(buf, sizeof(buf), check_logfmt_child_status(0, 0));
+	ck_assert_str_eq(buf, "exited:0");
+	logfmt_wait_status(buf, sizeof(buf), check_logfmt_child_status(3, 0));
+	ck_assert_str_eq(buf, "exited:3");
+	logfmt_wait_status(buf, sizeof(buf),
+	    check_logfmt_child_status(0, SIGKILL));
+	snprintf(want, sizeof(want), "killed:%d", SIGKILL);
+	ck_assert_str_eq(buf, want);
+	logfmt_wait_status(buf, 5, check_logfmt_child_status(70, 0));
+	ck_assert_str_eq(buf, "exit");
+}
+END_TEST
+
 /* The logfmt suite: escapes, bounds, timestamps, whole lines. */
 static Suite *
 logfmt_suite(void)
@@ -1301,6 +1345,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_json_fields);
 	tcase_add_test(tc, check_logfmt_line_tag);
 	tcase_add_test(tc, check_logfmt_syslog_head);
+	tcase_add_test(tc, check_logfmt_wait_status);
 	tcase_add_loop_test(tc, check_logfmt_syslog_fit, 0, 2);
 	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
 	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);
