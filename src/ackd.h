@@ -26,6 +26,16 @@
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
+/*
+ * A function whose result is a count, a descriptor or an index (>= 0)
+ * returns -1 when it failed (errno, or its err, says why). When it has a
+ * third outcome, that outcome is one of these, always by name.
+ */
+enum ackd_result {
+	ACKD_NONE = -2,		/* nothing to take: off, or nothing passed */
+	ACKD_REFUSED = -3	/* over a limit: the caller refuses */
+};
+
 /* Exit statuses (the sysexits.h values, spelled out). */
 #define ACKD_EXIT_OK		0	/* clean shutdown, or --help/--version */
 #define ACKD_EXIT_KILLED	1	/* shutdown deadline passed, workers killed */
@@ -301,7 +311,7 @@ void	evlimit_flush(void);
 struct conn {
 	int		 fd;
 	socklen_t	 addrlen;
-	int		 limit_entry;	/* peerlimit_enter's, or -1 */
+	int		 limit_entry;	/* peerlimit_enter's; < 0: none */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	sin;

@@ -142,7 +142,7 @@ listen_resolve_all(const struct ackd_config *cfg,
 	for (i = 0; i < cfg->nbind; i++)
 		if ((rc = net_resolve(cfg->bind[i], cfg->port, ss, len, n,
 		    ACKD_LISTEN_MAX, err, errsize)) != 0)
-			return (rc == -2 ? ACKD_EXIT_USAGE :
+			return (rc == ACKD_REFUSED ? ACKD_EXIT_USAGE :
 			    ACKD_EXIT_UNAVAILABLE);
 	return (0);
 }

@@ -176,8 +176,9 @@ metrics_fd(void)
 
 /*
  * Open the listener on cfg->metrics and log where it listens (the
- * kernel's port for port 0), or take the one an upgrade handed over. -2
- * when --metrics is off; the descriptor; or -1 with err set to one line.
+ * kernel's port for port 0), or take the one an upgrade handed over.
+ * ACKD_NONE when --metrics is off; the descriptor; or -1 with err set to
+ * one line.
  */
 int
 metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
@@ -189,7 +190,7 @@ metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 	int			 fd, on = 1, saved;
 
 	if (cfg->metrics[0] == '\0')
-		return (-2);
+		return (ACKD_NONE);
 	if ((fd = upgrade_metrics_fd()) != -1)
 		return (metrics_adopt(fd, err, errsize));
 	if (net_parse_hostport(cfg->metrics, &ss, &sslen) == -1) {

@@ -117,7 +117,8 @@ net_add_addr(struct sockaddr_storage *list, socklen_t *lens, int *n, int max,
  * Resolve one --bind value (a numeric address, or a name looked up with
  * getaddrinfo) for listening on port, and add each address that is new
  * to the *n in list[] and lens[]. 0; -1 with err set if the name does not
- * resolve; -2 with err set if that makes more than max addresses.
+ * resolve; ACKD_REFUSED with err set if that makes more than max
+ * addresses.
  */
 int
 net_resolve(const char *host, int port, struct sockaddr_storage *list,
@@ -159,7 +160,7 @@ net_resolve(const char *host, int port, struct sockaddr_storage *list,
 too_many:
 	snprintf(err, errsize, "--bind: '%s' makes more than %d addresses "
 	    "(allowed: %d listeners in all)", host, max, max);
-	return (-2);
+	return (ACKD_REFUSED);
 }
 
 /*

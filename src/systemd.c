@@ -271,7 +271,7 @@ fail:
 
 /*
  * The listening sockets socket activation passed us, into fds[] (at most
- * max): their count; -2 if there are none (LISTEN_PID is not ours or
+ * max): their count; ACKD_NONE if none (LISTEN_PID is not ours or
  * LISTEN_FDS unset); -1 with err set to one line if what was passed
  * cannot be used. Every one must be a listening stream socket.
  */
@@ -285,7 +285,7 @@ systemd_listen_fds(int *fds, int max, char *err, size_t errsize)
 
 	if (env == NULL || getenv("LISTEN_PID") == NULL ||
 	    !systemd_for_us("LISTEN_PID"))
-		return (-2);
+		return (ACKD_NONE);
 	n = systemd_number(env);
 	/* unsetenv may take the string away */
 	snprintf(nfds, sizeof(nfds), "%s", env);

@@ -304,8 +304,8 @@ upgrade_pidfile(const char *path)
 
 /*
  * The sockets the old master passed, into fds (room for max), with
- * *nsets the sets they form: their count; -2 if we were not started by
- * an upgrade; -1 with err set if they cannot be used.
+ * *nsets the sets they form: their count; ACKD_NONE if we were not
+ * started by an upgrade; -1 with err set if they cannot be used.
  */
 int
 upgrade_listen_fds(int *fds, int max, int *nsets, char *err, size_t errsize)
@@ -314,7 +314,7 @@ upgrade_listen_fds(int *fds, int max, int *nsets, char *err, size_t errsize)
 	int		i, fd;
 
 	if (upgrade_parent == 0)
-		return (-2);
+		return (ACKD_NONE);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");

@@ -306,7 +306,7 @@ START_TEST(check_net_resolve)
 	ck_assert_int_eq(n, 3);
 	/* one more is one too many, and err says so */
 	ck_assert_int_eq(net_resolve("10.0.0.2", 80, ss, len, &n, 3, err,
-	    sizeof(err)), -2);
+	    sizeof(err)), ACKD_REFUSED);
 	ck_assert_int_eq(n, 3);
 	ck_assert_msg(strstr(err, "'10.0.0.2'") != NULL &&
 	    strstr(err, "more than 3") != NULL, "err: %s", err);
