@@ -826,20 +826,20 @@ msglog_write_file(const char *buf, size_t len)
  * the time is up (errno EAGAIN) or on an error.
  */
 static int
-msglog_syslog_wait(long long *deadline)
+msglog_syslog_wait(long long *deadline_ms)
 {
 	struct pollfd	pfd;
-	long long	left;
+	long long	left_ms;
 
-	if (*deadline == -1)
-		*deadline = mono_ms() + MSGLOG_SYSLOG_WAIT_MS;
-	if ((left = *deadline - mono_ms()) <= 0) {
+	if (*deadline_ms == -1)
+		*deadline_ms = mono_ms() + MSGLOG_SYSLOG_WAIT_MS;
+	if ((left_ms = *deadline_ms - mono_ms()) <= 0) {
 		errno = EAGAIN;
 		return (-1);
 	}
 	pfd.fd = msglog_fd;
 	pfd.events = POLLOUT;
-	if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR)
+	if (poll(&pfd, 1, (int)left_ms) == -1 && errno != EINTR)
 		return (-1);
 	return (0);
 }
@@ -859,7 +859,7 @@ msglog_syslog_send(const char *line, size_t len, int warn)
 	struct msghdr	mh;
 	struct tm	tm;
 	time_t		now = time(NULL);
-	long long	deadline = -1;
+	long long	deadline_ms = -1;
 	int		reconnected = 0;
 
 	if (localtime_r(&now, &tm) == NULL)
@@ -885,7 +885,7 @@ msglog_syslog_send(const char *line, size_t len, int warn)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (msglog_syslog_wait(&deadline) == -1)
+			if (msglog_syslog_wait(&deadline_ms) == -1)
 				return (-1);
 			continue;
 		}

@@ -374,16 +374,17 @@ net_set_nonblock(int fd, int on)
 }
 
 /*
- * Make accept() on the listening socket lfd give up after ms with EAGAIN,
- * so a sleeping accept loop still looks around now and then. 0 or -1.
+ * Make accept() on the listening socket lfd give up after timeout_ms with
+ * EAGAIN, so a sleeping accept loop still looks around now and then. 0
+ * or -1.
  */
 int
-net_accept_timeout(int lfd, int ms)
+net_accept_timeout(int lfd, int timeout_ms)
 {
 	struct timeval	tv;
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	return (setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 }
 
@@ -428,7 +429,7 @@ ssize_t
 net_recv_timed(int fd, void *buf, size_t size, int flags, int timeout_ms)
 {
 	struct pollfd	 pfd;
-	long long	 deadline = -1, left;
+	long long	 deadline_ms = -1, left_ms;
 	ssize_t		 n;
 	int		 rc;
 
@@ -437,16 +438,16 @@ net_recv_timed(int fd, void *buf, size_t size, int flags, int timeout_ms)
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR))
 			return (n);
-		if (deadline == -1)
-			deadline = mono_ms() + timeout_ms;
-		left = deadline - mono_ms();
-		if (left <= 0) {
+		if (deadline_ms == -1)
+			deadline_ms = mono_ms() + timeout_ms;
+		left_ms = deadline_ms - mono_ms();
+		if (left_ms <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, (int)left);
+		rc = poll(&pfd, 1, (int)left_ms);
 		if (rc == -1 && errno != EINTR)
 			return (-1);
 	}

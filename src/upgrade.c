@@ -92,7 +92,7 @@ static pid_t		  upgrade_child;	/* 0: none */
 static int		  upgrade_child_fd = -1;
 static int		  upgrade_child_ready;
 static int		  upgrade_child_errno;	/* its exec failed with it */
-static long long	  upgrade_deadline;	/* ms, monotonic */
+static long long	  upgrade_deadline_ms;	/* monotonic */
 static int		  upgrade_terminated;	/* sent SIGTERM after it */
 static const char	 *upgrade_why;		/* we ended it: why */
 
@@ -492,7 +492,7 @@ upgrade_start(int stopping, int ready)
 	upgrade_child_fd = sv[0];
 	upgrade_child_ready = upgrade_child_errno = upgrade_terminated = 0;
 	upgrade_why = NULL;
-	upgrade_deadline = upgrade_now() + UPGRADE_TIMEOUT_MS;
+	upgrade_deadline_ms = upgrade_now() + UPGRADE_TIMEOUT_MS;
 	if (logfmt_token(binary, sizeof(binary), upgrade_path) == 0)
 		snprintf(binary, sizeof(binary), "?");
 	msglog_event("upgrade", "new_master=%ld binary=%s", (long)pid,
@@ -643,20 +643,20 @@ upgrade_reaped(pid_t pid, int status)
 long long
 upgrade_timers(void)
 {
-	long long	left;
+	long long	left_ms;
 
 	if (upgrade_child == 0 || upgrade_child_ready)
 		return (-1);
-	left = upgrade_deadline - upgrade_now();
-	if (left > 0)
-		return (left);
+	left_ms = upgrade_deadline_ms - upgrade_now();
+	if (left_ms > 0)
+		return (left_ms);
 	if (!upgrade_terminated) {
 		upgrade_why = "timeout";
 		kill(upgrade_child, SIGTERM);
 		upgrade_terminated = 1;
 	} else
 		kill(upgrade_child, SIGKILL);
-	upgrade_deadline = upgrade_now() + UPGRADE_KILL_MS;
+	upgrade_deadline_ms = upgrade_now() + UPGRADE_KILL_MS;
 	return (UPGRADE_KILL_MS);
 }
 
