@@ -102,16 +102,6 @@ static int		  upgrade_parent_fd = -1;
 static int		  upgrade_nfds, upgrade_nsets, upgrade_pid_fd = -1;
 static int		  upgrade_metrics = -1;	/* its metrics listener */
 
-/* Milliseconds on the monotonic clock. */
-static long long
-upgrade_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* In any child we fork: the channels are the master's alone. */
 static void
 upgrade_atfork_child(void)
@@ -492,7 +482,7 @@ upgrade_start(int stopping, int ready)
 	upgrade_child_fd = sv[0];
 	upgrade_child_ready = upgrade_child_errno = upgrade_terminated = 0;
 	upgrade_why = NULL;
-	upgrade_deadline_ms = upgrade_now() + UPGRADE_TIMEOUT_MS;
+	upgrade_deadline_ms = mono_ms() + UPGRADE_TIMEOUT_MS;
 	if (logfmt_token(binary, sizeof(binary), upgrade_path) == 0)
 		snprintf(binary, sizeof(binary), "?");
 	msglog_event("upgrade", "new_master=%ld binary=%s", (long)pid,
@@ -647,7 +637,7 @@ upgrade_timers(void)
 
 	if (upgrade_child == 0 || upgrade_child_ready)
 		return (-1);
-	left_ms = upgrade_deadline_ms - upgrade_now();
+	left_ms = upgrade_deadline_ms - mono_ms();
 	if (left_ms > 0)
 		return (left_ms);
 	if (!upgrade_terminated) {
@@ -656,7 +646,7 @@ upgrade_timers(void)
 		upgrade_terminated = 1;
 	} else
 		kill(upgrade_child, SIGKILL);
-	upgrade_deadline_ms = upgrade_now() + UPGRADE_KILL_MS;
+	upgrade_deadline_ms = mono_ms() + UPGRADE_KILL_MS;
 	return (UPGRADE_KILL_MS);
 }
 
