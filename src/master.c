@@ -36,7 +36,6 @@ static volatile sig_atomic_t	master_got_term, master_got_hup,
 				master_got_chld, master_got_ttin,
 				master_got_ttou, master_got_usr1,
 				master_got_usr2, master_got_news;
-static struct master		*master_self;	/* for master_slot_live */
 
 /* Only note which signal came; the loop acts on it. */
 static void
@@ -148,6 +147,7 @@ master_spawn(struct master *m, struct slot *slot)
 	}
 	slot->state = SLOT_RUNNING;
 	slot->pid = pid;
+	scoreboard_mark_live(index, 1);	/* for metrics.c */
 	slot->started = slot->progress_at = mono_ms();
 	slot->progress = 0;
 	slot->served = slot->replaced = slot->killed = 0;
@@ -225,6 +225,7 @@ master_reap(struct master *m)
 			m->slots[i].served = 1;
 		/* dead: its counts join the slot's past */
 		scoreboard_retire(i);
+		scoreboard_mark_live(i, 0);
 		master_worker_died(m, &m->slots[i], status);
 		m->slots[i].pid = 0;
 	}
@@ -235,14 +236,6 @@ int
 master_live_slot(const struct slot *slot)
 {
 	return (slot->state == SLOT_RUNNING || slot->state == SLOT_RETIRING);
-}
-
-/* For metrics.c: has slot index a live worker? */
-int
-master_slot_live(int index)
-{
-	return (master_self != NULL &&
-	    master_live_slot(&master_self->slots[index]));
 }
 
 /* Send sig to every live worker. */
@@ -566,7 +559,6 @@ master_run(const struct ackd_config *cfg, const char *listen,
 	int			i, status;
 
 	m.cfg = cfg;
-	master_self = &m;
 	m.listen = listen;
 	m.on_ready = on_ready;
 	m.wanted = cfg->workers;
