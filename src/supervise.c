@@ -1,17 +1,21 @@
 /*
- * supervise.c: the master's judgements about its workers, beyond
- * respawning them: when the daemon is ready, when a reload is done, when
- * a worker is stuck (the watchdog), when workers keep dying at start (the
- * crash-loop breaker), when a worker has served enough (recycling), when
- * the log file was deleted or replaced under us, the summaries of their
- * counters, and how soon a dead worker is replaced (the respawn back-off,
- * for workers that never served), and which slot a new worker takes or
- * which one retires. master.c calls in; this file reads the scoreboard
- * the workers write, keeps the slots' bookkeeping, and returns what is
- * to be done to processes (fork, signal, shut down) as a list of acts,
- * which master.c alone carries out (master_act). It never forks nor
- * signals, so each judgement can be tested on its own: the ones taking
- * the time as an argument read no clock, scoreboard or socket.
+ * supervise.c: the master's judgements about its workers: when a dead
+ * one is replaced (the respawn back-off, for workers that never served)
+ * or not at all (the crash-loop breaker: workers that keep dying at
+ * start), which slot a new worker takes and which one retires, when the
+ * daemon is ready, when a reload is done, when a worker is stuck (the
+ * watchdog), when a worker has served enough (recycling), when the log
+ * file was deleted or replaced under us, and the summaries of their
+ * counters.
+ *
+ * master.c calls in; this file reads the scoreboard the workers write,
+ * keeps the slots' bookkeeping, and returns what is to be done to
+ * processes (fork into a slot, signal one worker or all, hand sockets
+ * over, shut down with a status) as a list of acts, which master.c
+ * alone carries out (master_act), in order, before anything else
+ * happens. It never forks nor signals, and calls nothing in master.c, so
+ * each judgement can be tested on its own: those taking the time as an
+ * argument read no clock, scoreboard or socket.
  */
 #include "config.h"
 
