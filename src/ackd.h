@@ -459,6 +459,8 @@ int	scoreboard_init(void);
 struct scoreboard_slot *scoreboard_slot(int);
 struct stats *scoreboard_master(void);
 void	scoreboard_retire(int);
+void	scoreboard_mark_live(int, int);
+int	scoreboard_live(int);
 void	scoreboard_snap(int, struct stats_snap *);
 void	scoreboard_total(struct stats_snap *);
 void	scoreboard_set_reopen(unsigned);
@@ -575,7 +577,6 @@ int	listen_all_fds(int *, int, int *);
 /* master.c */
 int	master_run(const struct ackd_config *, const char *,
 	    void (*)(void));
-int	master_slot_live(int);
 
 /* supervise.c: see master.h, private to the master. */
 

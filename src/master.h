@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * master.h: the master's state, shared by master.c (the loop, signals,
- * forking and reaping) and supervise.c (the judgements about workers:
- * readiness, the watchdog, the crash-loop breaker, recycling, summaries).
- * Only the master process touches any of it.
+ * forking, signalling and reaping: every act on a process) and
+ * supervise.c (the judgements about workers: readiness, the watchdog,
+ * the crash-loop breaker, recycling, the respawn back-off, which slot to
+ * fill or empty, summaries). supervise.c hands its decisions back as a
+ * list of acts (struct supervise_acts), which master_act() carries out
+ * in order; it calls nothing in master.c. Only the master process
+ * touches any of it.
  */
 #ifndef MASTER_H
 #define MASTER_H
@@ -59,19 +63,48 @@ struct master {
 							 * reopen; "" */
 };
 
-long long	master_sooner(long long, long long);
-void		master_spawn(struct master *, struct slot *);
-void		master_begin_shutdown(struct master *, int);
-int		master_alive(struct master *);
-int		master_live_slot(const struct slot *);
-void		master_reopen(struct master *, const char *);
+/* One thing supervise.c decided the master must do to its workers. */
+enum supervise_verb {
+	SUPERVISE_SPAWN,	/* fork a worker into slot */
+	SUPERVISE_SIGNAL,	/* send signal arg to slot's worker */
+	SUPERVISE_SIGNAL_ALL,	/* send signal arg to every live worker */
+	SUPERVISE_GIVE,		/* slot's sockets (--reuseport) go to slot arg */
+	SUPERVISE_SHUTDOWN	/* begin the shutdown, to exit with status arg */
+};
+
+struct supervise_act {
+	enum supervise_verb	 verb;
+	int			 slot;
+	int			 arg;
+};
+
+/* The most one judgement asks: recycling every slot takes three each. */
+#define SUPERVISE_ACTS_MAX	(3 * ACKD_WORKERS_MAX + 4)
+
+/* Acts in the order they are to be done (plain data: see master_act). */
+struct supervise_acts {
+	int			 n;
+	struct supervise_act	 act[SUPERVISE_ACTS_MAX];
+};
 
 /* supervise.c */
-void		supervise_news(struct master *);
-void		supervise_reopen(struct master *);
-long long	supervise_timers(struct master *);
-int		supervise_death(struct master *, struct slot *, int);
-void		supervise_give_up(struct master *);
+long long	supervise_sooner(long long, long long);
+int		supervise_live(const struct slot *);
+int		supervise_alive(const struct master *);
+int		supervise_free_slot(const struct master *);
+void		supervise_news(struct master *, struct supervise_acts *);
+void		supervise_reopen(struct master *, const char *,
+		    struct supervise_acts *);
+long long	supervise_respawns(struct master *, long long,
+		    struct supervise_acts *);
+void		supervise_resize(struct master *, int, int (*)(int),
+		    struct supervise_acts *);
+long long	supervise_timers(struct master *, struct supervise_acts *);
+void		supervise_watch_slot(struct slot *, int, unsigned long, int,
+		    long long, int, struct supervise_acts *);
+long long	supervise_death(struct master *, struct slot *, int, long long,
+		    int *);
+void		supervise_give_up(struct master *, struct supervise_acts *);
 long long	supervise_backoff(int, int, int *);
 void		supervise_summary(struct master *);
 void		supervise_status(struct master *, const char *);

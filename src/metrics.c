@@ -437,7 +437,7 @@ metrics_body(size_t *len)
 
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
 		scoreboard_snap(i, &snap[i]);
-		shown[i] = master_slot_live(i) != 0;
+		shown[i] = scoreboard_live(i);
 		live += shown[i];
 		for (k = 0; !shown[i] && k < STATS_NCOUNTERS; k++)
 			shown[i] = snap[i].counter[k] != 0;
