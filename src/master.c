@@ -148,16 +148,16 @@ master_spawn(struct master *m, struct slot *slot)
 	if (pid == -1) {
 		log_warn("cannot fork a worker");
 		slot->state = SLOT_WAITING;
-		slot->respawn_at = mono_ms() + MASTER_FORK_RETRY_MS;
+		slot->respawn_at_ms = mono_ms() + MASTER_FORK_RETRY_MS;
 		return;
 	}
 	slot->state = SLOT_RUNNING;
 	slot->pid = pid;
 	scoreboard_mark_live(index, 1);	/* for metrics.c */
-	slot->started = slot->progress_at = mono_ms();
+	slot->started_ms = slot->progress_at_ms = mono_ms();
 	slot->progress = 0;
 	slot->served = slot->replaced = slot->killed = 0;
-	slot->stuck_since = slot->aborted_at = 0;
+	slot->stuck_since_ms = slot->aborted_at_ms = 0;
 }
 
 /* Send sig to every live worker. */
@@ -276,7 +276,7 @@ master_begin_shutdown(struct master *m, int status)
 
 	m->stopping = 1;
 	m->status = status;
-	m->deadline = mono_ms() + m->cfg->shutdown_timeout_ms;
+	m->deadline_ms = mono_ms() + m->cfg->shutdown_timeout_ms;
 	msglog_event("shutdown", "%s", "");
 	systemd_notify("STOPPING=1\nSTATUS=stopping");
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)

@@ -16,21 +16,21 @@ enum slot_state {
 	SLOT_EMPTY,	/* not wanted */
 	SLOT_RUNNING,	/* a worker runs in it */
 	SLOT_RETIRING,	/* its worker was told to stop, not to be replaced */
-	SLOT_WAITING	/* wanted, respawn due at respawn_at */
+	SLOT_WAITING	/* wanted, respawn due at respawn_at_ms */
 };
 
 struct slot {
 	enum slot_state	 state;
 	pid_t		 pid;
-	long long	 started;	/* ms, monotonic */
-	long long	 respawn_at;
+	long long	 started_ms;	/* ms, monotonic */
+	long long	 respawn_at_ms;
 	int		 quick_deaths;	/* never served, in a row: back-off */
 	int		 served;	/* it said it was serving */
 	int		 replaced;	/* recycled: its death is expected */
 	unsigned long	 progress;	/* the last value the watchdog saw */
-	long long	 progress_at;	/* when it changed */
-	long long	 stuck_since;	/* no progress while it had work; 0 */
-	long long	 aborted_at;	/* the watchdog sent SIGABRT; 0 */
+	long long	 progress_at_ms;	/* when it changed */
+	long long	 stuck_since_ms;	/* no progress while it had work; 0 */
+	long long	 aborted_at_ms;	/* the watchdog sent SIGABRT; 0 */
 	int		 killed;	/* and then SIGKILL */
 };
 
@@ -46,17 +46,17 @@ struct master {
 	int			 wanted;	/* RUNNING + WAITING slots */
 	int			 stopping;
 	int			 status;	/* exit status once stopped */
-	long long		 deadline;	/* shutdown: kill after this */
+	long long		 deadline_ms;	/* shutdown: kill after this */
 	int			 killed;	/* some had to be killed */
 	int			 ready;		/* every worker served once */
 	unsigned		 reopen_gen;
-	long long		 reopen_at;	/* a reload waits for workers; 0 */
-	long long		 crash_deaths[MASTER_CRASH_DEATHS];	/* ring */
+	long long		 reopen_at_ms;	/* a reload waits for workers; 0 */
+	long long		 crash_deaths_ms[MASTER_CRASH_DEATHS];	/* ring */
 	int			 crash_next;
-	long long		 next_tick;	/* watchdog and status */
-	long long		 next_stats;	/* --stats-interval */
-	long long		 next_notify_watchdog;
-	long long		 next_log_check;	/* is the log stale? */
+	long long		 next_tick_ms;	/* watchdog and status */
+	long long		 next_stats_ms;	/* --stats-interval */
+	long long		 next_notify_watchdog_ms;
+	long long		 next_log_check_ms;	/* is the log stale? */
 	long long		 log_retry_ms;	/* back-off after a failed one */
 	int			 log_gone;	/* the last look found no file */
 	char			 log_problem[512];	/* the last failed

@@ -164,7 +164,7 @@ supervise_check_reload(struct master *m)
 		if (supervise_live(&m->slots[i]) && atomic_load(
 		    &scoreboard_slot(i)->reopened) != m->reopen_gen)
 			return;
-	m->reopen_at = 0;
+	m->reopen_at_ms = 0;
 	systemd_notify("READY=1");
 	supervise_status(m, "serving");
 }
@@ -212,7 +212,7 @@ supervise_news(struct master *m, struct supervise_acts *acts)
 	if (!m->ready && !m->stopping)
 		supervise_check_ready(m);
 	/* a reload cut short by a shutdown ends without READY=1 */
-	if (m->reopen_at != 0 && !m->stopping)
+	if (m->reopen_at_ms != 0 && !m->stopping)
 		supervise_check_reload(m);
 }
 
@@ -232,7 +232,7 @@ supervise_reload(struct master *m)
 	scoreboard_set_reopen(m->reopen_gen);
 	if (!m->ready || m->stopping)
 		return;
-	m->reopen_at = mono_ms();
+	m->reopen_at_ms = mono_ms();
 	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reopening "
 	    "the log", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
@@ -265,9 +265,9 @@ supervise_crash_loop(struct master *m, long long now, long long *window)
 {
 	long long	oldest;
 
-	m->crash_deaths[m->crash_next] = now;
+	m->crash_deaths_ms[m->crash_next] = now;
 	m->crash_next = (m->crash_next + 1) % MASTER_CRASH_DEATHS;
-	oldest = m->crash_deaths[m->crash_next];	/* 0: not yet full */
+	oldest = m->crash_deaths_ms[m->crash_next];	/* 0: not yet full */
 	*window = now - oldest;
 	return (oldest != 0 && *window <= MASTER_CRASH_WINDOW_MS);
 }
@@ -296,7 +296,7 @@ supervise_unexpected(struct master *m, struct slot *slot, int status,
 		snprintf(desc, sizeof(desc), "status %d", status);
 	if (slot->replaced)
 		return (0);
-	if (slot->aborted_at != 0) {
+	if (slot->aborted_at_ms != 0) {
 		log_warnx("worker %ld ended by the watchdog (%s), replacing it",
 		    (long)slot->pid, desc);
 		return (0);
@@ -329,10 +329,10 @@ supervise_death(struct master *m, struct slot *slot, int status,
 		*give_up = supervise_unexpected(m, slot, status, now) == -1;
 		if (!*give_up)
 			delay = supervise_backoff(slot->served, slot->replaced ||
-			    slot->aborted_at != 0, &slot->quick_deaths);
+			    slot->aborted_at_ms != 0, &slot->quick_deaths);
 	}
 	slot->state = delay >= 0 ? SLOT_WAITING : SLOT_EMPTY;
-	slot->respawn_at = now + delay;
+	slot->respawn_at_ms = now + delay;
 	return (delay);
 }
 
@@ -342,9 +342,9 @@ supervise_give_up(struct master *m, struct supervise_acts *acts)
 {
 	long long	newest, window;
 
-	newest = m->crash_deaths[(m->crash_next + MASTER_CRASH_DEATHS - 1) %
+	newest = m->crash_deaths_ms[(m->crash_next + MASTER_CRASH_DEATHS - 1) %
 	    MASTER_CRASH_DEATHS];
-	window = newest - m->crash_deaths[m->crash_next];
+	window = newest - m->crash_deaths_ms[m->crash_next];
 	log_warnx("workers keep dying at start: %d died before serving "
 	    "within %lld ms; giving up (exit %d)", MASTER_CRASH_DEATHS, window,
 	    ACKD_EXIT_SOFTWARE);
@@ -402,9 +402,9 @@ void
 supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
     int work, long long now, int timeout_ms, struct supervise_acts *acts)
 {
-	if (slot->aborted_at != 0) {
+	if (slot->aborted_at_ms != 0) {
 		if (!slot->killed &&
-		    now - slot->aborted_at >= SUPERVISE_ABORT_GRACE_MS) {
+		    now - slot->aborted_at_ms >= SUPERVISE_ABORT_GRACE_MS) {
 			supervise_add(acts, SUPERVISE_SIGNAL, i, SIGKILL);
 			slot->killed = 1;
 		}
@@ -412,25 +412,25 @@ supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
 	}
 	if (progress != slot->progress) {
 		slot->progress = progress;
-		slot->progress_at = now;
-		slot->stuck_since = 0;
+		slot->progress_at_ms = now;
+		slot->stuck_since_ms = 0;
 		return;
 	}
 	if (!work) {
-		slot->stuck_since = 0;
+		slot->stuck_since_ms = 0;
 		return;
 	}
-	if (slot->stuck_since == 0)
-		slot->stuck_since = now;
-	if (now - slot->stuck_since < timeout_ms)
+	if (slot->stuck_since_ms == 0)
+		slot->stuck_since_ms = now;
+	if (now - slot->stuck_since_ms < timeout_ms)
 		return;
 	log_warnx("worker %ld made no progress for %lld ms while it "
-	    "had work; aborting it", (long)slot->pid, now - slot->progress_at);
+	    "had work; aborting it", (long)slot->pid, now - slot->progress_at_ms);
 	msglog_event("worker-timeout", "worker=%ld silent_ms=%lld",
-	    (long)slot->pid, now - slot->progress_at);
+	    (long)slot->pid, now - slot->progress_at_ms);
 	supervise_add(acts, SUPERVISE_SIGNAL, i, SIGABRT);
 	supervise_add(acts, SUPERVISE_SIGNAL, i, SIGCONT);
-	slot->aborted_at = now;
+	slot->aborted_at_ms = now;
 }
 
 /*
@@ -450,11 +450,11 @@ supervise_watch(struct master *m, long long now, struct supervise_acts *acts)
 		if (!supervise_live(slot))
 			continue;
 		board = scoreboard_slot(i);
-		if (slot->aborted_at == 0)
+		if (slot->aborted_at_ms == 0)
 			progress = atomic_load_explicit(&board->progress,
 			    memory_order_relaxed);
 		work = 0;
-		if (slot->aborted_at == 0 && progress == slot->progress) {
+		if (slot->aborted_at_ms == 0 && progress == slot->progress) {
 			work = atomic_load(
 			    &board->stats.gauge[STATS_QUEUE]) > 0 ||
 			    atomic_load(&board->stats.gauge[STATS_BUSY]) > 0;
@@ -552,7 +552,7 @@ supervise_log_check(struct master *m, long long now,
 		    SUPERVISE_LOG_RETRY_MAX_MS)
 			m->log_retry_ms = SUPERVISE_LOG_RETRY_MAX_MS;
 	}
-	m->next_log_check = now + (m->log_gone || m->log_retry_ms == 0 ?
+	m->next_log_check_ms = now + (m->log_gone || m->log_retry_ms == 0 ?
 	    SUPERVISE_LOG_CHECK_MS : m->log_retry_ms);
 }
 
@@ -592,44 +592,44 @@ supervise_timers(struct master *m, struct supervise_acts *acts)
 	if (m->stopping)
 		return (-1);
 	tick = m->cfg->worker_timeout_ms > 0 || systemd_enabled();
-	if (tick && now >= m->next_tick) {
+	if (tick && now >= m->next_tick_ms) {
 		if (m->cfg->worker_timeout_ms > 0)
 			supervise_watch(m, now, acts);
-		if (m->ready && m->reopen_at == 0)
+		if (m->ready && m->reopen_at_ms == 0)
 			supervise_status(m, "serving");
-		m->next_tick = now + supervise_tick_ms(m);
+		m->next_tick_ms = now + supervise_tick_ms(m);
 	}
 	if (tick)
-		next = supervise_due(next, m->next_tick, now);
+		next = supervise_due(next, m->next_tick_ms, now);
 	if (wd > 0) {
 		/* sent from this loop: it proves the loop runs */
-		if (now >= m->next_notify_watchdog) {
+		if (now >= m->next_notify_watchdog_ms) {
 			systemd_notify("WATCHDOG=1");
 			/* at least 1 ms: WATCHDOG_USEC under 2000 spun */
-			m->next_notify_watchdog = now + (wd > 1 ? wd / 2 : 1);
+			m->next_notify_watchdog_ms = now + (wd > 1 ? wd / 2 : 1);
 		}
-		next = supervise_due(next, m->next_notify_watchdog, now);
+		next = supervise_due(next, m->next_notify_watchdog_ms, now);
 	}
 	if (m->cfg->stats_interval_ms > 0) {
-		if (m->next_stats == 0)
-			m->next_stats = now + m->cfg->stats_interval_ms;
-		else if (now >= m->next_stats) {
+		if (m->next_stats_ms == 0)
+			m->next_stats_ms = now + m->cfg->stats_interval_ms;
+		else if (now >= m->next_stats_ms) {
 			supervise_summary(m);
-			m->next_stats = now + m->cfg->stats_interval_ms;
+			m->next_stats_ms = now + m->cfg->stats_interval_ms;
 		}
-		next = supervise_due(next, m->next_stats, now);
+		next = supervise_due(next, m->next_stats_ms, now);
 	}
-	if (now >= m->next_log_check)
+	if (now >= m->next_log_check_ms)
 		supervise_log_check(m, now, acts);
-	next = supervise_due(next, m->next_log_check, now);
-	if (m->reopen_at != 0) {
-		if (now - m->reopen_at >= SUPERVISE_RELOAD_MS) {
+	next = supervise_due(next, m->next_log_check_ms, now);
+	if (m->reopen_at_ms != 0) {
+		if (now - m->reopen_at_ms >= SUPERVISE_RELOAD_MS) {
 			log_warnx("workers did not all reopen the log within "
 			    "%d ms", SUPERVISE_RELOAD_MS);
-			m->reopen_at = 0;
+			m->reopen_at_ms = 0;
 			systemd_notify("READY=1");
 		} else
-			next = supervise_due(next, m->reopen_at +
+			next = supervise_due(next, m->reopen_at_ms +
 			    SUPERVISE_RELOAD_MS, now);
 	}
 	return (next);
@@ -648,7 +648,7 @@ supervise_respawns(struct master *m, long long now,
 	int		i;
 
 	if (m->stopping) {
-		left = m->deadline - now;
+		left = m->deadline_ms - now;
 		if (left <= 0 && !m->killed && supervise_alive(m) > 0) {
 			log_warnx("shutdown deadline passed, killing the "
 			    "remaining workers");
@@ -660,7 +660,7 @@ supervise_respawns(struct master *m, long long now,
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
 		if (m->slots[i].state != SLOT_WAITING)
 			continue;
-		left = m->slots[i].respawn_at - now;
+		left = m->slots[i].respawn_at_ms - now;
 		if (left <= 0)
 			supervise_add(acts, SUPERVISE_SPAWN, i, 0);
 		else

@@ -135,11 +135,11 @@ START_TEST(check_supervise_respawns_due)
 	struct master	*m = check_supervise_master(4);
 
 	m->slots[1].state = SLOT_WAITING;
-	m->slots[1].respawn_at = 5000;
+	m->slots[1].respawn_at_ms = 5000;
 	m->slots[2].state = SLOT_WAITING;
-	m->slots[2].respawn_at = 5300;
+	m->slots[2].respawn_at_ms = 5300;
 	m->slots[3].state = SLOT_WAITING;
-	m->slots[3].respawn_at = 5100;
+	m->slots[3].respawn_at_ms = 5100;
 	ck_assert_int_eq(supervise_respawns(m, 5000, &check_acts), 100);
 	ck_assert_int_eq(check_acts.n, 1);
 	check_supervise_act(0, SUPERVISE_SPAWN, 1, 0);
@@ -162,9 +162,9 @@ START_TEST(check_supervise_respawns_deadline)
 	struct master	*m = check_supervise_master(2);
 
 	m->stopping = 1;
-	m->deadline = 8000;
+	m->deadline_ms = 8000;
 	m->slots[1].state = SLOT_WAITING;	/* never respawned now */
-	m->slots[1].respawn_at = 0;
+	m->slots[1].respawn_at_ms = 0;
 	ck_assert_int_eq(supervise_respawns(m, 7000, &check_acts), 1000);
 	ck_assert_int_eq(check_acts.n, 0);
 	ck_assert_int_eq(supervise_respawns(m, 8000, &check_acts), -1);
@@ -182,7 +182,7 @@ START_TEST(check_supervise_respawns_deadline_none_left)
 	struct master	*m = check_supervise_master(0);
 
 	m->stopping = 1;
-	m->deadline = 8000;
+	m->deadline_ms = 8000;
 	ck_assert_int_eq(supervise_respawns(m, 9000, &check_acts), -1);
 	ck_assert_int_eq(check_acts.n, 0);
 	ck_assert_int_eq(m->killed, 0);
@@ -209,7 +209,7 @@ START_TEST(check_supervise_crash_loop)
 		    now, &give_up), want[i]);
 		ck_assert_int_eq(give_up, 0);
 		ck_assert_int_eq(slot->state, SLOT_WAITING);
-		ck_assert_int_eq(slot->respawn_at, now + want[i]);
+		ck_assert_int_eq(slot->respawn_at_ms, now + want[i]);
 	}
 	slot->state = SLOT_RUNNING;
 	ck_assert_int_eq(supervise_death(m, slot, CHECK_EXITED(1), now,
@@ -253,7 +253,7 @@ START_TEST(check_supervise_death_served)
 		    &give_up), 0);
 		ck_assert_int_eq(give_up, 0);
 		ck_assert_int_eq(slot->state, SLOT_WAITING);
-		ck_assert_int_eq(slot->respawn_at, 20000 + i);
+		ck_assert_int_eq(slot->respawn_at_ms, 20000 + i);
 	}
 }
 END_TEST
@@ -363,16 +363,16 @@ START_TEST(check_supervise_watch_stuck)
 	struct slot	*slot = &m->slots[0];
 
 	supervise_watch_slot(slot, 0, 7, 1, 1000, 3000, &check_acts);
-	ck_assert_int_eq(slot->progress_at, 1000);	/* it moved */
+	ck_assert_int_eq(slot->progress_at_ms, 1000);	/* it moved */
 	supervise_watch_slot(slot, 0, 7, 1, 2000, 3000, &check_acts);
-	ck_assert_int_eq(slot->stuck_since, 2000);
+	ck_assert_int_eq(slot->stuck_since_ms, 2000);
 	supervise_watch_slot(slot, 0, 7, 1, 4999, 3000, &check_acts);
 	ck_assert_int_eq(check_acts.n, 0);
 	supervise_watch_slot(slot, 0, 7, 1, 5000, 3000, &check_acts);
 	ck_assert_int_eq(check_acts.n, 2);
 	check_supervise_act(0, SUPERVISE_SIGNAL, 0, SIGABRT);
 	check_supervise_act(1, SUPERVISE_SIGNAL, 0, SIGCONT);
-	ck_assert_int_eq(slot->aborted_at, 5000);
+	ck_assert_int_eq(slot->aborted_at_ms, 5000);
 	supervise_watch_slot(slot, 0, 7, 1, 9999, 3000, &check_acts);
 	ck_assert_int_eq(check_acts.n, 2);	/* the grace: 5 s */
 	supervise_watch_slot(slot, 0, 7, 1, 10000, 3000, &check_acts);
@@ -396,7 +396,7 @@ START_TEST(check_supervise_watch_idle)
 		supervise_watch_slot(slot, 0, (unsigned long)now, 1, now,
 		    3000, &check_acts);
 	ck_assert_int_eq(check_acts.n, 0);
-	ck_assert_int_eq(slot->aborted_at, 0);
+	ck_assert_int_eq(slot->aborted_at_ms, 0);
 }
 END_TEST
 
@@ -409,7 +409,7 @@ START_TEST(check_supervise_watch_idle_resets)
 	supervise_watch_slot(slot, 0, 7, 1, 1000, 3000, &check_acts);
 	supervise_watch_slot(slot, 0, 7, 1, 2000, 3000, &check_acts);
 	supervise_watch_slot(slot, 0, 7, 0, 3000, 3000, &check_acts);
-	ck_assert_int_eq(slot->stuck_since, 0);
+	ck_assert_int_eq(slot->stuck_since_ms, 0);
 	supervise_watch_slot(slot, 0, 7, 1, 4000, 3000, &check_acts);
 	supervise_watch_slot(slot, 0, 7, 1, 6999, 3000, &check_acts);
 	ck_assert_int_eq(check_acts.n, 0);
