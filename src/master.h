@@ -29,8 +29,8 @@ struct slot {
 	int		 replaced;	/* recycled: its death is expected */
 	unsigned long	 progress;	/* the last value the watchdog saw */
 	long long	 progress_at_ms;	/* when it changed */
-	long long	 stuck_since_ms;	/* no progress while it had work; 0 */
-	long long	 aborted_at_ms;	/* the watchdog sent SIGABRT; 0 */
+	long long	 stuck_since_ms;	/* stalled with work since; 0 */
+	long long	 aborted_at_ms;	/* watchdog sent SIGABRT; 0 */
 	int		 killed;	/* and then SIGKILL */
 };
 
@@ -46,17 +46,18 @@ struct master {
 	int			 wanted;	/* RUNNING + WAITING slots */
 	int			 stopping;
 	int			 status;	/* exit status once stopped */
-	long long		 deadline_ms;	/* shutdown: kill after this */
+	long long		 deadline_ms;	/* shutdown: kill after */
 	int			 killed;	/* some had to be killed */
 	int			 ready;		/* every worker served once */
 	unsigned		 reopen_gen;
-	long long		 reopen_at_ms;	/* a reload waits for workers; 0 */
-	long long		 crash_deaths_ms[MASTER_CRASH_DEATHS];	/* ring */
+	long long		 reopen_at_ms;	/* reload waits for workers */
+	/* a ring of the last deaths before serving */
+	long long		 crash_deaths_ms[MASTER_CRASH_DEATHS];
 	int			 crash_next;
 	long long		 next_tick_ms;	/* watchdog and status */
 	long long		 next_stats_ms;	/* --stats-interval */
 	long long		 next_notify_watchdog_ms;
-	long long		 next_log_check_ms;	/* is the log stale? */
+	long long		 next_log_check_ms;	/* log stale? */
 	long long		 log_retry_ms;	/* back-off after a failed one */
 	int			 log_gone;	/* the last look found no file */
 	char			 log_problem[512];	/* the last failed

@@ -425,7 +425,8 @@ supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
 	if (now - slot->stuck_since_ms < timeout_ms)
 		return;
 	log_warnx("worker %ld made no progress for %lld ms while it "
-	    "had work; aborting it", (long)slot->pid, now - slot->progress_at_ms);
+	    "had work; aborting it", (long)slot->pid,
+	    now - slot->progress_at_ms);
 	msglog_event("worker-timeout", "worker=%ld silent_ms=%lld",
 	    (long)slot->pid, now - slot->progress_at_ms);
 	supervise_add(acts, SUPERVISE_SIGNAL, i, SIGABRT);
@@ -606,7 +607,8 @@ supervise_timers(struct master *m, struct supervise_acts *acts)
 		if (now >= m->next_notify_watchdog_ms) {
 			systemd_notify("WATCHDOG=1");
 			/* at least 1 ms: WATCHDOG_USEC under 2000 spun */
-			m->next_notify_watchdog_ms = now + (wd > 1 ? wd / 2 : 1);
+			m->next_notify_watchdog_ms = now +
+			    (wd > 1 ? wd / 2 : 1);
 		}
 		next = supervise_due(next, m->next_notify_watchdog_ms, now);
 	}
