@@ -234,10 +234,13 @@ def recycle(t, tmp):
          len([r for r in res if r.reply.data == h.ACK]), 800)
     recycles = [r for r in recs if r.event == "worker-recycle"]
     limits = [int(r.get("limit")) for r in recycles]
-    # 800 connections, at most 2 x 110 per worker and the few a slow
-    # successor lets it take: at least 4 recyclings, even under valgrind
-    t.ok("recycle: workers were recycled (>= 4 times)",
-         len(recycles) >= 4, "%d worker-recycle lines" % len(recycles))
+    # 800 connections, at most 2 x 110 per worker before each asks; a
+    # worker serves on until its successor does, which on a loaded machine
+    # (sanitizers, valgrind) lets it take hundreds more: so at least one
+    # recycling per worker is certain, more is not
+    t.ok("recycle: workers were recycled (>= 2 times)",
+         len(recycles) >= 2, "%d worker-recycle lines" % len(recycles))
+    t.note("recycle: %d worker-recycle lines" % len(recycles))
     t.ok("recycle: each limit is %d plus a jitter of at most %d" %
          (n, n // 10), all(n <= x <= n + n // 10 for x in limits),
          "limits %s" % limits)
