@@ -101,7 +101,7 @@ struct bench_config {
 	const char	*record;	/* NULL: no record file */
 	int		 sources;
 	int		 quiet;
-	unsigned	 given;		/* a bit per flag given */
+	unsigned long long given;	/* bit i: the table's flag i given */
 };
 
 enum bench_flags_result {
