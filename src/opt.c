@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * opt.c: the option engine shared by ackd (config.c) and ackd-bench
  * (bench_flags.c).

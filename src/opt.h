@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * opt.h: the option engine of ackd (config.c) and ackd-bench
  * (bench_flags.c): a table of struct opt drives getopt_long, the number

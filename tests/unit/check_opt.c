@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_opt.c: unit tests for opt.c, the option engine of ackd and
  * ackd-bench, through a small table of its own: every width of number,

@@ -203,7 +203,7 @@ START_TEST(check_supervise_crash_loop)
 	size_t			 i;
 	int			 give_up;
 
-	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++, now += 1000) {
+	for (i = 0; i < nitems(want); i++, now += 1000) {
 		slot->state = SLOT_RUNNING;
 		ck_assert_int_eq(supervise_death(m, slot, CHECK_EXITED(1),
 		    now, &give_up), want[i]);
