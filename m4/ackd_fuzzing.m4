@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ACKD_FUZZING(ENABLE): when ENABLE is "yes", check that $CC builds and links
 # a libFuzzer target with the sanitizers (clang's -fsanitize=fuzzer), put
 # those flags in FUZZ_CFLAGS, and set the ENABLE_FUZZING conditional that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ACKD_PTHREADS: find the compiler and linker flags for POSIX threads and add
 # them to CFLAGS and LIBS. Tries -pthread first (gcc, clang), then -lpthread.
 AC_DEFUN([ACKD_PTHREADS], [

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ACKD_SANITIZERS(LIST): turn LIST, a comma-separated list of address,
 # undefined and thread (or "no"), into SAN_CFLAGS and SAN_LDFLAGS:
 # -fsanitize=LIST -fno-omit-frame-pointer -g, plus -fno-sanitize-recover=all

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ACKD_SYSTEMD_DIR(VAR, PKG-CONFIG-VARIABLE, FALLBACK, HELP): the directory
 # `make install` puts one kind of systemd file in (units, sysusers.d,
 # tmpfiles.d), as --with-VAR=DIR, or --without-VAR (or =no) for none.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ACKD_WARNINGS(WERROR): add every warning flag the compiler accepts to
 # WARN_CFLAGS, plus -Werror when WERROR is "yes". Flags are tried one by one
 # so an older compiler simply gets fewer of them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ackd: a pre-forked, thread-pooled TCP acknowledgement daemon.
  *
@@ -21,6 +22,21 @@
 #include <stdio.h>
 
 #include "common.h"
+
+/* The number of elements of array a (BSD <sys/param.h> has the same). */
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
+/*
+ * A function whose result is a count, a descriptor or an index (>= 0)
+ * returns -1 when it failed (errno, or its err, says why). When it has a
+ * third outcome, that outcome is one of these, always by name.
+ */
+enum ackd_result {
+	ACKD_NONE = -2,		/* nothing to take: off, or nothing passed */
+	ACKD_REFUSED = -3	/* over a limit: the caller refuses */
+};
 
 /* Exit statuses (the sysexits.h values, spelled out). */
 #define ACKD_EXIT_OK		0	/* clean shutdown, or --help/--version */
@@ -207,6 +223,7 @@ size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
 size_t	logfmt_syslog_fit(enum ackd_log_format, const char *, const char *,
 	    size_t);
 size_t	logfmt_token(char *, size_t, const char *);
+void	logfmt_wait_status(char *, size_t, int);
 
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const struct ackd_config *, char *, size_t);
@@ -278,7 +295,7 @@ void	evlimit_flush(void);
 struct conn {
 	int		 fd;
 	socklen_t	 addrlen;
-	int		 limit_entry;	/* peerlimit_enter's, or -1 */
+	int		 limit_entry;	/* peerlimit_enter's; < 0: none */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	sin;
@@ -426,6 +443,8 @@ int	scoreboard_init(void);
 struct scoreboard_slot *scoreboard_slot(int);
 struct stats *scoreboard_master(void);
 void	scoreboard_retire(int);
+void	scoreboard_mark_live(int, int);
+int	scoreboard_live(int);
 void	scoreboard_snap(int, struct stats_snap *);
 void	scoreboard_total(struct stats_snap *);
 void	scoreboard_set_reopen(unsigned);
@@ -542,7 +561,6 @@ int	listen_all_fds(int *, int, int *);
 /* master.c */
 int	master_run(const struct ackd_config *, const char *,
 	    void (*)(void));
-int	master_slot_live(int);
 
 /* supervise.c: see master.h, private to the master. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.c: ackd-bench, a load generator for ackd: start-up, the threads,
  * merging what they counted, teardown.

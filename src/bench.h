@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ackd-bench: a load generator for ackd.
  *
@@ -19,6 +20,11 @@
 #include <stdio.h>
 
 #include "common.h"
+
+/* The number of elements of array a (BSD <sys/param.h> has the same). */
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 
 /* Exit statuses (the sysexits.h values, as ackd spells them out). */
 #define BENCH_EXIT_OK		0	/* every counted connection was ok */
@@ -98,7 +104,7 @@ struct bench_config {
 	const char	*record;	/* NULL: no record file */
 	int		 sources;
 	int		 quiet;
-	unsigned	 given;		/* a bit per flag given */
+	unsigned long long given;	/* bit i: the table's flag i given */
 };
 
 enum bench_flags_result {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_conn.c: the life of one ackd-bench connection slot: its error kinds,
  * its unique message id, the --record buffer, counting how it ended, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_loop.c: ackd-bench's event loops, one per thread: the lists of
  * connection slots, and the epoll loop that drives them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_report.c: ackd-bench's reports: the text one for people, the JSON
  * one with exactly the documented keys, and the progress line on a
@@ -204,11 +205,11 @@ bench_report_text(FILE *fp, const struct bench_config *cfg,
 	    (unsigned long long)r->counts.errors[BENCH_UNFINISHED]);
 	bench_report_print_firsts(fp, r, "             ");
 	fputs("latency     ", fp);
-	for (i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
+	for (i = 0; i < nitems(pcts); i++) {
 		bench_report_format_us(v, sizeof(v),
 		    hist_percentile(h, pcts[i]));
 		fprintf(fp, " %s %s%s", names[i], v, i + 1 <
-		    sizeof(pcts) / sizeof(pcts[0]) ? "," : "");
+		    nitems(pcts) ? "," : "");
 	}
 	bench_report_format_us(v, sizeof(v), hist_max(h));
 	fprintf(fp, "\n             max %s, mean ", v);

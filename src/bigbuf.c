@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bigbuf.c: the memory a worker's handlers may take for large messages.
  *

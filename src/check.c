@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.c: --check, the start-up's checks without the start, for
  * ExecStartPre= and reload scripts (as nginx -t).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c: defaults, flag parsing and range checks.
  *
@@ -5,65 +6,50 @@
  * one line saying what was wrong, so every flag and every error can be
  * unit-tested. The table below is the single list of flags; getopt's
  * tables, the error messages and --help (config_usage, laid out by
- * optdoc.c) are derived from it.
+ * optdoc.c) are derived from it. The option engine (opt.c, shared with
+ * ackd-bench) parses numbers and switches and words the errors about one
+ * flag; config_set takes the values only ackd knows, config_check the
+ * combinations.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <getopt.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "ackd.h"
+#include "opt.h"
 #include "optdoc.h"
 #include "parse.h"
 
+/* How config_set takes an OPT_VALUE flag; 0 is the engine's own kinds. */
 enum config_kind {
-	KIND_INT,	/* int field, whole number in [min, max] */
-	KIND_SIZE,	/* size_t field, whole number in [min, max] */
-	KIND_MSEC,	/* int field in ms, decimal seconds in [min, max] ms */
-	KIND_ADDR,	/* appended to bind[], an address or a host name */
-	KIND_ACK,
+	KIND_ADDR = 1,	/* appended to bind[], an address or a host name */
+	KIND_ACK,	/* char[] field and ack_len, min-max bytes */
 	KIND_LOGPATH,	/* const char * field; - is standard output */
 	KIND_PATH,	/* const char * field, a non-empty path */
 	KIND_NAME,	/* const char * field, a user or group name or id */
 	KIND_HOSTPORT,	/* char[] field, numeric ADDR:PORT or [ADDR]:PORT */
-	KIND_FORMAT,
+	KIND_FORMAT,	/* enum ackd_log_format field: text, json */
 	KIND_FRAMING,	/* enum ackd_framing field: read, line, eof */
 	KIND_TAG,	/* const char * field, 1-32 of [A-Za-z0-9._-] */
 	KIND_FACILITY,	/* int field, a syslog facility; value optional */
-	KIND_SWITCH,	/* int field set to 1, takes no value */
-	KIND_CIDRS,	/* --proxy-from: ranges added to cfg->proxy_from */
-	KIND_HELP,
-	KIND_VERSION
+	KIND_CIDRS	/* --proxy-from: ranges added to cfg->proxy_from */
 };
 
 /*
- * One flag: how it is parsed (kind, min, max, field) and how --help shows
- * it (arg, help, dflt). Its range in --help and in the error messages is
- * the same min-max; its default is the field's value after
+ * Each flag is a struct opt (opt.h): the engine parses numbers and
+ * switches, config_set the rest. Its range in --help and in the error
+ * messages is the same min-max; its default is the field's value after
  * config_defaults, unless dflt names it (a default set later, or off),
  * and a default config_defaults computes is then shown after the name.
  */
-struct config_flag {
-	const char		*name;
-	int			 letter;	/* short form, or a value > 255 */
-	enum config_kind	 kind;
-	long long		 min;
-	long long		 max;
-	size_t			 offset;
-	const char		*arg;		/* the value's name in --help */
-	const char		*help;		/* what it does, for --help */
-	const char		*dflt;		/* the default as --help names it */
-};
-
 #define FIELD(f)	offsetof(struct ackd_config, f)
 #define CONFIG_STR(x)	CONFIG_STR2(x)
 #define CONFIG_STR2(x)	#x
+#define CONFIG_TAG_ALLOWED \
+	"1-" CONFIG_STR(ACKD_TAG_MAX) " bytes of A-Z a-z 0-9 . _ -"
 
 /* --help says these in words: kept equal to the limits they name */
 #define CONFIG_SLACK_S		20
@@ -74,111 +60,130 @@ _Static_assert((size_t)CONFIG_MEMORY_MIB << 20 == ACKD_MEMORY_DEFAULT_MAX,
     "--help's max-memory default is not ACKD_MEMORY_DEFAULT_MAX");
 
 /* Every flag, in the order --help lists them. */
-static const struct config_flag config_flags[] = {
-	{ "bind", 'b', KIND_ADDR, 0, 0, FIELD(bind), "ADDR",
+static const struct opt config_flags[] = {
+	{ "bind", 'b', OPT_VALUE, KIND_ADDR, 0, 0, FIELD(bind),
+	    "an IPv4 or IPv6 address or a host name", "ADDR",
 	    "address or host name to listen on; repeat for more, up to "
 	    CONFIG_STR(ACKD_LISTEN_MAX) " addresses in all", NULL },
-	{ "ipv6-only", 280, KIND_SWITCH, 0, 0, FIELD(ipv6_only), NULL,
+	{ "ipv6-only", 280, OPT_SWITCH, 0, 0, 0, FIELD(ipv6_only), NULL, NULL,
 	    "IPv6 listeners take no IPv4 (:: is dual-stack)", NULL },
-	{ "reuseport", 281, KIND_SWITCH, 0, 0, FIELD(reuseport), NULL,
+	{ "reuseport", 281, OPT_SWITCH, 0, 0, 0, FIELD(reuseport), NULL, NULL,
 	    "a socket per worker (SO_REUSEPORT); the kernel spreads "
 	    "connections", "one shared socket" },
-	{ "port", 'p', KIND_INT, 0, 65535, FIELD(port), "N",
+	{ "port", 'p', OPT_INT, 0, 0, 65535, FIELD(port), NULL, "N",
 	    "TCP port of every listener; 0 picks a free one", NULL },
-	{ "backlog", 256, KIND_INT, 1, ACKD_BACKLOG_MAX, FIELD(backlog), "N",
-	    "listen backlog", NULL },
-	{ "workers", 'w', KIND_INT, 1, ACKD_WORKERS_MAX, FIELD(workers), "N",
-	    "worker processes", "online CPUs" },
-	{ "threads", 't', KIND_INT, 1, ACKD_THREADS_MAX, FIELD(threads), "N",
-	    "handler threads per worker", NULL },
-	{ "queue", 'q', KIND_INT, 1, ACKD_QUEUE_MAX, FIELD(queue), "N",
+	{ "backlog", 256, OPT_INT, 0, 1, ACKD_BACKLOG_MAX, FIELD(backlog),
+	    NULL, "N", "listen backlog", NULL },
+	{ "workers", 'w', OPT_INT, 0, 1, ACKD_WORKERS_MAX, FIELD(workers),
+	    NULL, "N", "worker processes", "online CPUs" },
+	{ "threads", 't', OPT_INT, 0, 1, ACKD_THREADS_MAX, FIELD(threads),
+	    NULL, "N", "handler threads per worker", NULL },
+	{ "queue", 'q', OPT_INT, 0, 1, ACKD_QUEUE_MAX, FIELD(queue), NULL, "N",
 	    "accepted connections queued per worker", NULL },
-	{ "max-message", 'm', KIND_SIZE, 1, ACKD_MESSAGE_MAX,
-	    FIELD(max_message), "N", "bytes read per message", NULL },
-	{ "max-memory", 320, KIND_SIZE, 1, ACKD_MEMORY_MAX, FIELD(max_memory),
-	    "N", "bytes per worker for messages over "
+	{ "max-message", 'm', OPT_SIZE, 0, 1, ACKD_MESSAGE_MAX,
+	    FIELD(max_message), NULL, "N", "bytes read per message", NULL },
+	{ "max-memory", 320, OPT_SIZE, 0, 1, ACKD_MEMORY_MAX,
+	    FIELD(max_memory), NULL, "N", "bytes per worker for messages over "
 	    CONFIG_STR(BIGBUF_SMALL) " bytes and their lines",
 	    "one message per thread, up to " CONFIG_STR(CONFIG_MEMORY_MIB)
 	    " MiB; at least one message" },
-	{ "read-timeout", 'r', KIND_MSEC, 1, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(read_timeout_ms), "SEC", "wait for the message", NULL },
-	{ "framing", 310, KIND_FRAMING, 0, 0, FIELD(framing), "MODE",
+	{ "read-timeout", 'r', OPT_MSEC, 0, 1, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(read_timeout_ms), NULL, "SEC", "wait for the message",
+	    NULL },
+	{ "framing", 310, OPT_VALUE, KIND_FRAMING, 0, 0, FIELD(framing),
+	    "read, line, eof", "MODE",
 	    "where a message ends: read (one read), line (a newline), eof "
 	    "(the client's half-close)", "read" },
-	{ "shutdown-timeout", 257, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(shutdown_timeout_ms), "SEC", "graceful shutdown limit",
+	{ "shutdown-timeout", 257, OPT_MSEC, 0, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(shutdown_timeout_ms), NULL, "SEC", "graceful shutdown limit",
 	    NULL },
-	{ "defer-accept", 258, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(defer_accept_ms), "SEC", "kernel holds a connection until "
+	{ "defer-accept", 258, OPT_MSEC, 0, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(defer_accept_ms), NULL, "SEC",
+	    "kernel holds a connection until "
 	    "data, up to SEC; 0 is off (Linux)", "read-timeout" },
-	{ "ack", 'a', KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack), "TEXT",
-	    "reply once the message is logged", NULL },
-	{ "log-file", 'l', KIND_LOGPATH, 0, 0, FIELD(log_file), "PATH",
-	    "append the log to PATH; - is stdout", "stdout" },
-	{ "log-format", 'f', KIND_FORMAT, 0, 0, FIELD(log_format), "FMT",
-	    "text or json", "text" },
-	{ "syslog", 311, KIND_FACILITY, 0, 0, FIELD(syslog_facility),
-	    "FACILITY", "log to syslog (/dev/log), not a file; FACILITY "
+	{ "ack", 'a', OPT_VALUE, KIND_ACK, 1, ACKD_ACK_MAX, FIELD(ack), NULL,
+	    "TEXT", "reply once the message is logged", NULL },
+	{ "log-file", 'l', OPT_VALUE, KIND_LOGPATH, 0, 0, FIELD(log_file),
+	    "a file path, or -", "PATH", "append the log to PATH; - is stdout",
+	    "stdout" },
+	{ "log-format", 'f', OPT_VALUE, KIND_FORMAT, 0, 0, FIELD(log_format),
+	    "text, json", "FMT", "text or json", "text" },
+	{ "syslog", 311, OPT_OPTIONAL, KIND_FACILITY, 0, 0,
+	    FIELD(syslog_facility), "daemon, user, local0-local7", "FACILITY",
+	    "log to syslog (/dev/log), not a file; FACILITY "
 	    "daemon, user, local0-local7", "daemon" },
-	{ "syslog-max", 313, KIND_SIZE, ACKD_SYSLOG_MAX_MIN, ACKD_SYSLOG_MAX_MAX,
-	    FIELD(syslog_max), "BYTES", "longest datagram the syslog daemon "
+	{ "syslog-max", 313, OPT_SIZE, 0, ACKD_SYSLOG_MAX_MIN,
+	    ACKD_SYSLOG_MAX_MAX, FIELD(syslog_max), NULL, "BYTES",
+	    "longest datagram the syslog daemon "
 	    "keeps whole (rsyslog's maxMessageSize); a message whose line is "
-	    "longer is not acknowledged", CONFIG_STR(ACKD_SYSLOG_MAX_DEFAULT) },
-	{ "log-tag", 312, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag), "TAG",
+	    "longer is not acknowledged",
+	    CONFIG_STR(ACKD_SYSLOG_MAX_DEFAULT) },
+	{ "log-tag", 312, OPT_VALUE, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag),
+	    CONFIG_TAG_ALLOWED, "TAG",
 	    "name this instance in every log line (tag=TAG) and as the "
 	    "syslog tag", "none" },
-	{ "event-interval", 330, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(event_interval_ms), "SEC", "summarise repeated event lines "
+	{ "event-interval", 330, OPT_MSEC, 0, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(event_interval_ms), NULL, "SEC",
+	    "summarise repeated event lines "
 	    "(empty, refused, ...) of one source per SEC: count=N; 0 writes "
 	    "each", NULL },
-	{ "sync", 259, KIND_SWITCH, 0, 0, FIELD(sync), NULL,
+	{ "sync", 259, OPT_SWITCH, 0, 0, 0, FIELD(sync), NULL, NULL,
 	    "ACK only once the line is on stable storage (fdatasync, shared "
 	    "by concurrent handlers)", NULL },
-	{ "max-connections-per-ip", 260, KIND_INT, 0, ACKD_PER_IP_MAX,
-	    FIELD(max_per_ip), "N", "connections one address may hold at "
+	{ "max-connections-per-ip", 260, OPT_INT, 0, 0, ACKD_PER_IP_MAX,
+	    FIELD(max_per_ip), NULL, "N",
+	    "connections one address may hold at "
 	    "once, all workers together; 0 is no limit", NULL },
-	{ "daemon", 'd', KIND_SWITCH, 0, 0, FIELD(daemon), NULL,
+	{ "daemon", 'd', OPT_SWITCH, 0, 0, 0, FIELD(daemon), NULL, NULL,
 	    "detach from the terminal; needs --log-file or --syslog", NULL },
-	{ "pid-file", 'P', KIND_PATH, 0, 0, FIELD(pid_file), "PATH",
+	{ "pid-file", 'P', OPT_VALUE, KIND_PATH, 0, 0, FIELD(pid_file),
+	    "a file path", "PATH",
 	    "write the master's pid there once ready; locked", NULL },
-	{ "user", 'u', KIND_NAME, 0, 0, FIELD(user), "USER",
+	{ "user", 'u', OPT_VALUE, KIND_NAME, 0, 0, FIELD(user),
+	    "a user or group name or number", "USER",
 	    "after binding, run as USER (and its groups)", NULL },
-	{ "group", 'g', KIND_NAME, 0, 0, FIELD(group), "GROUP",
+	{ "group", 'g', OPT_VALUE, KIND_NAME, 0, 0, FIELD(group),
+	    "a user or group name or number", "GROUP",
 	    "after binding, run as GROUP", "USER's group" },
-	{ "worker-timeout", 261, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(worker_timeout_ms), "SEC", "replace a worker that makes no "
+	{ "worker-timeout", 261, OPT_MSEC, 0, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(worker_timeout_ms), NULL, "SEC",
+	    "replace a worker that makes no "
 	    "progress for SEC while it has work; 0 is off, else more than "
 	    "read-timeout", "read-timeout + " CONFIG_STR(CONFIG_SLACK_S) },
-	{ "max-connections-per-worker", 262, KIND_INT, 0, ACKD_PER_WORKER_MAX,
-	    FIELD(max_per_worker), "N", "replace a worker, gracefully, after "
+	{ "max-connections-per-worker", 262, OPT_INT, 0, 0,
+	    ACKD_PER_WORKER_MAX, FIELD(max_per_worker), NULL, "N",
+	    "replace a worker, gracefully, after "
 	    "N connections and up to N/10 more, so they do not all go at "
 	    "once; 0 is never", NULL },
-	{ "stats-interval", 263, KIND_MSEC, 0, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(stats_interval_ms), "SEC", "log each worker's counters "
-	    "every SEC; 0 is off", NULL },
-	{ "metrics", 264, KIND_HOSTPORT, 0, 0, FIELD(metrics), "ADDR:PORT",
+	{ "stats-interval", 263, OPT_MSEC, 0, 0, ACKD_TIMEOUT_MAX_MS,
+	    FIELD(stats_interval_ms), NULL, "SEC",
+	    "log each worker's counters " "every SEC; 0 is off", NULL },
+	{ "metrics", 264, OPT_VALUE, KIND_HOSTPORT, 0, 0, FIELD(metrics),
+	    "ADDR:PORT or [ADDR]:PORT", "ADDR:PORT",
 	    "serve the counters for Prometheus over HTTP at "
 	    "http://ADDR:PORT/metrics", "off" },
 	/* 300 and up: apart from the values other flags take meanwhile */
-	{ "proxy-protocol", 300, KIND_SWITCH, 0, 0, FIELD(proxy_protocol),
-	    NULL, "each connection starts with a PROXY protocol header (v1 "
+	{ "proxy-protocol", 300, OPT_SWITCH, 0, 0, 0, FIELD(proxy_protocol),
+	    NULL, NULL,
+	    "each connection starts with a PROXY protocol header (v1 "
 	    "or v2); log its client", "off" },
-	{ "proxy-from", 301, KIND_CIDRS, 0, 0, FIELD(proxy_from),
-	    "CIDR[,CIDR...]", "take PROXY headers only from these addresses "
+	{ "proxy-from", 301, OPT_VALUE, KIND_CIDRS, 0, 0, FIELD(proxy_from),
+	    "ADDR[/BITS][,...]", "CIDR[,CIDR...]",
+	    "take PROXY headers only from these addresses "
 	    "(IPv4/IPv6 ADDR or ADDR/BITS, up to "
 	    CONFIG_STR(ACKD_PROXY_FROM_MAX) "); others are refused",
 	    "any source" },
-	{ "check", 265, KIND_SWITCH, 0, 0, FIELD(check), NULL,
+	{ "check", 265, OPT_SWITCH, 0, 0, 0, FIELD(check), NULL, NULL,
 	    "check the flags, the addresses, the log, the user and the pid "
 	    "file as a start would; print what would run; exit 0 or the "
 	    "start's status", NULL },
-	{ "help", 'h', KIND_HELP, 0, 0, 0, NULL, "print this help and exit",
-	    NULL },
-	{ "version", 'V', KIND_VERSION, 0, 0, 0, NULL,
+	{ "help", 'h', OPT_HELP, 0, 0, 0, 0, NULL, NULL,
+	    "print this help and exit", NULL },
+	{ "version", 'V', OPT_VERSION, 0, 0, 0, 0, NULL, NULL,
 	    "print the version and exit", NULL },
 };
 
-#define CONFIG_NFLAGS	(sizeof(config_flags) / sizeof(config_flags[0]))
+#define CONFIG_NFLAGS	nitems(config_flags)
 #define CONFIG_DOC_COLUMN	29	/* where --help's text starts */
 
 /* Set every field to its default: the seed script's behaviour. */
@@ -209,63 +214,11 @@ config_defaults(struct ackd_config *cfg)
 	cfg->event_interval_ms = 10 * 1000;
 }
 
-/* Put one formatted error line into err, made safe to print. */
-static enum config_result __attribute__((format(printf, 3, 4)))
-config_error(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-	parse_printable(err);
-	return (CONFIG_ERROR);
-}
-
-/* Write flag's allowed range, as the error messages and --help show it. */
-static void
-config_range(const struct config_flag *f, char *buf, size_t size)
-{
-	if (f->kind == KIND_MSEC)
-		snprintf(buf, size, "%lld%s-%lld", f->min / 1000,
-		    f->min % 1000 ? ".001" : "", f->max / 1000);
-	else
-		snprintf(buf, size, "%lld-%lld", f->min, f->max);
-}
-
-/* Parse a numeric flag value into *v, or explain why not. */
-static enum config_result
-config_number(const struct config_flag *f, const char *arg, long long *v,
-    char *err, size_t errsize)
-{
-	char	range[64];
-
-	config_range(f, range, sizeof(range));
-	if (f->kind == KIND_MSEC) {
-		if (parse_msec(arg, v) == -1)
-			return (config_error(err, errsize, "--%s: '%s' is not "
-			    "a number of seconds (allowed: %s)", f->name, arg,
-			    range));
-	} else {
-		if (!parse_is_integer(arg))
-			return (config_error(err, errsize, "--%s: '%s' is not "
-			    "a number (allowed: %s)", f->name, arg, range));
-		errno = 0;
-		*v = strtoll(arg, NULL, 10);
-		if (errno == ERANGE)
-			*v = arg[0] == '-' ? LLONG_MIN : LLONG_MAX;
-	}
-	if (*v < f->min || *v > f->max)
-		return (config_error(err, errsize, "--%s: '%s' is out of range "
-		    "(allowed: %s)", f->name, arg, range));
-	return (CONFIG_RUN);
-}
-
 /*
  * Add the comma-separated ranges of one --proxy-from to cfg (the flag
  * may be repeated: each adds to the list).
  */
-static enum config_result
+static enum opt_result
 config_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
     char *err, size_t errsize)
 {
@@ -276,18 +229,18 @@ config_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
 		if (cfg->proxy_from_n == ACKD_PROXY_FROM_MAX)
-			return (config_error(err, errsize, "--%s: more than %d "
+			return (opt_error(err, errsize, "--%s: more than %d "
 			    "ranges (allowed: up to %d, all --%s together)", name,
 			    ACKD_PROXY_FROM_MAX, ACKD_PROXY_FROM_MAX, name));
 		if (proxy_cidr_parse(p, len,
 		    &cfg->proxy_from[cfg->proxy_from_n]) == -1)
-			return (config_error(err, errsize, "--%s: '%.*s' is not "
+			return (opt_error(err, errsize, "--%s: '%.*s' is not "
 			    "an address range (allowed: comma-separated IPv4 or "
 			    "IPv6 ADDR or ADDR/BITS, e.g. 10.0.0.0/8,::1)", name,
 			    (int)(len > 64 ? 64 : len), p));
 		cfg->proxy_from_n++;
 		if (comma == NULL)
-			return (CONFIG_RUN);
+			return (OPT_RUN);
 		p = comma + 1;
 	}
 }
@@ -296,26 +249,26 @@ config_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
  * Add one --bind value to cfg: the first replaces the default. Names are
  * only checked for their form here; they are resolved at start.
  */
-static enum config_result
-config_bind(struct ackd_config *cfg, const struct config_flag *f,
+static enum opt_result
+config_bind(struct ackd_config *cfg, const struct opt *f,
     const char *arg, char *err, size_t errsize)
 {
 	if (strlen(arg) > ACKD_HOST_MAX)
-		return (config_error(err, errsize, "--%s: %zu bytes is too long "
+		return (opt_error(err, errsize, "--%s: %zu bytes is too long "
 		    "(allowed: 1-%d)", f->name, strlen(arg), ACKD_HOST_MAX));
 	if (!net_bind_syntax(arg))
-		return (config_error(err, errsize, "--%s: '%s' is not an IPv4 "
+		return (opt_error(err, errsize, "--%s: '%s' is not an IPv4 "
 		    "or IPv6 address or a host name", f->name, arg));
 	if (!cfg->bind_given) {
 		cfg->bind_given = 1;
 		cfg->nbind = 0;
 	}
 	if (cfg->nbind == ACKD_LISTEN_MAX)
-		return (config_error(err, errsize, "--%s: '%s' is one address "
+		return (opt_error(err, errsize, "--%s: '%s' is one address "
 		    "too many (allowed: 1-%d --bind flags)", f->name, arg,
 		    ACKD_LISTEN_MAX));
 	strcpy(cfg->bind[cfg->nbind++], arg);
-	return (CONFIG_RUN);
+	return (OPT_RUN);
 }
 
 /*
@@ -352,85 +305,74 @@ config_facility(const char *name)
 
 	if (name == NULL)
 		return (LOG_DAEMON);
-	for (i = 0; i < sizeof(config_facilities) /
-	    sizeof(config_facilities[0]); i++)
+	for (i = 0; i < nitems(config_facilities); i++)
 		if (strcmp(name, config_facilities[i].name) == 0)
 			return (config_facilities[i].value);
 	return (0);
 }
 
-/* Apply one flag's value to cfg. */
-static enum config_result
-config_apply(struct ackd_config *cfg, const struct config_flag *f,
-    const char *arg, char *err, size_t errsize)
+/* Set one flag the engine leaves to ackd: cfgv is the struct ackd_config. */
+static enum opt_result
+config_set(void *cfgv, const struct opt *f, const char *arg, char *err,
+    size_t errsize)
 {
+	struct ackd_config	*cfg = cfgv;
 	char			*field = (char *)cfg + f->offset;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	long long		 v = 0;
 	size_t			 len;
 
-	switch (f->kind) {
-	case KIND_INT:
-	case KIND_MSEC:
-	case KIND_SIZE:
-		if (config_number(f, arg, &v, err, errsize) != CONFIG_RUN)
-			return (CONFIG_ERROR);
-		if (f->kind == KIND_SIZE)
-			*(size_t *)(void *)field = (size_t)v;
-		else
-			*(int *)(void *)field = (int)v;
-		return (CONFIG_RUN);
+	switch ((enum config_kind)f->what) {
 	case KIND_ADDR:
 		return (config_bind(cfg, f, arg, err, errsize));
 	case KIND_ACK:
 		len = strlen(arg);
 		if (len < (size_t)f->min || len > (size_t)f->max)
-			return (config_error(err, errsize, "--%s: %zu bytes is "
+			return (opt_error(err, errsize, "--%s: %zu bytes is "
 			    "%s (allowed: %lld-%lld bytes)", f->name, len,
 			    len == 0 ? "empty" : "too long", f->min, f->max));
 		memcpy(cfg->ack, arg, len + 1);
 		cfg->ack_len = len;
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_LOGPATH:
 		if (arg[0] == '\0')
-			return (config_error(err, errsize, "--%s: empty path "
+			return (opt_error(err, errsize, "--%s: empty path "
 			    "(allowed: a file path, or - for standard output)",
 			    f->name));
 		cfg->log_file = strcmp(arg, "-") == 0 ? NULL : arg;
 		cfg->log_file_given = 1;
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_PATH:
 		if (arg[0] == '\0')
-			return (config_error(err, errsize, "--%s: empty path "
+			return (opt_error(err, errsize, "--%s: empty path "
 			    "(allowed: a file path)", f->name));
 		*(const char **)(void *)field = arg;
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_NAME:
 		if (arg[0] == '\0' || strlen(arg) > ACKD_NAME_MAX)
-			return (config_error(err, errsize, "--%s: '%s' is not a "
+			return (opt_error(err, errsize, "--%s: '%s' is not a "
 			    "name (allowed: a user or group name or number, "
 			    "1-%d bytes)", f->name, arg, ACKD_NAME_MAX));
 		*(const char **)(void *)field = arg;
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_HOSTPORT:
 		if (strlen(arg) >= sizeof(cfg->metrics) ||
 		    net_parse_hostport(arg, &ss, &sslen) == -1)
-			return (config_error(err, errsize, "--%s: '%s' is not "
+			return (opt_error(err, errsize, "--%s: '%s' is not "
 			    "ADDR:PORT (allowed: a numeric IPv4 address or a "
 			    "[bracketed] IPv6 address, ':', a port 0-65535)",
 			    f->name, arg));
 		strcpy(cfg->metrics, arg);
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_FORMAT:
 		if (strcmp(arg, "text") == 0)
 			cfg->log_format = ACKD_LOG_TEXT;
 		else if (strcmp(arg, "json") == 0)
 			cfg->log_format = ACKD_LOG_JSON;
 		else
-			return (config_error(err, errsize, "--%s: '%s' is not "
+			return (opt_error(err, errsize, "--%s: '%s' is not "
 			    "allowed (allowed: text, json)", f->name, arg));
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_FRAMING:
 		if (strcmp(arg, "read") == 0)
 			cfg->framing = ACKD_FRAMING_READ;
@@ -439,144 +381,27 @@ config_apply(struct ackd_config *cfg, const struct config_flag *f,
 		else if (strcmp(arg, "eof") == 0)
 			cfg->framing = ACKD_FRAMING_EOF;
 		else
-			return (config_error(err, errsize, "--%s: '%s' is not "
+			return (opt_error(err, errsize, "--%s: '%s' is not "
 			    "allowed (allowed: read, line, eof)", f->name, arg));
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_TAG:
 		if (!config_is_tag(arg, (size_t)f->min, (size_t)f->max))
-			return (config_error(err, errsize, "--%s: '%s' is not a "
+			return (opt_error(err, errsize, "--%s: '%s' is not a "
 			    "tag (allowed: %lld-%lld bytes of A-Z a-z 0-9 . _ -)",
 			    f->name, arg, f->min, f->max));
 		*(const char **)(void *)field = arg;
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_FACILITY:
 		/* LOG_KERN is 0, and not ours to use: 0 can mean "off" */
 		if ((*(int *)(void *)field = config_facility(arg)) == 0)
-			return (config_error(err, errsize, "--%s: '%s' is not "
+			return (opt_error(err, errsize, "--%s: '%s' is not "
 			    "a facility (allowed: daemon, user, local0-local7)",
 			    f->name, arg));
-		return (CONFIG_RUN);
-	case KIND_SWITCH:
-		*(int *)(void *)field = 1;
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	case KIND_CIDRS:
 		return (config_cidrs(cfg, f->name, arg, err, errsize));
-	case KIND_HELP:
-		return (CONFIG_HELP);
-	case KIND_VERSION:
-		return (CONFIG_VERSION);
 	}
-	return (config_error(err, errsize, "--%s: internal error", f->name));
-}
-
-/*
- * Name the unknown option in word: a long one whole, a short one by the
- * letter getopt stopped at (word may be a group such as -zV).
- */
-static enum config_result
-config_unknown(const char *word, char *err, size_t errsize)
-{
-	if (strncmp(word, "--", 2) == 0 || optopt == 0)
-		return (config_error(err, errsize, "unknown option '%s' (see "
-		    "ackd --help)", word));
-	return (config_error(err, errsize, "unknown option '-%c' (see ackd "
-	    "--help)", optopt));
-}
-
-/* Find the flag getopt_long returned as c. */
-static const struct config_flag *
-config_find(int c)
-{
-	size_t	i;
-
-	for (i = 0; i < CONFIG_NFLAGS; i++)
-		if (config_flags[i].letter == c)
-			return (&config_flags[i]);
-	return (NULL);
-}
-
-/* Build getopt's short and long option tables from config_flags. */
-static void
-config_getopt_tables(char *shortopts, struct option *longopts)
-{
-	char	*s = shortopts;
-	size_t	 i;
-
-	*s++ = '+';	/* stop at the first non-option: no permuting */
-	*s++ = ':';	/* report a missing value as ':' */
-	for (i = 0; i < CONFIG_NFLAGS; i++) {
-		const struct config_flag	*f = &config_flags[i];
-		int				 has_arg;
-
-		has_arg = f->kind != KIND_HELP && f->kind != KIND_VERSION &&
-		    f->kind != KIND_SWITCH;
-		longopts[i].name = f->name;
-		longopts[i].has_arg = f->kind == KIND_FACILITY ?
-		    optional_argument : has_arg ? required_argument :
-		    no_argument;
-		longopts[i].flag = NULL;
-		longopts[i].val = f->letter;
-		/* no optional values in short form: none has a letter */
-		if (f->letter < 256) {
-			*s++ = (char)f->letter;
-			if (has_arg)
-				*s++ = ':';
-		}
-	}
-	*s = '\0';
-	memset(&longopts[CONFIG_NFLAGS], 0, sizeof(*longopts));
-}
-
-/* Explain a value-less flag: which one, and what it would have allowed. */
-static enum config_result
-config_missing(int c, char *err, size_t errsize)
-{
-	const struct config_flag	*f = config_find(c);
-	char				 range[64];
-
-	if (f == NULL)
-		return (config_error(err, errsize, "missing value"));
-	switch (f->kind) {
-	case KIND_INT:
-	case KIND_SIZE:
-	case KIND_MSEC:
-		config_range(f, range, sizeof(range));
-		break;
-	case KIND_ACK:
-		snprintf(range, sizeof(range), "1-%d bytes", ACKD_ACK_MAX);
-		break;
-	case KIND_FORMAT:
-		snprintf(range, sizeof(range), "text, json");
-		break;
-	case KIND_FRAMING:
-		snprintf(range, sizeof(range), "read, line, eof");
-		break;
-	case KIND_TAG:
-		snprintf(range, sizeof(range), "%lld-%lld bytes of A-Z a-z 0-9 "
-		    ". _ -", f->min, f->max);
-		break;
-	case KIND_ADDR:
-		snprintf(range, sizeof(range), "an IPv4 or IPv6 address or a "
-		    "host name");
-		break;
-	case KIND_HOSTPORT:
-		snprintf(range, sizeof(range), "ADDR:PORT or [ADDR]:PORT");
-		break;
-	case KIND_NAME:
-		snprintf(range, sizeof(range), "a user or group name or number");
-		break;
-	case KIND_PATH:
-		snprintf(range, sizeof(range), "a file path");
-		break;
-	case KIND_CIDRS:
-		snprintf(range, sizeof(range), "ADDR[/BITS][,...]");
-		break;
-	default:
-		snprintf(range, sizeof(range), "a file path, or -");
-		break;
-	}
-	return (config_error(err, errsize, "--%s: missing value (allowed: %s)",
-	    f->name, range));
+	return (opt_error(err, errsize, "--%s: internal error", f->name));
 }
 
 /*
@@ -602,7 +427,7 @@ config_worst_extra(const struct ackd_config *cfg, char *buf, size_t size)
  * --max-message that could never fit: one whose message, with nothing to
  * escape, does not fit with the other fields at their longest.
  */
-static enum config_result
+static enum opt_result
 config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
 {
 	char	extra[ACKD_ADDRSTRLEN + 64];
@@ -610,21 +435,21 @@ config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
 
 	if (cfg->syslog_facility == 0) {
 		if (cfg->syslog_max != 0)
-			return (config_error(err, errsize, "--syslog-max: limits "
+			return (opt_error(err, errsize, "--syslog-max: limits "
 			    "the datagrams of --syslog (allowed: with --syslog)"));
-		return (CONFIG_RUN);
+		return (OPT_RUN);
 	}
 	if (cfg->syslog_max == 0)
 		cfg->syslog_max = ACKD_SYSLOG_MAX_DEFAULT;
 	fit = logfmt_syslog_fit(cfg->log_format, cfg->log_tag,
 	    config_worst_extra(cfg, extra, sizeof(extra)), cfg->syslog_max);
 	if (cfg->max_message > fit)
-		return (config_error(err, errsize, "--max-message: %zu bytes "
+		return (opt_error(err, errsize, "--max-message: %zu bytes "
 		    "cannot fit in one syslog datagram of --syslog-max %zu "
 		    "bytes, header and fields included (allowed: --max-message "
 		    "up to %zu, or a larger --syslog-max)", cfg->max_message,
 		    cfg->syslog_max, fit));
-	return (CONFIG_RUN);
+	return (OPT_RUN);
 }
 
 /*
@@ -633,7 +458,7 @@ config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
  * message at once, as before there was a budget, but at most 256 MiB
  * (and at least the one message).
  */
-static enum config_result
+static enum opt_result
 config_memory(struct ackd_config *cfg, char *err, size_t errsize)
 {
 	size_t	need = bigbuf_need(cfg), all;
@@ -643,12 +468,12 @@ config_memory(struct ackd_config *cfg, char *err, size_t errsize)
 	if (cfg->max_memory == 0)
 		cfg->max_memory = all > need ? all : need;
 	else if (cfg->max_memory < need)
-		return (config_error(err, errsize, "--max-memory: %zu bytes "
+		return (opt_error(err, errsize, "--max-memory: %zu bytes "
 		    "cannot hold one message of --max-message %zu and its %s "
 		    "line (allowed: %zu-%lld)", cfg->max_memory,
 		    cfg->max_message, cfg->log_format == ACKD_LOG_JSON ?
 		    "json" : "text", need, (long long)ACKD_MEMORY_MAX));
-	return (CONFIG_RUN);
+	return (OPT_RUN);
 }
 
 /*
@@ -683,7 +508,7 @@ config_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
  * Resolve the defaults that depend on other flags, and refuse the
  * combinations that cannot work, once every flag is in.
  */
-static enum config_result
+static enum opt_result
 config_check(struct ackd_config *cfg, char *err, size_t errsize)
 {
 	if (cfg->defer_accept_ms < 0)
@@ -694,35 +519,51 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		    ACKD_WORKER_TIMEOUT_SLACK_MS;
 	else if (cfg->worker_timeout_ms > 0 &&
 	    cfg->worker_timeout_ms <= cfg->read_timeout_ms)
-		return (config_error(err, errsize, "--worker-timeout: %d.%03d s "
+		return (opt_error(err, errsize, "--worker-timeout: %d.%03d s "
 		    "is not longer than --read-timeout %d.%03d s (allowed: 0, "
 		    "which is off, or more than the read timeout)",
 		    cfg->worker_timeout_ms / 1000, cfg->worker_timeout_ms % 1000,
 		    cfg->read_timeout_ms / 1000, cfg->read_timeout_ms % 1000));
 #ifndef ACKD_REUSEPORT_OPT
 	if (cfg->reuseport)
-		return (config_error(err, errsize, "--reuseport: this system "
+		return (opt_error(err, errsize, "--reuseport: this system "
 		    "has no SO_REUSEPORT (allowed: leave it out; the workers "
 		    "then share one socket)"));
 #endif
 	if (cfg->syslog_facility != 0 && cfg->log_file_given)
-		return (config_error(err, errsize, "--syslog: cannot be used "
+		return (opt_error(err, errsize, "--syslog: cannot be used "
 		    "with --log-file (allowed: one of them)"));
 	if (cfg->syslog_facility != 0 && cfg->sync)
-		return (config_error(err, errsize, "--sync: nothing to sync "
+		return (opt_error(err, errsize, "--sync: nothing to sync "
 		    "with --syslog, where the syslog daemon writes the log "
 		    "(allowed: --sync with --log-file)"));
 	if (cfg->daemon && cfg->log_file == NULL && cfg->syslog_facility == 0)
-		return (config_error(err, errsize, "--daemon: the log cannot go "
+		return (opt_error(err, errsize, "--daemon: the log cannot go "
 		    "to standard output, which a daemon closes (allowed: "
 		    "--log-file PATH or --syslog)"));
-	if (config_memory(cfg, err, errsize) != CONFIG_RUN)
-		return (CONFIG_ERROR);
+	if (config_memory(cfg, err, errsize) != OPT_RUN)
+		return (OPT_ERROR);
 	if (cfg->proxy_from_n > 0 && !cfg->proxy_protocol)
-		return (config_error(err, errsize, "--proxy-from: trusts PROXY "
+		return (opt_error(err, errsize, "--proxy-from: trusts PROXY "
 		    "headers, which only --proxy-protocol reads (allowed: with "
 		    "--proxy-protocol)"));
 	return (config_check_syslog(cfg, err, errsize));
+}
+
+/* config_parse's answer for the engine's rc. */
+static enum config_result
+config_result_of(enum opt_result rc)
+{
+	switch (rc) {
+	case OPT_RUN:
+		return (CONFIG_RUN);
+	case OPT_PRINT_HELP:
+		return (CONFIG_HELP);
+	case OPT_PRINT_VERSION:
+		return (CONFIG_VERSION);
+	default:
+		return (CONFIG_ERROR);
+	}
 }
 
 /*
@@ -734,52 +575,14 @@ enum config_result
 config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
     size_t errsize)
 {
-	char				 shortopts[2 * CONFIG_NFLAGS + 3];
-	struct option			 longopts[CONFIG_NFLAGS + 1];
-	const struct config_flag	*f;
-	enum config_result		 rc;
-	int				 c, word;
+	struct opt_parser	p = { "ackd", config_flags, CONFIG_NFLAGS, cfg,
+				    config_set, 0 };
+	enum opt_result		rc;
 
-	config_getopt_tables(shortopts, longopts);
-	optind = 0;	/* glibc: start afresh; others: 0 acts as 1 */
-	opterr = 0;
-	for (;;) {
-		/* the word getopt looks at: a short option group stays at
-		 * optind until its last letter, so this is the word with c */
-		word = optind > 0 ? optind : 1;
-		if ((c = getopt_long(argc, argv, shortopts, longopts,
-		    NULL)) == -1)
-			break;
-		if (c == ':')
-			return (config_missing(optopt, err, errsize));
-		if (c == '?' || (f = config_find(c)) == NULL)
-			return (config_unknown(argv[word], err, errsize));
-		rc = config_apply(cfg, f, optarg, err, errsize);
-		if (rc != CONFIG_RUN)
-			return (rc);
-	}
-	/* getopt gives an optional value only as --syslog=FACILITY */
-	if (optind < argc && optind > 1 &&
-	    strcmp(argv[optind - 1], "--syslog") == 0)
-		return (config_error(err, errsize, "--syslog: '%s' is a separate "
-		    "word (allowed: --syslog=FACILITY)", argv[optind]));
-	if (optind < argc)
-		return (config_error(err, errsize, "unexpected argument '%s' "
-		    "(ackd takes only options)", argv[optind]));
-	return (config_check(cfg, err, errsize));
-}
-
-/* Write v, in f's unit (seconds for KIND_MSEC), as --help shows it. */
-static void
-config_doc_number(const struct config_flag *f, long long v, char *buf,
-    size_t size)
-{
-	if (f->kind == KIND_MSEC && v % 1000 != 0)
-		snprintf(buf, size, "%lld.%03lld", v / 1000, v % 1000);
-	else if (f->kind == KIND_MSEC)
-		snprintf(buf, size, "%lld", v / 1000);
-	else
-		snprintf(buf, size, "%lld", v);
+	rc = opt_parse(&p, argc, argv, err, errsize);
+	if (rc == OPT_RUN)
+		rc = config_check(cfg, err, errsize);
+	return (config_result_of(rc));
 }
 
 /*
@@ -788,31 +591,19 @@ config_doc_number(const struct config_flag *f, long long v, char *buf,
  * "online CPUs: 2" when both are.
  */
 static const char *
-config_doc_default(const struct config_flag *f, const struct ackd_config *d,
+config_doc_default(const struct opt *f, const struct ackd_config *d,
     char *buf, size_t size)
 {
-	const char	*field = (const char *)d + f->offset;
 	char		 num[32];
 	long long	 v;
 
-	switch (f->kind) {
-	case KIND_INT:
-	case KIND_MSEC:
-		v = *(const int *)(const void *)field;
-		break;
-	case KIND_SIZE:
-		v = (long long)*(const size_t *)(const void *)field;
-		break;
-	case KIND_ACK:
+	if (f->what == KIND_ACK)
 		return (d->ack);
-	case KIND_ADDR:
+	if (f->what == KIND_ADDR)
 		return (d->bind[0]);
-	default:
+	if (opt_value(f, d, &v) == -1 || (v <= 0 && f->dflt != NULL))
 		return (f->dflt);
-	}
-	if (v <= 0 && f->dflt != NULL)
-		return (f->dflt);
-	config_doc_number(f, v, num, sizeof(num));
+	opt_format(f, v, num, sizeof(num));
 	snprintf(buf, size, "%s%s%s", f->dflt != NULL ? f->dflt : "",
 	    f->dflt != NULL ? ": " : "", num);
 	return (buf);
@@ -820,26 +611,13 @@ config_doc_default(const struct config_flag *f, const struct ackd_config *d,
 
 /* f's range for --help, as the error messages give it, with its unit. */
 static const char *
-config_doc_range(const struct config_flag *f, char *buf, size_t size)
+config_doc_range(const struct opt *f, char *buf, size_t size)
 {
-	switch (f->kind) {
-	case KIND_INT:
-	case KIND_SIZE:
-		config_range(f, buf, size);
-		return (buf);
-	case KIND_MSEC:
-		config_range(f, buf, size);
-		snprintf(buf + strlen(buf), size - strlen(buf), " s");
-		return (buf);
-	case KIND_ACK:
-		snprintf(buf, size, "%lld-%lld bytes", f->min, f->max);
-		return (buf);
-	case KIND_TAG:
+	if (f->what == KIND_TAG) {
 		snprintf(buf, size, "%lld-%lld of A-Za-z0-9._-", f->min, f->max);
 		return (buf);
-	default:
-		return (NULL);
 	}
+	return (opt_doc_range(f, buf, size));
 }
 
 /* Print --help: every flag of the table with its range and default. */
@@ -856,12 +634,12 @@ config_usage(FILE *fp)
 	    "Receive one message per TCP connection, log it, reply with an "
 	    "ACK, close.\n\n", fp);
 	for (i = 0; i < CONFIG_NFLAGS; i++) {
-		const struct config_flag	*f = &config_flags[i];
+		const struct opt	*f = &config_flags[i];
 
 		doc.letter = f->letter;
 		doc.name = f->name;
 		doc.arg = f->arg;
-		doc.arg_optional = f->kind == KIND_FACILITY;
+		doc.arg_optional = f->kind == OPT_OPTIONAL;
 		doc.help = f->help;
 		doc.range = config_doc_range(f, range, sizeof(range));
 		doc.dflt = config_doc_default(f, &d, dflt, sizeof(dflt));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon.c: --daemon, detaching from the terminal without losing the
  * start-up report.

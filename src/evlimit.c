@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * evlimit.c: repeated connection event lines, summarised per source.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame.c: where a message ends (--framing).
  *
@@ -92,18 +93,18 @@ frame_eof(struct frame *fr)
 }
 
 /*
- * Read the next piece into buf + fr->len, waiting at most left ms, or
+ * Read the next piece into buf + fr->len, waiting at most left_ms, or
  * not at all when read's one read goes on: then nothing more there ends
  * the message, as the end of file does (0).
  */
 static ssize_t
-frame_piece(struct frame *fr, int fd, unsigned char *buf, long long left)
+frame_piece(struct frame *fr, int fd, unsigned char *buf, long long left_ms)
 {
 	int	going_on = fr->mode == ACKD_FRAMING_READ && fr->len > 0;
 	ssize_t	n;
 
 	n = net_read_timed(fd, buf + fr->len, fr->room - fr->len,
-	    going_on || left <= 0 ? 0 : (int)left);
+	    going_on || left_ms <= 0 ? 0 : (int)left_ms);
 	if (n == -1 && going_on && errno == ETIMEDOUT)
 		return (0);
 	return (n);
@@ -121,22 +122,22 @@ ssize_t
 frame_read_until(struct frame *fr, int fd, unsigned char *buf,
     long long deadline_ms)
 {
-	long long	left;
+	long long	left_ms;
 	ssize_t		n;
 
 	/* one clock read (vDSO, no syscall) per read: cheap enough */
-	left = deadline_ms - mono_ms();
+	left_ms = deadline_ms - mono_ms();
 	for (;;) {
 		if (fr->len == fr->room)
 			return (FRAME_FULL);
 		/* past the deadline, take what is there without waiting */
-		if ((n = frame_piece(fr, fd, buf, left)) == -1)
+		if ((n = frame_piece(fr, fd, buf, left_ms)) == -1)
 			return (-1);
 		if (n == 0)
 			return (frame_eof(fr) ? (ssize_t)fr->msg_len : 0);
 		if (frame_feed(fr, buf, (size_t)n))
 			return ((ssize_t)fr->msg_len);
-		if ((left = deadline_ms - mono_ms()) <= 0) {
+		if ((left_ms = deadline_ms - mono_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}

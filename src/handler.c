@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * handler.c: one connection's life: receive, log, ACK, close.
  *
@@ -80,11 +81,11 @@ handler_free(struct handler *h)
 
 /* Milliseconds left until deadline (mono_ms's clock), at least 0. */
 static int
-handler_ms_left(long long deadline)
+handler_ms_left(long long deadline_ms)
 {
-	long long	now = mono_ms();
+	long long	now_ms = mono_ms();
 
-	return (deadline > now ? (int)(deadline - now) : 0);
+	return (deadline_ms > now_ms ? (int)(deadline_ms - now_ms) : 0);
 }
 
 /* Start a connection with the thread's own buffers and no budget. */
@@ -283,14 +284,14 @@ static void
 handler_linger(int fd)
 {
 	char		buf[HANDLER_LINGER_CHUNK];
-	long long	deadline = mono_ms() + HANDLER_LINGER_MS;
-	int		left;
+	long long	deadline_ms = mono_ms() + HANDLER_LINGER_MS;
+	int		left_ms;
 	ssize_t		n;
 
 	if (shutdown(fd, SHUT_WR) == -1)
 		return;
-	while ((left = handler_ms_left(deadline)) > 0) {
-		n = net_read_timed(fd, buf, sizeof(buf), left);
+	while ((left_ms = handler_ms_left(deadline_ms)) > 0) {
+		n = net_read_timed(fd, buf, sizeof(buf), left_ms);
 		if (n <= 0)
 			break;
 	}
@@ -425,7 +426,7 @@ handler_proxy_consume(struct handler *h, int fd, size_t from, size_t n)
  */
 static int
 handler_proxy(struct handler *h, const struct conn *c, char *client,
-    size_t clientsize, long long deadline)
+    size_t clientsize, long long deadline_ms)
 {
 	const struct ackd_config	*cfg = h->cfg;
 	struct proxy_header		 hdr;
@@ -438,7 +439,7 @@ handler_proxy(struct handler *h, const struct conn *c, char *client,
 		return (handler_proxy_refuse(h, client, 0, "untrusted-source"));
 	for (;;) {
 		n = net_recv_timed(c->fd, h->pbuf + have, PROXY_HEADER_MAX - have,
-		    MSG_PEEK, handler_ms_left(deadline));
+		    MSG_PEEK, handler_ms_left(deadline_ms));
 		if (n <= 0 && have == 0) {
 			handler_nothing(h, client, n, 0);	/* as without a header */
 			return (-1);

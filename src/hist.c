@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hist.c: a latency histogram in bounded memory, in the manner of
  * HdrHistogram.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c: the little HTTP/1.x the metrics endpoint speaks, as pure
  * functions: judging a request head from the bytes read so far, and

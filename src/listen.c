@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * listen.c: the master's listening sockets, and which of them each
  * worker serves.
@@ -141,7 +142,7 @@ listen_resolve_all(const struct ackd_config *cfg,
 	for (i = 0; i < cfg->nbind; i++)
 		if ((rc = net_resolve(cfg->bind[i], cfg->port, ss, len, n,
 		    ACKD_LISTEN_MAX, err, errsize)) != 0)
-			return (rc == -2 ? ACKD_EXIT_USAGE :
+			return (rc == ACKD_REFUSED ? ACKD_EXIT_USAGE :
 			    ACKD_EXIT_UNAVAILABLE);
 	return (0);
 }
@@ -246,7 +247,7 @@ listen_take(const struct ackd_config *cfg, char *err, size_t errsize)
 	int		fds[ACKD_LISTEN_MAX], n, nsets;
 
 	/* an upgrade's come first: they are passed with LISTEN_FDS too */
-	n = upgrade_listen_fds(ufds, (int)(sizeof(ufds) / sizeof(ufds[0])),
+	n = upgrade_listen_fds(ufds, (int)nitems(ufds),
 	    &nsets, err, errsize);
 	if (n == -1)
 		return (ACKD_EXIT_SOFTWARE);

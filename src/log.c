@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c: the daemon's own diagnostics, one line each, as "ackd[PID]:
  * message". Lines are built in local buffers and leave in one write() or

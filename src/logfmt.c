@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * logfmt.c: the connection log's lines, as pure functions of their fields.
  *
@@ -18,6 +19,9 @@
  */
 #include "config.h"
 
+#include <sys/wait.h>
+
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -576,4 +580,20 @@ logfmt_token(char *buf, size_t size, const char *s)
 	}
 	buf[len] = '\0';
 	return (len);
+}
+
+/*
+ * Write a wait status as the log's status= value: "exited:N" for an exit
+ * status N, "killed:SIG" for a signal, "unknown:STATUS" otherwise. One
+ * spelling for the worker-exit event and a failed upgrade's reason.
+ */
+void
+logfmt_wait_status(char *buf, size_t size, int status)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exited:%d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed:%d", WTERMSIG(status));
+	else
+		snprintf(buf, size, "unknown:%d", status);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * master.c: fork the workers, reap and respawn them, act on signals.
  *
@@ -10,7 +11,10 @@
  * its timeout is the next timed job: a respawn back-off, the shutdown
  * deadline, the watchdog's tick, a summary, the once-a-second look at
  * the log file (supervise.c).
- * supervise.c makes the judgements about workers; this file acts.
+ * supervise.c makes the judgements about workers and returns them as
+ * acts (fork into a slot, signal a worker or all, hand sockets over,
+ * shut down); this file alone carries them out (master_act), at once
+ * and in order, right after each judgement.
  */
 #include "config.h"
 
@@ -36,7 +40,9 @@ static volatile sig_atomic_t	master_got_term, master_got_hup,
 				master_got_chld, master_got_ttin,
 				master_got_ttou, master_got_usr1,
 				master_got_usr2, master_got_news;
-static struct master		*master_self;	/* for master_slot_live */
+static struct supervise_acts	master_acts;	/* the last judgement's */
+
+static void	master_begin_shutdown(struct master *, int);
 
 /* Only note which signal came; the loop acts on it. */
 static void
@@ -72,7 +78,7 @@ static const int master_signals[] = {
 	SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU, SIGUSR1,
 	SIGUSR2
 };
-#define MASTER_NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
+#define MASTER_NSIGNALS	nitems(master_signals)
 
 /* Block our signals and install the flag-setting handlers; *old gets the mask. */
 static void
@@ -111,7 +117,7 @@ master_signals_reset(void)
 }
 
 /* Fork a worker into slot; on failure retry after a back-off. */
-void
+static void
 master_spawn(struct master *m, struct slot *slot)
 {
 	/* off the stack: up to every set, after --reuseport merges */
@@ -123,8 +129,7 @@ master_spawn(struct master *m, struct slot *slot)
 	peerlimit_clear(index);
 	/* it opens the log we have now: no reopen for it to catch up on */
 	atomic_store(&scoreboard_slot(index)->reopened, m->reopen_gen);
-	nfds = listen_worker_fds(index, fds, (int)(sizeof(fds) /
-	    sizeof(fds[0])));
+	nfds = listen_worker_fds(index, fds, (int)nitems(fds));
 	/* its news reaches us there (control.c) */
 	if ((wfd = control_open(index)) == -1)
 		pid = -1;
@@ -143,59 +148,88 @@ master_spawn(struct master *m, struct slot *slot)
 	if (pid == -1) {
 		log_warn("cannot fork a worker");
 		slot->state = SLOT_WAITING;
-		slot->respawn_at = mono_ms() + MASTER_FORK_RETRY_MS;
+		slot->respawn_at_ms = mono_ms() + MASTER_FORK_RETRY_MS;
 		return;
 	}
 	slot->state = SLOT_RUNNING;
 	slot->pid = pid;
-	slot->started = slot->progress_at = mono_ms();
+	scoreboard_mark_live(index, 1);	/* for metrics.c */
+	slot->started_ms = slot->progress_at_ms = mono_ms();
 	slot->progress = 0;
 	slot->served = slot->replaced = slot->killed = 0;
-	slot->stuck_since = slot->aborted_at = 0;
+	slot->stuck_since_ms = slot->aborted_at_ms = 0;
 }
 
-/* Describe a wait status as "exited:N" or "killed:SIG". */
+/* Send sig to every live worker. */
 static void
-master_status(char *buf, size_t size, int status)
+master_kill_all(struct master *m, int sig)
 {
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exited:%d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed:%d", WTERMSIG(status));
-	else
-		snprintf(buf, size, "unknown:%d", status);
+	int	i;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++)
+		/* never pid 0: that would be our whole process group */
+		if (supervise_live(&m->slots[i]) && m->slots[i].pid > 0)
+			kill(m->slots[i].pid, sig);
 }
 
 /*
- * A worker in slot has ended with status: free the slot, or schedule its
- * replacement (after supervise_backoff's delay), then log worker-exit
- * with the decision (respawn_ms= when it is replaced). A crash loop is
- * acted on only after that line, so the log reads in order.
+ * Carry out what supervise.c decided (master_acts), in order, and empty
+ * the list.
+ */
+static void
+master_act(struct master *m)
+{
+	const struct supervise_act	*a;
+	int				 i;
+
+	for (i = 0; i < master_acts.n; i++) {
+		a = &master_acts.act[i];
+		switch (a->verb) {
+		case SUPERVISE_SPAWN:
+			master_spawn(m, &m->slots[a->slot]);
+			break;
+		case SUPERVISE_SIGNAL:
+			/* never pid 0: that would be our whole process group */
+			if (m->slots[a->slot].pid > 0)
+				kill(m->slots[a->slot].pid, a->arg);
+			break;
+		case SUPERVISE_SIGNAL_ALL:
+			master_kill_all(m, a->arg);
+			break;
+		case SUPERVISE_GIVE:
+			listen_give(a->slot, a->arg);
+			break;
+		case SUPERVISE_SHUTDOWN:
+			master_begin_shutdown(m, a->arg);
+			break;
+		}
+	}
+	master_acts.n = 0;
+}
+
+/*
+ * A worker in slot has ended with status: supervise_death frees the slot
+ * or schedules its replacement; log worker-exit with the decision
+ * (respawn_ms= when it is replaced). A crash loop is judged and acted on
+ * only after that line, so the log reads in order.
  */
 static void
 master_worker_died(struct master *m, struct slot *slot, int status)
 {
 	char		desc[32], respawn[40] = "";
-	long long	delay = -1;
-	int		give_up = 0;
+	long long	delay;
+	int		give_up;
 
-	/* dead: a shutdown begun meanwhile must skip it */
-	if (!m->stopping && slot->state != SLOT_RETIRING) {
-		slot->state = SLOT_EMPTY;
-		give_up = supervise_death(m, slot, status) == -1;
-		if (!give_up)
-			delay = supervise_backoff(slot->served, slot->replaced ||
-			    slot->aborted_at != 0, &slot->quick_deaths);
-	}
-	slot->state = delay >= 0 ? SLOT_WAITING : SLOT_EMPTY;
-	slot->respawn_at = mono_ms() + delay;
+	delay = supervise_death(m, slot, status, mono_ms(), &give_up);
 	if (delay >= 0)
 		snprintf(respawn, sizeof(respawn), " respawn_ms=%lld", delay);
-	master_status(desc, sizeof(desc), status);
+	logfmt_wait_status(desc, sizeof(desc), status);
 	msglog_event("worker-exit", "worker=%ld status=%s%s",
 	    (long)slot->pid, desc, respawn);
-	if (give_up)
-		supervise_give_up(m);
+	if (give_up) {
+		supervise_give_up(m, &master_acts);
+		master_act(m);
+	}
 }
 
 /* Reap every worker that has ended. */
@@ -215,7 +249,7 @@ master_reap(struct master *m)
 			    m->slots[i].state == SLOT_RETIRING))
 				break;
 		if (i == ACKD_WORKERS_MAX) {
-			master_status(desc, sizeof(desc), status);
+			logfmt_wait_status(desc, sizeof(desc), status);
 			msglog_event("worker-exit", "worker=%ld status=%s",
 			    (long)pid, desc);
 			continue;
@@ -225,146 +259,24 @@ master_reap(struct master *m)
 			m->slots[i].served = 1;
 		/* dead: its counts join the slot's past */
 		scoreboard_retire(i);
+		scoreboard_mark_live(i, 0);
 		master_worker_died(m, &m->slots[i], status);
 		m->slots[i].pid = 0;
 	}
-}
-
-/* Has slot a worker process (running or retiring)? */
-int
-master_live_slot(const struct slot *slot)
-{
-	return (slot->state == SLOT_RUNNING || slot->state == SLOT_RETIRING);
-}
-
-/* For metrics.c: has slot index a live worker? */
-int
-master_slot_live(int index)
-{
-	return (master_self != NULL &&
-	    master_live_slot(&master_self->slots[index]));
-}
-
-/* Send sig to every live worker. */
-static void
-master_kill_all(struct master *m, int sig)
-{
-	int	i;
-
-	for (i = 0; i < ACKD_WORKERS_MAX; i++)
-		/* never pid 0: that would be our whole process group */
-		if (master_live_slot(&m->slots[i]) && m->slots[i].pid > 0)
-			kill(m->slots[i].pid, sig);
-}
-
-/* How many workers are alive. */
-int
-master_alive(struct master *m)
-{
-	int	i, n = 0;
-
-	for (i = 0; i < ACKD_WORKERS_MAX; i++)
-		if (master_live_slot(&m->slots[i]))
-			n++;
-	return (n);
-}
-
-/* Stop slot's worker for good (or cancel its respawn). */
-static void
-master_retire(struct slot *slot)
-{
-	if (slot->state == SLOT_WAITING)
-		slot->state = SLOT_EMPTY;
-	else {
-		slot->state = SLOT_RETIRING;
-		kill(slot->pid, SIGTERM);
-	}
-}
-
-/*
- * SIGTTOU with --reuseport when slot i owns sockets: they must not close
- * (that resets their backlog) nor stay without a worker, so one new
- * worker takes over the sockets of i and of another, k, and both retire:
- * one worker fewer. 0, or -1 if there is no free slot for it.
- */
-static int
-master_merge(struct master *m, int i)
-{
-	int	k, f;
-
-	for (k = ACKD_WORKERS_MAX - 1; k >= 0; k--)
-		if (k != i && (m->slots[k].state == SLOT_RUNNING ||
-		    m->slots[k].state == SLOT_WAITING))
-			break;
-	for (f = 0; f < ACKD_WORKERS_MAX; f++)
-		if (m->slots[f].state == SLOT_EMPTY)
-			break;
-	if (k < 0 || f == ACKD_WORKERS_MAX)
-		return (-1);
-	listen_give(i, f);
-	listen_give(k, f);
-	master_retire(&m->slots[i]);
-	master_retire(&m->slots[k]);
-	master_spawn(m, &m->slots[f]);
-	return (0);
-}
-
-/* SIGTTIN: want one worker more; SIGTTOU: retire one, gracefully. */
-static void
-master_resize(struct master *m, int more)
-{
-	int	i;
-
-	if (more && m->wanted < ACKD_WORKERS_MAX) {
-		for (i = 0; i < ACKD_WORKERS_MAX; i++)
-			if (m->slots[i].state == SLOT_EMPTY)
-				break;
-		if (i == ACKD_WORKERS_MAX) {
-			log_warnx("no free worker slot while others retire");
-			return;
-		}
-		m->wanted++;
-		master_spawn(m, &m->slots[i]);
-	} else if (!more && m->wanted > 1) {
-		/* rather one whose sockets (--reuseport) others serve too */
-		for (i = ACKD_WORKERS_MAX - 1; i >= 0; i--)
-			if ((m->slots[i].state == SLOT_RUNNING ||
-			    m->slots[i].state == SLOT_WAITING) &&
-			    listen_owns(i) == 0)
-				break;
-		if (i < 0) {
-			for (i = ACKD_WORKERS_MAX - 1; i >= 0; i--)
-				if (m->slots[i].state == SLOT_RUNNING ||
-				    m->slots[i].state == SLOT_WAITING)
-					break;
-			if (master_merge(m, i) == -1) {
-				log_warnx("no free worker slot to merge "
-				    "sockets into; worker count stays at %d",
-				    m->wanted);
-				return;
-			}
-			m->wanted--;
-			return;
-		}
-		m->wanted--;
-		master_retire(&m->slots[i]);
-	} else
-		log_warnx("worker count stays at %d (allowed: 1-%d)",
-		    m->wanted, ACKD_WORKERS_MAX);
 }
 
 /*
  * SIGTERM/SIGINT, or a crash loop: tell every worker to finish, start the
  * deadline; the master then exits with status.
  */
-void
+static void
 master_begin_shutdown(struct master *m, int status)
 {
 	int	i;
 
 	m->stopping = 1;
 	m->status = status;
-	m->deadline = mono_ms() + m->cfg->shutdown_timeout_ms;
+	m->deadline_ms = mono_ms() + m->cfg->shutdown_timeout_ms;
 	msglog_event("shutdown", "%s", "");
 	systemd_notify("STOPPING=1\nSTATUS=stopping");
 	for (i = 0; i < ACKD_WORKERS_MAX; i++)
@@ -376,61 +288,23 @@ master_begin_shutdown(struct master *m, int status)
 }
 
 /*
- * SIGHUP, or the log found stale (reason: see msglog_stale): reopen our
- * log, then have every worker reopen its own. A failure is counted, and
- * kept for systemd's STATUS= until a reopen succeeds.
+ * Have supervise.c judge what is due (respawns or the shutdown's
+ * deadline, then its periodic jobs) and act on it; return ms until the
+ * next timed event, or -1.
  */
-void
-master_reopen(struct master *m, const char *reason)
-{
-	supervise_reopen(m);
-	if (msglog_reopen(reason, m->log_problem,
-	    sizeof(m->log_problem)) == -1)
-		stats_add(scoreboard_master(), STATS_REOPEN_FAILED, 1);
-	else
-		m->log_problem[0] = '\0';
-	master_kill_all(m, SIGHUP);
-}
-
-/* The earlier of two timeouts in ms, where -1 is none. */
-long long
-master_sooner(long long a, long long b)
-{
-	if (a < 0)
-		return (b);
-	if (b < 0)
-		return (a);
-	return (a < b ? a : b);
-}
-
-/* Respawn the due slots; return ms until the next timed event, or -1. */
 static long long
 master_timers(struct master *m)
 {
-	long long	now = mono_ms(), next = -1, left;
-	int		i;
+	long long	next;
 
-	if (m->stopping) {
-		left = m->deadline - now;
-		if (left <= 0 && !m->killed && master_alive(m) > 0) {
-			log_warnx("shutdown deadline passed, killing the "
-			    "remaining workers");
-			master_kill_all(m, SIGKILL);
-			m->killed = 1;
-		}
-		return (left > 0 ? left : -1);
-	}
-	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
-		if (m->slots[i].state != SLOT_WAITING)
-			continue;
-		left = m->slots[i].respawn_at - now;
-		if (left <= 0)
-			master_spawn(m, &m->slots[i]);
-		else
-			next = master_sooner(next, left);
-	}
-	return (master_sooner(master_sooner(master_sooner(next,
-	    supervise_timers(m)), metrics_timers()), upgrade_timers()));
+	next = supervise_respawns(m, mono_ms(), &master_acts);
+	master_act(m);
+	if (m->stopping)
+		return (next);
+	next = supervise_sooner(next, supervise_timers(m, &master_acts));
+	master_act(m);
+	return (supervise_sooner(supervise_sooner(next, metrics_timers()),
+	    upgrade_timers()));
 }
 
 #ifdef HAVE_PPOLL
@@ -531,7 +405,8 @@ master_handle_flags(struct master *m)
 	}
 	if (master_got_news) {
 		master_got_news = 0;
-		supervise_news(m);
+		supervise_news(m, &master_acts);
+		master_act(m);
 	}
 	if (master_got_usr1) {
 		master_got_usr1 = 0;
@@ -539,14 +414,20 @@ master_handle_flags(struct master *m)
 	}
 	if (master_got_hup) {
 		master_got_hup = 0;
-		master_reopen(m, NULL);
+		supervise_reopen(m, NULL, &master_acts);
+		master_act(m);
 	}
+	/* one at a time: each judges the slots the last one filled */
 	for (; master_got_ttin > 0; master_got_ttin--)
-		if (!m->stopping)
-			master_resize(m, 1);
+		if (!m->stopping) {
+			supervise_resize(m, 1, listen_owns, &master_acts);
+			master_act(m);
+		}
 	for (; master_got_ttou > 0; master_got_ttou--)
-		if (!m->stopping)
-			master_resize(m, 0);
+		if (!m->stopping) {
+			supervise_resize(m, 0, listen_owns, &master_acts);
+			master_act(m);
+		}
 }
 
 /*
@@ -566,7 +447,6 @@ master_run(const struct ackd_config *cfg, const char *listen,
 	int			i, status;
 
 	m.cfg = cfg;
-	master_self = &m;
 	m.listen = listen;
 	m.on_ready = on_ready;
 	m.wanted = cfg->workers;
@@ -585,7 +465,7 @@ master_run(const struct ackd_config *cfg, const char *listen,
 		master_spawn(&m, &m.slots[i]);
 	for (;;) {
 		master_handle_flags(&m);
-		if (m.stopping && master_alive(&m) == 0)
+		if (m.stopping && supervise_alive(&m) == 0)
 			break;
 		timeout = master_timers(&m);
 		/* a flag set since we looked: act on it before sleeping */

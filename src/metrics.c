@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c: the master's Prometheus endpoint (--metrics ADDR:PORT).
  *
@@ -114,19 +115,6 @@ static long long		 metrics_paused_until;	/* 0: accepting */
 static unsigned long long	 metrics_seq;		/* accepted so far */
 static struct timespec		 metrics_started;	/* wall clock */
 
-/* Make fd non-blocking and close-on-exec; 0 or -1. */
-static int
-metrics_nonblock(int fd)
-{
-	int	flags;
-
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    (flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
-		return (-1);
-	return (0);
-}
-
 /*
  * Where the kernel can (Linux), hand over a connection only once its
  * request has begun to come: connections that stay silent (a flood)
@@ -188,8 +176,9 @@ metrics_fd(void)
 
 /*
  * Open the listener on cfg->metrics and log where it listens (the
- * kernel's port for port 0), or take the one an upgrade handed over. -2
- * when --metrics is off; the descriptor; or -1 with err set to one line.
+ * kernel's port for port 0), or take the one an upgrade handed over.
+ * ACKD_NONE when --metrics is off; the descriptor; or -1 with err set to
+ * one line.
  */
 int
 metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
@@ -201,7 +190,7 @@ metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 	int			 fd, on = 1, saved;
 
 	if (cfg->metrics[0] == '\0')
-		return (-2);
+		return (ACKD_NONE);
 	if ((fd = upgrade_metrics_fd()) != -1)
 		return (metrics_adopt(fd, err, errsize));
 	if (net_parse_hostport(cfg->metrics, &ss, &sslen) == -1) {
@@ -213,7 +202,8 @@ metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
 		goto fail;
 	what = "set options on";
-	if (metrics_nonblock(fd) == -1 ||
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    net_set_nonblock(fd, 1) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail_close;
 	what = "bind";
@@ -447,7 +437,7 @@ metrics_body(size_t *len)
 
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
 		scoreboard_snap(i, &snap[i]);
-		shown[i] = master_slot_live(i) != 0;
+		shown[i] = scoreboard_live(i);
 		live += shown[i];
 		for (k = 0; !shown[i] && k < STATS_NCOUNTERS; k++)
 			shown[i] = snap[i].counter[k] != 0;
@@ -614,7 +604,8 @@ metrics_accept_one(void)
 	fd = accept4(metrics_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
 	fd = accept(metrics_lfd, NULL, NULL);
-	if (fd != -1 && metrics_nonblock(fd) == -1) {
+	if (fd != -1 && (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    net_set_nonblock(fd, 1) == -1)) {
 		close(fd);
 		errno = ECONNABORTED;	/* this one is lost: take the next */
 		return (-1);

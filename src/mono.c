@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mono.c: the one clock for deadlines, intervals and ages. Every timer in
  * the daemon (read deadlines, the watchdog, back-off, event summaries,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * msglog.c: the connection log, shared by every thread of every process.
  *
@@ -286,7 +287,7 @@ static const struct msglog_kind msglog_kinds[] = {
 	{ S_IFDIR, "directory", "a directory" },
 	{ 0, "other", "not a regular file" },	/* the last: any other */
 };
-#define MSGLOG_NKINDS	(sizeof(msglog_kinds) / sizeof(msglog_kinds[0]))
+#define MSGLOG_NKINDS	nitems(msglog_kinds)
 
 /* The kind of a file that is not a regular file. */
 static const struct msglog_kind *
@@ -506,7 +507,7 @@ msglog_errno_name(int err, char *buf, size_t size)
 	};
 	size_t	i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (i = 0; i < nitems(names); i++)
 		if (names[i].err == err)
 			return (names[i].name);
 	snprintf(buf, size, "errno-%d", err);
@@ -825,20 +826,20 @@ msglog_write_file(const char *buf, size_t len)
  * the time is up (errno EAGAIN) or on an error.
  */
 static int
-msglog_syslog_wait(long long *deadline)
+msglog_syslog_wait(long long *deadline_ms)
 {
 	struct pollfd	pfd;
-	long long	left;
+	long long	left_ms;
 
-	if (*deadline == -1)
-		*deadline = mono_ms() + MSGLOG_SYSLOG_WAIT_MS;
-	if ((left = *deadline - mono_ms()) <= 0) {
+	if (*deadline_ms == -1)
+		*deadline_ms = mono_ms() + MSGLOG_SYSLOG_WAIT_MS;
+	if ((left_ms = *deadline_ms - mono_ms()) <= 0) {
 		errno = EAGAIN;
 		return (-1);
 	}
 	pfd.fd = msglog_fd;
 	pfd.events = POLLOUT;
-	if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR)
+	if (poll(&pfd, 1, (int)left_ms) == -1 && errno != EINTR)
 		return (-1);
 	return (0);
 }
@@ -858,7 +859,7 @@ msglog_syslog_send(const char *line, size_t len, int warn)
 	struct msghdr	mh;
 	struct tm	tm;
 	time_t		now = time(NULL);
-	long long	deadline = -1;
+	long long	deadline_ms = -1;
 	int		reconnected = 0;
 
 	if (localtime_r(&now, &tm) == NULL)
@@ -884,7 +885,7 @@ msglog_syslog_send(const char *line, size_t len, int warn)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (msglog_syslog_wait(&deadline) == -1)
+			if (msglog_syslog_wait(&deadline_ms) == -1)
 				return (-1);
 			continue;
 		}

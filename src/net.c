@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net.c: addresses, the listening socket, and descriptor I/O that retries
  * EINTR and bounds every wait.
@@ -116,7 +117,8 @@ net_add_addr(struct sockaddr_storage *list, socklen_t *lens, int *n, int max,
  * Resolve one --bind value (a numeric address, or a name looked up with
  * getaddrinfo) for listening on port, and add each address that is new
  * to the *n in list[] and lens[]. 0; -1 with err set if the name does not
- * resolve; -2 with err set if that makes more than max addresses.
+ * resolve; ACKD_REFUSED with err set if that makes more than max
+ * addresses.
  */
 int
 net_resolve(const char *host, int port, struct sockaddr_storage *list,
@@ -158,7 +160,7 @@ net_resolve(const char *host, int port, struct sockaddr_storage *list,
 too_many:
 	snprintf(err, errsize, "--bind: '%s' makes more than %d addresses "
 	    "(allowed: %d listeners in all)", host, max, max);
-	return (-2);
+	return (ACKD_REFUSED);
 }
 
 /*
@@ -372,16 +374,17 @@ net_set_nonblock(int fd, int on)
 }
 
 /*
- * Make accept() on the listening socket lfd give up after ms with EAGAIN,
- * so a sleeping accept loop still looks around now and then. 0 or -1.
+ * Make accept() on the listening socket lfd give up after timeout_ms with
+ * EAGAIN, so a sleeping accept loop still looks around now and then. 0
+ * or -1.
  */
 int
-net_accept_timeout(int lfd, int ms)
+net_accept_timeout(int lfd, int timeout_ms)
 {
 	struct timeval	tv;
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	return (setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 }
 
@@ -426,7 +429,7 @@ ssize_t
 net_recv_timed(int fd, void *buf, size_t size, int flags, int timeout_ms)
 {
 	struct pollfd	 pfd;
-	long long	 deadline = -1, left;
+	long long	 deadline_ms = -1, left_ms;
 	ssize_t		 n;
 	int		 rc;
 
@@ -435,16 +438,16 @@ net_recv_timed(int fd, void *buf, size_t size, int flags, int timeout_ms)
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR))
 			return (n);
-		if (deadline == -1)
-			deadline = mono_ms() + timeout_ms;
-		left = deadline - mono_ms();
-		if (left <= 0) {
+		if (deadline_ms == -1)
+			deadline_ms = mono_ms() + timeout_ms;
+		left_ms = deadline_ms - mono_ms();
+		if (left_ms <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, (int)left);
+		rc = poll(&pfd, 1, (int)left_ms);
 		if (rc == -1 && errno != EINTR)
 			return (-1);
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * optdoc.c: lay out one flag's --help entry, for ackd and ackd-bench.
  *

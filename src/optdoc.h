@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * optdoc.h: one flag's --help entry, laid out the same way for ackd
  * (config.c) and ackd-bench (bench_flags.c) from their flag tables.

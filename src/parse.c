@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * parse.c: the number syntax and error-line hygiene shared by ackd's and
  * ackd-bench's flag parsers, and the path syntax the start-up checks

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * parse.h: number syntax shared by the flag parsers of ackd (config.c) and
- * ackd-bench (bench_flags.c); the path syntax of the start-up checks.
+ * parse.h: number syntax of the option engine (opt.c) of ackd and
+ * ackd-bench; the path syntax of the start-up checks.
  */
 #ifndef PARSE_H
 #define PARSE_H

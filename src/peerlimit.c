@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * peerlimit.c: --max-connections-per-ip, the number of connections one
  * client address may hold at once, across every worker.
@@ -138,8 +139,8 @@ peerlimit_count(const struct peerlimit_entry *key)
 /*
  * Count a new connection from c's address in this worker's slot. Returns
  * the entry that holds it (give it to peerlimit_leave), -1 when there is
- * no limit or no address to count, or -2 when the address is at its
- * limit: refuse the connection.
+ * no limit or no address to count, or ACKD_REFUSED when the address is
+ * at its limit: refuse the connection.
  */
 int
 peerlimit_enter(const struct conn *c)
@@ -154,7 +155,7 @@ peerlimit_enter(const struct conn *c)
 	    peerlimit->per_slot];
 	peerlimit_lock();
 	if (peerlimit_count(&key) >= peerlimit->max)
-		rc = -2;
+		rc = ACKD_REFUSED;
 	else
 		for (i = 0; i < peerlimit->per_slot; i++)
 			if (!region[i].used) {

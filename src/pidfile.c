@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pidfile.c: --pid-file, the master's pid for init scripts, and the lock
  * that stops a second ackd with the same pid file.

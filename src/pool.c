@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c: a fixed set of handler threads draining one worker's queue.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * priv.c: --user and --group, least privilege.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proctitle.c: what ps shows for each process, "ackd: master ..." and
  * "ackd: worker N", so an operator tells them apart.

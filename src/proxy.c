@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proxy.c: the PROXY protocol header a load balancer puts before its
  * client's bytes (HAProxy's doc/proxy-protocol.txt, versions 1 and 2),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue.c: a bounded FIFO of accepted connections, between one worker's
  * accept loop (the producer) and its handler threads (the consumers).

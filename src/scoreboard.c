@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scoreboard.c: the memory a master shares with its workers.
  *
@@ -12,6 +13,10 @@
  * workers come and go: when a worker has died the master adds what its
  * slot counted to the slot's past (private to the master) and zeroes
  * the slot for the next worker.
+ *
+ * The master marks which slots have a worker process (scoreboard_live),
+ * from its fork to its reaping, so that the metrics endpoint needs
+ * nothing of the master's own state.
  *
  * The master counts the few things it does itself (a failed reopen of
  * its own log) in a stats block of its own, which the totals include.
@@ -32,6 +37,9 @@ struct scoreboard {
 
 static struct scoreboard	*scoreboard;
 static struct stats_snap	 scoreboard_past[ACKD_WORKERS_MAX];
+/* which slots have a worker process (running or retiring): the master's
+ * own mark, for metrics.c, so that it reads the scoreboard alone */
+static unsigned char		 scoreboard_alive[ACKD_WORKERS_MAX];
 
 /* Map the scoreboard; before the first fork. 0, or -1 with errno. */
 int
@@ -73,6 +81,20 @@ scoreboard_retire(int index)
 	for (i = 0; i < STATS_NCOUNTERS; i++)
 		scoreboard_past[index].counter[i] += live.counter[i];
 	memset(slot, 0, sizeof(*slot));
+}
+
+/* Master: slot index has a worker process now (live 1), or no more (0). */
+void
+scoreboard_mark_live(int index, int live)
+{
+	scoreboard_alive[index] = live != 0;
+}
+
+/* Master: has slot index a worker process, as last marked? */
+int
+scoreboard_live(int index)
+{
+	return (scoreboard_alive[index]);
 }
 
 /* Master: slot index's counters since the start (gauges: now). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stdfds.c: descriptors 0, 1 and 2, for both programs. A program started
  * with one of them closed would hand that number to its next open file or

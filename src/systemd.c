@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * systemd.c: the two systemd protocols ackd speaks, without libsystemd.
  *
@@ -54,7 +55,7 @@ static int			systemd_fd = -1;
 static struct sockaddr_un	systemd_addr;
 static socklen_t		systemd_addrlen;
 static long long		systemd_wd_ms;
-static long long		systemd_wd_usec;	/* as given, to pass on */
+static long long		systemd_wd_us;	/* as given, to pass on */
 static int			systemd_warned;
 static char			systemd_path[sizeof(systemd_addr.sun_path)];
 
@@ -130,14 +131,14 @@ void
 systemd_init(void)
 {
 	const char	*path = getenv("NOTIFY_SOCKET");
-	long long	 usec;
+	long long	 wd_us;
 
 	if (path != NULL && path[0] != '\0' && systemd_open(path) == 0)
 		snprintf(systemd_path, sizeof(systemd_path), "%s", path);
-	usec = systemd_number(getenv("WATCHDOG_USEC"));
-	if (usec > 0 && systemd_for_us("WATCHDOG_PID")) {
-		systemd_wd_ms = usec / 1000 > 0 ? usec / 1000 : 1;
-		systemd_wd_usec = usec;
+	wd_us = systemd_number(getenv("WATCHDOG_USEC"));
+	if (wd_us > 0 && systemd_for_us("WATCHDOG_PID")) {
+		systemd_wd_ms = wd_us / 1000 > 0 ? wd_us / 1000 : 1;
+		systemd_wd_us = wd_us;
 	}
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
@@ -158,8 +159,8 @@ systemd_pass_on(void)
 	if (systemd_fd == -1)
 		return;
 	setenv("NOTIFY_SOCKET", systemd_path, 1);
-	if (systemd_wd_usec > 0) {
-		snprintf(num, sizeof(num), "%lld", systemd_wd_usec);
+	if (systemd_wd_us > 0) {
+		snprintf(num, sizeof(num), "%lld", systemd_wd_us);
 		setenv("WATCHDOG_USEC", num, 1);
 		snprintf(num, sizeof(num), "%ld", (long)getpid());
 		setenv("WATCHDOG_PID", num, 1);
@@ -270,7 +271,7 @@ fail:
 
 /*
  * The listening sockets socket activation passed us, into fds[] (at most
- * max): their count; -2 if there are none (LISTEN_PID is not ours or
+ * max): their count; ACKD_NONE if none (LISTEN_PID is not ours or
  * LISTEN_FDS unset); -1 with err set to one line if what was passed
  * cannot be used. Every one must be a listening stream socket.
  */
@@ -284,7 +285,7 @@ systemd_listen_fds(int *fds, int max, char *err, size_t errsize)
 
 	if (env == NULL || getenv("LISTEN_PID") == NULL ||
 	    !systemd_for_us("LISTEN_PID"))
-		return (-2);
+		return (ACKD_NONE);
 	n = systemd_number(env);
 	/* unsetenv may take the string away */
 	snprintf(nfds, sizeof(nfds), "%s", env);

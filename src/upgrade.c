@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * upgrade.c: SIGUSR2, a restart that drops nothing (nginx's convention).
  *
@@ -91,7 +92,7 @@ static pid_t		  upgrade_child;	/* 0: none */
 static int		  upgrade_child_fd = -1;
 static int		  upgrade_child_ready;
 static int		  upgrade_child_errno;	/* its exec failed with it */
-static long long	  upgrade_deadline;	/* ms, monotonic */
+static long long	  upgrade_deadline_ms;	/* monotonic */
 static int		  upgrade_terminated;	/* sent SIGTERM after it */
 static const char	 *upgrade_why;		/* we ended it: why */
 
@@ -100,16 +101,6 @@ static pid_t		  upgrade_parent;	/* 0: started as usual */
 static int		  upgrade_parent_fd = -1;
 static int		  upgrade_nfds, upgrade_nsets, upgrade_pid_fd = -1;
 static int		  upgrade_metrics = -1;	/* its metrics listener */
-
-/* Milliseconds on the monotonic clock. */
-static long long
-upgrade_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /* In any child we fork: the channels are the master's alone. */
 static void
@@ -303,8 +294,8 @@ upgrade_pidfile(const char *path)
 
 /*
  * The sockets the old master passed, into fds (room for max), with
- * *nsets the sets they form: their count; -2 if we were not started by
- * an upgrade; -1 with err set if they cannot be used.
+ * *nsets the sets they form: their count; ACKD_NONE if we were not
+ * started by an upgrade; -1 with err set if they cannot be used.
  */
 int
 upgrade_listen_fds(int *fds, int max, int *nsets, char *err, size_t errsize)
@@ -313,7 +304,7 @@ upgrade_listen_fds(int *fds, int max, int *nsets, char *err, size_t errsize)
 	int		i, fd;
 
 	if (upgrade_parent == 0)
-		return (-2);
+		return (ACKD_NONE);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -491,7 +482,7 @@ upgrade_start(int stopping, int ready)
 	upgrade_child_fd = sv[0];
 	upgrade_child_ready = upgrade_child_errno = upgrade_terminated = 0;
 	upgrade_why = NULL;
-	upgrade_deadline = upgrade_now() + UPGRADE_TIMEOUT_MS;
+	upgrade_deadline_ms = mono_ms() + UPGRADE_TIMEOUT_MS;
 	if (logfmt_token(binary, sizeof(binary), upgrade_path) == 0)
 		snprintf(binary, sizeof(binary), "?");
 	msglog_event("upgrade", "new_master=%ld binary=%s", (long)pid,
@@ -609,18 +600,6 @@ upgrade_io(const struct pollfd *fds, int n)
 	return (leave);
 }
 
-/* Describe a wait status as "exited:N" or "killed:SIG". */
-static void
-upgrade_status(char *buf, size_t size, int status)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exited:%d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed:%d", WTERMSIG(status));
-	else
-		snprintf(buf, size, "unknown:%d", status);
-}
-
 /*
  * Was pid the new master we started? Then it is gone: if it never
  * served, the upgrade failed, and we say why. 1 if it was, else 0.
@@ -633,7 +612,7 @@ upgrade_reaped(pid_t pid, int status)
 	if (pid != upgrade_child || pid == 0)
 		return (0);
 	if (!upgrade_child_ready) {
-		upgrade_status(desc, sizeof(desc), status);
+		logfmt_wait_status(desc, sizeof(desc), status);
 		if (upgrade_child_errno != 0)
 			upgrade_failed(pid, "exec", upgrade_child_errno);
 		else
@@ -654,20 +633,20 @@ upgrade_reaped(pid_t pid, int status)
 long long
 upgrade_timers(void)
 {
-	long long	left;
+	long long	left_ms;
 
 	if (upgrade_child == 0 || upgrade_child_ready)
 		return (-1);
-	left = upgrade_deadline - upgrade_now();
-	if (left > 0)
-		return (left);
+	left_ms = upgrade_deadline_ms - mono_ms();
+	if (left_ms > 0)
+		return (left_ms);
 	if (!upgrade_terminated) {
 		upgrade_why = "timeout";
 		kill(upgrade_child, SIGTERM);
 		upgrade_terminated = 1;
 	} else
 		kill(upgrade_child, SIGKILL);
-	upgrade_deadline = upgrade_now() + UPGRADE_KILL_MS;
+	upgrade_deadline_ms = mono_ms() + UPGRADE_KILL_MS;
 	return (UPGRADE_KILL_MS);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c: one worker process: an accept loop feeding the queue, the
  * handler pool draining it, and one signal thread.
@@ -268,7 +269,7 @@ worker_take(struct worker *w, struct conn *c)
 	long	room;
 
 	worker_count(w);
-	if ((c->limit_entry = peerlimit_enter(c)) == -2) {
+	if ((c->limit_entry = peerlimit_enter(c)) == ACKD_REFUSED) {
 		worker_refuse(w, c);
 		return (1);
 	}

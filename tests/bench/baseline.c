@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * baseline.c: the Python script ackd replaces, in C: a thread per client.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reference.c: the least a server can do for ackd's job, as a ceiling.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 run.py: ackd's benchmark, behind `make bench` and `make soak`.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 seed.py: THE ORIGINAL SEED SCRIPT that ackd replaces, for `make bench`.
 

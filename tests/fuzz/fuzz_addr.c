@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_addr.c: libFuzzer target for net_parse_addr (what --bind takes) and
  * net_format_addr (how every client appears in the log).

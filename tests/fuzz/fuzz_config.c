@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config.c: libFuzzer target for config_parse, which reads whatever
  * the command line holds.
@@ -46,7 +47,7 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "help", "version" };
 
 #define FUZZ_CONFIG_NFLAGS \
-	(sizeof(fuzz_config_flags) / sizeof(fuzz_config_flags[0]))
+	nitems(fuzz_config_flags)
 
 /* Is err "--FLAG: ..." for one of the flags above? */
 static int

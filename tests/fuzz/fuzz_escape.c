@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_escape.c: libFuzzer target for logfmt.c, the code every client byte
  * goes through.
@@ -52,7 +53,7 @@ static const char *const fuzz_escape_events[] = { "message", "empty",
     "stop" };
 
 #define FUZZ_ESCAPE_NEVENTS \
-	(sizeof(fuzz_escape_events) / sizeof(fuzz_escape_events[0]))
+	nitems(fuzz_escape_events)
 
 /* 64-bit FNV-1a of the input: the seed of every derived field. */
 static uint64_t

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_metrics.c: libFuzzer target for http.c, which judges whatever a
  * scraper sends the metrics endpoint.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_proxy.c: libFuzzer target for proxy.c, which judges the first
  * bytes of every connection under --proxy-protocol, and parses

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness.py: shared helpers for ackd's integration tests (not a test).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_base.py: what every other harness module needs (not a test).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_daemon.py: one running ackd, and the list of all of them (not a
 test).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_doc.py: what the documentation says about flags (not a test):
 the flags a --help text lists, and those the man pages' OPTIONS and

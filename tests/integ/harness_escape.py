@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_escape.py: the reference escaping of ackd's log (not a test).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_exec.py: ackd run to completion, and ackd --daemon (not a test).
 

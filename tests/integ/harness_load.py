@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_load.py: clients of ackd, one or many (not a test).
 

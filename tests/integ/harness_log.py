@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_log.py: reading ackd's connection log (not a test).
 

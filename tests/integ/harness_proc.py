@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_proc.py: what /proc says about processes and sockets (not a test).
 

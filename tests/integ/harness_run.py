@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_run.py: the script runner, its deadline and its checks (not a
 test).

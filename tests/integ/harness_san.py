@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_san.py: checked builds, sanitizers and valgrind (not a test).
 

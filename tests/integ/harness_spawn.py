@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """
 harness_spawn.py: which ackd to run, and how to start it (not a test).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_basic.py: one client at a time against a real ackd on loopback.
 

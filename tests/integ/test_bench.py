@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_bench.py: ackd-bench against a real ackd, a wrong one and nobody.
 
@@ -341,11 +342,46 @@ def test_flags(t):
     t.eq("--record without --unique: exit 64", r.status, 64)
 
 
+# What the option engine (src/opt.c) says about one bad flag: ackd-bench's
+# words, byte for byte, as ackd's are checked in test_flags.py.
+BENCH_FLAG_ERRORS = [
+    (["-m"], "--message: missing value (allowed: 0-1048576 bytes)"),
+    (["-H"], "--host: missing value (allowed: a host name or a numeric "
+             "IPv4 or IPv6 address)"),
+    (["--duration"], "--duration: missing value (allowed: 0.001-86400)"),
+    (["-p0"], "--port: '0' is out of range (allowed: 1-65535)"),
+    (["--timeout=0.0001"],
+     "--timeout: '0.0001' is out of range (allowed: 0.001-86400)"),
+    (["--host="], "--host: empty value (allowed: a host name or a numeric "
+                  "IPv4 or IPv6 address)"),
+    (["extra"], "unexpected argument 'extra' (ackd-bench takes only "
+                "options)"),
+    (["--nope"], "unknown option '--nope' (see ackd-bench --help)"),
+    (["--json=1"], "unknown option '--json=1' (see ackd-bench --help)"),
+    # in a group of short flags the unknown letter is named, as ackd does
+    # (the bench's own engine named the group, or argv[0] for -zj)
+    (["-jz"], "unknown option '-z' (see ackd-bench --help)"),
+    (["-zj"], "unknown option '-z' (see ackd-bench --help)"),
+    (["-q1"], "unknown option '-1' (see ackd-bench --help)"),
+]
+
+
+def test_flag_errors(t):
+    """Each bad flag: exit 64 and one line naming it and what is allowed."""
+    for args, want in BENCH_FLAG_ERRORS:
+        r = Run(args)
+        name = " ".join(args)
+        t.eq(name + ": exit 64", r.status, 64)
+        t.eq(name + ": the line", r.err,
+             ("ackd-bench: " + want + "\n").encode())
+
+
 def main(t, tmp):
     if not os.access(h.bench_path(), os.X_OK):
         raise h.Skip("no executable ackd-bench at %s (set ACKD_BENCH)" %
                      h.bench_path())
     test_flags(t)
+    test_flag_errors(t)
     test_acked_and_logged(t, tmp)
     test_wrong_reply(t, tmp)
     test_closed_port(t)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_bootstrap.py: ./bootstrap installs what building and make check
 need, and only that; CI's further tools come with --ci.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_chaos.py: faults injected while ackd-bench loads ackd over loopback.
 

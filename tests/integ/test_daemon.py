@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_daemon.py: --daemon, --pid-file, --user and --group.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_deploy.py: the deployment doc/deploy-haproxy.md and ackd(8) show, end to end.
 

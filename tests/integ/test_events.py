@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_events.py: repeated event lines are summarised (issue 10, finding 9).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_flagdoc.py: every flag is documented wherever the flags are listed.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_install.py: make install puts the operating files in place, made
 from configure's paths, and they tell one story.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_load.py: 2,000 connections from 50 concurrent clients.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_memory.py: what a worker's handlers keep in memory, and the ACK of
 a client that sends more than its message.
@@ -100,13 +101,16 @@ def read_mode_large(t, tmp):
 
 def rss_not_ours():
     """Why the worker's RSS is not a measure of its own memory (valgrind
-    or ThreadSanitizer keep shadow memory for what it unmapped), or
-    None."""
+    or ThreadSanitizer keep shadow memory for what it unmapped,
+    AddressSanitizer keeps freed memory in quarantine), or None."""
     if h.valgrind_wrapped():
         return "valgrind"
     with open(h.ackd_path(), "rb") as f:
-        if b"__tsan_init" in f.read():
-            return "ThreadSanitizer"
+        binary = f.read()
+    if b"__tsan_init" in binary:
+        return "ThreadSanitizer"
+    if b"__asan_init" in binary:
+        return "AddressSanitizer"
     return None
 
 
@@ -115,7 +119,7 @@ def memory_returns(t, tmp):
     why = rss_not_ours()
     if why is not None:
         t.skip("memory: RSS comes back after large messages",
-               "under %s RSS holds its shadow memory" % why)
+               "under %s RSS holds memory the worker gave back" % why)
         return
     d = h.Daemon(tmp, ["--framing", "eof", "--max-message", str(BIG),
                        "--threads", str(THREADS)], workers=1,

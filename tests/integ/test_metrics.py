@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_metrics.py: --metrics, the master's Prometheus endpoint, and the
 SIGUSR1 summary.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_reopen.py: the log file under rotation gone wrong (issue 10,
 findings 3 and 4).

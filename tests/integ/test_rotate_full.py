@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_rotate_full.py: rotation while the log keeps hitting its size limit.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_rotate_user.py: every documented way of running ackd as its own user
 survives a log rotation (issue 13, finding 1).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_supervise.py: the master's supervision beyond respawning.
 
@@ -233,10 +234,13 @@ def recycle(t, tmp):
          len([r for r in res if r.reply.data == h.ACK]), 800)
     recycles = [r for r in recs if r.event == "worker-recycle"]
     limits = [int(r.get("limit")) for r in recycles]
-    # 800 connections, at most 2 x 110 per worker and the few a slow
-    # successor lets it take: at least 4 recyclings, even under valgrind
-    t.ok("recycle: workers were recycled (>= 4 times)",
-         len(recycles) >= 4, "%d worker-recycle lines" % len(recycles))
+    # 800 connections, at most 2 x 110 per worker before each asks; a
+    # worker serves on until its successor does, which on a loaded machine
+    # (sanitizers, valgrind) lets it take hundreds more: so at least one
+    # recycling per worker is certain, more is not
+    t.ok("recycle: workers were recycled (>= 2 times)",
+         len(recycles) >= 2, "%d worker-recycle lines" % len(recycles))
+    t.note("recycle: %d worker-recycle lines" % len(recycles))
     t.ok("recycle: each limit is %d plus a jitter of at most %d" %
          (n, n // 10), all(n <= x <= n + n // 10 for x in limits),
          "limits %s" % limits)
@@ -280,28 +284,33 @@ def gauges(t, tmp):
     worker = d.worker_pids[0]
     silent = [h.Conn(d.port, timeout=20) for _ in range(4)]
 
-    def shows(busy, queue, queue_max):
+    def shows(busy, queue, maxes):
+        """A stats line with busy, queue and a queue_max in maxes."""
         d.signal(signal.SIGUSR1)
         line = None
         end = time.monotonic() + 2
         while line is None and time.monotonic() < end:
             line = stats_of(d, worker)
-            if line is not None and (line.get("busy"), line.get("queue"),
-                                     line.get("queue_max")) != \
-                    (busy, queue, queue_max):
+            if line is not None and not (
+                    (line.get("busy"), line.get("queue")) == (busy, queue)
+                    and line.get("queue_max") in maxes):
                 line = None
                 d.signal(signal.SIGUSR1)
                 time.sleep(h.POLL * 5)
         return line is not None
-    t.ok("gauges: 4 silent clients: busy=1 queue=3 queue_max=3",
-         h.wait_for(lambda: shows(1, 3, 3), 15), "last %s" %
+    # the peak is 3 if the thread took the first before the fourth came,
+    # 4 if all were queued first (a slow thread: sanitizers, valgrind)
+    t.ok("gauges: 4 silent clients: busy=1 queue=3 queue_max=3 or 4",
+         h.wait_for(lambda: shows(1, 3, (3, 4)), 15), "last %s" %
          (stats_of(d, worker).raw if stats_of(d, worker) else None))
+    peak = stats_of(d, worker).get("queue_max") if stats_of(d, worker) \
+        else None
     for c in silent:
         c.send(b"", shutdown=True)
         c.read_all(10)
         c.close()
-    t.ok("gauges: once they are gone: busy=0 queue=0, queue_max stays 3",
-         h.wait_for(lambda: shows(0, 0, 3), 15), "last %s" %
+    t.ok("gauges: once they are gone: busy=0 queue=0, queue_max stays %s"
+         % peak, h.wait_for(lambda: shows(0, 0, (peak,)), 15), "last %s" %
          (stats_of(d, worker).raw if stats_of(d, worker) else None))
     total = stats_of(d, "all")
     t.ok("gauges: the total line counts 4 empty connections",

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_syslog.py: --syslog[=FACILITY] and --log-tag.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_systemd.py: the two systemd protocols, against a fake manager.
 

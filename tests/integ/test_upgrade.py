@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """
 test_upgrade.py: SIGUSR2, a new master from the binary on disk with the
 listening sockets handed over: a restart that drops nothing.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/pkg/run.sh: the Debian package's whole life on this host, as an
 # administrator would live it. Run as root from a configured build tree
 # (.ci/run does, after installing dpkg-dev, debhelper, lintian and

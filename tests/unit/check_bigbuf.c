@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_bigbuf.c: unit tests of bigbuf.c: the room rule, bigbuf_take
  * waiting up to its deadline, a give waking a waiter, and mappings.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_config.c: unit tests of the defaults, flag parsing and range checks
  * in config.c.
@@ -79,7 +80,7 @@ static const struct {
 };
 
 #define CHECK_CONFIG_NFLAGS \
-	(int)(sizeof(check_config_flags) / sizeof(check_config_flags[0]))
+	(int)nitems(check_config_flags)
 
 enum check_config_kind {
 	CHECK_CONFIG_INT,	/* int field, whole number */
@@ -130,7 +131,7 @@ static const struct {
 };
 
 #define CHECK_CONFIG_NNUMS \
-	(int)(sizeof(check_config_nums) / sizeof(check_config_nums[0]))
+	(int)nitems(check_config_nums)
 
 /* Build argv as "ackd" and the words from ap, up to a NULL. */
 static void
@@ -436,13 +437,13 @@ START_TEST(check_config_metrics)
 	struct ackd_config	cfg;
 	size_t			i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (i = 0; i < nitems(good); i++) {
 		ck_assert_msg(check_config_fresh(&cfg, "--metrics", good[i],
 		    NULL) == CONFIG_RUN, "--metrics %s refused: %s", good[i],
 		    check_config_err);
 		ck_assert_str_eq(cfg.metrics, good[i]);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		check_config_assert_error(check_config_fresh(&cfg, "--metrics",
 		    bad[i], NULL), "--metrics: ", "is not ADDR:PORT", bad[i]);
 }
@@ -482,7 +483,7 @@ START_TEST(check_config_proxy)
 	check_config_assert_error(check_config_fresh(&cfg, "--proxy-from",
 	    "10.0.0.0/8", NULL), "--proxy-from: ", "(allowed: with "
 	    "--proxy-protocol)", "without --proxy-protocol");
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		check_config_assert_error(check_config_fresh(&cfg,
 		    "--proxy-protocol", "--proxy-from", bad[i], NULL),
 		    "--proxy-from: ", "is not an address range (allowed: ",
@@ -596,10 +597,10 @@ START_TEST(check_config_num_not_a_number)
 	snprintf(prefix, sizeof(prefix), "%s: ", flag);
 	if (check_config_nums[_i].kind == CHECK_CONFIG_MSEC) {
 		bad = bad_sec;
-		n = sizeof(bad_sec) / sizeof(bad_sec[0]);
+		n = nitems(bad_sec);
 	} else {
 		bad = bad_int;
-		n = sizeof(bad_int) / sizeof(bad_int[0]);
+		n = nitems(bad_int);
 	}
 	for (k = 0; k < n; k++) {
 		snprintf(what, sizeof(what), "'%s' is not a number", bad[k]);
@@ -627,7 +628,7 @@ START_TEST(check_config_seconds_to_ms)
 	struct ackd_config	cfg;
 	size_t			i;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		ck_assert_msg(check_config_fresh(&cfg, "--read-timeout",
 		    t[i].arg, NULL) == CONFIG_RUN, "--read-timeout %s: %s",
 		    t[i].arg, check_config_err);
@@ -662,7 +663,7 @@ START_TEST(check_config_bind)
 	char			what[300], longest[ACKD_HOST_MAX + 2];
 	size_t			i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (i = 0; i < nitems(good); i++) {
 		ck_assert_msg(check_config_fresh(&cfg, "--bind", good[i],
 		    NULL) == CONFIG_RUN, "--bind %s: %s", good[i],
 		    check_config_err);
@@ -674,7 +675,7 @@ START_TEST(check_config_bind)
 	ck_assert_str_eq(cfg.bind[0], "10.1.2.3");
 	ck_assert_int_eq(check_config_fresh(&cfg, "-b::1", NULL), CONFIG_RUN);
 	ck_assert_str_eq(cfg.bind[0], "::1");
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		snprintf(what, sizeof(what), "'%s' is not an IPv4 or IPv6 "
 		    "address or a host name", bad[i]);
 		check_config_assert_error(check_config_fresh(&cfg, "--bind",
@@ -840,7 +841,7 @@ START_TEST(check_config_log_format)
 	ck_assert_int_eq(check_config_fresh(&cfg, "--log-format=text", NULL),
 	    CONFIG_RUN);
 	ck_assert_int_eq(cfg.log_format, ACKD_LOG_TEXT);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		snprintf(what, sizeof(what), "'%s' is not allowed (allowed: "
 		    "text, json)", bad[i]);
 		check_config_assert_error(check_config_fresh(&cfg,
@@ -870,7 +871,7 @@ START_TEST(check_config_framing)
 	ck_assert_int_eq(check_config_fresh(&cfg, "--framing", "eof",
 	    "--framing", "read", NULL), CONFIG_RUN);
 	ck_assert_int_eq(cfg.framing, ACKD_FRAMING_READ);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		snprintf(what, sizeof(what), "'%s' is not allowed (allowed: "
 		    "read, line, eof)", bad[i]);
 		check_config_assert_error(check_config_fresh(&cfg,
@@ -897,7 +898,7 @@ START_TEST(check_config_log_tag)
 	ck_assert_int_eq(check_config_fresh(&cfg, "--log-tag",
 	    "12345678901234567890123456789012", NULL), CONFIG_RUN);
 	ck_assert_uint_eq(strlen(cfg.log_tag), ACKD_TAG_MAX);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		check_config_assert_error(check_config_fresh(&cfg,
 		    "--log-tag", bad[i], NULL), "--log-tag: ",
 		    "is not a tag (allowed: 1-32 bytes of A-Z a-z 0-9 . _ -)",
@@ -922,12 +923,12 @@ START_TEST(check_config_syslog)
 
 	config_defaults(&cfg);
 	ck_assert_int_eq(cfg.syslog_facility, 0);
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (i = 0; i < nitems(good); i++) {
 		ck_assert_int_eq(check_config_fresh(&cfg, good[i].arg, NULL),
 		    CONFIG_RUN);
 		ck_assert_int_eq(cfg.syslog_facility, good[i].want);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		check_config_assert_error(check_config_fresh(&cfg, bad[i],
 		    NULL), "--syslog: ", "is not a facility (allowed: daemon, "
 		    "user, local0-local7)", bad[i]);
@@ -1220,7 +1221,7 @@ START_TEST(check_config_usage_lists_flags)
 		ck_assert_msg(strstr(text, look) != NULL,
 		    "usage does not list '%s'", look);
 	}
-	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+	for (i = 0; i < nitems(want); i++)
 		ck_assert_msg(strstr(text, want[i]) != NULL,
 		    "usage does not show '%s'", want[i]);
 	free(text);

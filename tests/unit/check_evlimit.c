@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_evlimit.c: unit tests of the event line summaries in evlimit.c.
  *

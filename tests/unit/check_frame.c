@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_frame.c: unit tests of frame.c: where a message ends under each
  * --framing mode, fed in pieces as the network may cut it, and frame_read

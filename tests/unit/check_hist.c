@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_hist.c: unit tests for hist.c, ackd-bench's latency histogram.
  *
@@ -187,7 +188,7 @@ check_distribution(uint64_t *vals, size_t n, const char *name)
 	ck_assert_uint_eq(hist_count(&h), n);
 	ck_assert_uint_eq(hist_max(&h), vals[n - 1]);
 	ck_assert_uint_eq(hist_percentile(&h, 100.0), vals[n - 1]);
-	for (i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
+	for (i = 0; i < nitems(pcts); i++) {
 		snprintf(what, sizeof(what), "%s p%g", name, pcts[i]);
 		assert_close(hist_percentile(&h, pcts[i]),
 		    exact_percentile(vals, n, pcts[i]), what);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_log.c: unit tests of the diagnostics in log.c: which
  * $JOURNAL_STREAM values name a file, the <N> priority prefix on a journal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_logfmt.c: unit tests of the log line formatting in logfmt.c.
  *
@@ -8,12 +9,17 @@
  */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ackd.h"
 
@@ -354,7 +360,7 @@ START_TEST(check_logfmt_text_spot_checks)
 	char	out[8];
 	size_t	i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		n = logfmt_escape_text(out, &t[i].c, 1);
 		out[n] = '\0';
 		ck_assert_msg(strcmp(out, t[i].want) == 0,
@@ -443,7 +449,7 @@ START_TEST(check_logfmt_json_spot_checks)
 	char	out[8];
 	size_t	i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		n = logfmt_escape_json(out, &t[i].c, 1);
 		out[n] = '\0';
 		ck_assert_msg(strcmp(out, t[i].want) == 0,
@@ -465,7 +471,7 @@ check_logfmt_next_cp(unsigned long c)
 	unsigned long			next = c < 0x3000 ? c + 1 : c + 251;
 	size_t				i;
 
-	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+	for (i = 0; i < nitems(edges); i++)
 		if (c < edges[i] && edges[i] < next)
 			return (edges[i]);
 	if (next >= 0xd800 && next <= 0xdfff)
@@ -533,7 +539,7 @@ START_TEST(check_logfmt_json_utf8_spot_checks)
 	char	out[64];
 	size_t	i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		n = logfmt_escape_json(out, (const unsigned char *)t[i].in,
 		    strlen(t[i].in));
 		out[n] = '\0';
@@ -561,10 +567,10 @@ START_TEST(check_logfmt_utf8_valid)
 	};
 	size_t	i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(!logfmt_utf8_valid((const unsigned char *)bad[i],
 		    strlen(bad[i])), "bad case %zu passed for UTF-8", i);
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	for (i = 0; i < nitems(good); i++)
 		ck_assert_msg(logfmt_utf8_valid((const unsigned char *)good[i],
 		    strlen(good[i])), "good case %zu refused", i);
 	/* a NUL inside is a character like any other */
@@ -584,7 +590,7 @@ START_TEST(check_logfmt_base64)
 	char		*out;
 	size_t		i, n, len;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		len = strlen(t[i][0]);
 		out = check_logfmt_alloc(logfmt_base64_max(len));
 		n = logfmt_base64(out, (const unsigned char *)t[i][0], len);
@@ -616,7 +622,7 @@ START_TEST(check_logfmt_max_bounds_worst_case)
 	size_t			 i, n, len;
 	unsigned char		 c;
 
-	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (i = 0; i < nitems(lens); i++) {
 		len = lens[i];
 		src = malloc(len + 1);
 		ck_assert_ptr_nonnull(src);
@@ -690,7 +696,7 @@ START_TEST(check_logfmt_timestamp_values)
 	char		buf[64];
 	size_t		i, n;
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < nitems(t); i++) {
 		ts.tv_sec = t[i].sec;
 		ts.tv_nsec = t[i].nsec;
 		memset(buf, 0, sizeof(buf));
@@ -1018,7 +1024,7 @@ START_TEST(check_logfmt_syslog_fit)
 	    "proxy=[ffff::1]:1 proxy_cmd=unknown truncated=1" };
 	size_t			i, j, fit;
 
-	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+	for (i = 0; i < nitems(limits); i++)
 		for (j = 0; j < 4; j++) {
 			fit = logfmt_syslog_fit(fmt, tags[j & 1],
 			    extras[j >> 1], limits[i]);
@@ -1262,6 +1268,45 @@ START_TEST(check_logfmt_token)
 }
 END_TEST
 
+/* The wait status of a child that raises sig (unless 0), else exits code. */
+static int
+check_logfmt_child_status(int code, int sig)
+{
+	pid_t	pid;
+	int	status;
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		if (sig != 0)
+			raise(sig);
+		_exit(code);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return (status);
+}
+
+/*
+ * logfmt_wait_status: worker-exit's status= value, from real wait
+ * statuses: "exited:N" and "killed:SIG", cut to the buffer.
+ */
+START_TEST(check_logfmt_wait_status)
+{
+	char	buf[32], want[32];
+
+	logfmt_wait_status(buf, sizeof(buf), check_logfmt_child_status(0, 0));
+	ck_assert_str_eq(buf, "exited:0");
+	logfmt_wait_status(buf, sizeof(buf), check_logfmt_child_status(3, 0));
+	ck_assert_str_eq(buf, "exited:3");
+	logfmt_wait_status(buf, sizeof(buf),
+	    check_logfmt_child_status(0, SIGKILL));
+	snprintf(want, sizeof(want), "killed:%d", SIGKILL);
+	ck_assert_str_eq(buf, want);
+	logfmt_wait_status(buf, 5, check_logfmt_child_status(70, 0));
+	ck_assert_str_eq(buf, "exit");
+}
+END_TEST
+
 /* The logfmt suite: escapes, bounds, timestamps, whole lines. */
 static Suite *
 logfmt_suite(void)
@@ -1300,6 +1345,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_json_fields);
 	tcase_add_test(tc, check_logfmt_line_tag);
 	tcase_add_test(tc, check_logfmt_syslog_head);
+	tcase_add_test(tc, check_logfmt_wait_status);
 	tcase_add_loop_test(tc, check_logfmt_syslog_fit, 0, 2);
 	/* loop index: 0 text, 1 json (too_small: 2, 3 with a message) */
 	tcase_add_loop_test(tc, check_logfmt_line_one_newline, 0, 2);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_metrics.c: unit tests of the metrics endpoint's pure parts: the
  * request heads http.c judges (every request-line form, the bound, the
@@ -111,7 +112,7 @@ static const struct {
 };
 
 #define CHECK_METRICS_NREQUESTS \
-	(int)(sizeof(check_metrics_requests) / sizeof(check_metrics_requests[0]))
+	(int)nitems(check_metrics_requests)
 
 START_TEST(check_metrics_request_forms)
 {

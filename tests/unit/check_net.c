@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_net.c: unit tests of net.c: address parsing and formatting, and
  * the listening socket and descriptor I/O over loopback.
@@ -264,10 +265,10 @@ START_TEST(check_net_bind_syntax)
 	    "a/b", "host\n", "caf\xc3\xa9" };
 	size_t			i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	for (i = 0; i < nitems(good); i++)
 		ck_assert_msg(net_bind_syntax(good[i]), "'%s' refused",
 		    good[i]);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(!net_bind_syntax(bad[i]), "'%s' accepted",
 		    bad[i]);
 }
@@ -305,7 +306,7 @@ START_TEST(check_net_resolve)
 	ck_assert_int_eq(n, 3);
 	/* one more is one too many, and err says so */
 	ck_assert_int_eq(net_resolve("10.0.0.2", 80, ss, len, &n, 3, err,
-	    sizeof(err)), -2);
+	    sizeof(err)), ACKD_REFUSED);
 	ck_assert_int_eq(n, 3);
 	ck_assert_msg(strstr(err, "'10.0.0.2'") != NULL &&
 	    strstr(err, "more than 3") != NULL, "err: %s", err);
@@ -386,7 +387,7 @@ START_TEST(check_net_parse_refuses)
 	socklen_t		len;
 	size_t			i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(net_parse_addr(bad[i], 1, &ss, &len) == -1,
 		    "'%s' accepted", bad[i]);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_optdoc.c: unit tests for optdoc.c, the layout of one --help
  * entry: names at column 2, text from the given column, words wrapped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_proxy.c: unit tests of the PROXY protocol parser and the
  * --proxy-from ranges in proxy.c.
@@ -400,7 +401,7 @@ START_TEST(check_proxy_v2_unspec)
 	size_t			i;
 
 	memset(body, 0, sizeof(body));
-	for (i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+	for (i = 0; i < nitems(fams); i++) {
 		len = check_proxy_v2(buf, 0x21, fams[i], body, need[i]);
 		hdr = check_proxy_judge(buf, len, PROXY_DONE);
 		ck_assert_msg(hdr.command == PROXY_CMD_UNKNOWN, "family %#x",
@@ -480,7 +481,7 @@ START_TEST(check_proxy_v2_malformed)
 	};
 
 	memset(body, 0, sizeof(body));
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		len = check_proxy_v2(buf, bad[i].ver_cmd, bad[i].fam, body,
 		    bad[i].blen);
 		hdr = check_proxy_judge(buf, len, PROXY_INVALID);
@@ -557,10 +558,10 @@ START_TEST(check_proxy_cidr_parse)
 	struct proxy_cidr	c;
 	size_t			i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	for (i = 0; i < nitems(good); i++)
 		ck_assert_msg(proxy_cidr_parse(good[i], strlen(good[i]), &c) ==
 		    0, "'%s' refused", good[i]);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(proxy_cidr_parse(bad[i], strlen(bad[i]), &c) ==
 		    -1, "'%s' taken", bad[i]);
 	ck_assert_int_eq(proxy_cidr_parse("1.2.3.4", 7, &c), 0);

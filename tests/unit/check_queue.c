@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_queue.c: unit tests of the bounded descriptor FIFO in queue.c.
  *

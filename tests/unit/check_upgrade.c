@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_upgrade.c: unit tests of upgrade.c's pure part: the parse of
  * ACKD_UPGRADE, which a new master trusts to find the descriptors the
@@ -38,7 +39,7 @@ START_TEST(check_upgrade_parse_range)
 	struct upgrade_env	u;
 	size_t			i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(upgrade_parse(bad[i], &u) == -1, "'%s'", bad[i]);
 }
 END_TEST
@@ -52,7 +53,7 @@ START_TEST(check_upgrade_parse_form)
 	struct upgrade_env	u;
 	size_t			i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		ck_assert_msg(upgrade_parse(bad[i], &u) == -1, "'%s'", bad[i]);
 }
 END_TEST
