@@ -547,7 +547,8 @@ int	worker_run(const struct ackd_config *, const int *, int, pid_t, int);
  * a slot and handed on to that slot's successor.
  */
 #define ACKD_LISTEN_NAMES	(ACKD_LISTEN_MAX * (ACKD_ADDRSTRLEN + 1))
-int	listen_open(const struct ackd_config *, char *, size_t);
+int	listen_open(const struct ackd_config *, int *, int, int, char *,
+	    size_t);
 int	listen_resolve(const struct ackd_config *, char *, char *, size_t);
 const char *listen_names(void);
 int	listen_worker_fds(int, int *, int);
@@ -582,7 +583,7 @@ size_t	http_head(char *, size_t, int, const char *, size_t);
 /* metrics.c: the master's Prometheus endpoint (--metrics). */
 #define ACKD_METRICS_FDS	65	/* the listener and up to 64 scrapers */
 #define ACKD_METRICS_HEAD_MAX	4096	/* a request head, at most */
-int	metrics_listen(const struct ackd_config *, char *, size_t);
+int	metrics_listen(const struct ackd_config *, int, char *, size_t);
 int	metrics_pollfds(struct pollfd *, int);
 void	metrics_io(struct pollfd *, int);
 long long metrics_timers(void);

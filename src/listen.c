@@ -239,18 +239,16 @@ listen_name(char *err, size_t errsize)
 	return (0);
 }
 
-/* Take an upgrade's sockets, or socket activation's, or bind our own. */
+/*
+ * Take an upgrade's sockets (ufds: n of them in nsets sets; n <= 0: none),
+ * or socket activation's, or bind our own.
+ */
 static int
-listen_take(const struct ackd_config *cfg, char *err, size_t errsize)
+listen_take(const struct ackd_config *cfg, int *ufds, int n, int nsets,
+    char *err, size_t errsize)
 {
-	static int	ufds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
-	int		fds[ACKD_LISTEN_MAX], n, nsets;
+	int	fds[ACKD_LISTEN_MAX];
 
-	/* an upgrade's come first: they are passed with LISTEN_FDS too */
-	n = upgrade_listen_fds(ufds, (int)nitems(ufds),
-	    &nsets, err, errsize);
-	if (n == -1)
-		return (ACKD_EXIT_SOFTWARE);
 	if (n > 0)
 		return (listen_from_upgrade(cfg, ufds, n, nsets, err,
 		    errsize));
@@ -263,18 +261,20 @@ listen_take(const struct ackd_config *cfg, char *err, size_t errsize)
 }
 
 /*
- * Open every listening socket cfg asks for, or take the ones socket
- * activation or an upgrading master passed. 0, or the exit status
+ * Open every listening socket cfg asks for, or take the ones an
+ * upgrading master passed (ufds: n in nsets sets, from
+ * upgrade_listen_fds; n <= 0: none) or socket activation did. 0, or the exit status
  * (ACKD_EXIT_USAGE for too many addresses, ACKD_EXIT_UNAVAILABLE for a
  * name that does not resolve or an address that cannot be bound) with
  * err set to one line.
  */
 int
-listen_open(const struct ackd_config *cfg, char *err, size_t errsize)
+listen_open(const struct ackd_config *cfg, int *ufds, int n, int nsets,
+    char *err, size_t errsize)
 {
 	int	k, i, rc;
 
-	if ((rc = listen_take(cfg, err, errsize)) != 0)
+	if ((rc = listen_take(cfg, ufds, n, nsets, err, errsize)) != 0)
 		return (rc);
 	/* one socket: a blocking accept(); more: poll and accept what is ready */
 	for (k = 0; k < listen_nsets; k++)

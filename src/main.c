@@ -62,6 +62,28 @@ main_abspaths(struct ackd_config *cfg)
 	}
 }
 
+/*
+ * Open the listening sockets and the metrics listener: those an upgrading
+ * master passed (they come with LISTEN_FDS too, so they are asked for
+ * first), else socket activation's, else our own. Exits on failure.
+ */
+static void
+main_listen(const struct ackd_config *cfg)
+{
+	static int	ufds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
+	char		err[512];
+	int		n, nsets = 0, status;
+
+	n = upgrade_listen_fds(ufds, (int)nitems(ufds), &nsets, err,
+	    sizeof(err));
+	if (n == -1)
+		fatalx(ACKD_EXIT_SOFTWARE, "%s", err);
+	if ((status = listen_open(cfg, ufds, n, nsets, err, sizeof(err))) != 0)
+		fatalx(status, "%s", err);
+	if (metrics_listen(cfg, upgrade_metrics_fd(), err, sizeof(err)) == -1)
+		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
+}
+
 /* The master serves: the pid file, --daemon's parent, an old master. */
 static void
 main_ready(void)
@@ -75,7 +97,7 @@ main(int argc, char **argv)
 {
 	struct ackd_config	cfg;
 	char			err[512];
-	int			mfd, status;
+	int			status;
 
 	/* first: nothing may keep a pointer into the memory it frees up */
 	proctitle_init(argc, argv);
@@ -118,11 +140,7 @@ main(int argc, char **argv)
 		pidfile_open(cfg.pid_file);
 	if (msglog_open(&cfg, err, sizeof(err)) == -1)
 		fatalx(ACKD_EXIT_CANTCREAT, "%s", err);
-	/* the sockets systemd passed us, or our own */
-	if ((status = listen_open(&cfg, err, sizeof(err))) != 0)
-		fatalx(status, "%s", err);
-	if ((mfd = metrics_listen(&cfg, err, sizeof(err))) == -1)
-		fatalx(ACKD_EXIT_UNAVAILABLE, "%s", err);
+	main_listen(&cfg);
 	if (scoreboard_init() == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the scoreboard");
 	/* a worker holds at most its queue, its threads and one accepting */

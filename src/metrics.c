@@ -176,12 +176,14 @@ metrics_fd(void)
 
 /*
  * Open the listener on cfg->metrics and log where it listens (the
- * kernel's port for port 0), or take the one an upgrade handed over.
+ * kernel's port for port 0), or take given, the one an upgrade handed
+ * over (upgrade_metrics_fd; -1: none).
  * ACKD_NONE when --metrics is off; the descriptor; or -1 with err set to
  * one line.
  */
 int
-metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
+metrics_listen(const struct ackd_config *cfg, int given, char *err,
+    size_t errsize)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
@@ -191,8 +193,8 @@ metrics_listen(const struct ackd_config *cfg, char *err, size_t errsize)
 
 	if (cfg->metrics[0] == '\0')
 		return (ACKD_NONE);
-	if ((fd = upgrade_metrics_fd()) != -1)
-		return (metrics_adopt(fd, err, errsize));
+	if (given != -1)
+		return (metrics_adopt(given, err, errsize));
 	if (net_parse_hostport(cfg->metrics, &ss, &sslen) == -1) {
 		snprintf(err, errsize, "--metrics: '%s' is not a numeric "
 		    "ADDR:PORT", cfg->metrics);
