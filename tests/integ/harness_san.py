@@ -90,7 +90,9 @@ def check_reports(checks, daemons):
     if daemons:
         checks.ok("no sanitizer report from any of the %d ackd runs" %
             len(daemons), clean, "see above")
-    if valgrind_wrapped():
+    # a script that starts no daemon (it reads --help, or files) has
+    # no valgrind log to look for
+    if valgrind_wrapped() and daemons:
         _check_valgrind_logs(checks, daemons)
 
 
