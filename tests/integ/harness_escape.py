@@ -3,7 +3,7 @@
 harness_escape.py: the reference escaping of ackd's log (not a test).
 
 Owns what the spec says a message's bytes become in a log line, written
-independently of src/logfmt.c so a test can compare the two: the text
+independently of src/common/logfmt.c so a test can compare the two: the text
 format's escapes (escape_text, and unescape_text, strict, to read them
 back), JSON's (escape_json, json_msg_member: "msg" for UTF-8, else
 "msg_b64") and the byte classes they turn on (printable, is_utf8,

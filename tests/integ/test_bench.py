@@ -342,7 +342,7 @@ def test_flags(t):
     t.eq("--record without --unique: exit 64", r.status, 64)
 
 
-# What the option engine (src/opt.c) says about one bad flag: ackd-bench's
+# What the option engine (src/common/opt.c) says about one bad flag: ackd-bench's
 # words, byte for byte, as ackd's are checked in test_flags.py.
 BENCH_FLAG_ERRORS = [
     (["-m"], "--message: missing value (allowed: 0-1048576 bytes)"),

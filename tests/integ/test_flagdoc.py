@@ -3,7 +3,7 @@
 """
 test_flagdoc.py: every flag is documented wherever the flags are listed.
 
-The flag tables (src/config.c, src/bench_flags.c) are the one source of
+The flag tables (src/daemon/config.c, src/bench/bench_flags.c) are the one source of
 the flags, and --help is made from them. The man pages are written by
 hand, so this holds them to --help, for ackd and ackd-bench alike:
 

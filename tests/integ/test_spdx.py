@@ -30,7 +30,7 @@ TOP_FILES = ("bootstrap", "configure.ac", "Makefile.am",
 # not source: fuzz inputs, fuzz runs, and what a build leaves behind
 SKIPPED_DIRS = {"corpus", "run", "__pycache__", ".deps", ".libs"}
 # present in every tree, the tarball too: the walk found the files
-MUST_FIND = ("src/ackd.h", "src/main.c", "tests/integ/harness.py",
+MUST_FIND = ("src/daemon/ackd.h", "src/daemon/main.c", "tests/integ/harness.py",
              "tests/unit/check_queue.c", "m4/ackd_warnings.m4",
              "configure.ac", "Makefile.am", "bootstrap")
 
