@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS	MAP_ANON

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 #include "parse.h"
 
 /*

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "worker.h"
 #include "opt.h"
 #include "optdoc.h"
 #include "parse.h"

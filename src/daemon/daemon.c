@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 
 #define DAEMON_READY_BYTE	'R'
 

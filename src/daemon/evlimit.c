@@ -55,6 +55,7 @@
 #include <time.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /* The events summarised, in the order of their catch-all entries. */
 static const char *const evlimit_kinds[EVLIMIT_NKINDS] = {

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /* Start a scan in mode over a buffer of size bytes. */
 void

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /*
  * After a truncated message, input the client still sends is read and

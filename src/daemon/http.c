@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "ackd.h"
+#include "master.h"
 
 /* The version field: "HTTP/" DIGIT "." DIGIT, then an optional CR. */
 #define HTTP_VERSION_LEN	8

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 
 struct listen_set {
 	int	fd[ACKD_LISTEN_MAX];

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 
 /* Ignore the signals whose default action would kill us for an I/O error. */
 static void

@@ -8,10 +8,17 @@
  * list of acts (struct supervise_acts), which master_act() carries out
  * in order; it calls nothing in master.c. Only the master process
  * touches any of it.
+ *
+ * Besides those, every file only the master process calls owns a block
+ * here: its types first, then one block of prototypes per file, in the
+ * order the master meets them: its loop and judgements, the listeners it
+ * opens and hands over, the metrics endpoint, an upgrade, and the
+ * start-up's helpers (--daemon, --pid-file, --user, the title, --check).
  */
 #ifndef MASTER_H
 #define MASTER_H
 
+/* master.c's and supervise.c's types: the slots and the acts decided. */
 enum slot_state {
 	SLOT_EMPTY,	/* not wanted */
 	SLOT_RUNNING,	/* a worker runs in it */
@@ -88,7 +95,31 @@ struct supervise_acts {
 	struct supervise_act	 act[SUPERVISE_ACTS_MAX];
 };
 
-/* supervise.c */
+/* listen.c's limit: every listening address's name, in one string. */
+#define ACKD_LISTEN_NAMES	(ACKD_LISTEN_MAX * (ACKD_ADDRSTRLEN + 1))
+
+/* metrics.c's limits */
+#define ACKD_METRICS_FDS	65	/* the listener and up to 64 scrapers */
+#define ACKD_METRICS_HEAD_MAX	4096	/* a request head, at most */
+
+/* upgrade.c's types: the descriptors it polls, the environment it reads */
+#define UPGRADE_FDS	2	/* the master polls at most this many */
+/* ACKD_UPGRADE, as a new master reads it (upgrade_parse). */
+struct upgrade_env {
+	pid_t	from;		/* the old master */
+	int	nsets;		/* the sockets form this many sets */
+	int	pidfile;	/* 1: the pid file's descriptor follows */
+	int	metrics;	/* 1: the metrics listener follows */
+};
+
+/* proctitle.c's limit */
+#define ACKD_PROCTITLE_MAX	4096	/* a title, or the command line kept */
+
+/* master.c: the loop that forks, signals and reaps the workers. */
+int	master_run(const struct ackd_config *, const char *,
+	    void (*)(void));
+
+/* supervise.c: the judgements about workers, handed back as acts. */
 long long	supervise_sooner(long long, long long);
 int		supervise_live(const struct slot *);
 int		supervise_alive(const struct master *);
@@ -109,5 +140,97 @@ void		supervise_give_up(struct master *, struct supervise_acts *);
 long long	supervise_backoff(int, int, int *);
 void		supervise_summary(struct master *);
 void		supervise_status(struct master *, const char *);
+
+/*
+ * listen.c: the master's listening sockets: one shared set for every
+ * worker, or with --reuseport one set per initial worker, each owned by
+ * a slot and handed on to that slot's successor.
+ */
+int	listen_open(const struct ackd_config *, int *, int, int, char *,
+	    size_t);
+int	listen_resolve(const struct ackd_config *, char *, char *, size_t);
+const char *listen_names(void);
+int	listen_worker_fds(int, int *, int);
+void	listen_close_others(const int *, int);
+int	listen_owns(int);
+void	listen_give(int, int);
+int	listen_backlog(void);
+void	listen_close(void);
+int	listen_all_fds(int *, int, int *);
+
+/* systemd.c: readiness notification and socket activation. */
+void	systemd_init(void);
+int	systemd_enabled(void);
+long long systemd_watchdog_ms(void);
+void	systemd_notify(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+int	systemd_listen_fds(int *, int, char *, size_t);
+void	systemd_pass_on(void);
+void	systemd_hand_over(pid_t);
+
+/* metrics.c: the master's Prometheus endpoint (--metrics). */
+int	metrics_listen(const struct ackd_config *, int, char *, size_t);
+int	metrics_pollfds(struct pollfd *, int);
+void	metrics_io(struct pollfd *, int);
+long long metrics_timers(void);
+void	metrics_close(void);
+void	metrics_resume(void);
+int	metrics_fd(void);
+size_t	metrics_escape(char *, size_t, const char *, int);
+char	*metrics_body(size_t *);
+
+/* http.c: the HTTP the metrics endpoint speaks; pure, fuzzable. */
+int	http_parse(const char *, size_t, size_t, const char *);
+const char *http_reason(int);
+size_t	http_head(char *, size_t, int, const char *, size_t);
+
+/*
+ * upgrade.c: SIGUSR2, a new master from the binary on disk, with the
+ * listening sockets handed over; the old one leaves once it serves.
+ */
+int	upgrade_parse(const char *, struct upgrade_env *);
+void	upgrade_init(int, char **);
+pid_t	upgrade_from(void);
+int	upgrade_listen_fds(int *, int, int *, char *, size_t);
+void	upgrade_start(int, int);
+void	upgrade_pidfile(const char *);
+int	upgrade_metrics_fd(void);
+int	upgrade_pollfds(struct pollfd *, int);
+int	upgrade_io(const struct pollfd *, int);
+int	upgrade_reaped(pid_t, int);
+long long upgrade_timers(void);
+void	upgrade_ready(void);
+void	upgrade_cancel(void);
+
+/* daemon.c: --daemon; the start-up report reaches the terminal. */
+int	daemon_abspath(const char *, char *, size_t);
+void	daemon_start(void);
+void	daemon_ready(void);
+void	daemon_upgraded(void);
+
+/* pidfile.c: --pid-file, locked by the master. */
+void	pidfile_open(const char *);
+void	pidfile_check(void);
+void	pidfile_probe(const char *);
+void	pidfile_write(void);
+void	pidfile_remove(void);
+int	pidfile_fdesc(void);
+void	pidfile_adopt(const char *, int);
+void	pidfile_release(void);
+int	pidfile_relock(void);
+
+/* priv.c: --user and --group. */
+void	priv_init(const struct ackd_config *);
+void	priv_drop(void);
+void	priv_switch(void);
+
+/* proctitle.c: the title ps shows for the master and each worker. */
+void	proctitle_init(int, char **);
+const char *proctitle_command(void);
+void	proctitle_set(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* check.c: --check, the start-up's checks without the start. */
+int	check_run(const struct ackd_config *);
 
 #endif /* MASTER_H */

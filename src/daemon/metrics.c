@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 
 #define METRICS_CONNS		(ACKD_METRICS_FDS - 1)
 /* The backlog takes a burst while the master's turn comes round. */

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 #include "parse.h"
 
 #define PIDFILE_MODE	0644

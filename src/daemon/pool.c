@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 #define POOL_STACK_SIZE	(256 * 1024)
 

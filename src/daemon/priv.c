@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 
 /* (uid_t)-1 and (gid_t)-1 mean "unchanged" to the set*id calls */
 #define PRIV_ID_MAX	((unsigned long long)(uid_t)-1 - 1)

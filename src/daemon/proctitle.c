@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "ackd.h"
+#include "master.h"
 
 extern char	**environ;
 

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /* Set up an empty queue holding at most cap connections. */
 int

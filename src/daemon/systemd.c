@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 #include "parse.h"
 
 #ifndef MSG_NOSIGNAL

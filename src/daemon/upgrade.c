@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "master.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0

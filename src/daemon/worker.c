@@ -43,6 +43,7 @@
 #endif
 
 #include "ackd.h"
+#include "worker.h"
 
 /* How often the loop wakes with nothing to do, to notice a dead master. */
 #define WORKER_IDLE_MS		1000

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "ackd.h"
+#include "master.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

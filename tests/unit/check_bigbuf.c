@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /* Monotonic milliseconds, bigbuf_take's clock. */
 static long long

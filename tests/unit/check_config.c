@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /* Room for the words of one command line, which config_parse keeps. */
 #define CHECK_CONFIG_ARGC	16

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 #define CHECK_EVLIMIT_MS	10000	/* the interval of most tests */
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /* Feed msg to fr cut into pieces of at most step bytes; 1 once done. */
 static int

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ackd.h"
+#include "master.h"
 
 #define CHECK_METRICS_MAX	ACKD_METRICS_HEAD_MAX
 

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 
 #include "ackd.h"
+#include "worker.h"
 
 /* How long a test waits for something that must happen. */
 #define CHECK_QUEUE_DEADLINE_MS	5000

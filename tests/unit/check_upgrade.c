@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "ackd.h"
+#include "master.h"
 
 /* The form an old master writes, with each flag's both values. */
 START_TEST(check_upgrade_parse_ok)
