@@ -361,6 +361,23 @@ upgrade_place(int *fds, int n)
 }
 
 /*
+ * In the child, before it unblocks signals: every signal back to its
+ * default action. The master's handlers only set flags, in our copy of
+ * its memory, which exec then throws away: a SIGTERM the old master sent
+ * before we exec'd (it shuts down, or we took too long) would be lost,
+ * and the new binary would run on. With the default, it ends us.
+ */
+static void
+upgrade_default_signals(void)
+{
+	int	sig;
+
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);	/* EINVAL for some: fine */
+}
+
+/*
  * In the child: pass the sockets, the channel cfd and the pid file on,
  * and exec the binary with our command line. Never returns.
  */
@@ -394,6 +411,7 @@ upgrade_exec(int cfd)
 	    pfd != -1, mfd != -1);
 	setenv(UPGRADE_ENV, num, 1);
 	systemd_pass_on();
+	upgrade_default_signals();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execv(upgrade_path, upgrade_argv);
