@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr.h"
 #include "common.h"
 
 /* The number of elements of array a (BSD <sys/param.h> has the same). */
@@ -74,9 +75,6 @@ enum ackd_result {
 #define ACKD_SYSLOG_MAX_DEFAULT	8192
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
-
-/* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
-#define ACKD_ADDRSTRLEN		72
 
 /* proxy.c: the PROXY protocol header and --proxy-from; pure, fuzzable. */
 #define PROXY_V1_MAX		107	/* the longest v1 line, CRLF included */
@@ -304,14 +302,8 @@ struct conn {
 };
 
 /* net.c */
-int	net_parse_addr(const char *, int, struct sockaddr_storage *,
-	    socklen_t *);
-int	net_bind_syntax(const char *);
 int	net_resolve(const char *, int, struct sockaddr_storage *, socklen_t *,
 	    int *, int, char *, size_t);
-int	net_parse_hostport(const char *, struct sockaddr_storage *,
-	    socklen_t *);
-size_t	net_format_addr(char *, size_t, const struct sockaddr *, socklen_t);
 int	net_listen(const struct ackd_config *, const struct sockaddr *,
 	    socklen_t, char *, size_t);
 int	net_set_nonblock(int, int);

@@ -58,14 +58,14 @@ check_net_roundtrip(const char *str, int port, char *buf, size_t size,
 	struct sockaddr_storage	ss;
 	socklen_t		len = 0;
 
-	ck_assert_msg(net_parse_addr(str, port, &ss, &len) == 0,
+	ck_assert_msg(addr_parse(str, port, &ss, &len) == 0,
 	    "'%s' refused", str);
 	*family = ss.ss_family;
 	ck_assert_msg(len == (ss.ss_family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)),
 	    "'%s': length %u for family %d", str, (unsigned)len,
 	    ss.ss_family);
-	return (net_format_addr(buf, size, (struct sockaddr *)&ss, len));
+	return (addr_format(buf, size, (struct sockaddr *)&ss, len));
 }
 
 /* net_listen on the numeric address host, port, for cfg. */
@@ -76,7 +76,7 @@ check_net_listen_on(const struct ackd_config *cfg, const char *host, int port,
 	struct sockaddr_storage	ss;
 	socklen_t		len = 0;
 
-	ck_assert_msg(net_parse_addr(host, port, &ss, &len) == 0, "'%s'", host);
+	ck_assert_msg(addr_parse(host, port, &ss, &len) == 0, "'%s'", host);
 	return (net_listen(cfg, (struct sockaddr *)&ss, len, err, errsize));
 }
 
@@ -181,12 +181,12 @@ START_TEST(check_net_ipv4)
 	size_t			n;
 	int			family;
 
-	ck_assert_int_eq(net_parse_addr("127.0.0.1", 9999, &ss, &len), 0);
+	ck_assert_int_eq(addr_parse("127.0.0.1", 9999, &ss, &len), 0);
 	ck_assert_int_eq(sin->sin_family, AF_INET);
 	ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
 	ck_assert_uint_eq(ntohs(sin->sin_port), 9999);
 	ck_assert_uint_eq(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
-	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
+	n = addr_format(buf, sizeof(buf), (struct sockaddr *)&ss, len);
 	ck_assert_str_eq(buf, "127.0.0.1:9999");
 	ck_assert_uint_eq(n, strlen(buf));
 
@@ -211,12 +211,12 @@ START_TEST(check_net_ipv6)
 	size_t			n;
 	int			family;
 
-	ck_assert_int_eq(net_parse_addr("::1", 9999, &ss, &len), 0);
+	ck_assert_int_eq(addr_parse("::1", 9999, &ss, &len), 0);
 	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
 	ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
 	ck_assert_uint_eq(ntohs(sin6->sin6_port), 9999);
 	ck_assert_msg(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr), "not ::1");
-	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
+	n = addr_format(buf, sizeof(buf), (struct sockaddr *)&ss, len);
 	ck_assert_str_eq(buf, "[::1]:9999");
 	ck_assert_uint_eq(n, strlen(buf));
 
@@ -240,14 +240,14 @@ START_TEST(check_net_ipv4_mapped)
 	char			buf[ACKD_ADDRSTRLEN];
 
 	/* stays IPv6, as accept() reports v4 clients on a v6 socket */
-	ck_assert_int_eq(net_parse_addr("::ffff:127.0.0.1", 7, &ss, &len), 0);
+	ck_assert_int_eq(addr_parse("::ffff:127.0.0.1", 7, &ss, &len), 0);
 	ck_assert_int_eq(ss.ss_family, AF_INET6);
 	ck_assert_msg(IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr), "not v4-mapped");
 	/* but is written as the IPv4 client it is, on any listener */
-	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
+	addr_format(buf, sizeof(buf), (struct sockaddr *)&ss, len);
 	ck_assert_str_eq(buf, "127.0.0.1:7");
 	/* and a truncated one stays terminated */
-	ck_assert_uint_eq(net_format_addr(buf, 5, (struct sockaddr *)&ss,
+	ck_assert_uint_eq(addr_format(buf, 5, (struct sockaddr *)&ss,
 	    len), 4);
 	ck_assert_str_eq(buf, "127.");
 }
@@ -266,10 +266,10 @@ START_TEST(check_net_bind_syntax)
 	size_t			i;
 
 	for (i = 0; i < nitems(good); i++)
-		ck_assert_msg(net_bind_syntax(good[i]), "'%s' refused",
+		ck_assert_msg(addr_bind_syntax(good[i]), "'%s' refused",
 		    good[i]);
 	for (i = 0; i < nitems(bad); i++)
-		ck_assert_msg(!net_bind_syntax(bad[i]), "'%s' accepted",
+		ck_assert_msg(!addr_bind_syntax(bad[i]), "'%s' accepted",
 		    bad[i]);
 }
 END_TEST
@@ -285,7 +285,7 @@ START_TEST(check_net_resolve)
 	ck_assert_int_eq(net_resolve("127.0.0.1", 80, ss, len, &n, 3, err,
 	    sizeof(err)), 0);
 	ck_assert_int_eq(n, 1);
-	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss[0], len[0]);
+	addr_format(buf, sizeof(buf), (struct sockaddr *)&ss[0], len[0]);
 	ck_assert_str_eq(buf, "127.0.0.1:80");
 	/* the same address again adds nothing */
 	ck_assert_int_eq(net_resolve("127.0.0.1", 80, ss, len, &n, 3, err,
@@ -294,7 +294,7 @@ START_TEST(check_net_resolve)
 	ck_assert_int_eq(net_resolve("::1", 80, ss, len, &n, 3, err,
 	    sizeof(err)), 0);
 	ck_assert_int_eq(n, 2);
-	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss[1], len[1]);
+	addr_format(buf, sizeof(buf), (struct sockaddr *)&ss[1], len[1]);
 	ck_assert_str_eq(buf, "[::1]:80");
 	/* localhost is at least 127.0.0.1 (in /etc/hosts): nothing new */
 	ck_assert_msg(net_resolve("localhost", 80, ss, len, &n, 3, err,
@@ -358,17 +358,17 @@ START_TEST(check_net_ipv6_scope)
 	unsigned		lo = if_nametoindex("lo");
 	char			buf[ACKD_ADDRSTRLEN];
 
-	ck_assert_int_eq(net_parse_addr("fe80::1%1", 9, &ss, &len), 0);
+	ck_assert_int_eq(addr_parse("fe80::1%1", 9, &ss, &len), 0);
 	ck_assert_int_eq(ss.ss_family, AF_INET6);
 	ck_assert_uint_eq(sin6->sin6_scope_id, 1);
 	ck_assert_uint_eq(ntohs(sin6->sin6_port), 9);
 	/* the scope is part of the address: it is written out, numerically */
-	ck_assert_uint_gt(net_format_addr(buf, sizeof(buf),
+	ck_assert_uint_gt(addr_format(buf, sizeof(buf),
 	    (struct sockaddr *)&ss, len), 0);
 	ck_assert_str_eq(buf, "[fe80::1%1]:9");
 	if (lo == 0)
 		return;		/* no interface called lo here */
-	ck_assert_int_eq(net_parse_addr("fe80::1%lo", 9, &ss, &len), 0);
+	ck_assert_int_eq(addr_parse("fe80::1%lo", 9, &ss, &len), 0);
 	ck_assert_uint_eq(sin6->sin6_scope_id, lo);
 }
 END_TEST
@@ -388,7 +388,7 @@ START_TEST(check_net_parse_refuses)
 	size_t			i;
 
 	for (i = 0; i < nitems(bad); i++)
-		ck_assert_msg(net_parse_addr(bad[i], 1, &ss, &len) == -1,
+		ck_assert_msg(addr_parse(bad[i], 1, &ss, &len) == -1,
 		    "'%s' accepted", bad[i]);
 }
 END_TEST
@@ -403,20 +403,20 @@ START_TEST(check_net_format_odd)
 	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535";
 
 	/* the longest address and port fits ACKD_ADDRSTRLEN */
-	ck_assert_int_eq(net_parse_addr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
+	ck_assert_int_eq(addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
 	    "ffff", 65535, &ss, &len), 0);
-	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
+	ck_assert_uint_eq(addr_format(buf, sizeof(buf),
 	    (struct sockaddr *)&ss, len), strlen(longest));
 	ck_assert_str_eq(buf, longest);
 
 	/* an unknown family, or a short length: "?" */
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = AF_UNIX;
-	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
+	ck_assert_uint_eq(addr_format(buf, sizeof(buf),
 	    (struct sockaddr *)&ss, sizeof(ss)), 1);
 	ck_assert_str_eq(buf, "?");
-	ck_assert_int_eq(net_parse_addr("::1", 80, &ss, &len), 0);
-	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
+	ck_assert_int_eq(addr_parse("::1", 80, &ss, &len), 0);
+	ck_assert_uint_eq(addr_format(buf, sizeof(buf),
 	    (struct sockaddr *)sin6, sizeof(struct sockaddr_in)), 1);
 	ck_assert_str_eq(buf, "?");
 }
@@ -429,21 +429,21 @@ START_TEST(check_net_format_truncates)
 	socklen_t		len;
 	char			buf[32];
 
-	ck_assert_int_eq(net_parse_addr("127.0.0.1", 9999, &ss, &len), 0);
+	ck_assert_int_eq(addr_parse("127.0.0.1", 9999, &ss, &len), 0);
 	memset(buf, 'Z', sizeof(buf));
-	ck_assert_uint_eq(net_format_addr(buf, 5, (struct sockaddr *)&ss, len),
+	ck_assert_uint_eq(addr_format(buf, 5, (struct sockaddr *)&ss, len),
 	    4);
 	ck_assert_str_eq(buf, "127.");
 	ck_assert_int_eq(buf[5], 'Z');
-	ck_assert_uint_eq(net_format_addr(buf, 1, (struct sockaddr *)&ss, len),
+	ck_assert_uint_eq(addr_format(buf, 1, (struct sockaddr *)&ss, len),
 	    0);
 	ck_assert_str_eq(buf, "");
 	memset(buf, 'Z', sizeof(buf));
-	ck_assert_uint_eq(net_format_addr(buf, 0, (struct sockaddr *)&ss, len),
+	ck_assert_uint_eq(addr_format(buf, 0, (struct sockaddr *)&ss, len),
 	    0);
 	ck_assert_int_eq(buf[0], 'Z');
 	/* exactly enough room */
-	ck_assert_uint_eq(net_format_addr(buf, 15, (struct sockaddr *)&ss, len),
+	ck_assert_uint_eq(addr_format(buf, 15, (struct sockaddr *)&ss, len),
 	    14);
 	ck_assert_str_eq(buf, "127.0.0.1:9999");
 }
