@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common.h: what ackd and ackd-bench share, besides the option engine
- * (opt.h), number syntax (parse.h) and flag documentation (optdoc.h): the
- * clock, the diagnostics log and the standard descriptors. Both programs
- * link these files from src/libcommon.a; nothing here knows about either
- * program's structures.
+ * (opt.h), number syntax (parse.h), address syntax (addr.h) and flag
+ * documentation (optdoc.h): the clock, the diagnostics log and the
+ * standard descriptors. Both programs link these files from
+ * src/libcommon.a; nothing here knows about either program's structures.
  */
 #ifndef COMMON_H
 #define COMMON_H

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr.h"
 #include "common.h"
 
 /* The number of elements of array a (BSD <sys/param.h> has the same). */
@@ -78,9 +79,6 @@ enum ackd_result {
 #define ACKD_SYSLOG_MAX_DEFAULT	8192
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
-
-/* Room for "[addr%scope]:port" as net_format_addr writes it, with its NUL. */
-#define ACKD_ADDRSTRLEN		72
 
 /* proxy.c's types: the PROXY protocol header and --proxy-from ranges. */
 #define PROXY_V1_MAX		107	/* the longest v1 line, CRLF included */
@@ -312,15 +310,9 @@ void	stats_gauge_add(struct stats *, enum stats_gauge, long);
 void	stats_read(struct stats *, struct stats_snap *);
 size_t	stats_format(char *, size_t, const struct stats_snap *, int);
 
-/* net.c: addresses, listening sockets, accept, timed reads and writes. */
-int	net_parse_addr(const char *, int, struct sockaddr_storage *,
-	    socklen_t *);
-int	net_bind_syntax(const char *);
+/* net.c: --bind name lookup, listening sockets, accept, timed I/O. */
 int	net_resolve(const char *, int, struct sockaddr_storage *, socklen_t *,
 	    int *, int, char *, size_t);
-int	net_parse_hostport(const char *, struct sockaddr_storage *,
-	    socklen_t *);
-size_t	net_format_addr(char *, size_t, const struct sockaddr *, socklen_t);
 int	net_listen(const struct ackd_config *, const struct sockaddr *,
 	    socklen_t, char *, size_t);
 int	net_set_nonblock(int, int);

@@ -257,7 +257,7 @@ config_bind(struct ackd_config *cfg, const struct opt *f,
 	if (strlen(arg) > ACKD_HOST_MAX)
 		return (opt_error(err, errsize, "--%s: %zu bytes is too long "
 		    "(allowed: 1-%d)", f->name, strlen(arg), ACKD_HOST_MAX));
-	if (!net_bind_syntax(arg))
+	if (!addr_bind_syntax(arg))
 		return (opt_error(err, errsize, "--%s: '%s' is not an IPv4 "
 		    "or IPv6 address or a host name", f->name, arg));
 	if (!cfg->bind_given) {
@@ -358,7 +358,7 @@ config_set(void *cfgv, const struct opt *f, const char *arg, char *err,
 		return (OPT_RUN);
 	case KIND_HOSTPORT:
 		if (strlen(arg) >= sizeof(cfg->metrics) ||
-		    net_parse_hostport(arg, &ss, &sslen) == -1)
+		    addr_parse_hostport(arg, &ss, &sslen) == -1)
 			return (opt_error(err, errsize, "--%s: '%s' is not "
 			    "ADDR:PORT (allowed: a numeric IPv4 address or a "
 			    "[bracketed] IPv6 address, ':', a port 0-65535)",

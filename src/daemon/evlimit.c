@@ -78,7 +78,7 @@ evlimit_kind(const char *event)
 }
 
 /*
- * The source of client ("addr:port", "[addr]:port" as net_format_addr
+ * The source of client ("addr:port", "[addr]:port" as addr_format
  * writes them) into dst: the address without its port.
  */
 void

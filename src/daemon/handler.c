@@ -470,10 +470,10 @@ handler_proxy(struct handler *h, const struct conn *c, char *client,
 		return (handler_proxy_refuse(h, client, have, "read-error"));
 	/* from here on, every line of the connection carries via */
 	memcpy(h->via, "proxy=", 6);
-	net_format_addr(h->via + 6, sizeof(h->via) - 6, &c->addr.sa,
+	addr_format(h->via + 6, sizeof(h->via) - 6, &c->addr.sa,
 	    c->addrlen);
 	if (hdr.command == PROXY_CMD_PROXY)
-		net_format_addr(client, clientsize,
+		addr_format(client, clientsize,
 		    (const struct sockaddr *)&hdr.src, hdr.srclen);
 	else
 		snprintf(h->via + strlen(h->via), sizeof(h->via) -
@@ -512,7 +512,7 @@ handler_serve(struct handler *h, const struct conn *c)
 	int			fd = c->fd, linger = 0;
 
 	/* the address accept() gave: no getpeername() per connection */
-	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
+	addr_format(client, sizeof(client), &c->addr.sa, c->addrlen);
 	h->via[0] = '\0';
 	/* one deadline for the PROXY header, the message and its memory */
 	handler_begin(h, mono_ms() + h->cfg->read_timeout_ms);

@@ -168,7 +168,7 @@ listen_resolve(const struct ackd_config *cfg, char *buf, char *err,
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf[off++] = ',';
-		off += net_format_addr(buf + off, ACKD_LISTEN_NAMES - off,
+		off += addr_format(buf + off, ACKD_LISTEN_NAMES - off,
 		    (struct sockaddr *)&ss[i], len[i]);
 	}
 	return (0);
@@ -234,7 +234,7 @@ listen_name(char *err, size_t errsize)
 		}
 		if (i > 0)
 			listen_namebuf[off++] = ',';
-		off += net_format_addr(listen_namebuf + off,
+		off += addr_format(listen_namebuf + off,
 		    sizeof(listen_namebuf) - off, (struct sockaddr *)&ss, len);
 	}
 	return (0);

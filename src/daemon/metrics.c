@@ -153,7 +153,7 @@ metrics_adopt(int fd, char *err, size_t errsize)
 		    "master is not a socket", fd);
 		return (-1);
 	}
-	net_format_addr(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
+	addr_format(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
 	msglog_event("metrics", "listen=%s", addr);
 	clock_gettime(CLOCK_REALTIME, &metrics_started);
 	metrics_lfd = fd;
@@ -196,7 +196,7 @@ metrics_listen(const struct ackd_config *cfg, int given, char *err,
 		return (ACKD_NONE);
 	if (given != -1)
 		return (metrics_adopt(given, err, errsize));
-	if (net_parse_hostport(cfg->metrics, &ss, &sslen) == -1) {
+	if (addr_parse_hostport(cfg->metrics, &ss, &sslen) == -1) {
 		snprintf(err, errsize, "--metrics: '%s' is not a numeric "
 		    "ADDR:PORT", cfg->metrics);
 		return (-1);
@@ -220,7 +220,7 @@ metrics_listen(const struct ackd_config *cfg, int given, char *err,
 	what = "find the address of";
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
 		goto fail_close;
-	net_format_addr(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
+	addr_format(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
 	msglog_event("metrics", "listen=%s", addr);
 	clock_gettime(CLOCK_REALTIME, &metrics_started);
 	metrics_lfd = fd;
@@ -232,7 +232,7 @@ fail_close:
 	errno = saved;
 fail:
 	saved = errno;
-	net_format_addr(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
+	addr_format(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
 	snprintf(err, errsize, "--metrics: cannot %s %s: %s", what, addr,
 	    log_strerror(saved, reason, sizeof(reason)));
 	errno = saved;

@@ -236,7 +236,7 @@ worker_refuse(struct worker *w, struct conn *c)
 	char	client[ACKD_ADDRSTRLEN];
 
 	stats_add(&w->board->stats, STATS_REFUSED, 1);
-	net_format_addr(client, sizeof(client), &c->addr.sa, c->addrlen);
+	addr_format(client, sizeof(client), &c->addr.sa, c->addrlen);
 	if (evlimit_admit("refused", client))
 		msglog_client_event(client, "refused", "limit=%d",
 		    w->cfg->max_per_ip);

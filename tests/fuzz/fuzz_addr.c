@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_addr.c: libFuzzer target for net_parse_addr (what --bind takes) and
- * net_format_addr (how every client appears in the log).
+ * fuzz_addr.c: libFuzzer target for addr_parse (what --bind takes) and
+ * addr_format (how every client appears in the log).
  *
  * The input, up to its first NUL, is the address; the port comes from a
  * hash of it. When it parses, the formatted form is checked: within
  * ACKD_ADDRSTRLEN, "a.b.c.d:port" or "[v6]:port", printable, and its host
- * part parses back to the very same sockaddr (ackd.h documents the format
+ * part parses back to the very same sockaddr (addr.h documents the format
  * as "[addr%scope]:port", so a scope must survive too). Shorter buffers
  * must truncate inside themselves.
  */
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ackd.h"
+#include "addr.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -90,7 +90,7 @@ fuzz_addr_check_short(const struct sockaddr_storage *ss, socklen_t len,
 	for (size = 0; size <= n; size++) {
 		buf = malloc(size > 0 ? size : 1);
 		FUZZ_ADDR_CHECK(buf != NULL, "out of memory");
-		got = net_format_addr(buf, size, (const struct sockaddr *)ss,
+		got = addr_format(buf, size, (const struct sockaddr *)ss,
 		    len);
 		FUZZ_ADDR_CHECK(got == (size > 0 ? size - 1 : 0),
 		    "%zu-byte buffer: length %zu", size, got);
@@ -116,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(str, data, size);
 	str[size] = '\0';
 	memset(&ss, 0xa5, sizeof(ss));
-	if (net_parse_addr(str, port, &ss, &len) == -1) {
+	if (addr_parse(str, port, &ss, &len) == -1) {
 		free(str);
 		return (0);
 	}
@@ -126,7 +126,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    len == sizeof(struct sockaddr_in6)),
 	    "family %d with length %u", ss.ss_family, (unsigned)len);
 
-	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
+	n = addr_format(buf, sizeof(buf), (struct sockaddr *)&ss, len);
 	/* an IPv4-mapped IPv6 address (a dual-stack listener's IPv4 client)
 	 * is written as the plain IPv4 address it stands for */
 	mapped = ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
@@ -138,14 +138,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
 		const struct sockaddr_in *b = (const struct sockaddr_in *)&ss2;
 
-		FUZZ_ADDR_CHECK(net_parse_addr(host, port, &ss2, &len2) == 0 &&
+		FUZZ_ADDR_CHECK(addr_parse(host, port, &ss2, &len2) == 0 &&
 		    ss2.ss_family == AF_INET && memcmp(&b->sin_addr,
 		    &a->sin6_addr.s6_addr[12], 4) == 0, "mapped '%s' is not "
 		    "its IPv4 address", buf);
 		return (0);
 	}
 
-	FUZZ_ADDR_CHECK(net_parse_addr(host, port, &ss2, &len2) == 0,
+	FUZZ_ADDR_CHECK(addr_parse(host, port, &ss2, &len2) == 0,
 	    "formatted host '%s' (from '%s') does not parse back", host, buf);
 	FUZZ_ADDR_CHECK(len2 == len && ss2.ss_family == ss.ss_family,
 	    "'%s' parses back as family %d length %u, not %d length %u",

@@ -101,7 +101,7 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 		FUZZ_CONFIG_CHECK(memchr(cfg->bind[i], '\0',
 		    sizeof(cfg->bind[i])) != NULL, "bind %d not NUL-terminated",
 		    i);
-		FUZZ_CONFIG_CHECK(net_bind_syntax(cfg->bind[i]),
+		FUZZ_CONFIG_CHECK(addr_bind_syntax(cfg->bind[i]),
 		    "bind '%s' is not an address or a host name", cfg->bind[i]);
 	}
 	FUZZ_CONFIG_CHECK(cfg->port >= 0 && cfg->port <= 65535,
@@ -174,7 +174,7 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 	FUZZ_CONFIG_CHECK((cfg->user == NULL || cfg->user[0] != '\0') &&
 	    (cfg->group == NULL || cfg->group[0] != '\0'), "empty user/group");
 	FUZZ_CONFIG_CHECK(cfg->metrics[0] == '\0' ||
-	    net_parse_hostport(cfg->metrics, &ss, &len) == 0,
+	    addr_parse_hostport(cfg->metrics, &ss, &len) == 0,
 	    "metrics '%s' does not parse", cfg->metrics);
 }
 

@@ -37,7 +37,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 	}								\
 } while (0)
 
-/* What net_format_addr can write: addresses, brackets, port, or "?". */
+/* What addr_format can write: addresses, brackets, port, or "?". */
 static const char fuzz_escape_client_chars[] = "0123456789abcdef.:[]?";
 /* What the daemon puts in extra values ("errno=EPIPE", "listen=[::1]:9"). */
 static const char fuzz_escape_value_chars[] =

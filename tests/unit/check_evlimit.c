@@ -82,7 +82,7 @@ START_TEST(check_evlimit_source)
 	ck_assert_str_eq(buf, "[::1]");
 	evlimit_source(buf, sizeof(buf), "[fe80::1%2]:65535");
 	ck_assert_str_eq(buf, "[fe80::1%2]");
-	/* what net_format_addr writes when it cannot: kept whole */
+	/* what addr_format writes when it cannot: kept whole */
 	evlimit_source(buf, sizeof(buf), "?");
 	ck_assert_str_eq(buf, "?");
 	evlimit_source(buf, sizeof(buf), "host:");

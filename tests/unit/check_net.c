@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * check_net.c: unit tests of net.c: address parsing and formatting, and
- * the listening socket and descriptor I/O over loopback.
+ * check_net.c: unit tests of net.c: resolving --bind values, and the
+ * listening socket and descriptor I/O over loopback (addr.c's parsing and
+ * formatting: check_addr.c).
  *
  * SIGPIPE is deliberately left at its default here: net_write_all must
  * not raise it, and a test that did would die of it.
@@ -17,7 +18,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,24 +50,6 @@ check_net_now_ms(void)
 	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* Parse str with port, then format it back into buf; the formatted length. */
-static size_t
-check_net_roundtrip(const char *str, int port, char *buf, size_t size,
-    int *family)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len = 0;
-
-	ck_assert_msg(net_parse_addr(str, port, &ss, &len) == 0,
-	    "'%s' refused", str);
-	*family = ss.ss_family;
-	ck_assert_msg(len == (ss.ss_family == AF_INET ?
-	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)),
-	    "'%s': length %u for family %d", str, (unsigned)len,
-	    ss.ss_family);
-	return (net_format_addr(buf, size, (struct sockaddr *)&ss, len));
-}
-
 /* net_listen on the numeric address host, port, for cfg. */
 static int
 check_net_listen_on(const struct ackd_config *cfg, const char *host, int port,
@@ -76,7 +58,7 @@ check_net_listen_on(const struct ackd_config *cfg, const char *host, int port,
 	struct sockaddr_storage	ss;
 	socklen_t		len = 0;
 
-	ck_assert_msg(net_parse_addr(host, port, &ss, &len) == 0, "'%s'", host);
+	ck_assert_msg(addr_parse(host, port, &ss, &len) == 0, "'%s'", host);
 	return (net_listen(cfg, (struct sockaddr *)&ss, len, err, errsize));
 }
 
@@ -172,108 +154,6 @@ check_net_pair_close(struct check_net_pair *p)
 	close(p->lfd);
 }
 
-START_TEST(check_net_ipv4)
-{
-	struct sockaddr_storage	ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	socklen_t		len;
-	char			buf[ACKD_ADDRSTRLEN];
-	size_t			n;
-	int			family;
-
-	ck_assert_int_eq(net_parse_addr("127.0.0.1", 9999, &ss, &len), 0);
-	ck_assert_int_eq(sin->sin_family, AF_INET);
-	ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
-	ck_assert_uint_eq(ntohs(sin->sin_port), 9999);
-	ck_assert_uint_eq(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
-	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
-	ck_assert_str_eq(buf, "127.0.0.1:9999");
-	ck_assert_uint_eq(n, strlen(buf));
-
-	n = check_net_roundtrip("0.0.0.0", 0, buf, sizeof(buf), &family);
-	ck_assert_int_eq(family, AF_INET);
-	ck_assert_str_eq(buf, "0.0.0.0:0");
-	ck_assert_uint_eq(n, 9);
-	check_net_roundtrip("255.255.255.255", 65535, buf, sizeof(buf),
-	    &family);
-	ck_assert_str_eq(buf, "255.255.255.255:65535");
-	check_net_roundtrip("192.0.2.10", 80, buf, sizeof(buf), &family);
-	ck_assert_str_eq(buf, "192.0.2.10:80");
-}
-END_TEST
-
-START_TEST(check_net_ipv6)
-{
-	struct sockaddr_storage	ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		len;
-	char			buf[ACKD_ADDRSTRLEN];
-	size_t			n;
-	int			family;
-
-	ck_assert_int_eq(net_parse_addr("::1", 9999, &ss, &len), 0);
-	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
-	ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
-	ck_assert_uint_eq(ntohs(sin6->sin6_port), 9999);
-	ck_assert_msg(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr), "not ::1");
-	n = net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
-	ck_assert_str_eq(buf, "[::1]:9999");
-	ck_assert_uint_eq(n, strlen(buf));
-
-	check_net_roundtrip("2001:db8::1", 9999, buf, sizeof(buf), &family);
-	ck_assert_int_eq(family, AF_INET6);
-	ck_assert_str_eq(buf, "[2001:db8::1]:9999");
-	/* formatting is canonical whatever the spelling */
-	check_net_roundtrip("2001:0DB8:0000:0000:0000:0000:0000:0001", 1, buf,
-	    sizeof(buf), &family);
-	ck_assert_str_eq(buf, "[2001:db8::1]:1");
-	check_net_roundtrip("::", 0, buf, sizeof(buf), &family);
-	ck_assert_str_eq(buf, "[::]:0");
-}
-END_TEST
-
-START_TEST(check_net_ipv4_mapped)
-{
-	struct sockaddr_storage	ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		len;
-	char			buf[ACKD_ADDRSTRLEN];
-
-	/* stays IPv6, as accept() reports v4 clients on a v6 socket */
-	ck_assert_int_eq(net_parse_addr("::ffff:127.0.0.1", 7, &ss, &len), 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET6);
-	ck_assert_msg(IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr), "not v4-mapped");
-	/* but is written as the IPv4 client it is, on any listener */
-	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss, len);
-	ck_assert_str_eq(buf, "127.0.0.1:7");
-	/* and a truncated one stays terminated */
-	ck_assert_uint_eq(net_format_addr(buf, 5, (struct sockaddr *)&ss,
-	    len), 4);
-	ck_assert_str_eq(buf, "127.");
-}
-END_TEST
-
-/* --bind values: numeric addresses and host names, checked by form. */
-START_TEST(check_net_bind_syntax)
-{
-	static const char	*good[] = { "127.0.0.1", "::", "::1",
-	    "fe80::1%1", "localhost", "ip6-localhost", "example.com",
-	    "a.b-c.d_e", "host1", "1host", "example.com." };
-	static const char	*bad[] = { "", "1.2.3.4.5", "256.0.0.1",
-	    "010.0.0.1", "127.1", "1", "::1::", "[::1]", "127.0.0.1:80",
-	    " localhost", "localhost ", "local host", "a..b", ".a", "-a",
-	    "a/b", "host\n", "caf\xc3\xa9" };
-	size_t			i;
-
-	for (i = 0; i < nitems(good); i++)
-		ck_assert_msg(net_bind_syntax(good[i]), "'%s' refused",
-		    good[i]);
-	for (i = 0; i < nitems(bad); i++)
-		ck_assert_msg(!net_bind_syntax(bad[i]), "'%s' accepted",
-		    bad[i]);
-}
-END_TEST
-
 /* Resolving --bind values: the port, duplicates once, the limit. */
 START_TEST(check_net_resolve)
 {
@@ -285,7 +165,7 @@ START_TEST(check_net_resolve)
 	ck_assert_int_eq(net_resolve("127.0.0.1", 80, ss, len, &n, 3, err,
 	    sizeof(err)), 0);
 	ck_assert_int_eq(n, 1);
-	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss[0], len[0]);
+	addr_format(buf, sizeof(buf), (struct sockaddr *)&ss[0], len[0]);
 	ck_assert_str_eq(buf, "127.0.0.1:80");
 	/* the same address again adds nothing */
 	ck_assert_int_eq(net_resolve("127.0.0.1", 80, ss, len, &n, 3, err,
@@ -294,7 +174,7 @@ START_TEST(check_net_resolve)
 	ck_assert_int_eq(net_resolve("::1", 80, ss, len, &n, 3, err,
 	    sizeof(err)), 0);
 	ck_assert_int_eq(n, 2);
-	net_format_addr(buf, sizeof(buf), (struct sockaddr *)&ss[1], len[1]);
+	addr_format(buf, sizeof(buf), (struct sockaddr *)&ss[1], len[1]);
 	ck_assert_str_eq(buf, "[::1]:80");
 	/* localhost is at least 127.0.0.1 (in /etc/hosts): nothing new */
 	ck_assert_msg(net_resolve("localhost", 80, ss, len, &n, 3, err,
@@ -347,105 +227,6 @@ START_TEST(check_net_listen_v6only)
 	    0);
 	ck_assert_int_eq(on, 1);
 	close(fd);
-}
-END_TEST
-
-START_TEST(check_net_ipv6_scope)
-{
-	struct sockaddr_storage	ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		len;
-	unsigned		lo = if_nametoindex("lo");
-	char			buf[ACKD_ADDRSTRLEN];
-
-	ck_assert_int_eq(net_parse_addr("fe80::1%1", 9, &ss, &len), 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET6);
-	ck_assert_uint_eq(sin6->sin6_scope_id, 1);
-	ck_assert_uint_eq(ntohs(sin6->sin6_port), 9);
-	/* the scope is part of the address: it is written out, numerically */
-	ck_assert_uint_gt(net_format_addr(buf, sizeof(buf),
-	    (struct sockaddr *)&ss, len), 0);
-	ck_assert_str_eq(buf, "[fe80::1%1]:9");
-	if (lo == 0)
-		return;		/* no interface called lo here */
-	ck_assert_int_eq(net_parse_addr("fe80::1%lo", 9, &ss, &len), 0);
-	ck_assert_uint_eq(sin6->sin6_scope_id, lo);
-}
-END_TEST
-
-/* Names are never resolved, and garbage is refused. */
-START_TEST(check_net_parse_refuses)
-{
-	static const char	*bad[] = { "", "localhost", "example.com",
-	    "ip6-localhost", "garbage", "1.2.3.4.5", "256.0.0.1",
-	    "1.2.3.-4", "::1::", ":::", "12345::", "[::1]", "127.0.0.1:80",
-	    "[::1]:80", " 127.0.0.1", "127.0.0.1 ", "127.0.0.1\n", "::1 ",
-	    "1e3", "-1", "0x", "2001:db8::g", "fe80::1%", "::ffff:1.2.3",
-	    /* inet_aton forms: octal, hex and short dotted quads */
-	    "010.0.0.1", "0x7f.0.0.1", "127.1", "1", "2130706433" };
-	struct sockaddr_storage	ss;
-	socklen_t		len;
-	size_t			i;
-
-	for (i = 0; i < nitems(bad); i++)
-		ck_assert_msg(net_parse_addr(bad[i], 1, &ss, &len) == -1,
-		    "'%s' accepted", bad[i]);
-}
-END_TEST
-
-START_TEST(check_net_format_odd)
-{
-	struct sockaddr_storage	ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		len;
-	char			buf[ACKD_ADDRSTRLEN];
-	const char		*longest =
-	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535";
-
-	/* the longest address and port fits ACKD_ADDRSTRLEN */
-	ck_assert_int_eq(net_parse_addr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:"
-	    "ffff", 65535, &ss, &len), 0);
-	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
-	    (struct sockaddr *)&ss, len), strlen(longest));
-	ck_assert_str_eq(buf, longest);
-
-	/* an unknown family, or a short length: "?" */
-	memset(&ss, 0, sizeof(ss));
-	ss.ss_family = AF_UNIX;
-	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
-	    (struct sockaddr *)&ss, sizeof(ss)), 1);
-	ck_assert_str_eq(buf, "?");
-	ck_assert_int_eq(net_parse_addr("::1", 80, &ss, &len), 0);
-	ck_assert_uint_eq(net_format_addr(buf, sizeof(buf),
-	    (struct sockaddr *)sin6, sizeof(struct sockaddr_in)), 1);
-	ck_assert_str_eq(buf, "?");
-}
-END_TEST
-
-/* A short buffer gets a terminated prefix, and the length written. */
-START_TEST(check_net_format_truncates)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len;
-	char			buf[32];
-
-	ck_assert_int_eq(net_parse_addr("127.0.0.1", 9999, &ss, &len), 0);
-	memset(buf, 'Z', sizeof(buf));
-	ck_assert_uint_eq(net_format_addr(buf, 5, (struct sockaddr *)&ss, len),
-	    4);
-	ck_assert_str_eq(buf, "127.");
-	ck_assert_int_eq(buf[5], 'Z');
-	ck_assert_uint_eq(net_format_addr(buf, 1, (struct sockaddr *)&ss, len),
-	    0);
-	ck_assert_str_eq(buf, "");
-	memset(buf, 'Z', sizeof(buf));
-	ck_assert_uint_eq(net_format_addr(buf, 0, (struct sockaddr *)&ss, len),
-	    0);
-	ck_assert_int_eq(buf[0], 'Z');
-	/* exactly enough room */
-	ck_assert_uint_eq(net_format_addr(buf, 15, (struct sockaddr *)&ss, len),
-	    14);
-	ck_assert_str_eq(buf, "127.0.0.1:9999");
 }
 END_TEST
 
@@ -869,30 +650,18 @@ START_TEST(check_net_write_all_peer_gone)
 }
 END_TEST
 
-/* The net suite: addresses, then sockets on loopback. */
+/* The net suite: sockets on loopback. */
 static Suite *
 net_suite(void)
 {
 	Suite	*s = suite_create("net");
 	TCase	*tc;
 
-	tc = tcase_create("address");
-	tcase_set_timeout(tc, 10);
-	tcase_add_test(tc, check_net_ipv4);
-	tcase_add_test(tc, check_net_ipv6);
-	tcase_add_test(tc, check_net_ipv4_mapped);
-	tcase_add_test(tc, check_net_ipv6_scope);
-	tcase_add_test(tc, check_net_parse_refuses);
-	tcase_add_test(tc, check_net_format_odd);
-	tcase_add_test(tc, check_net_format_truncates);
-	suite_add_tcase(s, tc);
-
 	tc = tcase_create("socket");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, check_net_listen_loopback);
 	tcase_add_test(tc, check_net_listen_ipv6);
 	tcase_add_test(tc, check_net_listen_v6only);
-	tcase_add_test(tc, check_net_bind_syntax);
 	tcase_add_test(tc, check_net_resolve);
 	tcase_add_test(tc, check_net_listen_fails);
 	tcase_add_test(tc, check_net_accept);

@@ -96,7 +96,7 @@ check_proxy_addr(const struct sockaddr_storage *ss, socklen_t len,
 {
 	char	buf[ACKD_ADDRSTRLEN], want[ACKD_ADDRSTRLEN];
 
-	net_format_addr(buf, sizeof(buf), (const struct sockaddr *)ss, len);
+	addr_format(buf, sizeof(buf), (const struct sockaddr *)ss, len);
 	if (strchr(host, ':') != NULL)
 		snprintf(want, sizeof(want), "[%s]:%d", host, port);
 	else
@@ -541,7 +541,7 @@ check_proxy_in(const char *range, const char *a)
 
 	ck_assert_msg(proxy_cidr_parse(range, strlen(range), &c) == 0,
 	    "'%s' refused", range);
-	ck_assert_msg(net_parse_addr(a, 80, &ss, &sslen) == 0, "'%s'", a);
+	ck_assert_msg(addr_parse(a, 80, &ss, &sslen) == 0, "'%s'", a);
 	return (proxy_cidr_match(&c, (struct sockaddr *)&ss, sslen));
 }
 
@@ -617,11 +617,11 @@ START_TEST(check_proxy_cidr_any)
 
 	ck_assert_int_eq(proxy_cidr_parse("10.0.0.0/8", 10, &list[0]), 0);
 	ck_assert_int_eq(proxy_cidr_parse("::1", 3, &list[1]), 0);
-	ck_assert_int_eq(net_parse_addr("::1", 1, &ss, &sslen), 0);
+	ck_assert_int_eq(addr_parse("::1", 1, &ss, &sslen), 0);
 	ck_assert(proxy_cidr_any(list, 2, (struct sockaddr *)&ss, sslen));
 	ck_assert(!proxy_cidr_any(list, 1, (struct sockaddr *)&ss, sslen));
 	ck_assert(!proxy_cidr_any(list, 0, (struct sockaddr *)&ss, sslen));
-	ck_assert_int_eq(net_parse_addr("10.9.8.7", 1, &ss, &sslen), 0);
+	ck_assert_int_eq(addr_parse("10.9.8.7", 1, &ss, &sslen), 0);
 	ck_assert(proxy_cidr_any(list, 2, (struct sockaddr *)&ss, sslen));
 	/* too short an address length never matches */
 	ck_assert(!proxy_cidr_any(list, 2, (struct sockaddr *)&ss, 2));
