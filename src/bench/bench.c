@@ -61,7 +61,7 @@ bench_resolve(struct bench_run *run, const struct bench_config *cfg)
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%d", cfg->port);
 	if ((rc = getaddrinfo(cfg->host, port, &hints, &res)) != 0) {
-		log_warnx("--host: cannot resolve '%s': %s", cfg->host,
+		diag_warnx("--host: cannot resolve '%s': %s", cfg->host,
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		exit(BENCH_EXIT_USAGE);
 	}
@@ -121,7 +121,7 @@ bench_nofile(const struct bench_config *cfg)
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		log_warnx("--concurrency %d needs %llu descriptors, but the "
+		diag_warnx("--concurrency %d needs %llu descriptors, but the "
 		    "hard limit is %llu (ulimit -Hn)", cfg->concurrency,
 		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
 		exit(BENCH_EXIT_OSERR);
@@ -350,7 +350,7 @@ main(int argc, char **argv)
 	char				 err[512];
 	int				 status;
 
-	log_init_tool("ackd-bench");
+	diag_init_tool("ackd-bench");
 	stdfds_ensure();
 	bench_flags_defaults(&cfg);
 	switch (bench_flags_parse(&cfg, argc, argv, err, sizeof(err))) {
@@ -361,7 +361,7 @@ main(int argc, char **argv)
 		bench_flags_version(stdout);
 		return (BENCH_EXIT_OK);
 	case BENCH_ERROR:
-		log_warnx("%s", err);
+		diag_warnx("%s", err);
 		return (BENCH_EXIT_USAGE);
 	case BENCH_RUN:
 		break;
@@ -378,7 +378,7 @@ main(int argc, char **argv)
 	} else
 		bench_report_text(stdout, &cfg, &report);
 	if (report.record_failed != 0)
-		log_warnx("cannot write %s: %s", cfg.record,
+		diag_warnx("cannot write %s: %s", cfg.record,
 		    strerror(report.record_failed));
 	status = bench_status(&report);
 	if (fflush(stdout) == EOF)

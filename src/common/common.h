@@ -17,19 +17,19 @@ long long	mono_ms(void);
 uint64_t	mono_ns(void);
 
 /*
- * log.c: diagnostics: stderr (journal), then syslog for the daemon;
+ * diag.c: diagnostics: stderr (journal), then syslog for the daemon;
  * "NAME: message" on stderr alone for a tool.
  */
-void	log_init(const char *);
-void	log_init_tool(const char *);
-int	log_journal_match(const char *, unsigned long long,
+void	diag_init(const char *);
+void	diag_init_tool(const char *);
+int	diag_journal_match(const char *, unsigned long long,
 	    unsigned long long);
-int	log_syslog(void);
-void	log_usage(const char *);
-const char *log_strerror(int, char *, size_t);
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+int	diag_syslog(void);
+void	diag_usage(const char *);
+const char *diag_strerror(int, char *, size_t);
+void	diag_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	diag_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	diag_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 void	fatalx(int, const char *, ...)

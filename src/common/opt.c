@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * opt.c: the option engine shared by ackd (config.c) and ackd-bench
+ * opt.c: the option engine shared by ackd (conf.c) and ackd-bench
  * (bench_flags.c).
  *
  * Each program keeps its own table of struct opt, its config struct and

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * opt.h: the option engine of ackd (config.c) and ackd-bench
+ * opt.h: the option engine of ackd (conf.c) and ackd-bench
  * (bench_flags.c): a table of struct opt drives getopt_long, the number
  * syntax and ranges, and every error line about a single flag.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * optdoc.h: one flag's --help entry, laid out the same way for ackd
- * (config.c) and ackd-bench (bench_flags.c) from their flag tables.
+ * (conf.c) and ackd-bench (bench_flags.c) from their flag tables.
  */
 #ifndef OPTDOC_H
 #define OPTDOC_H

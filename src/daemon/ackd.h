@@ -53,7 +53,7 @@ enum ackd_result {
 #define ACKD_EXIT_CANTCREAT	73	/* cannot open the log or pid file */
 #define ACKD_EXIT_NOPERM	77	/* cannot become --user/--group */
 
-/* Limits of the flags: config.c enforces them, --help and ackd.8 show them. */
+/* Limits of the flags: conf.c enforces them, --help and ackd.8 show them. */
 #define ACKD_WORKERS_MAX	256
 #define ACKD_THREADS_MAX	1024
 #define ACKD_QUEUE_MAX		65536
@@ -114,7 +114,7 @@ struct proxy_cidr {
 	int		 bits;
 };
 
-/* config.c's types: the parsed command line. */
+/* conf.c's types: the parsed command line. */
 enum ackd_log_format {
 	ACKD_LOG_TEXT,
 	ACKD_LOG_JSON
@@ -169,11 +169,11 @@ struct ackd_config {
 	struct proxy_cidr	 proxy_from[ACKD_PROXY_FROM_MAX];
 };
 
-enum config_result {
-	CONFIG_RUN,		/* start the daemon */
-	CONFIG_HELP,		/* print config_usage, exit 0 */
-	CONFIG_VERSION,		/* print the version, exit 0 */
-	CONFIG_ERROR		/* err holds one line: the flag and what is allowed */
+enum conf_result {
+	CONF_RUN,		/* start the daemon */
+	CONF_HELP,		/* print conf_usage, exit 0 */
+	CONF_VERSION,		/* print the version, exit 0 */
+	CONF_ERROR		/* err holds one line: the flag and what is allowed */
 };
 
 /* logfmt.c's types: one log line's fields. */
@@ -261,12 +261,12 @@ struct scoreboard_slot {
 	atomic_int	log_stale;	/* its last reopen failed */
 } __attribute__((aligned(64)));
 
-/* config.c: the command line, its defaults and --help; pure, fuzzable. */
-void			config_defaults(struct ackd_config *);
-enum config_result	config_parse(struct ackd_config *, int, char **, char *,
+/* conf.c: the command line, its defaults and --help; pure, fuzzable. */
+void			conf_defaults(struct ackd_config *);
+enum conf_result	conf_parse(struct ackd_config *, int, char **, char *,
 			    size_t);
-void			config_usage(FILE *);
-int			config_syslog_warning(const struct ackd_config *,
+void			conf_usage(FILE *);
+int			conf_syslog_warning(const struct ackd_config *,
 			    char *, size_t);
 
 /* proxy.c: PROXY header parsing and --proxy-from matching; pure, fuzzable. */

@@ -17,7 +17,7 @@
  * so nothing they say later reaches the terminal, as after a dup2 of
  * /dev/null, which is what the master itself does when ready. So that it
  * still reaches someone, the detached child sends every diagnostic to
- * syslog as well (log_syslog), before it forks anything: master and
+ * syslog as well (diag_syslog), before it forks anything: master and
  * workers alike, start-up failures included (the terminal gets those
  * too, and syslog keeps them for whoever looks later).
  */
@@ -148,7 +148,7 @@ daemon_wait(pid_t child, int ready, int err)
 		fatalx(ACKD_EXIT_SOFTWARE, "the daemon was killed by signal "
 		    "%d before it was ready", WTERMSIG(status));
 	if (WEXITSTATUS(status) == ACKD_EXIT_OK)
-		log_warnx("the daemon stopped before it was ready");
+		diag_warnx("the daemon stopped before it was ready");
 	exit(WEXITSTATUS(status));
 }
 
@@ -191,8 +191,8 @@ daemon_detach(int ready, int err)
 	if (errno != 0)
 		fatal(ACKD_EXIT_OSERR, "pthread_atfork");
 	/* not fatal: a daemon without syslog is still a daemon */
-	if (log_syslog() == -1)
-		log_warn("cannot send diagnostics to syslog; after start-up "
+	if (diag_syslog() == -1)
+		diag_warn("cannot send diagnostics to syslog; after start-up "
 		    "they are lost");
 }
 
@@ -230,8 +230,8 @@ daemon_start(void)
 void
 daemon_upgraded(void)
 {
-	if (log_syslog() == -1)
-		log_warn("cannot send diagnostics to syslog; they are lost");
+	if (diag_syslog() == -1)
+		diag_warn("cannot send diagnostics to syslog; they are lost");
 }
 
 /*

@@ -27,14 +27,14 @@
  * belong to one message each and say which one was not acknowledged, nor
  * daemon events.
  *
- * Memory is bounded: a fixed table of EVLIMIT_SLOTS entries per worker.
+ * Memory is bounded: a fixed table of EVLIMIT_ENTRIES entries per worker.
  * When it is full, a new source does not evict an old one (a spray from
  * many addresses, an IPv6 /64, would then get a line per connection
  * again, plus a summary per eviction); it joins one catch-all entry per
  * kind whose summary has the source "*". The addresses in the table keep
  * their own lines; those past it lose their individual summaries, but
  * the log stays bounded however many addresses an attacker has: at most
- * two lines per entry (EVLIMIT_SLOTS + EVLIMIT_NKINDS) per interval.
+ * two lines per entry (EVLIMIT_ENTRIES + EVLIMIT_NKINDS) per interval.
  *
  * When summaries are written: an occurrence that finds its entry's
  * interval over writes the summary before it is counted, and the worker's
@@ -96,21 +96,21 @@ evlimit_source(char *dst, size_t size, const char *client)
 	dst[len] = '\0';
 }
 
-/* An empty table of at most cap entries (EVLIMIT_SLOTS at most). */
+/* An empty table of at most cap entries (EVLIMIT_ENTRIES at most). */
 void
 evlimit_table_init(struct evlimit_table *t, long long interval_ms, int cap)
 {
 	int	i;
 
 	t->interval_ms = interval_ms;
-	t->cap = cap < 0 ? 0 : cap > EVLIMIT_SLOTS ? EVLIMIT_SLOTS : cap;
+	t->cap = cap < 0 ? 0 : cap > EVLIMIT_ENTRIES ? EVLIMIT_ENTRIES : cap;
 	for (i = 0; i < EVLIMIT_BUCKETS; i++)
 		t->bucket[i] = -1;
 	/* the free list: 0, 1, ... cap - 1 */
 	t->free = t->cap > 0 ? 0 : -1;
 	for (i = 0; i < t->cap; i++) {
-		t->slot[i].kind = -1;
-		t->slot[i].next = i + 1 < t->cap ? i + 1 : -1;
+		t->entry[i].kind = -1;
+		t->entry[i].next = i + 1 < t->cap ? i + 1 : -1;
 	}
 	for (i = 0; i < EVLIMIT_NKINDS; i++)
 		t->other[i].kind = -1;
@@ -135,14 +135,14 @@ evlimit_find(struct evlimit_table *t, int kind, const char *source)
 	unsigned		 b = evlimit_hash(kind, source);
 	int			 i;
 
-	for (i = t->bucket[b]; i != -1; i = t->slot[i].next)
-		if (t->slot[i].kind == kind &&
-		    strcmp(t->slot[i].source, source) == 0)
-			return (&t->slot[i]);
+	for (i = t->bucket[b]; i != -1; i = t->entry[i].next)
+		if (t->entry[i].kind == kind &&
+		    strcmp(t->entry[i].source, source) == 0)
+			return (&t->entry[i]);
 	if (t->free == -1)
 		return (&t->other[kind]);
 	i = t->free;
-	e = &t->slot[i];
+	e = &t->entry[i];
 	t->free = e->next;
 	e->next = t->bucket[b];
 	t->bucket[b] = i;
@@ -249,15 +249,15 @@ evlimit_due_bucket(struct evlimit_table *t, int b, long long now_ms, int all,
 	int	*link = &t->bucket[b], i;
 
 	while ((i = *link) != -1) {
-		if (*n == max && t->slot[i].count > 0 &&
-		    evlimit_is_due(t, &t->slot[i], now_ms, all))
+		if (*n == max && t->entry[i].count > 0 &&
+		    evlimit_is_due(t, &t->entry[i], now_ms, all))
 			return (0);
-		if (evlimit_expire(t, &t->slot[i], now_ms, all, out, n)) {
-			*link = t->slot[i].next;	/* unlink, then free */
-			t->slot[i].next = t->free;
+		if (evlimit_expire(t, &t->entry[i], now_ms, all, out, n)) {
+			*link = t->entry[i].next;	/* unlink, then free */
+			t->entry[i].next = t->free;
 			t->free = i;
 		} else
-			link = &t->slot[i].next;
+			link = &t->entry[i].next;
 	}
 	return (1);
 }
@@ -320,7 +320,7 @@ void
 evlimit_init(int interval_ms)
 {
 	pthread_mutex_lock(&evlimit_lock);
-	evlimit_table_init(&evlimit_table, interval_ms, EVLIMIT_SLOTS);
+	evlimit_table_init(&evlimit_table, interval_ms, EVLIMIT_ENTRIES);
 	pthread_mutex_unlock(&evlimit_lock);
 	evlimit_on = interval_ms > 0;
 }

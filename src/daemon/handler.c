@@ -271,7 +271,7 @@ handler_warn_log_failure(const char *client)
 	if (now == last || !atomic_compare_exchange_strong(&handler_last_warning,
 	    &last, now))
 		return;
-	log_warn("cannot log the message from %s, not acknowledged", client);
+	diag_warn("cannot log the message from %s, not acknowledged", client);
 }
 
 /*

@@ -102,26 +102,26 @@ main(int argc, char **argv)
 
 	/* first: nothing may keep a pointer into the memory it frees up */
 	proctitle_init(argc, argv);
-	log_init(argv[0]);
+	diag_init(argv[0]);
 	/* before anything opens a file: an upgrade's descriptors are at 3 on */
 	upgrade_init(argc, argv);
 	stdfds_ensure();
-	config_defaults(&cfg);
-	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
-	case CONFIG_HELP:
-		config_usage(stdout);
+	conf_defaults(&cfg);
+	switch (conf_parse(&cfg, argc, argv, err, sizeof(err))) {
+	case CONF_HELP:
+		conf_usage(stdout);
 		return (ACKD_EXIT_OK);
-	case CONFIG_VERSION:
+	case CONF_VERSION:
 		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 		return (ACKD_EXIT_OK);
-	case CONFIG_ERROR:
-		log_usage(err);
+	case CONF_ERROR:
+		diag_usage(err);
 		return (ACKD_EXIT_USAGE);
-	case CONFIG_RUN:
+	case CONF_RUN:
 		break;
 	}
-	if (config_syslog_warning(&cfg, err, sizeof(err)))
-		log_warnx("%s", err);
+	if (conf_syslog_warning(&cfg, err, sizeof(err)))
+		diag_warnx("%s", err);
 	main_ignore_signals();
 	main_abspaths(&cfg);
 	priv_init(&cfg);

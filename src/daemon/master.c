@@ -146,7 +146,7 @@ master_spawn(struct master *m, struct slot *slot)
 	if (wfd != -1)
 		control_spawned(index, wfd, pid != -1);
 	if (pid == -1) {
-		log_warn("cannot fork a worker");
+		diag_warn("cannot fork a worker");
 		slot->state = SLOT_WAITING;
 		slot->respawn_at_ms = mono_ms() + MASTER_FORK_RETRY_MS;
 		return;
@@ -373,7 +373,7 @@ master_wait(struct master *m, long long timeout_ms, const sigset_t *waitmask)
 	nu = upgrade_pollfds(fds + nm + nc, UPGRADE_FDS);
 	rc = master_poll(fds, nm + nc + nu, tsp, waitmask);
 	if (rc == -1 && errno != EINTR)
-		log_warn("the master's wait failed");
+		diag_warn("the master's wait failed");
 	if (rc <= 0)
 		return;
 	metrics_io(fds, nm);

@@ -131,7 +131,7 @@ metrics_defer_accept(int fd)
 
 	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
 	    sizeof(secs)) == -1)
-		log_warn("metrics: cannot set TCP_DEFER_ACCEPT");
+		diag_warn("metrics: cannot set TCP_DEFER_ACCEPT");
 #else
 	(void)fd;
 #endif
@@ -234,7 +234,7 @@ fail:
 	saved = errno;
 	addr_format(addr, sizeof(addr), (struct sockaddr *)&ss, sslen);
 	snprintf(err, errsize, "--metrics: cannot %s %s: %s", what, addr,
-	    log_strerror(saved, reason, sizeof(reason)));
+	    diag_strerror(saved, reason, sizeof(reason)));
 	errno = saved;
 	return (-1);
 }
@@ -660,7 +660,7 @@ metrics_accept(void)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			/* EMFILE and the like: polling on would spin */
-			log_warn("metrics: cannot accept, pausing for %d ms",
+			diag_warn("metrics: cannot accept, pausing for %d ms",
 			    METRICS_PAUSE_MS);
 			metrics_paused_until = mono_ms() + METRICS_PAUSE_MS;
 			return;

@@ -385,7 +385,7 @@ msglog_open_error(char *err, size_t size, const char *path,
 		    "output", path, kind->words);
 	else
 		snprintf(err, size, "cannot open log file %s: %s", path,
-		    log_strerror(saved, buf, sizeof(buf)));
+		    diag_strerror(saved, buf, sizeof(buf)));
 }
 
 /*
@@ -407,7 +407,7 @@ msglog_open(const struct ackd_config *cfg, char *err, size_t size)
 		if (msglog_syslog_open(cfg) == 0)
 			return (0);
 		snprintf(err, size, "cannot connect to the syslog socket %s: "
-		    "%s", msglog_syslog_path(), log_strerror(errno, buf,
+		    "%s", msglog_syslog_path(), diag_strerror(errno, buf,
 		    sizeof(buf)));
 		return (-1);
 	}
@@ -424,7 +424,7 @@ msglog_open(const struct ackd_config *cfg, char *err, size_t size)
 	if (msglog_lock_init() == 0)
 		return (0);
 	snprintf(err, size, "cannot map the log's lock: %s",
-	    log_strerror(errno, buf, sizeof(buf)));
+	    diag_strerror(errno, buf, sizeof(buf)));
 	return (-1);
 }
 
@@ -533,8 +533,8 @@ msglog_reopen_failed(const char *reason, int err,
 	else
 		snprintf(words, sizeof(words), "cannot reopen %s %s: %s",
 		    msglog_facility != 0 ? "the syslog socket" : "log file",
-		    name, log_strerror(err, buf, sizeof(buf)));
-	log_warnx("%s; the log already open stays in use", words);
+		    name, diag_strerror(err, buf, sizeof(buf)));
+	diag_warnx("%s; the log already open stays in use", words);
 	if (why != NULL)
 		snprintf(why, size, "%s", words);
 	if (logfmt_token(path, sizeof(path), name) == 0)
@@ -641,7 +641,7 @@ msglog_check(const struct ackd_config *cfg)
 	parse_dir(cfg->log_file, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK) == 0)
 		return;
-	log_warnx("log file %s: uid %ld cannot create files in %s, so a "
+	diag_warnx("log file %s: uid %ld cannot create files in %s, so a "
 	    "reopen after the log is renamed (mv, then SIGHUP) would fail "
 	    "(allowed: %s owned by the user, as tmpfiles.d/ackd.conf makes "
 	    "/var/log/ackd; or a rotation that creates the new file for the "
@@ -745,7 +745,7 @@ msglog_undo(size_t n)
 
 	if (fstat(msglog_fd, &st) == -1 || st.st_size < (off_t)n ||
 	    ftruncate(msglog_fd, st.st_size - (off_t)n) == -1)
-		log_warn("cannot remove a partial log line");
+		diag_warn("cannot remove a partial log line");
 }
 
 /*
@@ -789,7 +789,7 @@ msglog_undo_fast(size_t n, unsigned gen)
 	    fstat(msglog_fd, &st) == 0 && st.st_size == msglog_fsize_max)
 		msglog_undo(n);
 	else
-		log_warnx("a partial log line of %zu bytes may be left "
+		diag_warnx("a partial log line of %zu bytes may be left "
 		    "in the log", n);
 	msglog_lock_give();
 }
@@ -993,7 +993,7 @@ msglog_sync_lead(void)
 		msglog_synced = target;
 	else {
 		errno = err;
-		log_warn("cannot sync the log");
+		diag_warn("cannot sync the log");
 		if (msglog_fail_lo == 0 || from < msglog_fail_lo)
 			msglog_fail_lo = from;
 		if (target > msglog_fail_hi)
@@ -1056,9 +1056,9 @@ msglog_vevent(const char *client, const char *event, const char *fmt,
 	rec.extra = extra;
 	len = logfmt_line(line, sizeof(line), msglog_fmt, &rec);
 	if (len == 0)
-		log_warnx("event %s too long to log", event);
+		diag_warnx("event %s too long to log", event);
 	else if (msglog_put(line, len, msglog_is_failure(event, extra)) == -1)
-		log_warn("cannot log event %s", event);
+		diag_warn("cannot log event %s", event);
 }
 
 /*

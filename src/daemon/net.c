@@ -73,7 +73,7 @@ net_resolve(const char *host, int port, struct sockaddr_storage *list,
 	snprintf(serv, sizeof(serv), "%d", port);
 	if ((rc = getaddrinfo(host, serv, &hints, &res)) != 0) {
 		snprintf(err, errsize, "--bind: cannot resolve '%s': %s", host,
-		    rc == EAI_SYSTEM ? log_strerror(errno, reason,
+		    rc == EAI_SYSTEM ? diag_strerror(errno, reason,
 		    sizeof(reason)) : gai_strerror(rc));
 		return (-1);
 	}
@@ -111,7 +111,7 @@ net_defer_accept(int fd, int timeout_ms)
 
 	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
 	    sizeof(secs)) == -1)
-		log_warn("cannot set TCP_DEFER_ACCEPT");
+		diag_warn("cannot set TCP_DEFER_ACCEPT");
 #else
 	(void)fd;
 	(void)timeout_ms;
@@ -186,7 +186,7 @@ fail:
 
 		addr_format(addr, sizeof(addr), sa, salen);
 		snprintf(err, errsize, "cannot %s %s: %s", what, addr,
-		    log_strerror(saved, reason, sizeof(reason)));
+		    diag_strerror(saved, reason, sizeof(reason)));
 	}
 	errno = saved;
 	return (-1);

@@ -279,7 +279,7 @@ pidfile_write(void)
 	}
 	/* over an old master's longer pid (an upgrade): cut what is left */
 	if (ftruncate(pidfile_fd, len) == -1)
-		log_warn("cannot truncate pid file %s", pidfile_path);
+		diag_warn("cannot truncate pid file %s", pidfile_path);
 }
 
 /*
@@ -314,7 +314,7 @@ pidfile_check(void)
 	parse_dir(pidfile_path, dir, sizeof(dir));
 	if (pidfile_removable(dir))
 		return;
-	log_warnx("pid file %s: uid %ld cannot remove it from %s, so it will "
+	diag_warnx("pid file %s: uid %ld cannot remove it from %s, so it will "
 	    "be left empty at exit (allowed: a directory the user may write, "
 	    "such as /run/ackd owned by the user)", pidfile_path,
 	    (long)geteuid(), dir);
@@ -332,10 +332,10 @@ pidfile_remove(void)
 		return;
 	if (!pidfile_unlocked && pidfile_same(pidfile_fd, pidfile_path) == 1 &&
 	    unlink(pidfile_path) == -1) {
-		log_warn("cannot remove pid file %s, emptying it instead",
+		diag_warn("cannot remove pid file %s, emptying it instead",
 		    pidfile_path);
 		if (ftruncate(pidfile_fd, 0) == -1)
-			log_warn("cannot empty pid file %s", pidfile_path);
+			diag_warn("cannot empty pid file %s", pidfile_path);
 	}
 	close(pidfile_fd);
 	pidfile_fd = -1;
@@ -393,7 +393,7 @@ pidfile_relock(void)
 	if (pidfile_fd == -1 || !pidfile_unlocked)
 		return (0);
 	if (pidfile_lock(pidfile_fd, F_WRLCK, &holder) == -1) {
-		log_warn("cannot lock pid file %s (held by pid %ld)",
+		diag_warn("cannot lock pid file %s (held by pid %ld)",
 		    pidfile_path, (long)holder);
 		return (-1);
 	}

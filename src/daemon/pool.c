@@ -24,15 +24,15 @@
 static void *
 pool_thread(void *arg)
 {
-	struct pool_slot	*slot = arg;
+	struct pool_member	*m = arg;
 	struct conn		 c;
 
-	while (queue_pop(slot->queue, &slot->waiter, &c) != -1) {
-		stats_gauge_add(&slot->board->stats, STATS_BUSY, 1);
-		handler_serve(&slot->handler, &c);
-		stats_gauge_add(&slot->board->stats, STATS_BUSY, -1);
+	while (queue_pop(m->queue, &m->waiter, &c) != -1) {
+		stats_gauge_add(&m->board->stats, STATS_BUSY, 1);
+		handler_serve(&m->handler, &c);
+		stats_gauge_add(&m->board->stats, STATS_BUSY, -1);
 		/* the watchdog's sign of life when the accept loop waits */
-		atomic_fetch_add_explicit(&slot->board->progress, 1,
+		atomic_fetch_add_explicit(&m->board->progress, 1,
 		    memory_order_relaxed);
 	}
 	return (NULL);
@@ -55,17 +55,17 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 	    bigbuf_need(cfg)) == -1)
 		return (-1);
 	pool->budget_ready = 1;
-	pool->slots = calloc((size_t)cfg->threads, sizeof(*pool->slots));
-	if (pool->slots == NULL)
+	pool->members = calloc((size_t)cfg->threads, sizeof(*pool->members));
+	if (pool->members == NULL)
 		goto fail;
 	for (; pool->ready < cfg->threads; pool->ready++) {
-		pool->slots[pool->ready].queue = queue;
-		pool->slots[pool->ready].board = board;
-		if (handler_init(&pool->slots[pool->ready].handler, cfg,
+		pool->members[pool->ready].queue = queue;
+		pool->members[pool->ready].board = board;
+		if (handler_init(&pool->members[pool->ready].handler, cfg,
 		    &board->stats, &pool->budget) == -1)
 			goto fail;
-		if (queue_waiter_init(&pool->slots[pool->ready].waiter) == -1) {
-			handler_free(&pool->slots[pool->ready].handler);
+		if (queue_waiter_init(&pool->members[pool->ready].waiter) == -1) {
+			handler_free(&pool->members[pool->ready].handler);
 			goto fail;
 		}
 	}
@@ -73,8 +73,8 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 		goto fail_rc;
 	pthread_attr_setstacksize(&attr, POOL_STACK_SIZE);
 	for (; pool->started < cfg->threads; pool->started++) {
-		rc = pthread_create(&pool->slots[pool->started].thread, &attr,
-		    pool_thread, &pool->slots[pool->started]);
+		rc = pthread_create(&pool->members[pool->started].thread, &attr,
+		    pool_thread, &pool->members[pool->started]);
 		if (rc != 0)
 			break;
 	}
@@ -100,15 +100,15 @@ pool_join(struct pool *pool)
 	int	i, rc;
 
 	for (i = 0; i < pool->started; i++)
-		if ((rc = pthread_join(pool->slots[i].thread, NULL)) != 0) {
+		if ((rc = pthread_join(pool->members[i].thread, NULL)) != 0) {
 			errno = rc;
-			log_warn("pthread_join");
+			diag_warn("pthread_join");
 		}
 	for (i = 0; i < pool->ready; i++) {
-		handler_free(&pool->slots[i].handler);
-		queue_waiter_destroy(&pool->slots[i].waiter);
+		handler_free(&pool->members[i].handler);
+		queue_waiter_destroy(&pool->members[i].waiter);
 	}
-	free(pool->slots);
+	free(pool->members);
 	if (pool->budget_ready)
 		bigbuf_destroy(&pool->budget);
 	memset(pool, 0, sizeof(*pool));

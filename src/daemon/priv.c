@@ -152,7 +152,7 @@ priv_give_log(void)
 	gid_t	gid = priv_want.group ? priv_want.gid : (gid_t)-1;
 
 	if (msglog_chown(uid, gid) == -1)
-		log_warn("cannot give the log file to %s; reopening it on "
+		diag_warn("cannot give the log file to %s; reopening it on "
 		    "SIGHUP may fail", priv_want.what);
 }
 
@@ -207,7 +207,7 @@ priv_drop(void)
 		priv_verify();
 	}
 	if (geteuid() == 0 && !priv_want.user)
-		log_warnx("running as root; consider --user");
+		diag_warnx("running as root; consider --user");
 }
 
 /*

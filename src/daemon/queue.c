@@ -42,8 +42,8 @@ queue_init(struct queue *q, size_t cap)
 		errno = EINVAL;
 		return (-1);
 	}
-	q->slots = calloc(cap, sizeof(*q->slots));
-	if (q->slots == NULL)
+	q->ring = calloc(cap, sizeof(*q->ring));
+	if (q->ring == NULL)
 		return (-1);
 	q->cap = cap;
 	q->head = q->len = 0;
@@ -52,16 +52,16 @@ queue_init(struct queue *q, size_t cap)
 	q->producers_waiting = 0;
 	q->gauge_len = q->gauge_max = NULL;
 	if ((errno = pthread_mutex_init(&q->lock, NULL)) != 0)
-		goto fail_slots;
+		goto fail_ring;
 	if ((errno = pthread_cond_init(&q->not_full, NULL)) != 0)
 		goto fail_lock;
 	return (0);
 
 fail_lock:
 	pthread_mutex_destroy(&q->lock);
-fail_slots:
-	free(q->slots);
-	q->slots = NULL;
+fail_ring:
+	free(q->ring);
+	q->ring = NULL;
 	return (-1);
 }
 
@@ -71,8 +71,8 @@ queue_destroy(struct queue *q)
 {
 	pthread_cond_destroy(&q->not_full);
 	pthread_mutex_destroy(&q->lock);
-	free(q->slots);
-	q->slots = NULL;
+	free(q->ring);
+	q->ring = NULL;
 }
 
 /* Set up a consumer's waiter; one per consumer thread, for its lifetime. */
@@ -151,7 +151,7 @@ queue_push(struct queue *q, const struct conn *c)
 		w->has = 1;
 		w->parked = 0;
 	} else {
-		q->slots[(q->head + q->len) % q->cap] = *c;
+		q->ring[(q->head + q->len) % q->cap] = *c;
 		q->len++;
 		queue_publish(q);
 	}
@@ -197,7 +197,7 @@ queue_pop(struct queue *q, struct queue_waiter *w, struct conn *c)
 		pthread_mutex_unlock(&q->lock);
 		return (-1);
 	}
-	*c = q->slots[q->head];
+	*c = q->ring[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->len--;
 	queue_publish(q);

@@ -297,12 +297,12 @@ supervise_unexpected(struct master *m, struct slot *slot, int status,
 	if (slot->replaced)
 		return (0);
 	if (slot->aborted_at_ms != 0) {
-		log_warnx("worker %ld ended by the watchdog (%s), replacing it",
+		diag_warnx("worker %ld ended by the watchdog (%s), replacing it",
 		    (long)slot->pid, desc);
 		return (0);
 	}
 	at_start = !slot->served;
-	log_warnx("worker %ld died unexpectedly (%s)%s, replacing it",
+	diag_warnx("worker %ld died unexpectedly (%s)%s, replacing it",
 	    (long)slot->pid, desc, at_start ? " before serving" : "");
 	if (!at_start || !supervise_crash_loop(m, now, &window))
 		return (0);
@@ -345,7 +345,7 @@ supervise_give_up(struct master *m, struct supervise_acts *acts)
 	newest = m->crash_deaths_ms[(m->crash_next + MASTER_CRASH_DEATHS - 1) %
 	    MASTER_CRASH_DEATHS];
 	window = newest - m->crash_deaths_ms[m->crash_next];
-	log_warnx("workers keep dying at start: %d died before serving "
+	diag_warnx("workers keep dying at start: %d died before serving "
 	    "within %lld ms; giving up (exit %d)", MASTER_CRASH_DEATHS, window,
 	    ACKD_EXIT_SOFTWARE);
 	msglog_event("crash-loop", "deaths=%d within_ms=%lld",
@@ -424,7 +424,7 @@ supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
 		slot->stuck_since_ms = now;
 	if (now - slot->stuck_since_ms < timeout_ms)
 		return;
-	log_warnx("worker %ld made no progress for %lld ms while it "
+	diag_warnx("worker %ld made no progress for %lld ms while it "
 	    "had work; aborting it", (long)slot->pid,
 	    now - slot->progress_at_ms);
 	msglog_event("worker-timeout", "worker=%ld silent_ms=%lld",
@@ -626,7 +626,7 @@ supervise_timers(struct master *m, struct supervise_acts *acts)
 	next = supervise_due(next, m->next_log_check_ms, now);
 	if (m->reopen_at_ms != 0) {
 		if (now - m->reopen_at_ms >= SUPERVISE_RELOAD_MS) {
-			log_warnx("workers did not all reopen the log within "
+			diag_warnx("workers did not all reopen the log within "
 			    "%d ms", SUPERVISE_RELOAD_MS);
 			m->reopen_at_ms = 0;
 			systemd_notify("READY=1");
@@ -652,7 +652,7 @@ supervise_respawns(struct master *m, long long now,
 	if (m->stopping) {
 		left = m->deadline_ms - now;
 		if (left <= 0 && !m->killed && supervise_alive(m) > 0) {
-			log_warnx("shutdown deadline passed, killing the "
+			diag_warnx("shutdown deadline passed, killing the "
 			    "remaining workers");
 			supervise_add(acts, SUPERVISE_SIGNAL_ALL, -1, SIGKILL);
 			m->killed = 1;
@@ -737,7 +737,7 @@ supervise_resize(struct master *m, int more, int (*owns)(int),
 
 	if (more && m->wanted < ACKD_WORKERS_MAX) {
 		if ((i = supervise_free_slot(m)) < 0) {
-			log_warnx("no free worker slot while others retire");
+			diag_warnx("no free worker slot while others retire");
 			return;
 		}
 		m->wanted++;
@@ -747,12 +747,12 @@ supervise_resize(struct master *m, int more, int (*owns)(int),
 			supervise_retire(m, i, acts);
 		else if (supervise_merge(m, supervise_last_wanted(m, -1, -1,
 		    NULL), acts) == -1) {
-			log_warnx("no free worker slot to merge sockets into; "
+			diag_warnx("no free worker slot to merge sockets into; "
 			    "worker count stays at %d", m->wanted);
 			return;
 		}
 		m->wanted--;
 	} else
-		log_warnx("worker count stays at %d (allowed: 1-%d)",
+		diag_warnx("worker count stays at %d (allowed: 1-%d)",
 		    m->wanted, ACKD_WORKERS_MAX);
 }

@@ -95,7 +95,7 @@ systemd_open(const char *path)
 
 	if ((path[0] != '/' && path[0] != '@') || len < 2 ||
 	    len >= sizeof(systemd_addr.sun_path)) {
-		log_warnx("NOTIFY_SOCKET '%s' is not a socket path or "
+		diag_warnx("NOTIFY_SOCKET '%s' is not a socket path or "
 		    "@abstract name; not notifying", path);
 		return (-1);
 	}
@@ -108,11 +108,11 @@ systemd_open(const char *path)
 	systemd_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 	    len + (path[0] == '/'));
 	if ((systemd_fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1) {
-		log_warn("cannot create the notify socket");
+		diag_warn("cannot create the notify socket");
 		return (-1);
 	}
 	if (fcntl(systemd_fd, F_SETFD, FD_CLOEXEC) == -1) {
-		log_warn("cannot set close-on-exec on the notify socket");
+		diag_warn("cannot set close-on-exec on the notify socket");
 		close(systemd_fd);
 		systemd_fd = -1;
 		return (-1);
@@ -120,7 +120,7 @@ systemd_open(const char *path)
 	/* a manager that does not read its queue must not stop the master */
 	if (setsockopt(systemd_fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
 	    sizeof(tv)) == -1)
-		log_warn("cannot bound the notify socket's send time");
+		diag_warn("cannot bound the notify socket's send time");
 	return (0);
 }
 
@@ -222,7 +222,7 @@ systemd_notify(const char *fmt, ...)
 	if (sendto(systemd_fd, msg, (size_t)n, MSG_NOSIGNAL,
 	    (struct sockaddr *)&systemd_addr, systemd_addrlen) == -1 &&
 	    !systemd_warned) {
-		log_warn("cannot notify the service manager");
+		diag_warn("cannot notify the service manager");
 		systemd_warned = 1;
 	}
 }

@@ -230,7 +230,7 @@ upgrade_adopt(void)
 	    upgrade_number(getenv("LISTEN_PID"), LONG_MAX) != getpid() ||
 	    (nfds = (int)upgrade_number(getenv("LISTEN_FDS"),
 	    ACKD_WORKERS_MAX * ACKD_LISTEN_MAX)) < 1) {
-		log_warnx("ignoring %s: not an upgrade of ours", UPGRADE_ENV);
+		diag_warnx("ignoring %s: not an upgrade of ours", UPGRADE_ENV);
 		unsetenv(UPGRADE_ENV);
 		return;
 	}
@@ -439,7 +439,7 @@ upgrade_failed(pid_t pid, const char *reason, int err)
 	msglog_event("upgrade-failed", "new_master=%ld reason=%s%s%s",
 	    (long)pid, reason, err != 0 ? " error=" : "", err != 0 ?
 	    msglog_errno_name(err, buf, sizeof(buf)) : "");
-	log_warnx("upgrade failed: new master %ld: %s%s%s; still serving",
+	diag_warnx("upgrade failed: new master %ld: %s%s%s; still serving",
 	    (long)pid, reason, err != 0 ? ": " : "", err != 0 ?
 	    strerror(err) : "");
 	systemd_notify("READY=1\nSTATUS=upgrade failed (%s), still serving",
@@ -451,20 +451,20 @@ static int
 upgrade_allowed(int stopping, int ready)
 {
 	if (stopping)
-		log_warnx("SIGUSR2: shutting down; no upgrade");
+		diag_warnx("SIGUSR2: shutting down; no upgrade");
 	else if (!ready)
-		log_warnx("SIGUSR2: the workers do not all serve yet; no "
+		diag_warnx("SIGUSR2: the workers do not all serve yet; no "
 		    "upgrade");
 	else if (upgrade_child != 0)
-		log_warnx("SIGUSR2: an upgrade is under way (new master %ld); "
+		diag_warnx("SIGUSR2: an upgrade is under way (new master %ld); "
 		    "ignored", (long)upgrade_child);
 	else if (upgrade_parent_fd != -1)
-		log_warnx("SIGUSR2: the old master %ld is still draining; "
+		diag_warnx("SIGUSR2: the old master %ld is still draining; "
 		    "ignored (send it again once it has exited)",
 		    (long)upgrade_parent);
 	else if (upgrade_path[0] == '\0') {
 		msglog_event("upgrade-failed", "reason=no-binary");
-		log_warnx("SIGUSR2: the binary we were started as was not "
+		diag_warnx("SIGUSR2: the binary we were started as was not "
 		    "found at start; no upgrade");
 	} else
 		return (1);
@@ -543,7 +543,7 @@ upgrade_hand_over(void)
 	metrics_close();
 	pidfile_release();
 	if (send(upgrade_child_fd, &c, 1, MSG_NOSIGNAL) != 1)
-		log_warn("cannot tell the new master it has the pid file");
+		diag_warn("cannot tell the new master it has the pid file");
 }
 
 /* Read what the new master (or the child that failed to be one) said. */
@@ -685,7 +685,7 @@ upgrade_ready(void)
 	systemd_notify("MAINPID=%ld", (long)getpid());
 	if (upgrade_parent_fd != -1 &&
 	    send(upgrade_parent_fd, &c, 1, MSG_NOSIGNAL) != 1)
-		log_warn("cannot tell the old master we serve");
+		diag_warn("cannot tell the old master we serve");
 }
 
 /* We shut down: a new master that is not ready yet goes with us. */

@@ -215,7 +215,7 @@ worker_accept_error(struct worker *w, int err)
 	if (w->accept_warned == 0 ||
 	    now.tv_sec - w->accept_warned >= WORKER_WARN_SECS) {
 		errno = err;
-		log_warn("accept failed %lu time(s), pausing %d ms each",
+		diag_warn("accept failed %lu time(s), pausing %d ms each",
 		    w->accept_failures, WORKER_EMFILE_MS);
 		w->accept_warned = now.tv_sec;
 		w->accept_failures = 0;
@@ -440,7 +440,7 @@ worker_start(struct worker *w)
 	worker_unblock_wake();
 	if (w->nfds == 1 && net_accept_timeout(w->lfds[0], WORKER_IDLE_MS) ==
 	    -1)
-		log_warn("cannot set the accept timeout");
+		diag_warn("cannot set the accept timeout");
 	if (w->nfds > 1 && (w->pfds = calloc((size_t)w->nfds,
 	    sizeof(*w->pfds))) == NULL)
 		fatal(ACKD_EXIT_OSERR, "worker poll set");
@@ -457,7 +457,7 @@ worker_stop_signals(struct worker *w)
 		rc = pthread_join(w->signal_thread, NULL);
 	if (rc != 0) {
 		errno = rc;
-		log_warn("cannot stop the signal thread");
+		diag_warn("cannot stop the signal thread");
 	}
 }
 

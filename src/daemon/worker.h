@@ -22,7 +22,7 @@ struct queue_waiter {
 struct queue {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 not_full;
-	struct conn		*slots;
+	struct conn		*members;
 	size_t			 cap;
 	size_t			 head;		/* next to pop */
 	size_t			 len;
@@ -72,7 +72,7 @@ struct handler {
 };
 
 /* pool.c's types: the fixed set of handler threads. */
-struct pool_slot {
+struct pool_member {
 	pthread_t		 thread;
 	struct handler		 handler;
 	struct queue_waiter	 waiter;
@@ -83,9 +83,9 @@ struct pool_slot {
 struct pool {
 	struct bigbuf	  budget;	/* --max-memory, shared by the threads */
 	int		  budget_ready;
-	struct pool_slot *slots;
-	int		  ready;	/* slots whose handler is set up */
-	int		  started;	/* slots whose thread runs */
+	struct pool_member *members;
+	int		  ready;	/* members whose handler is set up */
+	int		  started;	/* members whose thread runs */
 };
 
 /* frame.c's type: where a message ends (--framing). */
@@ -102,7 +102,7 @@ struct frame {
 
 /* evlimit.c's types: repeated connection event lines from one source,
  * summarised per --event-interval (event=KIND count=N interval_ms=MS). */
-#define EVLIMIT_SLOTS		1024	/* sources x kinds, per worker */
+#define EVLIMIT_ENTRIES		1024	/* sources x kinds, per worker */
 #define EVLIMIT_BUCKETS		1024
 #define EVLIMIT_NKINDS		6	/* the events summarised */
 
@@ -121,11 +121,11 @@ struct evlimit_entry {
 
 struct evlimit_table {
 	long long		 interval_ms;	/* 0: every line is written */
-	int			 cap;		/* entries usable in slot */
+	int			 cap;		/* entries usable in entry */
 	int			 free;		/* the free list, -1: full */
 	int			 bucket[EVLIMIT_BUCKETS];
-	struct evlimit_entry	 slot[EVLIMIT_SLOTS];
-	struct evlimit_entry	 other[EVLIMIT_NKINDS];	/* once slot is full */
+	struct evlimit_entry	 entry[EVLIMIT_ENTRIES];
+	struct evlimit_entry	 other[EVLIMIT_NKINDS];	/* once entry is full */
 };
 
 struct evlimit_summary {

@@ -42,7 +42,7 @@ static const char fuzz_escape_client_chars[] = "0123456789abcdef.:[]?";
 /* What the daemon puts in extra values ("errno=EPIPE", "listen=[::1]:9"). */
 static const char fuzz_escape_value_chars[] =
     "0123456789abcdefxyzABCDEPIT.:[]_-";
-/* What --log-tag allows (config.c checks it). */
+/* What --log-tag allows (conf.c checks it). */
 static const char fuzz_escape_tag_chars[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 /* Keys are lowercase words such as "truncated" or "worker". */

@@ -60,7 +60,7 @@ def children(pid):
                 kids += [int(x) for x in f.read().split()]
         return [s for s in map(proc_stat, kids) if s is not None]
     except (FileNotFoundError, ProcessLookupError):
-        pass  # no CONFIG_PROC_CHILDREN, or pid is gone: scan
+        pass  # no CONF_PROC_CHILDREN, or pid is gone: scan
     except OSError:
         pass
     return [s for s in all_stats() if s.ppid == pid]

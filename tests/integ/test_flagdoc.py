@@ -3,7 +3,7 @@
 """
 test_flagdoc.py: every flag is documented wherever the flags are listed.
 
-The flag tables (src/daemon/config.c, src/bench/bench_flags.c) are the one source of
+The flag tables (src/daemon/conf.c, src/bench/bench_flags.c) are the one source of
 the flags, and --help is made from them. The man pages are written by
 hand, so this holds them to --help, for ackd and ackd-bench alike:
 
@@ -14,7 +14,7 @@ hand, so this holds them to --help, for ackd and ackd-bench alike:
 - every flag the README names is one of ackd's or ackd-bench's (the
   README shows only the common ones), with its own short form;
 - the unit test's and the fuzzer's own lists of ackd's flags
-  (check_config.c, fuzz_config.c) hold the same set;
+  (check_conf.c, fuzz_conf.c) hold the same set;
 - no --help line is 80 columns or more.
 
 A flag added to a table but left out of a page, or a page that keeps a
@@ -32,9 +32,9 @@ import harness as h  # noqa: E402
 ACKD_PAGE = os.path.join(h.SRCDIR, "doc", "ackd.8")
 BENCH_PAGE = os.path.join(h.SRCDIR, "doc", "ackd-bench.1")
 README = os.path.join(h.SRCDIR, "README")
-# the tests' own lists of ackd's flags, kept apart from config.c on purpose
-CHECK_CONFIG = os.path.join(h.SRCDIR, "tests", "unit", "check_config.c")
-FUZZ_CONFIG = os.path.join(h.SRCDIR, "tests", "fuzz", "fuzz_config.c")
+# the tests' own lists of ackd's flags, kept apart from conf.c on purpose
+CHECK_CONF = os.path.join(h.SRCDIR, "tests", "unit", "check_conf.c")
+FUZZ_CONF = os.path.join(h.SRCDIR, "tests", "fuzz", "fuzz_conf.c")
 
 # options the README shows for other programs, not ackd's: the tool that
 # takes them; and "--flag", the README's word for any flag
@@ -136,18 +136,18 @@ def c_array(path, name):
 def check_test_lists(t, ackd):
     """The tests' own lists of ackd's flags are the flags of --help."""
     rows = re.findall(r'\{\s*"([a-z0-9-]+)",\s*(\'.\'|0)',
-                      c_array(CHECK_CONFIG, "check_config_flags"))
+                      c_array(CHECK_CONF, "check_conf_flags"))
     unit = {"--" + n: ("-" + c[1] if c != "0" else None) for n, c in rows}
-    t.ok("check_config.c: check_config_flags lists every flag of ackd "
+    t.ok("check_conf.c: check_conf_flags lists every flag of ackd "
          "--help with its short form, and no other", unit == ackd,
-         diff(ackd, unit, "--help", "check_config_flags") +
+         diff(ackd, unit, "--help", "check_conf_flags") +
          "; short forms differ: %s" % sorted(
              f for f in unit if f in ackd and unit[f] != ackd[f]))
     fuzz = {"--" + n for n in re.findall(
-        r'"([a-z0-9-]+)"', c_array(FUZZ_CONFIG, "fuzz_config_flags"))}
-    t.ok("fuzz_config.c: fuzz_config_flags lists every flag of ackd "
+        r'"([a-z0-9-]+)"', c_array(FUZZ_CONF, "fuzz_conf_flags"))}
+    t.ok("fuzz_conf.c: fuzz_conf_flags lists every flag of ackd "
          "--help, and no other", fuzz == set(ackd),
-         diff(ackd, fuzz, "--help", "fuzz_config_flags"))
+         diff(ackd, fuzz, "--help", "fuzz_conf_flags"))
 
 
 def main(t, tmp):

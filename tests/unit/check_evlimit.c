@@ -96,7 +96,7 @@ START_TEST(check_evlimit_messages_always)
 {
 	int	i;
 
-	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_SLOTS);
+	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_ENTRIES);
 	for (i = 0; i < 100; i++) {
 		ck_assert_int_eq(check_evlimit_plain("message",
 		    "127.0.0.1:1", i), EVLIMIT_WRITE);
@@ -113,7 +113,7 @@ START_TEST(check_evlimit_off)
 	struct evlimit_summary	s[4];
 	int			i;
 
-	evlimit_table_init(&check_evlimit_t, 0, EVLIMIT_SLOTS);
+	evlimit_table_init(&check_evlimit_t, 0, EVLIMIT_ENTRIES);
 	for (i = 0; i < 100; i++)
 		ck_assert_int_eq(check_evlimit_plain("empty", "127.0.0.1:1",
 		    i), EVLIMIT_WRITE);
@@ -125,7 +125,7 @@ START_TEST(check_evlimit_burst)
 {
 	struct evlimit_summary	s[4];
 
-	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_SLOTS);
+	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_ENTRIES);
 	/* the first line of the burst, then repeats from other ports */
 	ck_assert_int_eq(check_evlimit_plain("empty", "10.0.0.1:1000", 500),
 	    EVLIMIT_WRITE);
@@ -160,7 +160,7 @@ START_TEST(check_evlimit_next_occurrence)
 {
 	struct evlimit_summary	s;
 
-	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_SLOTS);
+	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_ENTRIES);
 	ck_assert_int_eq(check_evlimit_plain("refused", "10.0.0.1:1", 0),
 	    EVLIMIT_WRITE);
 	ck_assert_int_eq(check_evlimit_plain("refused", "10.0.0.1:2", 1),
@@ -190,7 +190,7 @@ START_TEST(check_evlimit_keys)
 	struct evlimit_summary	s[8];
 	size_t			n;
 
-	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_SLOTS);
+	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_ENTRIES);
 	/* each kind and each address on its own; the port does not count */
 	ck_assert_int_eq(check_evlimit_plain("empty", "10.0.0.1:1", 0),
 	    EVLIMIT_WRITE);
@@ -253,7 +253,7 @@ START_TEST(check_evlimit_flush_batches)
 	size_t			n, i, calls = 0;
 	int			k;
 
-	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_SLOTS);
+	evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, EVLIMIT_ENTRIES);
 	for (k = 0; k < 10; k++) {
 		snprintf(client, sizeof(client), "10.0.1.%d:7", k);
 		check_evlimit_plain("reset", client, 0);

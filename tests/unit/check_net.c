@@ -72,9 +72,9 @@ check_net_listen(int *port)
 	char			err[256] = "";
 	int			fd;
 
-	config_defaults(&cfg);
+	conf_defaults(&cfg);
 	cfg.port = 0;
-	cfg.defer_accept_ms = 1000;	/* what config_parse makes of -1 */
+	cfg.defer_accept_ms = 1000;	/* what conf_parse makes of -1 */
 	fd = check_net_listen_on(&cfg, "127.0.0.1", 0, err, sizeof(err));
 	ck_assert_msg(fd >= 0, "net_listen 127.0.0.1:0: %s", err);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
@@ -210,7 +210,7 @@ START_TEST(check_net_listen_v6only)
 
 	/* on ::, the one place it matters: Linux makes any other IPv6
 	 * address (::1) IPv6-only by itself */
-	config_defaults(&cfg);
+	conf_defaults(&cfg);
 	fd = check_net_listen_on(&cfg, "::", 0, err, sizeof(err));
 	if (fd == -1 && errno == EAFNOSUPPORT)
 		return;		/* no IPv6 on this host */
@@ -252,7 +252,7 @@ START_TEST(check_net_listen_ipv6)
 	char			err[256] = "";
 	int			fd;
 
-	config_defaults(&cfg);
+	conf_defaults(&cfg);
 	fd = check_net_listen_on(&cfg, "::1", 0, err, sizeof(err));
 	if (fd == -1 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
 		return;		/* no IPv6 loopback on this host */
@@ -270,7 +270,7 @@ START_TEST(check_net_listen_fails)
 	char			err[256], want[64];
 	int			fd, port, rc, e;
 
-	config_defaults(&cfg);
+	conf_defaults(&cfg);
 	/* the port is taken: bind fails, and err names the address */
 	fd = check_net_listen(&port);
 	errno = 0;

@@ -3,7 +3,7 @@
  * check_opt.c: unit tests for opt.c, the option engine of ackd and
  * ackd-bench, through a small table of its own: every width of number,
  * switches, a program setter with a required and an optional value, and
- * the error lines the engine words. check_config and test_bench.py hold
+ * the error lines the engine words. check_conf and test_bench.py hold
  * each program's messages; this holds the engine's rules.
  */
 #include "config.h"

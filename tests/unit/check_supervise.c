@@ -512,7 +512,7 @@ main(void)
 	int			fd;
 
 	/* supervise_news reads the workers' slots; some judgements log */
-	config_defaults(&cfg);
+	conf_defaults(&cfg);
 	cfg.log_file = path;
 	if ((fd = mkstemp(path)) == -1) {
 		perror(path);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * log.c: the daemon's own diagnostics, one line each, as "ackd[PID]:
+ * diag.c: the daemon's own diagnostics, one line each, as "ackd[PID]:
  * message". Lines are built in local buffers and leave in one write() or
  * one datagram, so threads and processes never tear each other's, and
  * nothing here is shared between threads but what is set before any
@@ -8,13 +8,13 @@
  *
  * Where they go:
  * - standard error, always. Under systemd, when $JOURNAL_STREAM names the
- *   device and inode of our standard error (checked once, at log_init),
+ *   device and inode of our standard error (checked once, at diag_init),
  *   each line starts with its sd-daemon priority, <3> for fatal, <4> for
  *   warnings, <6> for information, so that journalctl -p sees it. The text
  *   after it is unchanged, "ackd[PID]: " included: every worker writes to
  *   the stream systemd opened for the master, so the journal's own _PID is
  *   the master's, and only the text says which worker spoke.
- * - syslog, daemon facility, once --daemon has detached (log_syslog): a
+ * - syslog, daemon facility, once --daemon has detached (diag_syslog): a
  *   detached daemon's standard error is a pipe to a command that has
  *   exited, then /dev/null (until ready, that pipe still carries the
  *   start-up report to the terminal, see daemon.c). Each line is one RFC 3164 datagram, as
@@ -25,7 +25,7 @@
  *   unconnected and each datagram names the path, so a restarted syslog
  *   daemon is found again without any state to repair between threads.
  *
- * A command-line tool (ackd-bench) calls log_init_tool instead: its lines
+ * A command-line tool (ackd-bench) calls diag_init_tool instead: its lines
  * are "NAME: message" on standard error alone, as err(3) prints them. It
  * is one process an operator started and watches, so no pid, no journal
  * priority, and never syslog.
@@ -59,15 +59,15 @@
 #define MSG_NOSIGNAL 0
 #endif
 
-static const char		*log_name = "ackd";
-static int			 log_journal;	/* stderr is the journal */
-static int			 log_tool;	/* "NAME: msg", no pid */
-static int			 log_syslog_fd = -1;	/* -1: no syslog */
-static struct sockaddr_un	 log_syslog_sun;
+static const char		*diag_name = "ackd";
+static int			 diag_journal;	/* stderr is the journal */
+static int			 diag_tool;	/* "NAME: msg", no pid */
+static int			 diag_syslog_fd = -1;	/* -1: no syslog */
+static struct sockaddr_un	 diag_syslog_sun;
 
 /* strerror, but safe in threads: glibc's strerror_r differs from POSIX's. */
 const char *
-log_strerror(int err, char *buf, size_t size)
+diag_strerror(int err, char *buf, size_t size)
 {
 #ifdef STRERROR_R_CHAR_P
 	return (strerror_r(err, buf, size));
@@ -83,7 +83,7 @@ log_strerror(int err, char *buf, size_t size)
  * systemd sets it), name the file with device dev and inode ino? 1 or 0.
  */
 int
-log_journal_match(const char *env, unsigned long long dev,
+diag_journal_match(const char *env, unsigned long long dev,
     unsigned long long ino)
 {
 	unsigned long long	 d, i;
@@ -103,14 +103,14 @@ log_journal_match(const char *env, unsigned long long dev,
 
 /* Is our standard error the journal stream $JOURNAL_STREAM names? */
 static int
-log_journal_check(void)
+diag_journal_check(void)
 {
 	struct stat	st;
 	const char	*env = getenv("JOURNAL_STREAM");
 	int		 saved = errno, match;
 
 	match = env != NULL && fstat(STDERR_FILENO, &st) == 0 &&
-	    log_journal_match(env, (unsigned long long)st.st_dev,
+	    diag_journal_match(env, (unsigned long long)st.st_dev,
 	    (unsigned long long)st.st_ino);
 	errno = saved;
 	return (match);
@@ -121,24 +121,24 @@ log_journal_check(void)
  * out whether standard error is systemd's journal. Call first, once.
  */
 void
-log_init(const char *argv0)
+diag_init(const char *argv0)
 {
 	const char	*slash;
 
-	log_journal = log_journal_check();
-	log_tool = 0;
+	diag_journal = diag_journal_check();
+	diag_tool = 0;
 	if (argv0 == NULL || argv0[0] == '\0')
 		return;
 	slash = strrchr(argv0, '/');
-	log_name = slash != NULL ? slash + 1 : argv0;
+	diag_name = slash != NULL ? slash + 1 : argv0;
 }
 
 /* Name a command-line tool in every diagnostic: "name: message". */
 void
-log_init_tool(const char *name)
+diag_init_tool(const char *name)
 {
-	log_name = name;
-	log_tool = 1;
+	diag_name = name;
+	diag_tool = 1;
 }
 
 /*
@@ -147,22 +147,22 @@ log_init_tool(const char *name)
  * -1 with errno if no socket could be made: stderr alone then.
  */
 int
-log_syslog(void)
+diag_syslog(void)
 {
 	const char	*path = getenv("ACKD_SYSLOG_SOCKET");
 	int		 fd;
 
 	if (path == NULL || path[0] == '\0')
 		path = LOG_SYSLOG_PATH;
-	if (strlen(path) >= sizeof(log_syslog_sun.sun_path)) {
+	if (strlen(path) >= sizeof(diag_syslog_sun.sun_path)) {
 		errno = ENAMETOOLONG;
 		return (-1);
 	}
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return (-1);
-	log_syslog_sun.sun_family = AF_UNIX;
-	strcpy(log_syslog_sun.sun_path, path);
-	log_syslog_fd = fd;
+	diag_syslog_sun.sun_family = AF_UNIX;
+	strcpy(diag_syslog_sun.sun_path, path);
+	diag_syslog_fd = fd;
 	return (0);
 }
 
@@ -171,19 +171,19 @@ log_syslog(void)
  * msg\n"); pri is LOG_*.
  */
 static void
-log_stderr(int pri, const char *msg, size_t len)
+diag_stderr(int pri, const char *msg, size_t len)
 {
 	char	buf[LOG_MSG_MAX + 64], level[8] = "";
 	int	n;
 
-	if (log_tool)
-		n = snprintf(buf, sizeof(buf), "%s: %.*s\n", log_name,
+	if (diag_tool)
+		n = snprintf(buf, sizeof(buf), "%s: %.*s\n", diag_name,
 		    (int)len, msg);
 	else {
-		if (log_journal)
+		if (diag_journal)
 			snprintf(level, sizeof(level), "<%d>", pri);
 		n = snprintf(buf, sizeof(buf), "%s%s[%ld]: %.*s\n", level,
-		    log_name, (long)getpid(), (int)len, msg);
+		    diag_name, (long)getpid(), (int)len, msg);
 	}
 	if (n < 0)
 		return;
@@ -197,7 +197,7 @@ log_stderr(int pri, const char *msg, size_t len)
 
 /* The datagram's head, "<PRI>Mmm dd hh:mm:ss NAME[PID]: ": its length. */
 static size_t
-log_syslog_head(char *head, size_t size, int pri)
+diag_syslog_head(char *head, size_t size, int pri)
 {
 	struct tm	tm;
 	time_t		now = time(NULL);
@@ -206,7 +206,7 @@ log_syslog_head(char *head, size_t size, int pri)
 	if (localtime_r(&now, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
 	/* getpid() at each call, as syslog(3) does: each worker its own */
-	len = logfmt_syslog_head(head, size, LOG_DAEMON | pri, &tm, log_name,
+	len = logfmt_syslog_head(head, size, LOG_DAEMON | pri, &tm, diag_name,
 	    getpid());
 	if (len == 0)		/* a program name longer than a tag */
 		len = logfmt_syslog_head(head, size, LOG_DAEMON | pri, &tm,
@@ -216,29 +216,29 @@ log_syslog_head(char *head, size_t size, int pri)
 
 /* Send msg to syslog as one datagram at pri (LOG_*); never waits. */
 static void
-log_syslog_send(int pri, const char *msg, size_t len)
+diag_syslog_send(int pri, const char *msg, size_t len)
 {
 	char		head[LOGFMT_SYSLOG_HEAD_MAX];
 	struct iovec	iov[2];
 	struct msghdr	mh;
 
 	iov[0].iov_base = head;
-	iov[0].iov_len = log_syslog_head(head, sizeof(head), pri);
+	iov[0].iov_len = diag_syslog_head(head, sizeof(head), pri);
 	iov[1].iov_base = (void *)(uintptr_t)msg;
 	iov[1].iov_len = len;
 	memset(&mh, 0, sizeof(mh));
-	mh.msg_name = &log_syslog_sun;
-	mh.msg_namelen = sizeof(log_syslog_sun);
+	mh.msg_name = &diag_syslog_sun;
+	mh.msg_namelen = sizeof(diag_syslog_sun);
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 2;
-	while (sendmsg(log_syslog_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	while (sendmsg(diag_syslog_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
 	    -1 && errno == EINTR)
 		;
 }
 
 /* Format one diagnostic at pri (LOG_*), reason appended after ": ". */
 static void __attribute__((format(printf, 3, 0)))
-log_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
+diag_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
 {
 	char	buf[LOG_MSG_MAX];
 	int	n, saved = errno;
@@ -253,9 +253,9 @@ log_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
 			len += (size_t)n < sizeof(buf) - len ? (size_t)n :
 			    sizeof(buf) - len - 1;
 	}
-	log_stderr(pri, buf, len);
-	if (log_syslog_fd != -1)
-		log_syslog_send(pri, buf, len);
+	diag_stderr(pri, buf, len);
+	if (diag_syslog_fd != -1)
+		diag_syslog_send(pri, buf, len);
 	errno = saved;
 }
 
@@ -264,24 +264,24 @@ log_vwrite(int pri, const char *reason, const char *fmt, va_list ap)
  * "ackd: message", without a pid: the operator made it, not a process.
  */
 void
-log_usage(const char *msg)
+diag_usage(const char *msg)
 {
 	int	saved = errno;
 
-	fprintf(stderr, "%sackd: %s\n", log_journal ? "<3>" : "", msg);
+	fprintf(stderr, "%sackd: %s\n", diag_journal ? "<3>" : "", msg);
 	errno = saved;
 }
 
 /* Warn, with the reason errno gives. */
 void
-log_warn(const char *fmt, ...)
+diag_warn(const char *fmt, ...)
 {
 	char	buf[256];
 	va_list	ap;
 	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_WARNING, log_strerror(saved, buf, sizeof(buf)), fmt,
+	diag_vwrite(LOG_WARNING, diag_strerror(saved, buf, sizeof(buf)), fmt,
 	    ap);
 	va_end(ap);
 	errno = saved;
@@ -289,23 +289,23 @@ log_warn(const char *fmt, ...)
 
 /* Warn, without an errno reason. */
 void
-log_warnx(const char *fmt, ...)
+diag_warnx(const char *fmt, ...)
 {
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_WARNING, NULL, fmt, ap);
+	diag_vwrite(LOG_WARNING, NULL, fmt, ap);
 	va_end(ap);
 }
 
 /* Say something worth knowing that is not a problem. */
 void
-log_info(const char *fmt, ...)
+diag_info(const char *fmt, ...)
 {
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_INFO, NULL, fmt, ap);
+	diag_vwrite(LOG_INFO, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -318,7 +318,7 @@ fatal(int status, const char *fmt, ...)
 	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_ERR, log_strerror(saved, buf, sizeof(buf)), fmt, ap);
+	diag_vwrite(LOG_ERR, diag_strerror(saved, buf, sizeof(buf)), fmt, ap);
 	va_end(ap);
 	exit(status);
 }
@@ -330,7 +330,7 @@ fatalx(int status, const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_ERR, NULL, fmt, ap);
+	diag_vwrite(LOG_ERR, NULL, fmt, ap);
 	va_end(ap);
 	exit(status);
 }

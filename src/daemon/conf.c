@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config.c: defaults, flag parsing and range checks.
+ * conf.c: defaults, flag parsing and range checks.
  *
- * config_parse never prints and never exits: it fills a struct or returns
+ * conf_parse never prints and never exits: it fills a struct or returns
  * one line saying what was wrong, so every flag and every error can be
  * unit-tested. The table below is the single list of flags; getopt's
- * tables, the error messages and --help (config_usage, laid out by
+ * tables, the error messages and --help (conf_usage, laid out by
  * optdoc.c) are derived from it. The option engine (opt.c, shared with
  * ackd-bench) parses numbers and switches and words the errors about one
- * flag; config_set takes the values only ackd knows, config_check the
+ * flag; conf_set takes the values only ackd knows, conf_check the
  * combinations.
  */
 #include "config.h"
@@ -24,8 +24,8 @@
 #include "optdoc.h"
 #include "parse.h"
 
-/* How config_set takes an OPT_VALUE flag; 0 is the engine's own kinds. */
-enum config_kind {
+/* How conf_set takes an OPT_VALUE flag; 0 is the engine's own kinds. */
+enum conf_kind {
 	KIND_ADDR = 1,	/* appended to bind[], an address or a host name */
 	KIND_ACK,	/* char[] field and ack_len, min-max bytes */
 	KIND_LOGPATH,	/* const char * field; - is standard output */
@@ -41,31 +41,31 @@ enum config_kind {
 
 /*
  * Each flag is a struct opt (opt.h): the engine parses numbers and
- * switches, config_set the rest. Its range in --help and in the error
+ * switches, conf_set the rest. Its range in --help and in the error
  * messages is the same min-max; its default is the field's value after
- * config_defaults, unless dflt names it (a default set later, or off),
- * and a default config_defaults computes is then shown after the name.
+ * conf_defaults, unless dflt names it (a default set later, or off),
+ * and a default conf_defaults computes is then shown after the name.
  */
 #define FIELD(f)	offsetof(struct ackd_config, f)
-#define CONFIG_STR(x)	CONFIG_STR2(x)
-#define CONFIG_STR2(x)	#x
-#define CONFIG_TAG_ALLOWED \
-	"1-" CONFIG_STR(ACKD_TAG_MAX) " bytes of A-Z a-z 0-9 . _ -"
+#define CONF_STR(x)	CONF_STR2(x)
+#define CONF_STR2(x)	#x
+#define CONF_TAG_ALLOWED \
+	"1-" CONF_STR(ACKD_TAG_MAX) " bytes of A-Z a-z 0-9 . _ -"
 
 /* --help says these in words: kept equal to the limits they name */
-#define CONFIG_SLACK_S		20
-#define CONFIG_MEMORY_MIB	256
-_Static_assert(CONFIG_SLACK_S * 1000 == ACKD_WORKER_TIMEOUT_SLACK_MS,
+#define CONF_SLACK_S		20
+#define CONF_MEMORY_MIB	256
+_Static_assert(CONF_SLACK_S * 1000 == ACKD_WORKER_TIMEOUT_SLACK_MS,
     "--help's worker-timeout default is not ACKD_WORKER_TIMEOUT_SLACK_MS");
-_Static_assert((size_t)CONFIG_MEMORY_MIB << 20 == ACKD_MEMORY_DEFAULT_MAX,
+_Static_assert((size_t)CONF_MEMORY_MIB << 20 == ACKD_MEMORY_DEFAULT_MAX,
     "--help's max-memory default is not ACKD_MEMORY_DEFAULT_MAX");
 
 /* Every flag, in the order --help lists them. */
-static const struct opt config_flags[] = {
+static const struct opt conf_flags[] = {
 	{ "bind", 'b', OPT_VALUE, KIND_ADDR, 0, 0, FIELD(bind),
 	    "an IPv4 or IPv6 address or a host name", "ADDR",
 	    "address or host name to listen on; repeat for more, up to "
-	    CONFIG_STR(ACKD_LISTEN_MAX) " addresses in all", NULL },
+	    CONF_STR(ACKD_LISTEN_MAX) " addresses in all", NULL },
 	{ "ipv6-only", 280, OPT_SWITCH, 0, 0, 0, FIELD(ipv6_only), NULL, NULL,
 	    "IPv6 listeners take no IPv4 (:: is dual-stack)", NULL },
 	{ "reuseport", 281, OPT_SWITCH, 0, 0, 0, FIELD(reuseport), NULL, NULL,
@@ -85,8 +85,8 @@ static const struct opt config_flags[] = {
 	    FIELD(max_message), NULL, "N", "bytes read per message", NULL },
 	{ "max-memory", 320, OPT_SIZE, 0, 1, ACKD_MEMORY_MAX,
 	    FIELD(max_memory), NULL, "N", "bytes per worker for messages over "
-	    CONFIG_STR(BIGBUF_SMALL) " bytes and their lines",
-	    "one message per thread, up to " CONFIG_STR(CONFIG_MEMORY_MIB)
+	    CONF_STR(BIGBUF_SMALL) " bytes and their lines",
+	    "one message per thread, up to " CONF_STR(CONF_MEMORY_MIB)
 	    " MiB; at least one message" },
 	{ "read-timeout", 'r', OPT_MSEC, 0, 1, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(read_timeout_ms), NULL, "SEC", "wait for the message",
@@ -118,9 +118,9 @@ static const struct opt config_flags[] = {
 	    "longest datagram the syslog daemon "
 	    "keeps whole (rsyslog's maxMessageSize); a message whose line is "
 	    "longer is not acknowledged",
-	    CONFIG_STR(ACKD_SYSLOG_MAX_DEFAULT) },
+	    CONF_STR(ACKD_SYSLOG_MAX_DEFAULT) },
 	{ "log-tag", 312, OPT_VALUE, KIND_TAG, 1, ACKD_TAG_MAX, FIELD(log_tag),
-	    CONFIG_TAG_ALLOWED, "TAG",
+	    CONF_TAG_ALLOWED, "TAG",
 	    "name this instance in every log line (tag=TAG) and as the "
 	    "syslog tag", "none" },
 	{ "event-interval", 330, OPT_MSEC, 0, 0, ACKD_TIMEOUT_MAX_MS,
@@ -150,7 +150,7 @@ static const struct opt config_flags[] = {
 	    FIELD(worker_timeout_ms), NULL, "SEC",
 	    "replace a worker that makes no "
 	    "progress for SEC while it has work; 0 is off, else more than "
-	    "read-timeout", "read-timeout + " CONFIG_STR(CONFIG_SLACK_S) },
+	    "read-timeout", "read-timeout + " CONF_STR(CONF_SLACK_S) },
 	{ "max-connections-per-worker", 262, OPT_INT, 0, 0,
 	    ACKD_PER_WORKER_MAX, FIELD(max_per_worker), NULL, "N",
 	    "replace a worker, gracefully, after "
@@ -172,7 +172,7 @@ static const struct opt config_flags[] = {
 	    "ADDR[/BITS][,...]", "CIDR[,CIDR...]",
 	    "take PROXY headers only from these addresses "
 	    "(IPv4/IPv6 ADDR or ADDR/BITS, up to "
-	    CONFIG_STR(ACKD_PROXY_FROM_MAX) "); others are refused",
+	    CONF_STR(ACKD_PROXY_FROM_MAX) "); others are refused",
 	    "any source" },
 	{ "check", 265, OPT_SWITCH, 0, 0, 0, FIELD(check), NULL, NULL,
 	    "check the flags, the addresses, the log, the user and the pid "
@@ -184,12 +184,12 @@ static const struct opt config_flags[] = {
 	    "print the version and exit", NULL },
 };
 
-#define CONFIG_NFLAGS	nitems(config_flags)
-#define CONFIG_DOC_COLUMN	29	/* where --help's text starts */
+#define CONF_NFLAGS	nitems(conf_flags)
+#define CONF_DOC_COLUMN	29	/* where --help's text starts */
 
 /* Set every field to its default: the seed script's behaviour. */
 void
-config_defaults(struct ackd_config *cfg)
+conf_defaults(struct ackd_config *cfg)
 {
 	long	ncpu;
 
@@ -206,8 +206,8 @@ config_defaults(struct ackd_config *cfg)
 	cfg->max_message = 1024;
 	cfg->read_timeout_ms = 10 * 1000;
 	cfg->shutdown_timeout_ms = 10 * 1000;
-	cfg->defer_accept_ms = -1;	/* config_parse: the read timeout */
-	cfg->worker_timeout_ms = -1;	/* config_parse: read timeout + 20 s */
+	cfg->defer_accept_ms = -1;	/* conf_parse: the read timeout */
+	cfg->worker_timeout_ms = -1;	/* conf_parse: read timeout + 20 s */
 	strcpy(cfg->ack, "ACK!");
 	cfg->ack_len = 4;
 	cfg->log_file = NULL;
@@ -220,7 +220,7 @@ config_defaults(struct ackd_config *cfg)
  * may be repeated: each adds to the list).
  */
 static enum opt_result
-config_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
+conf_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
     char *err, size_t errsize)
 {
 	const char	*p = arg, *comma;
@@ -251,7 +251,7 @@ config_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
  * only checked for their form here; they are resolved at start.
  */
 static enum opt_result
-config_bind(struct ackd_config *cfg, const struct opt *f,
+conf_bind(struct ackd_config *cfg, const struct opt *f,
     const char *arg, char *err, size_t errsize)
 {
 	if (strlen(arg) > ACKD_HOST_MAX)
@@ -278,7 +278,7 @@ config_bind(struct ackd_config *cfg, const struct opt *f,
  * that could split a field or a header is allowed.
  */
 static int
-config_is_tag(const char *s, size_t min, size_t max)
+conf_is_tag(const char *s, size_t min, size_t max)
 {
 	size_t	len = strspn(s, "abcdefghijklmnopqrstuvwxyz"
 		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
@@ -290,7 +290,7 @@ config_is_tag(const char *s, size_t min, size_t max)
 static const struct {
 	const char	*name;
 	int		 value;
-} config_facilities[] = {
+} conf_facilities[] = {
 	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
 	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
 	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
@@ -300,21 +300,21 @@ static const struct {
 
 /* The facility called name (NULL: the default, daemon), or 0. */
 static int
-config_facility(const char *name)
+conf_facility(const char *name)
 {
 	size_t	i;
 
 	if (name == NULL)
 		return (LOG_DAEMON);
-	for (i = 0; i < nitems(config_facilities); i++)
-		if (strcmp(name, config_facilities[i].name) == 0)
-			return (config_facilities[i].value);
+	for (i = 0; i < nitems(conf_facilities); i++)
+		if (strcmp(name, conf_facilities[i].name) == 0)
+			return (conf_facilities[i].value);
 	return (0);
 }
 
 /* Set one flag the engine leaves to ackd: cfgv is the struct ackd_config. */
 static enum opt_result
-config_set(void *cfgv, const struct opt *f, const char *arg, char *err,
+conf_set(void *cfgv, const struct opt *f, const char *arg, char *err,
     size_t errsize)
 {
 	struct ackd_config	*cfg = cfgv;
@@ -323,9 +323,9 @@ config_set(void *cfgv, const struct opt *f, const char *arg, char *err,
 	socklen_t		 sslen;
 	size_t			 len;
 
-	switch ((enum config_kind)f->what) {
+	switch ((enum conf_kind)f->what) {
 	case KIND_ADDR:
-		return (config_bind(cfg, f, arg, err, errsize));
+		return (conf_bind(cfg, f, arg, err, errsize));
 	case KIND_ACK:
 		len = strlen(arg);
 		if (len < (size_t)f->min || len > (size_t)f->max)
@@ -386,7 +386,7 @@ config_set(void *cfgv, const struct opt *f, const char *arg, char *err,
 			    "allowed (allowed: read, line, eof)", f->name, arg));
 		return (OPT_RUN);
 	case KIND_TAG:
-		if (!config_is_tag(arg, (size_t)f->min, (size_t)f->max))
+		if (!conf_is_tag(arg, (size_t)f->min, (size_t)f->max))
 			return (opt_error(err, errsize, "--%s: '%s' is not a "
 			    "tag (allowed: %lld-%lld bytes of A-Z a-z 0-9 . _ -)",
 			    f->name, arg, f->min, f->max));
@@ -394,13 +394,13 @@ config_set(void *cfgv, const struct opt *f, const char *arg, char *err,
 		return (OPT_RUN);
 	case KIND_FACILITY:
 		/* LOG_KERN is 0, and not ours to use: 0 can mean "off" */
-		if ((*(int *)(void *)field = config_facility(arg)) == 0)
+		if ((*(int *)(void *)field = conf_facility(arg)) == 0)
 			return (opt_error(err, errsize, "--%s: '%s' is not "
 			    "a facility (allowed: daemon, user, local0-local7)",
 			    f->name, arg));
 		return (OPT_RUN);
 	case KIND_CIDRS:
-		return (config_cidrs(cfg, f->name, arg, err, errsize));
+		return (conf_cidrs(cfg, f->name, arg, err, errsize));
 	}
 	return (opt_error(err, errsize, "--%s: internal error", f->name));
 }
@@ -410,7 +410,7 @@ config_set(void *cfgv, const struct opt *f, const char *arg, char *err,
  * under --proxy-protocol the balancer's address and command (handler.c).
  */
 static const char *
-config_worst_extra(const struct ackd_config *cfg, char *buf, size_t size)
+conf_worst_extra(const struct ackd_config *cfg, char *buf, size_t size)
 {
 	char	addr[ACKD_ADDRSTRLEN];
 
@@ -429,7 +429,7 @@ config_worst_extra(const struct ackd_config *cfg, char *buf, size_t size)
  * escape, does not fit with the other fields at their longest.
  */
 static enum opt_result
-config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
+conf_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
 {
 	char	extra[ACKD_ADDRSTRLEN + 64];
 	size_t	fit;
@@ -443,7 +443,7 @@ config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
 	if (cfg->syslog_max == 0)
 		cfg->syslog_max = ACKD_SYSLOG_MAX_DEFAULT;
 	fit = logfmt_syslog_fit(cfg->log_format, cfg->log_tag,
-	    config_worst_extra(cfg, extra, sizeof(extra)), cfg->syslog_max);
+	    conf_worst_extra(cfg, extra, sizeof(extra)), cfg->syslog_max);
 	if (cfg->max_message > fit)
 		return (opt_error(err, errsize, "--max-message: %zu bytes "
 		    "cannot fit in one syslog datagram of --syslog-max %zu "
@@ -460,7 +460,7 @@ config_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
  * (and at least the one message).
  */
 static enum opt_result
-config_memory(struct ackd_config *cfg, char *err, size_t errsize)
+conf_memory(struct ackd_config *cfg, char *err, size_t errsize)
 {
 	size_t	need = bigbuf_need(cfg), all;
 
@@ -483,7 +483,7 @@ config_memory(struct ackd_config *cfg, char *err, size_t errsize)
  * not acknowledged), while a plain one of --max-message fits; 1 if so.
  */
 int
-config_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
+conf_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
 {
 	char	extra[ACKD_ADDRSTRLEN + 64];
 	size_t	fit, worst;
@@ -491,7 +491,7 @@ config_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
 	if (cfg->syslog_facility == 0)
 		return (0);
 	fit = logfmt_syslog_fit(cfg->log_format, cfg->log_tag,
-	    config_worst_extra(cfg, extra, sizeof(extra)), cfg->syslog_max);
+	    conf_worst_extra(cfg, extra, sizeof(extra)), cfg->syslog_max);
 	worst = cfg->syslog_max - fit + (cfg->log_format == ACKD_LOG_JSON ?
 	    logfmt_json_max(cfg->max_message) :
 	    logfmt_text_max(cfg->max_message));
@@ -510,7 +510,7 @@ config_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
  * combinations that cannot work, once every flag is in.
  */
 static enum opt_result
-config_check(struct ackd_config *cfg, char *err, size_t errsize)
+conf_check(struct ackd_config *cfg, char *err, size_t errsize)
 {
 	if (cfg->defer_accept_ms < 0)
 		cfg->defer_accept_ms = cfg->read_timeout_ms;
@@ -542,48 +542,48 @@ config_check(struct ackd_config *cfg, char *err, size_t errsize)
 		return (opt_error(err, errsize, "--daemon: the log cannot go "
 		    "to standard output, which a daemon closes (allowed: "
 		    "--log-file PATH or --syslog)"));
-	if (config_memory(cfg, err, errsize) != OPT_RUN)
+	if (conf_memory(cfg, err, errsize) != OPT_RUN)
 		return (OPT_ERROR);
 	if (cfg->proxy_from_n > 0 && !cfg->proxy_protocol)
 		return (opt_error(err, errsize, "--proxy-from: trusts PROXY "
 		    "headers, which only --proxy-protocol reads (allowed: with "
 		    "--proxy-protocol)"));
-	return (config_check_syslog(cfg, err, errsize));
+	return (conf_check_syslog(cfg, err, errsize));
 }
 
-/* config_parse's answer for the engine's rc. */
-static enum config_result
-config_result_of(enum opt_result rc)
+/* conf_parse's answer for the engine's rc. */
+static enum conf_result
+conf_result_of(enum opt_result rc)
 {
 	switch (rc) {
 	case OPT_RUN:
-		return (CONFIG_RUN);
+		return (CONF_RUN);
 	case OPT_PRINT_HELP:
-		return (CONFIG_HELP);
+		return (CONF_HELP);
 	case OPT_PRINT_VERSION:
-		return (CONFIG_VERSION);
+		return (CONF_VERSION);
 	default:
-		return (CONFIG_ERROR);
+		return (CONF_ERROR);
 	}
 }
 
 /*
- * Parse argv into cfg (which holds the defaults). On CONFIG_ERROR, err
+ * Parse argv into cfg (which holds the defaults). On CONF_ERROR, err
  * holds one line naming the flag and what is allowed. May be called again:
  * getopt is reset each time.
  */
-enum config_result
-config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
+enum conf_result
+conf_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
     size_t errsize)
 {
-	struct opt_parser	p = { "ackd", config_flags, CONFIG_NFLAGS, cfg,
-				    config_set, 0 };
+	struct opt_parser	p = { "ackd", conf_flags, CONF_NFLAGS, cfg,
+				    conf_set, 0 };
 	enum opt_result		rc;
 
 	rc = opt_parse(&p, argc, argv, err, errsize);
 	if (rc == OPT_RUN)
-		rc = config_check(cfg, err, errsize);
-	return (config_result_of(rc));
+		rc = conf_check(cfg, err, errsize);
+	return (conf_result_of(rc));
 }
 
 /*
@@ -592,7 +592,7 @@ config_parse(struct ackd_config *cfg, int argc, char **argv, char *err,
  * "online CPUs: 2" when both are.
  */
 static const char *
-config_doc_default(const struct opt *f, const struct ackd_config *d,
+conf_doc_default(const struct opt *f, const struct ackd_config *d,
     char *buf, size_t size)
 {
 	char		 num[32];
@@ -612,7 +612,7 @@ config_doc_default(const struct opt *f, const struct ackd_config *d,
 
 /* f's range for --help, as the error messages give it, with its unit. */
 static const char *
-config_doc_range(const struct opt *f, char *buf, size_t size)
+conf_doc_range(const struct opt *f, char *buf, size_t size)
 {
 	if (f->what == KIND_TAG) {
 		snprintf(buf, size, "%lld-%lld of A-Za-z0-9._-", f->min, f->max);
@@ -623,28 +623,28 @@ config_doc_range(const struct opt *f, char *buf, size_t size)
 
 /* Print --help: every flag of the table with its range and default. */
 void
-config_usage(FILE *fp)
+conf_usage(FILE *fp)
 {
 	struct ackd_config	 d;
 	struct optdoc		 doc;
 	char			 range[64], dflt[64];
 	size_t			 i;
 
-	config_defaults(&d);
+	conf_defaults(&d);
 	fputs("usage: ackd [options]\n"
 	    "Receive one message per TCP connection, log it, reply with an "
 	    "ACK, close.\n\n", fp);
-	for (i = 0; i < CONFIG_NFLAGS; i++) {
-		const struct opt	*f = &config_flags[i];
+	for (i = 0; i < CONF_NFLAGS; i++) {
+		const struct opt	*f = &conf_flags[i];
 
 		doc.letter = f->letter;
 		doc.name = f->name;
 		doc.arg = f->arg;
 		doc.arg_optional = f->kind == OPT_OPTIONAL;
 		doc.help = f->help;
-		doc.range = config_doc_range(f, range, sizeof(range));
-		doc.dflt = config_doc_default(f, &d, dflt, sizeof(dflt));
-		optdoc_print(fp, &doc, CONFIG_DOC_COLUMN);
+		doc.range = conf_doc_range(f, range, sizeof(range));
+		doc.dflt = conf_doc_default(f, &d, dflt, sizeof(dflt));
+		optdoc_print(fp, &doc, CONF_DOC_COLUMN);
 	}
 	fputs("\n"
 "Signals: TERM/INT graceful stop, HUP reopen the log, USR1 log the counters,\n"

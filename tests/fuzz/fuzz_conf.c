@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_config.c: libFuzzer target for config_parse, which reads whatever
+ * fuzz_conf.c: libFuzzer target for conf_parse, which reads whatever
  * the command line holds.
  *
  * The input is split on NUL bytes into the words after argv[0] (at most
- * FUZZ_CONFIG_WORDS of them). Checked: the result is one of the enum's
+ * FUZZ_CONF_WORDS of them). Checked: the result is one of the enum's
  * values; an error is one line of printable ASCII in one of the forms
- * config.c writes; a config to run has every field within the limits of
+ * conf.c writes; a config to run has every field within the limits of
  * ackd.h and ackd(8); and parsing the same words again gives the same
- * answer (config_parse resets getopt itself).
+ * answer (conf_parse resets getopt itself).
  */
 #include "config.h"
 
@@ -22,22 +22,22 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* Words after argv[0]: far more than any flag needs to meet another. */
-#define FUZZ_CONFIG_WORDS	64
+#define FUZZ_CONF_WORDS	64
 
 /* Stop with a message: libFuzzer saves the input that got here. */
-#define FUZZ_CONFIG_CHECK(cond, ...) do {				\
+#define FUZZ_CONF_CHECK(cond, ...) do {				\
 	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_config: " __VA_ARGS__);		\
+		fprintf(stderr, "fuzz_conf: " __VA_ARGS__);		\
 		fputc('\n', stderr);					\
 		abort();						\
 	}								\
 } while (0)
 
 /*
- * The long flags, written out here rather than taken from config.c;
+ * The long flags, written out here rather than taken from conf.c;
  * test_flagdoc.py holds this list to ackd --help.
  */
-static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
+static const char *const fuzz_conf_flags[] = { "bind", "port", "backlog",
     "workers", "threads", "queue", "max-message", "max-memory",
     "read-timeout", "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
@@ -46,39 +46,39 @@ static const char *const fuzz_config_flags[] = { "bind", "port", "backlog",
     "framing", "syslog", "log-tag", "syslog-max", "event-interval", "check",
     "help", "version" };
 
-#define FUZZ_CONFIG_NFLAGS \
-	nitems(fuzz_config_flags)
+#define FUZZ_CONF_NFLAGS \
+	nitems(fuzz_conf_flags)
 
 /* Is err "--FLAG: ..." for one of the flags above? */
 static int
-fuzz_config_names_flag(const char *err)
+fuzz_conf_names_flag(const char *err)
 {
 	size_t	i, len;
 
 	if (strncmp(err, "--", 2) != 0)
 		return (0);
-	for (i = 0; i < FUZZ_CONFIG_NFLAGS; i++) {
-		len = strlen(fuzz_config_flags[i]);
-		if (strncmp(err + 2, fuzz_config_flags[i], len) == 0 &&
+	for (i = 0; i < FUZZ_CONF_NFLAGS; i++) {
+		len = strlen(fuzz_conf_flags[i]);
+		if (strncmp(err + 2, fuzz_conf_flags[i], len) == 0 &&
 		    err[2 + len] == ':' && err[3 + len] == ' ')
 			return (1);
 	}
 	return (0);
 }
 
-/* Check an error line: one line, printable, in a form config.c writes. */
+/* Check an error line: one line, printable, in a form conf.c writes. */
 static void
-fuzz_config_check_error(const char *err, size_t errsize)
+fuzz_conf_check_error(const char *err, size_t errsize)
 {
 	size_t	i, len = strnlen(err, errsize);
 
-	FUZZ_CONFIG_CHECK(len < errsize, "error line not NUL-terminated");
-	FUZZ_CONFIG_CHECK(len > 0, "CONFIG_ERROR with an empty error line");
+	FUZZ_CONF_CHECK(len < errsize, "error line not NUL-terminated");
+	FUZZ_CONF_CHECK(len > 0, "CONF_ERROR with an empty error line");
 	for (i = 0; i < len; i++)
-		FUZZ_CONFIG_CHECK((unsigned char)err[i] >= 0x20 &&
+		FUZZ_CONF_CHECK((unsigned char)err[i] >= 0x20 &&
 		    (unsigned char)err[i] <= 0x7e,
 		    "error line: byte 0x%02x at %zu", (unsigned char)err[i], i);
-	FUZZ_CONFIG_CHECK(fuzz_config_names_flag(err) ||
+	FUZZ_CONF_CHECK(fuzz_conf_names_flag(err) ||
 	    strncmp(err, "unknown option '", 16) == 0 ||
 	    strncmp(err, "unexpected argument '", 21) == 0 ||
 	    strcmp(err, "missing value") == 0,
@@ -87,7 +87,7 @@ fuzz_config_check_error(const char *err, size_t errsize)
 
 /* Check a config to run: every field within its documented limits. */
 static void
-fuzz_config_check_run(const struct ackd_config *cfg)
+fuzz_conf_check_run(const struct ackd_config *cfg)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
@@ -95,92 +95,92 @@ fuzz_config_check_run(const struct ackd_config *cfg)
 	int			i;
 
 	/* names are resolved only at start: their form is all we know */
-	FUZZ_CONFIG_CHECK(cfg->nbind >= 1 && cfg->nbind <= ACKD_LISTEN_MAX,
+	FUZZ_CONF_CHECK(cfg->nbind >= 1 && cfg->nbind <= ACKD_LISTEN_MAX,
 	    "nbind %d", cfg->nbind);
 	for (i = 0; i < cfg->nbind; i++) {
-		FUZZ_CONFIG_CHECK(memchr(cfg->bind[i], '\0',
+		FUZZ_CONF_CHECK(memchr(cfg->bind[i], '\0',
 		    sizeof(cfg->bind[i])) != NULL, "bind %d not NUL-terminated",
 		    i);
-		FUZZ_CONFIG_CHECK(addr_bind_syntax(cfg->bind[i]),
+		FUZZ_CONF_CHECK(addr_bind_syntax(cfg->bind[i]),
 		    "bind '%s' is not an address or a host name", cfg->bind[i]);
 	}
-	FUZZ_CONFIG_CHECK(cfg->port >= 0 && cfg->port <= 65535,
+	FUZZ_CONF_CHECK(cfg->port >= 0 && cfg->port <= 65535,
 	    "port %d", cfg->port);
-	FUZZ_CONFIG_CHECK(cfg->backlog >= 1 &&
+	FUZZ_CONF_CHECK(cfg->backlog >= 1 &&
 	    cfg->backlog <= ACKD_BACKLOG_MAX, "backlog %d", cfg->backlog);
-	FUZZ_CONFIG_CHECK(cfg->workers >= 1 &&
+	FUZZ_CONF_CHECK(cfg->workers >= 1 &&
 	    cfg->workers <= ACKD_WORKERS_MAX, "workers %d", cfg->workers);
-	FUZZ_CONFIG_CHECK(cfg->threads >= 1 &&
+	FUZZ_CONF_CHECK(cfg->threads >= 1 &&
 	    cfg->threads <= ACKD_THREADS_MAX, "threads %d", cfg->threads);
-	FUZZ_CONFIG_CHECK(cfg->queue >= 1 && cfg->queue <= ACKD_QUEUE_MAX,
+	FUZZ_CONF_CHECK(cfg->queue >= 1 && cfg->queue <= ACKD_QUEUE_MAX,
 	    "queue %d", cfg->queue);
-	FUZZ_CONFIG_CHECK(cfg->max_message >= 1 &&
+	FUZZ_CONF_CHECK(cfg->max_message >= 1 &&
 	    cfg->max_message <= ACKD_MESSAGE_MAX, "max_message %zu",
 	    cfg->max_message);
-	FUZZ_CONFIG_CHECK(cfg->read_timeout_ms >= 1 &&
+	FUZZ_CONF_CHECK(cfg->read_timeout_ms >= 1 &&
 	    cfg->read_timeout_ms <= ACKD_TIMEOUT_MAX_MS, "read_timeout_ms %d",
 	    cfg->read_timeout_ms);
-	FUZZ_CONFIG_CHECK(cfg->shutdown_timeout_ms >= 0 &&
+	FUZZ_CONF_CHECK(cfg->shutdown_timeout_ms >= 0 &&
 	    cfg->shutdown_timeout_ms <= ACKD_TIMEOUT_MAX_MS,
 	    "shutdown_timeout_ms %d", cfg->shutdown_timeout_ms);
 	/* -1 (follow --read-timeout) must be resolved by now */
-	FUZZ_CONFIG_CHECK(cfg->defer_accept_ms >= 0 &&
+	FUZZ_CONF_CHECK(cfg->defer_accept_ms >= 0 &&
 	    cfg->defer_accept_ms <= ACKD_TIMEOUT_MAX_MS, "defer_accept_ms %d",
 	    cfg->defer_accept_ms);
-	FUZZ_CONFIG_CHECK(cfg->ack_len >= 1 && cfg->ack_len <= ACKD_ACK_MAX &&
+	FUZZ_CONF_CHECK(cfg->ack_len >= 1 && cfg->ack_len <= ACKD_ACK_MAX &&
 	    strnlen(cfg->ack, sizeof(cfg->ack)) == cfg->ack_len,
 	    "ack_len %zu for an ack of %zu bytes", cfg->ack_len,
 	    strnlen(cfg->ack, sizeof(cfg->ack)));
-	FUZZ_CONFIG_CHECK(cfg->log_file == NULL ||
+	FUZZ_CONF_CHECK(cfg->log_file == NULL ||
 	    (cfg->log_file[0] != '\0' && strcmp(cfg->log_file, "-") != 0),
 	    "log_file '%s' (empty and - are refused or mean stdout)",
 	    cfg->log_file);
-	FUZZ_CONFIG_CHECK(cfg->log_format == ACKD_LOG_TEXT ||
+	FUZZ_CONF_CHECK(cfg->log_format == ACKD_LOG_TEXT ||
 	    cfg->log_format == ACKD_LOG_JSON, "log_format %d",
 	    (int)cfg->log_format);
-	FUZZ_CONFIG_CHECK(cfg->max_per_ip >= 0 &&
+	FUZZ_CONF_CHECK(cfg->max_per_ip >= 0 &&
 	    cfg->max_per_ip <= ACKD_PER_IP_MAX, "max_per_ip %d",
 	    cfg->max_per_ip);
-	FUZZ_CONFIG_CHECK(cfg->max_per_worker >= 0 &&
+	FUZZ_CONF_CHECK(cfg->max_per_worker >= 0 &&
 	    cfg->max_per_worker <= ACKD_PER_WORKER_MAX, "max_per_worker %d",
 	    cfg->max_per_worker);
-	FUZZ_CONFIG_CHECK(cfg->stats_interval_ms >= 0 &&
+	FUZZ_CONF_CHECK(cfg->stats_interval_ms >= 0 &&
 	    cfg->stats_interval_ms <= ACKD_TIMEOUT_MAX_MS,
 	    "stats_interval_ms %d", cfg->stats_interval_ms);
 	/* -1 resolved; when on, longer than a slow client may take */
-	FUZZ_CONFIG_CHECK(cfg->worker_timeout_ms == 0 ||
+	FUZZ_CONF_CHECK(cfg->worker_timeout_ms == 0 ||
 	    cfg->worker_timeout_ms > cfg->read_timeout_ms, "worker_timeout_ms "
 	    "%d with read_timeout_ms %d", cfg->worker_timeout_ms,
 	    cfg->read_timeout_ms);
-	FUZZ_CONFIG_CHECK(!cfg->daemon || cfg->log_file != NULL ||
+	FUZZ_CONF_CHECK(!cfg->daemon || cfg->log_file != NULL ||
 	    cfg->syslog_facility != 0, "--daemon logging to standard output");
-	FUZZ_CONFIG_CHECK(cfg->syslog_facility == 0 || (!cfg->log_file_given &&
+	FUZZ_CONF_CHECK(cfg->syslog_facility == 0 || (!cfg->log_file_given &&
 	    !cfg->sync), "--syslog with --log-file or --sync");
 	/* resolved to the default with --syslog, refused without it */
-	FUZZ_CONFIG_CHECK(cfg->syslog_facility != 0 ? cfg->syslog_max >=
+	FUZZ_CONF_CHECK(cfg->syslog_facility != 0 ? cfg->syslog_max >=
 	    ACKD_SYSLOG_MAX_MIN && cfg->syslog_max <= ACKD_SYSLOG_MAX_MAX :
 	    cfg->syslog_max == 0, "syslog_max %zu with facility %d",
 	    cfg->syslog_max, cfg->syslog_facility);
-	FUZZ_CONFIG_CHECK(cfg->proxy_from_n == 0 || cfg->proxy_protocol,
+	FUZZ_CONF_CHECK(cfg->proxy_from_n == 0 || cfg->proxy_protocol,
 	    "--proxy-from without --proxy-protocol");
-	FUZZ_CONFIG_CHECK(cfg->proxy_from_n >= 0 &&
+	FUZZ_CONF_CHECK(cfg->proxy_from_n >= 0 &&
 	    cfg->proxy_from_n <= ACKD_PROXY_FROM_MAX, "proxy_from_n %d",
 	    cfg->proxy_from_n);
-	FUZZ_CONFIG_CHECK(cfg->framing == ACKD_FRAMING_READ ||
+	FUZZ_CONF_CHECK(cfg->framing == ACKD_FRAMING_READ ||
 	    cfg->framing == ACKD_FRAMING_LINE ||
 	    cfg->framing == ACKD_FRAMING_EOF, "framing %d", (int)cfg->framing);
-	FUZZ_CONFIG_CHECK(cfg->pid_file == NULL || cfg->pid_file[0] != '\0',
+	FUZZ_CONF_CHECK(cfg->pid_file == NULL || cfg->pid_file[0] != '\0',
 	    "empty pid_file");
-	FUZZ_CONFIG_CHECK((cfg->user == NULL || cfg->user[0] != '\0') &&
+	FUZZ_CONF_CHECK((cfg->user == NULL || cfg->user[0] != '\0') &&
 	    (cfg->group == NULL || cfg->group[0] != '\0'), "empty user/group");
-	FUZZ_CONFIG_CHECK(cfg->metrics[0] == '\0' ||
+	FUZZ_CONF_CHECK(cfg->metrics[0] == '\0' ||
 	    addr_parse_hostport(cfg->metrics, &ss, &len) == 0,
 	    "metrics '%s' does not parse", cfg->metrics);
 }
 
 /* Are two configs the same, field by field (padding aside)? */
 static int
-fuzz_config_same(const struct ackd_config *a, const struct ackd_config *b)
+fuzz_conf_same(const struct ackd_config *a, const struct ackd_config *b)
 {
 	int	i;
 
@@ -221,8 +221,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char		 argv0[] = "ackd";
 	struct ackd_config	 cfg, again;
-	enum config_result	 rc, rc2;
-	char			*words, *argv[FUZZ_CONFIG_WORDS + 2];
+	enum conf_result	 rc, rc2;
+	char			*words, *argv[FUZZ_CONF_WORDS + 2];
 	char			 err[512], err2[512];
 	size_t			 i, start;
 	int			 argc = 1;
@@ -233,7 +233,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(words, data, size);
 	words[size] = '\0';
 	argv[0] = argv0;
-	for (i = 0, start = 0; i <= size && argc <= FUZZ_CONFIG_WORDS; i++) {
+	for (i = 0, start = 0; i <= size && argc <= FUZZ_CONF_WORDS; i++) {
 		if (i < size && words[i] != '\0')
 			continue;
 		/* a trailing NUL ends the last word, it does not add one */
@@ -243,23 +243,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	argv[argc] = NULL;
 
-	config_defaults(&cfg);
+	conf_defaults(&cfg);
 	memset(err, 0x55, sizeof(err));
-	rc = config_parse(&cfg, argc, argv, err, sizeof(err));
-	FUZZ_CONFIG_CHECK(rc == CONFIG_RUN || rc == CONFIG_HELP ||
-	    rc == CONFIG_VERSION || rc == CONFIG_ERROR, "result %d", (int)rc);
-	if (rc == CONFIG_ERROR)
-		fuzz_config_check_error(err, sizeof(err));
-	else if (rc == CONFIG_RUN)
-		fuzz_config_check_run(&cfg);
+	rc = conf_parse(&cfg, argc, argv, err, sizeof(err));
+	FUZZ_CONF_CHECK(rc == CONF_RUN || rc == CONF_HELP ||
+	    rc == CONF_VERSION || rc == CONF_ERROR, "result %d", (int)rc);
+	if (rc == CONF_ERROR)
+		fuzz_conf_check_error(err, sizeof(err));
+	else if (rc == CONF_RUN)
+		fuzz_conf_check_run(&cfg);
 
-	config_defaults(&again);
-	rc2 = config_parse(&again, argc, argv, err2, sizeof(err2));
-	FUZZ_CONFIG_CHECK(rc2 == rc, "second parse: result %d, first %d",
+	conf_defaults(&again);
+	rc2 = conf_parse(&again, argc, argv, err2, sizeof(err2));
+	FUZZ_CONF_CHECK(rc2 == rc, "second parse: result %d, first %d",
 	    (int)rc2, (int)rc);
-	FUZZ_CONFIG_CHECK(rc != CONFIG_ERROR || strcmp(err, err2) == 0,
+	FUZZ_CONF_CHECK(rc != CONF_ERROR || strcmp(err, err2) == 0,
 	    "second parse: error '%s', first '%s'", err2, err);
-	FUZZ_CONFIG_CHECK(rc != CONFIG_RUN || fuzz_config_same(&cfg, &again),
+	FUZZ_CONF_CHECK(rc != CONF_RUN || fuzz_conf_same(&cfg, &again),
 	    "second parse: another config");
 	free(words);
 	return (0);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * check_log.c: unit tests of the diagnostics in log.c: which
+ * check_diag.c: unit tests of the diagnostics in diag.c: which
  * $JOURNAL_STREAM values name a file, the <N> priority prefix on a journal
  * stream and not elsewhere, errno kept, a tool's lines without a pid, and
- * the syslog datagram after log_syslog. Standard error is a pipe the test
+ * the syslog datagram after diag_syslog. Standard error is a pipe the test
  * reads.
  */
 #include "config.h"
@@ -25,24 +25,24 @@
 /* "DEV:INO" in decimal, and nothing else, names the file. */
 START_TEST(check_log_journal_match)
 {
-	ck_assert_int_eq(log_journal_match("5:7", 5, 7), 1);
-	ck_assert_int_eq(log_journal_match("0:0", 0, 0), 1);
-	ck_assert_int_eq(log_journal_match("18446744073709551615:1",
+	ck_assert_int_eq(diag_journal_match("5:7", 5, 7), 1);
+	ck_assert_int_eq(diag_journal_match("0:0", 0, 0), 1);
+	ck_assert_int_eq(diag_journal_match("18446744073709551615:1",
 	    ULLONG_MAX, 1), 1);
-	ck_assert_int_eq(log_journal_match("5:7", 5, 8), 0);
-	ck_assert_int_eq(log_journal_match("5:7", 6, 7), 0);
-	ck_assert_int_eq(log_journal_match(NULL, 5, 7), 0);
-	ck_assert_int_eq(log_journal_match("", 0, 0), 0);
-	ck_assert_int_eq(log_journal_match("5", 5, 0), 0);
-	ck_assert_int_eq(log_journal_match("5:", 5, 0), 0);
-	ck_assert_int_eq(log_journal_match(":7", 0, 7), 0);
-	ck_assert_int_eq(log_journal_match("5:7x", 5, 7), 0);
-	ck_assert_int_eq(log_journal_match("5:7:9", 5, 7), 0);
-	ck_assert_int_eq(log_journal_match(" 5:7", 5, 7), 0);
-	ck_assert_int_eq(log_journal_match("+5:7", 5, 7), 0);
-	ck_assert_int_eq(log_journal_match("5:-7", 5, (unsigned long long)-7),
+	ck_assert_int_eq(diag_journal_match("5:7", 5, 8), 0);
+	ck_assert_int_eq(diag_journal_match("5:7", 6, 7), 0);
+	ck_assert_int_eq(diag_journal_match(NULL, 5, 7), 0);
+	ck_assert_int_eq(diag_journal_match("", 0, 0), 0);
+	ck_assert_int_eq(diag_journal_match("5", 5, 0), 0);
+	ck_assert_int_eq(diag_journal_match("5:", 5, 0), 0);
+	ck_assert_int_eq(diag_journal_match(":7", 0, 7), 0);
+	ck_assert_int_eq(diag_journal_match("5:7x", 5, 7), 0);
+	ck_assert_int_eq(diag_journal_match("5:7:9", 5, 7), 0);
+	ck_assert_int_eq(diag_journal_match(" 5:7", 5, 7), 0);
+	ck_assert_int_eq(diag_journal_match("+5:7", 5, 7), 0);
+	ck_assert_int_eq(diag_journal_match("5:-7", 5, (unsigned long long)-7),
 	    0);
-	ck_assert_int_eq(log_journal_match("18446744073709551616:1",
+	ck_assert_int_eq(diag_journal_match("18446744073709551616:1",
 	    ULLONG_MAX, 1), 0);
 }
 END_TEST
@@ -96,12 +96,12 @@ START_TEST(check_log_journal_prefix)
 
 	rfd = check_log_capture(&saved);
 	check_log_journal_env(STDERR_FILENO, 1);
-	log_init("/usr/sbin/ackd-test");
+	diag_init("/usr/sbin/ackd-test");
 	errno = EIO;
-	log_warn("cannot %s", "reopen");
+	diag_warn("cannot %s", "reopen");
 	ck_assert_int_eq(errno, EIO);
-	log_info("ready in %d ms", 5);
-	log_usage("--port: bad");
+	diag_info("ready in %d ms", 5);
+	diag_usage("--port: bad");
 	unsetenv("JOURNAL_STREAM");
 	check_log_release(rfd, saved, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "<4>ackd-test[%ld]: cannot reopen: %s\n"
@@ -119,12 +119,12 @@ START_TEST(check_log_no_prefix)
 
 	rfd = check_log_capture(&saved);
 	check_log_journal_env(STDERR_FILENO, 0);
-	log_init("ackd");
-	log_warnx("worker %d died", 3);
+	diag_init("ackd");
+	diag_warnx("worker %d died", 3);
 	unsetenv("JOURNAL_STREAM");
-	log_init("ackd");
-	log_warnx("worker %d died", 4);
-	log_usage("--port: bad");
+	diag_init("ackd");
+	diag_warnx("worker %d died", 4);
+	diag_usage("--port: bad");
 	check_log_release(rfd, saved, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "ackd[%ld]: worker 3 died\n"
 	    "ackd[%ld]: worker 4 died\nackd: --port: bad\n", (long)getpid(),
@@ -141,14 +141,14 @@ START_TEST(check_log_tool)
 
 	rfd = check_log_capture(&saved);
 	check_log_journal_env(STDERR_FILENO, 1);
-	log_init_tool("ackd-bench");
+	diag_init_tool("ackd-bench");
 	errno = EIO;
-	log_warn("cannot write %s", "x");
+	diag_warn("cannot write %s", "x");
 	ck_assert_int_eq(errno, EIO);
-	log_warnx("--host: %s", "bad");
+	diag_warnx("--host: %s", "bad");
 	unsetenv("JOURNAL_STREAM");
-	log_init("ackd");	/* the daemon's form again */
-	log_warnx("back");
+	diag_init("ackd");	/* the daemon's form again */
+	diag_warnx("back");
 	check_log_release(rfd, saved, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "ackd-bench: cannot write x: %s\n"
 	    "ackd-bench: --host: bad\nackd[%ld]: back\n", strerror(EIO),
@@ -157,11 +157,11 @@ START_TEST(check_log_tool)
 }
 END_TEST
 
-/* After log_syslog: each diagnostic is also a daemon.warning datagram. */
+/* After diag_syslog: each diagnostic is also a daemon.warning datagram. */
 START_TEST(check_log_syslog)
 {
 	struct sockaddr_un	sun;
-	char			path[] = "/tmp/check_log.XXXXXX", sock[64];
+	char			path[] = "/tmp/check_diag.XXXXXX", sock[64];
 	char			gram[512], want[128], buf[512];
 	int			fd, rfd, saved;
 	ssize_t			n;
@@ -175,10 +175,10 @@ START_TEST(check_log_syslog)
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	ck_assert_int_eq(setenv("ACKD_SYSLOG_SOCKET", sock, 1), 0);
-	log_init("ackd");
-	ck_assert_int_eq(log_syslog(), 0);
+	diag_init("ackd");
+	ck_assert_int_eq(diag_syslog(), 0);
 	rfd = check_log_capture(&saved);
-	log_warnx("worker %d died", 7);
+	diag_warnx("worker %d died", 7);
 	check_log_release(rfd, saved, buf, sizeof(buf));
 	n = recv(fd, gram, sizeof(gram) - 1, MSG_DONTWAIT);
 	ck_assert_int_gt(n, 0);
