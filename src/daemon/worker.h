@@ -22,7 +22,7 @@ struct queue_waiter {
 struct queue {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 not_full;
-	struct conn		*members;
+	struct conn		*ring;
 	size_t			 cap;
 	size_t			 head;		/* next to pop */
 	size_t			 len;
