@@ -195,11 +195,17 @@ struct logfmt_record {
 #define LOGFMT_SYSLOG_HEAD_MAX	(21 + ACKD_TAG_MAX + 14 + 1)
 struct tm;
 
-/* net.c's type: an accepted connection, from the accept loop to a handler. */
+/*
+ * net.c's type: an accepted connection, from the accept loop to a
+ * handler, and between a worker's handlers and its event stage.
+ */
+struct pend;
 struct conn {
 	int		 fd;
 	socklen_t	 addrlen;
 	int		 limit_entry;	/* peerlimit_enter's; < 0: none */
+	long long	 accepted_ms;	/* mono_ms; the read deadline counts from it */
+	struct pend	*pend;		/* NULL until a message spans reads */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	sin;

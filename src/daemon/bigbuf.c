@@ -19,13 +19,20 @@
  * threads got 314 ACKs and 661 refusals. Taken at once, a holder never
  * waits for memory again, so holders always finish (no deadlock), and
  * floor(cap / need) large messages are read at a time, at full speed.
- * The rest wait, in turn, up to their read deadlines.
+ * The rest wait, in turn, up to their read deadlines: handlers take
+ * shares with bigbuf_try, which never waits, and a connection that finds
+ * none waits in the worker's event stage, holding no thread, until
+ * bigbuf_give's hook (on_give) says one came back. A waiting partial
+ * message's own small buffer is charged too (bigbuf_charge, in bytes),
+ * so --max-memory bounds what waiting connections hold.
  *
  * Lock rules: every field of struct bigbuf is read and written with
  * b->lock held. Every take is of the same size (need), so one give makes
  * room for exactly one waiter: it signals one, not all (with a thousand
  * waiters, a broadcast would wake them all for one place). Mappings are
  * taken and unmapped without the lock: only the accounting is shared.
+ * on_give is set before the worker's threads start and never changes
+ * while they run.
  */
 #include "config.h"
 
@@ -73,6 +80,8 @@ bigbuf_init(struct bigbuf *b, size_t cap, size_t need)
 	b->cap = cap;
 	b->need = need;
 	b->used = 0;
+	b->on_give = NULL;
+	b->on_give_arg = NULL;
 	if ((rc = pthread_mutex_init(&b->lock, NULL)) != 0)
 		goto fail;
 	if ((rc = pthread_condattr_init(&attr)) != 0)
@@ -141,14 +150,64 @@ bigbuf_take(struct bigbuf *b, long long deadline_ms)
 	return (0);
 }
 
-/* Give back the b->need bytes that bigbuf_take took. */
+/*
+ * bigbuf_take without waiting: a handler thread never waits for memory
+ * that connections waiting for the network hold; its connection waits
+ * in the event stage instead, which bigbuf_give's hook wakes. 0, or -1
+ * with errno EAGAIN.
+ */
+int
+bigbuf_try(struct bigbuf *b)
+{
+	return (bigbuf_charge(b, b->need) == -1 ? -1 : 0);
+}
+
+/* Give back the b->need bytes that bigbuf_take or bigbuf_try took. */
 void
 bigbuf_give(struct bigbuf *b)
 {
+	bigbuf_uncharge(b, b->need);
+}
+
+/*
+ * Charge n bytes to the budget if they fit, never waiting: a partial
+ * message's own buffer while it waits. 0, or -1 with errno EAGAIN.
+ */
+int
+bigbuf_charge(struct bigbuf *b, size_t n)
+{
+	int	ok;
+
 	pthread_mutex_lock(&b->lock);
-	b->used -= b->need;
+	if ((ok = bigbuf_fits(b->cap, b->used, n)))
+		b->used += n;
+	pthread_mutex_unlock(&b->lock);
+	if (!ok) {
+		errno = EAGAIN;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Charge n bytes even over the cap (pend_keep says when). */
+void
+bigbuf_overdraw(struct bigbuf *b, size_t n)
+{
+	pthread_mutex_lock(&b->lock);
+	b->used += n;
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Give back n charged bytes; wake a waiter and tell the hook. */
+void
+bigbuf_uncharge(struct bigbuf *b, size_t n)
+{
+	pthread_mutex_lock(&b->lock);
+	b->used -= n;
 	pthread_mutex_unlock(&b->lock);
 	pthread_cond_signal(&b->freed);
+	if (b->on_give != NULL)
+		b->on_give(b->on_give_arg);
 }
 
 /*

@@ -15,12 +15,16 @@
  * read then goes on with what had already arrived, without waiting, as
  * one read into a buffer of size bytes would have taken it.
  *
- * The scan (frame_feed, frame_eof) is pure, for unit tests. frame_read
- * is the thin I/O around it, with one deadline for the whole message:
- * a timeout per read would let a client that sends a byte now and then
- * hold a handler thread forever.
+ * The scan (frame_feed, frame_eof) is pure, for unit tests.
+ * frame_read_now is the thin I/O around it, and never waits: what has
+ * not arrived yet is waited for by the worker's event stage (stage.c),
+ * which also keeps the one deadline of the whole message (a timeout per
+ * read would let a client that sends a byte now and then hold a
+ * connection forever).
  */
 #include "config.h"
+
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <string.h>
@@ -94,64 +98,40 @@ frame_eof(struct frame *fr)
 }
 
 /*
- * Read the next piece into buf + fr->len, waiting at most left_ms, or
- * not at all when read's one read goes on: then nothing more there ends
- * the message, as the end of file does (0).
- */
-static ssize_t
-frame_piece(struct frame *fr, int fd, unsigned char *buf, long long left_ms)
-{
-	int	going_on = fr->mode == ACKD_FRAMING_READ && fr->len > 0;
-	ssize_t	n;
-
-	n = net_read_timed(fd, buf + fr->len, fr->room - fr->len,
-	    going_on || left_ms <= 0 ? 0 : (int)left_ms);
-	if (n == -1 && going_on && errno == ETIMEDOUT)
-		return (0);
-	return (n);
-}
-
-/*
- * Read one message from fd into buf (fr->room bytes) by deadline_ms on
- * the monotonic clock. Returns its length (fr->size means it was cut), 0
- * if the client closed without sending anything, FRAME_FULL when room
- * bytes are in but not yet size (call again with more room), or -1 with
- * errno (ETIMEDOUT, ECONNRESET, ...): fr->len bytes of an unfinished
- * message are then in buf.
+ * Read what has arrived of one message from fd into buf (fr->room
+ * bytes), never waiting: a handler thread never sleeps on the network.
+ * Returns the message's length once it is complete (fr->size means it
+ * was cut), 0 if the client closed without sending anything, FRAME_FULL
+ * when room bytes are in but not yet size (call again with more room),
+ * FRAME_AGAIN when the message goes on but nothing more is there yet
+ * (the worker's event stage waits for more, and the scan resumes where it
+ * was), or -1 with errno (ECONNRESET, ...). fr->len bytes of an
+ * unfinished message are in buf.
  */
 ssize_t
-frame_read_until(struct frame *fr, int fd, unsigned char *buf,
-    long long deadline_ms)
+frame_read_now(struct frame *fr, int fd, unsigned char *buf)
 {
-	long long	left_ms;
-	ssize_t		n;
+	ssize_t	n;
 
-	/* one clock read (vDSO, no syscall) per read: cheap enough */
-	left_ms = deadline_ms - mono_ms();
 	for (;;) {
 		if (fr->len == fr->room)
 			return (FRAME_FULL);
-		/* past the deadline, take what is there without waiting */
-		if ((n = frame_piece(fr, fd, buf, left_ms)) == -1)
+		n = recv(fd, buf + fr->len, fr->room - fr->len, MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return (-1);
+		if (n == -1) {
+			/* read: the bytes one read found are the message, even
+			 * when a full room made it two recv calls */
+			if (fr->mode != ACKD_FRAMING_READ || fr->len == 0)
+				return (FRAME_AGAIN);
+			frame_eof(fr);
+			return ((ssize_t)fr->msg_len);
+		}
 		if (n == 0)
 			return (frame_eof(fr) ? (ssize_t)fr->msg_len : 0);
 		if (frame_feed(fr, buf, (size_t)n))
 			return ((ssize_t)fr->msg_len);
-		if ((left_ms = deadline_ms - mono_ms()) <= 0) {
-			errno = ETIMEDOUT;
-			return (-1);
-		}
 	}
-}
-
-/*
- * frame_read_until with a buffer of fr->size bytes and timeout_ms from
- * now in all.
- */
-ssize_t
-frame_read(struct frame *fr, int fd, unsigned char *buf, int timeout_ms)
-{
-	fr->room = fr->size;
-	return (frame_read_until(fr, fd, buf, mono_ms() + timeout_ms));
 }

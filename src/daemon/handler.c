@@ -7,13 +7,24 @@
  * does (nothing, reset, vanish) ends as an event line and a counter;
  * nothing here can stop the worker.
  *
+ * A handler never waits for the network. It reads what has arrived
+ * (frame_read_now); when the message is not complete yet, it keeps the
+ * connection's state in a pend (pend.c) and hands the connection to the
+ * worker's event stage (stage.c), which queues it again once more bytes
+ * arrive or its deadline passes, and takes the next one. The lingering
+ * drain after a truncated message happens in the stage too. So a few
+ * slow clients cost descriptors, not threads, and cannot starve the
+ * rest. The common path (the message is there when the connection is
+ * accepted, as TCP_DEFER_ACCEPT arranges) costs no system call more.
+ *
  * Memory: a handler owns, for the thread's life, buffers for a message
  * of up to BIGBUF_SMALL bytes and its line; a message that size costs no
  * lock, allocation or system call more. A larger one takes its share of
  * the worker's budget (bigbuf.c) and moves into mappings of its own,
  * which handler_release unmaps, giving the share back, before the
- * connection lingers or closes. So a thread holds large buffers only
- * while it serves a large message.
+ * connection lingers or closes. When no share is free, the connection
+ * waits for one in the stage, up to its read deadline. So a thread
+ * holds large buffers only while it serves a large message.
  */
 #include "config.h"
 
@@ -28,13 +39,8 @@
 #include "ackd.h"
 #include "worker.h"
 
-/*
- * After a truncated message, input the client still sends is read and
- * dropped for this long in all (then a close may reset), in reads of
- * this size.
- */
-#define HANDLER_LINGER_MS	1000
-#define HANDLER_LINGER_CHUNK	(16 * 1024)
+/* handler_receive: the message needs a share of the budget, none is free */
+#define HANDLER_NO_SHARE	(-4)
 
 /* Seconds since the epoch of the last log failure reported on stderr. */
 static atomic_long	handler_last_warning;
@@ -46,12 +52,13 @@ static atomic_long	handler_last_warning;
  */
 int
 handler_init(struct handler *h, const struct ackd_config *cfg,
-    struct stats *stats, struct bigbuf *budget)
+    struct stats *stats, struct bigbuf *budget, struct stage *stage)
 {
 	memset(h, 0, sizeof(*h));
 	h->cfg = cfg;
 	h->stats = stats;
 	h->budget = budget;
+	h->stage = stage;
 	h->pid = getpid();	/* glibc no longer caches it: a syscall a line */
 	h->small_size = bigbuf_small_size(cfg);
 	h->line_size = logfmt_line_max(cfg->log_format, h->small_size,
@@ -80,21 +87,57 @@ handler_free(struct handler *h)
 	h->pbuf = NULL;
 }
 
-/* Milliseconds left until deadline (mono_ms's clock), at least 0. */
-static int
-handler_ms_left(long long deadline_ms)
+/*
+ * Take up c: a fresh connection starts with the thread's own buffers, no
+ * budget, and its deadline counted from its accept; one that waited
+ * resumes from its pend where it was (a large message's mapping comes
+ * back as it is, a small one's bytes into the thread's buffer).
+ */
+static void
+handler_begin(struct handler *h, const struct conn *c)
 {
-	long long	now_ms = mono_ms();
+	const struct ackd_config	*cfg = h->cfg;
+	struct pend			*p = c->pend;
+	unsigned char			*map;
+	size_t				 size;
 
-	return (deadline_ms > now_ms ? (int)(deadline_ms - now_ms) : 0);
+	h->buf = h->small;
+	h->buf_map = 0;
+	if (p == NULL) {
+		/* the address accept() gave: no getpeername() per connection */
+		addr_format(h->client, sizeof(h->client), &c->addr.sa,
+		    c->addrlen);
+		h->via[0] = '\0';
+		h->expired = 0;
+		h->deadline_ms = c->accepted_ms + cfg->read_timeout_ms;
+		frame_init(&h->fr, cfg->framing, cfg->max_message + 1);
+		h->fr.room = h->small_size;
+		h->proxy_done = !cfg->proxy_protocol;
+		h->proxy_have = 0;
+		return;
+	}
+	h->expired = p->expired;
+	h->deadline_ms = p->deadline_ms;
+	h->fr = p->fr;
+	memcpy(h->client, p->client, sizeof(h->client));
+	memcpy(h->via, p->via, sizeof(h->via));
+	h->proxy_done = p->proxy_done;
+	h->proxy_have = p->proxy_have;
+	if (h->proxy_have > 0)
+		memcpy(h->pbuf, p->pbuf, h->proxy_have);
+	if ((map = pend_take_map(p, &size)) != NULL) {
+		h->buf = map;
+		h->buf_map = size;
+		h->held = 1;
+	} else if (h->fr.len > 0)
+		memcpy(h->small, p->buf, h->fr.len);
 }
 
-/* Start a connection with the thread's own buffers and no budget. */
-static void
-handler_begin(struct handler *h, long long deadline_ms)
+/* Is the connection past its read deadline? Read only when it must wait. */
+static int
+handler_expired(struct handler *h)
 {
-	h->buf = h->small;
-	h->deadline_ms = deadline_ms;
+	return (h->expired || mono_ms() >= h->deadline_ms);
 }
 
 /* Unmap the connection's large buffers and give their budget back. */
@@ -114,14 +157,13 @@ handler_release(struct handler *h)
 }
 
 /*
- * Take the budget of a large message (all it can need) by the
- * connection's deadline, once; 0, or -1 with errno ETIMEDOUT.
- * handler_release gives it back.
+ * Take the budget of a large message (all it can need), once, without
+ * waiting; 0, or -1 with errno EAGAIN. handler_release gives it back.
  */
 static int
 handler_take(struct handler *h)
 {
-	if (!h->held && bigbuf_take(h->budget, h->deadline_ms) == -1)
+	if (!h->held && bigbuf_try(h->budget) == -1)
 		return (-1);
 	h->held = 1;
 	return (0);
@@ -130,8 +172,8 @@ handler_take(struct handler *h)
 /*
  * The small buffer is full and the message goes on: take its budget and
  * move it into a mapping of fr->size bytes, of which only the pages the
- * message reaches take memory. 0, or -1 with errno (ETIMEDOUT: no budget
- * by the deadline).
+ * message reaches take memory. 0, or -1 with errno (EAGAIN: no share is
+ * free now).
  */
 static int
 handler_grow(struct handler *h, struct frame *fr)
@@ -150,8 +192,7 @@ handler_grow(struct handler *h, struct frame *fr)
 /*
  * Where to format a line with a message of msg_len bytes: the thread's
  * line buffer, or a mapping of the size it needs, within the
- * connection's budget. NULL with errno if there is no budget by the
- * deadline.
+ * connection's budget. NULL with errno if no share is free.
  */
 static char *
 handler_line_buf(struct handler *h, size_t msg_len, size_t *size)
@@ -274,30 +315,6 @@ handler_warn_log_failure(const char *client)
 	diag_warn("cannot log the message from %s, not acknowledged", client);
 }
 
-/*
- * After a truncated message the client may still be sending; closing with
- * unread input would reset the connection and could destroy the ACK in
- * flight. Half-close, then read and drop input until the client's end of
- * file, for HANDLER_LINGER_MS in all however much it sends: only a client
- * still sending after that gets a reset. Needs nothing but fd.
- */
-static void
-handler_linger(int fd)
-{
-	char		buf[HANDLER_LINGER_CHUNK];
-	long long	deadline_ms = mono_ms() + HANDLER_LINGER_MS;
-	int		left_ms;
-	ssize_t		n;
-
-	if (shutdown(fd, SHUT_WR) == -1)
-		return;
-	while ((left_ms = handler_ms_left(deadline_ms)) > 0) {
-		n = net_read_timed(fd, buf, sizeof(buf), left_ms);
-		if (n <= 0)
-			break;
-	}
-}
-
 /* A large message found no budget: count and log it; no ACK. */
 static void
 handler_memory_refused(struct handler *h, const char *client, size_t got)
@@ -418,62 +435,72 @@ handler_proxy_consume(struct handler *h, int fd, size_t from, size_t n)
 }
 
 /*
- * --proxy-protocol: read the PROXY header by *deadline (the read
- * timeout, which the message shares), taking no byte past it off the
- * socket: the parser looks at peeked bytes, and everything it has seen
- * without a verdict is header. Then client becomes the header's client
- * (the peer for LOCAL and UNKNOWN) and h->via names the peer. -1 once a
- * refused or silent connection has been logged.
+ * --proxy-protocol: read what has arrived of the PROXY header, taking no
+ * byte past it off the socket: the parser looks at peeked bytes, and
+ * everything it has seen without a verdict is header (kept in h->pbuf,
+ * h->proxy_have bytes, while the connection waits). Then h->client
+ * becomes the header's client (the peer for LOCAL and UNKNOWN) and
+ * h->via names the peer. 0 once the header is read, FRAME_AGAIN when
+ * the connection must wait for more, -1 once a refused or silent
+ * connection has been logged.
  */
 static int
-handler_proxy(struct handler *h, const struct conn *c, char *client,
-    size_t clientsize, long long deadline_ms)
+handler_proxy(struct handler *h, const struct conn *c)
 {
 	const struct ackd_config	*cfg = h->cfg;
 	struct proxy_header		 hdr;
 	enum proxy_result		 r;
-	size_t				 have = 0;
+	size_t				 have = h->proxy_have;
 	ssize_t				 n;
 
 	if (cfg->proxy_from_n > 0 && !proxy_cidr_any(cfg->proxy_from,
 	    cfg->proxy_from_n, &c->addr.sa, c->addrlen))
-		return (handler_proxy_refuse(h, client, 0, "untrusted-source"));
+		return (handler_proxy_refuse(h, h->client, 0,
+		    "untrusted-source"));
 	for (;;) {
-		n = net_recv_timed(c->fd, h->pbuf + have, PROXY_HEADER_MAX - have,
-		    MSG_PEEK, handler_ms_left(deadline_ms));
+		n = recv(c->fd, h->pbuf + have, PROXY_HEADER_MAX - have,
+		    MSG_PEEK | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!handler_expired(h))
+				return (FRAME_AGAIN);
+			errno = ETIMEDOUT;
+		}
 		if (n <= 0 && have == 0) {
-			handler_nothing(h, client, n, 0);	/* as without a header */
+			handler_nothing(h, h->client, n, 0);	/* as without a header */
 			return (-1);
 		}
 		if (n == 0)
-			return (handler_proxy_refuse(h, client, have,
+			return (handler_proxy_refuse(h, h->client, have,
 			    "truncated"));
 		if (n < 0)
-			return (handler_proxy_refuse(h, client, have,
+			return (handler_proxy_refuse(h, h->client, have,
 			    errno == ETIMEDOUT ? "timeout" : errno == ECONNRESET ?
 			    "reset" : "read-error"));
 		r = proxy_parse(h->pbuf, have + (size_t)n, &hdr);
 		if (r == PROXY_INVALID)
-			return (handler_proxy_refuse(h, client, have + (size_t)n,
-			    hdr.why));
+			return (handler_proxy_refuse(h, h->client,
+			    have + (size_t)n, hdr.why));
 		if (r == PROXY_DONE)
 			break;
 		if (handler_proxy_consume(h, c->fd, have, (size_t)n) == -1)
-			return (handler_proxy_refuse(h, client, have,
+			return (handler_proxy_refuse(h, h->client, have,
 			    "read-error"));
-		have += (size_t)n;
+		h->proxy_have = have += (size_t)n;
 		if (have == PROXY_HEADER_MAX)	/* proxy_parse stops before */
-			return (handler_proxy_refuse(h, client, have,
+			return (handler_proxy_refuse(h, h->client, have,
 			    "too-long"));
 	}
 	if (handler_proxy_consume(h, c->fd, have, hdr.len - have) == -1)
-		return (handler_proxy_refuse(h, client, have, "read-error"));
+		return (handler_proxy_refuse(h, h->client, have, "read-error"));
+	h->proxy_done = 1;
 	/* from here on, every line of the connection carries via */
 	memcpy(h->via, "proxy=", 6);
 	addr_format(h->via + 6, sizeof(h->via) - 6, &c->addr.sa,
 	    c->addrlen);
 	if (hdr.command == PROXY_CMD_PROXY)
-		addr_format(client, clientsize,
+		addr_format(h->client, sizeof(h->client),
 		    (const struct sockaddr *)&hdr.src, hdr.srclen);
 	else
 		snprintf(h->via + strlen(h->via), sizeof(h->via) -
@@ -483,57 +510,130 @@ handler_proxy(struct handler *h, const struct conn *c, char *client,
 }
 
 /*
- * Read the message by the connection's deadline, in the thread's own
- * buffer or, once it outgrows that, in a mapping from the budget.
- * As frame_read_until, but FRAME_FULL means no budget came in time.
+ * Read what has arrived of the message, in the thread's own buffer or,
+ * once it outgrows that, in a mapping from the budget. As
+ * frame_read_now, but past the deadline FRAME_AGAIN becomes -1 with
+ * errno ETIMEDOUT, and a message that needs a share when none is free
+ * gives HANDLER_NO_SHARE (FRAME_FULL past the deadline, or when the
+ * system has no memory).
  */
 static ssize_t
-handler_receive(struct handler *h, int fd, struct frame *fr)
+handler_receive(struct handler *h, int fd)
 {
 	ssize_t	n;
 
-	frame_init(fr, h->cfg->framing, h->cfg->max_message + 1);
-	fr->room = h->small_size;
-	while ((n = frame_read_until(fr, fd, h->buf, h->deadline_ms)) ==
-	    FRAME_FULL)
-		if (handler_grow(h, fr) == -1)
-			break;
-	return (n);
+	for (;;) {
+		n = frame_read_now(&h->fr, fd, h->buf);
+		if (n == FRAME_FULL) {
+			if (handler_grow(h, &h->fr) == 0)
+				continue;
+			if (errno == EAGAIN && !handler_expired(h))
+				return (HANDLER_NO_SHARE);
+			return (FRAME_FULL);
+		}
+		if (n == FRAME_AGAIN && handler_expired(h)) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		return (n);
+	}
 }
 
-/* Serve one accepted connection, then close it. */
+/*
+ * Keep what the connection has so far in its pend; 0, or -1 with errno
+ * when there is no memory (or, but for a wait for memory, no budget)
+ * for it. The thread's buffers are then free for the next connection.
+ */
+static int
+handler_keep(struct handler *h, struct pend *p, enum pend_wait wait)
+{
+	p->deadline_ms = h->deadline_ms;
+	p->fr = h->fr;
+	if (h->buf_map > 0) {
+		pend_keep_map(p, h->buf, h->buf_map, h->budget);
+		h->buf = h->small;
+		h->buf_map = 0;
+		h->held = 0;
+	} else if (pend_keep(p, h->buf, h->fr.len, h->small_size, h->budget,
+	    wait == PEND_MEMORY) == -1)
+		return (-1);
+	if (h->proxy_have > 0 && p->pbuf == NULL &&
+	    (p->pbuf = malloc(PROXY_HEADER_MAX)) == NULL)
+		return (-1);
+	if (h->proxy_have > 0)
+		memcpy(p->pbuf, h->pbuf, h->proxy_have);
+	p->proxy_done = h->proxy_done;
+	p->proxy_have = h->proxy_have;
+	memcpy(p->client, h->client, sizeof(p->client));
+	memcpy(p->via, h->via, sizeof(p->via));
+	return (0);
+}
+
+/*
+ * Hand c to the event stage to wait (for bytes, a share of the budget,
+ * or the end of its linger) and be free for the next connection. A
+ * connection that cannot be kept is refused for memory and closed.
+ */
+static void
+handler_park(struct handler *h, const struct conn *c, enum pend_wait wait)
+{
+	struct pend	*p;
+
+	if ((p = pend_get(c)) == NULL || (wait != PEND_LINGER &&
+	    handler_keep(h, p, wait) == -1)) {
+		if (wait != PEND_LINGER)
+			handler_memory_refused(h, h->client, h->fr.len);
+		handler_release(h);
+		h->via[0] = '\0';
+		stage_close(h->stage, p != NULL ? &p->conn : c);
+		return;
+	}
+	handler_release(h);
+	h->via[0] = '\0';
+	stage_park(h->stage, p, wait);
+}
+
+/*
+ * Serve c as far as its bytes go: log, ACK and close a complete message;
+ * hand a connection that must wait to the event stage.
+ */
 void
 handler_serve(struct handler *h, const struct conn *c)
 {
 	struct timespec		now;
-	struct frame		fr;
-	char			client[ACKD_ADDRSTRLEN];
 	ssize_t			n;
-	int			fd = c->fd, linger = 0;
+	int			linger = 0;
 
-	/* the address accept() gave: no getpeername() per connection */
-	addr_format(client, sizeof(client), &c->addr.sa, c->addrlen);
-	h->via[0] = '\0';
-	/* one deadline for the PROXY header, the message and its memory */
-	handler_begin(h, mono_ms() + h->cfg->read_timeout_ms);
-	if (h->cfg->proxy_protocol && handler_proxy(h, c, client,
-	    sizeof(client), h->deadline_ms) == -1)
+	handler_begin(h, c);
+	if (!h->proxy_done && (n = handler_proxy(h, c)) != 0) {
+		if (n == FRAME_AGAIN) {
+			handler_park(h, c, PEND_READ);
+			return;
+		}
 		goto done;
-	n = handler_receive(h, fd, &fr);
+	}
+	if ((n = handler_receive(h, c->fd)) == FRAME_AGAIN ||
+	    n == HANDLER_NO_SHARE) {
+		handler_park(h, c, n == FRAME_AGAIN ? PEND_READ : PEND_MEMORY);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (n > 0)
-		linger = handler_message(h, fd, &now, client, (size_t)n,
-		    fr.excess);
+		linger = handler_message(h, c->fd, &now, h->client, (size_t)n,
+		    h->fr.excess);
 	else if (n == FRAME_FULL)
-		handler_memory_refused(h, client, fr.len);
+		handler_memory_refused(h, h->client, h->fr.len);
 	else
-		handler_nothing(h, client, n, fr.len);
+		handler_nothing(h, h->client, n, h->fr.len);
 done:
-	/* the memory goes back before a linger, which needs none */
+	/* the memory goes back before a linger, which needs none; a client
+	 * that may still be sending gets our end of file, then lingers in
+	 * the stage (closing with its input unread could reset the ACK) */
+	if (linger && shutdown(c->fd, SHUT_WR) == 0) {
+		handler_park(h, c, PEND_LINGER);
+		return;
+	}
 	handler_release(h);
-	if (linger)
-		handler_linger(fd);
 	h->via[0] = '\0';
-	close(fd);
-	peerlimit_leave(c->limit_entry);
+	stage_close(h->stage, c);
 }

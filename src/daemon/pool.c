@@ -39,13 +39,14 @@ pool_thread(void *arg)
 }
 
 /*
- * Start cfg->threads handler threads on queue, counting in board. On
+ * Start cfg->threads handler threads on queue, handing connections
+ * that must wait to stage, counting in board. On
  * failure the threads already started are stopped again, and -1 is
  * returned with errno set.
  */
 int
 pool_start(struct pool *pool, const struct ackd_config *cfg,
-    struct queue *queue, struct scoreboard_slot *board)
+    struct queue *queue, struct stage *stage, struct scoreboard_slot *board)
 {
 	pthread_attr_t	attr;
 	int		rc = 0;
@@ -62,7 +63,7 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 		pool->members[pool->ready].queue = queue;
 		pool->members[pool->ready].board = board;
 		if (handler_init(&pool->members[pool->ready].handler, cfg,
-		    &board->stats, &pool->budget) == -1)
+		    &board->stats, &pool->budget, stage) == -1)
 			goto fail;
 		if (queue_waiter_init(&pool->members[pool->ready].waiter) == -1) {
 			handler_free(&pool->members[pool->ready].handler);

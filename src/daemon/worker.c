@@ -20,7 +20,14 @@
  *
  * The accept loop only accepts while the queue has room: a full queue
  * leaves connections in the kernel's backlog, where another worker with
- * room can take them, and memory never grows with load.
+ * room can take them, and memory never grows with load. It also stops
+ * at --max-connections open connections (the event stage counts them);
+ * while clients keep arriving there, it has the stage shed the ones that
+ * waited longest without progress.
+ *
+ * Handlers never wait for the network: a connection whose bytes have
+ * not all arrived waits in the worker's event stage (stage.c, a thread
+ * of its own), which puts it back into the queue when they do.
  *
  * With several listening sockets (--bind given more than one address)
  * the loop sleeps in poll() on all of them instead, with the same idle
@@ -70,6 +77,7 @@ struct worker {
 	pid_t			 master;
 	struct queue		 queue;
 	struct pool		 pool;
+	struct stage		 stage;
 	struct scoreboard_slot	*board;		/* ours, shared with master */
 	unsigned long		 accepted;
 	unsigned long		 retire_after;	/* 0: never */
@@ -244,6 +252,32 @@ worker_refuse(struct worker *w, struct conn *c)
 }
 
 /*
+ * At --max-connections: wait until a connection closes, having the stage
+ * shed idle ones while clients wait in the backlog. 0 once there is room,
+ * -1 if the loop is to look at its flags first.
+ */
+static int
+worker_wait_room(struct worker *w)
+{
+	int	i, pending;
+
+	while (stage_full(&w->stage)) {
+		if (atomic_load(&w->stopping))
+			return (-1);
+		atomic_fetch_add_explicit(&w->board->progress, 1,
+		    memory_order_relaxed);
+		for (i = 0; i < w->nfds; i++) {
+			w->pfds[i].fd = w->lfds[i];
+			w->pfds[i].events = POLLIN;
+		}
+		pending = poll(w->pfds, (nfds_t)w->nfds, 0) > 0;
+		if (stage_wait_room(&w->stage, pending))
+			break;
+	}
+	return (0);
+}
+
+/*
  * Count an accepted connection. At --max-connections-per-worker (plus
  * this worker's jitter), ask the master for a replacement; it will then
  * stop us gracefully. We keep serving until it does.
@@ -274,10 +308,11 @@ worker_take(struct worker *w, struct conn *c)
 		worker_refuse(w, c);
 		return (1);
 	}
-	if ((room = queue_push(&w->queue, c)) == -1) {
-		close(c->fd);	/* cannot happen: only we close it */
-		peerlimit_leave(c->limit_entry);
-	}
+	c->accepted_ms = mono_ms();
+	c->pend = NULL;
+	stage_opened(&w->stage);
+	if ((room = queue_push(&w->queue, c)) == -1)
+		stage_close(&w->stage, c);	/* cannot happen: only we close it */
 	return (room);
 }
 
@@ -299,6 +334,8 @@ worker_loop(struct worker *w)
 		if (room == 0 && queue_wait_space(&w->queue) == -1)
 			continue;
 		room = 1;
+		if (stage_full(&w->stage) && worker_wait_room(w) == -1)
+			continue;
 		if (net_accept(w->lfds[0], &c) == -1) {
 			worker_accept_error(w, errno);
 			continue;
@@ -332,12 +369,15 @@ worker_loop_poll(struct worker *w)
 		if (room == 0 && queue_wait_space(&w->queue) == -1)
 			continue;
 		room = 1;
+		if (stage_full(&w->stage) && worker_wait_room(w) == -1)
+			continue;
 		if (poll(w->pfds, (nfds_t)w->nfds, WORKER_IDLE_MS) == -1) {
 			worker_accept_error(w, errno);
 			continue;
 		}
 		first = (first + 1) % w->nfds;
-		for (k = 0; k < w->nfds && room > 0; k++) {
+		for (k = 0; k < w->nfds && room > 0 &&
+		    !stage_full(&w->stage); k++) {
 			i = (first + k) % w->nfds;
 			if (w->pfds[i].revents == 0)
 				continue;
@@ -429,9 +469,12 @@ worker_start(struct worker *w)
 		fatal(ACKD_EXIT_OSERR, "worker queue");
 	queue_gauges(&w->queue, &w->board->stats.gauge[STATS_QUEUE],
 	    &w->board->stats.gauge[STATS_QUEUE_MAX]);
-	if (pool_start(&w->pool, w->cfg, &w->queue, w->board) == -1)
+	if (pool_start(&w->pool, w->cfg, &w->queue, &w->stage, w->board) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot start %d handler threads",
 		    w->cfg->threads);
+	if (stage_start(&w->stage, w->cfg, &w->queue, &w->pool.budget,
+	    w->board) == -1)
+		fatal(ACKD_EXIT_OSERR, "cannot start the event stage");
 	if ((rc = pthread_create(&w->signal_thread, NULL, worker_signals,
 	    w)) != 0) {
 		errno = rc;
@@ -441,8 +484,7 @@ worker_start(struct worker *w)
 	if (w->nfds == 1 && net_accept_timeout(w->lfds[0], WORKER_IDLE_MS) ==
 	    -1)
 		diag_warn("cannot set the accept timeout");
-	if (w->nfds > 1 && (w->pfds = calloc((size_t)w->nfds,
-	    sizeof(*w->pfds))) == NULL)
+	if ((w->pfds = calloc((size_t)w->nfds, sizeof(*w->pfds))) == NULL)
 		fatal(ACKD_EXIT_OSERR, "worker poll set");
 	w->retire_after = worker_retire_after(w->cfg->max_per_worker);
 }
@@ -503,6 +545,9 @@ worker_run(const struct ackd_config *cfg, const int *lfds, int nfds,
 	for (i = 0; i < nfds; i++)
 		close(lfds[i]);
 	free(w.pfds);
+	/* every connection accepted is served (or times out) first */
+	stage_drain(&w.stage);
+	stage_stop(&w.stage);
 	queue_close(&w.queue);
 	pool_join(&w.pool);
 	worker_stop_signals(&w);

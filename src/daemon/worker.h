@@ -10,6 +10,8 @@
 #ifndef WORKER_H
 #define WORKER_H
 
+#include <sys/queue.h>
+
 /* queue.c's types: a bounded FIFO of connections; lock rules in queue.c. */
 struct queue_waiter {
 	sem_t			 sem;
@@ -48,6 +50,21 @@ struct bigbuf {
 	size_t			 cap;		/* --max-memory */
 	size_t			 need;		/* what each connection takes */
 	size_t			 used;
+	void			(*on_give)(void *);	/* after a give */
+	void			*on_give_arg;
+};
+
+/* frame.c's type: where a message ends (--framing). */
+#define FRAME_FULL	(-2)	/* frame_read_now: room is full, size is not */
+#define FRAME_AGAIN	(-3)	/* frame_read_now: nothing more there yet */
+struct frame {
+	enum ackd_framing	 mode;
+	size_t			 size;		/* the most: max_message + 1 */
+	size_t			 room;		/* the buffer's size, <= size */
+	size_t			 len;		/* bytes received so far */
+	size_t			 msg_len;	/* the message, once done */
+	int			 done;
+	int			 excess;	/* bytes after it arrived too */
 };
 
 /* handler.c's type: one thread's buffers and what it needs to serve. */
@@ -66,8 +83,15 @@ struct handler {
 	char			*big_line;	/* a mapping, or NULL */
 	size_t			 big_line_size;
 	int			 held;		/* took budget->need */
+	struct stage		*stage;		/* where a connection waits */
+	/* the connection being served: fresh, or resumed from its pend */
 	long long		 deadline_ms;	/* the read deadline, monotonic */
+	int			 expired;	/* the stage saw it pass */
+	struct frame		 fr;		/* its message so far */
+	int			 proxy_done;	/* no PROXY header is to come */
+	size_t			 proxy_have;	/* header bytes taken into pbuf */
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
+	char			 client[ACKD_ADDRSTRLEN];
 	char			 via[HANDLER_VIA_MAX];	/* proxy=... */
 };
 
@@ -88,16 +112,72 @@ struct pool {
 	int		  started;	/* members whose thread runs */
 };
 
-/* frame.c's type: where a message ends (--framing). */
-#define FRAME_FULL	(-2)	/* frame_read_until: room is full, size is not */
-struct frame {
-	enum ackd_framing	 mode;
-	size_t			 size;		/* the most: max_message + 1 */
-	size_t			 room;		/* the buffer's size, <= size */
-	size_t			 len;		/* bytes received so far */
-	size_t			 msg_len;	/* the message, once done */
-	int			 done;
-	int			 excess;	/* bytes after it arrived too */
+
+/*
+ * pend.c's type: a connection between reads. A handler makes one the
+ * first time a connection has to wait (its message, or PROXY header,
+ * spans reads; it waits for memory; it lingers), and the connection
+ * keeps it until it closes. While the connection waits, the event stage
+ * owns it; while a handler serves it, the handler does.
+ */
+enum pend_wait {
+	PEND_READ,		/* for the client's next bytes */
+	PEND_MEMORY,		/* for a share of --max-memory */
+	PEND_LINGER		/* drain after a truncated message, then close */
+};
+
+struct pend {
+	struct conn		 conn;		/* conn.pend is this pend */
+	enum pend_wait		 wait;
+	int			 expired;	/* the stage saw its deadline pass */
+	long long		 deadline_ms;	/* the message's, or the linger's */
+	struct frame		 fr;		/* the scan, fr.len bytes in buf */
+	unsigned char		*buf;		/* small_size (charged) or a mapping */
+	size_t			 buf_map;	/* bytes mapped at buf; 0: malloc'd */
+	size_t			 charged;	/* budget bytes buf holds */
+	int			 held;		/* a large message's budget share */
+	int			 proxy_done;
+	size_t			 proxy_have;	/* header bytes in pbuf */
+	unsigned char		*pbuf;		/* NULL, or PROXY_HEADER_MAX */
+	char			 client[ACKD_ADDRSTRLEN];
+	char			 via[HANDLER_VIA_MAX];
+	/* the event stage's */
+	int			 registered;	/* poller_arm's flag */
+	struct wheel_node	 timer;
+	TAILQ_ENTRY(pend)	 link;		/* on one of the stage's lists */
+};
+TAILQ_HEAD(pend_list, pend);
+
+/*
+ * stage.c's type: a worker's event stage, its own thread. It holds the
+ * connections that wait (for bytes, memory or the end of a linger),
+ * costing each a descriptor and a pend, and no thread. Lock rules in
+ * stage.c.
+ */
+struct stage {
+	const struct ackd_config *cfg;
+	struct queue		*queue;
+	struct bigbuf		*budget;
+	struct scoreboard_slot	*board;
+	struct poller		 poller;
+	struct wheel		 wheel;
+	pthread_t		 thread;
+	int			 running;	/* the thread was started */
+	int			 max;		/* --max-connections */
+	pthread_mutex_t		 lock;		/* back, and waits on open */
+	pthread_cond_t		 closed;	/* a connection closed */
+	struct pend_list	 back;		/* handed over by handlers */
+	/* the stage thread's alone */
+	struct pend_list	 parked;	/* oldest progress first */
+	struct pend_list	 memwait;	/* oldest first */
+	unsigned long		 shed;		/* since the last summary */
+	long long		 shed_since_ms;
+	/* anyone's */
+	atomic_int		 open;		/* connections open in the worker */
+	atomic_int		 watchers;	/* threads waiting on closed */
+	atomic_int		 shed_wanted;	/* the accept loop needs room */
+	atomic_int		 freed;		/* budget shares given back */
+	atomic_int		 stopping;
 };
 
 /* evlimit.c's types: repeated connection event lines from one source,
@@ -150,12 +230,12 @@ size_t	queue_len(struct queue *);
 
 /* pool.c: start and join the handler threads. */
 int	pool_start(struct pool *, const struct ackd_config *, struct queue *,
-	    struct scoreboard_slot *);
+	    struct stage *, struct scoreboard_slot *);
 void	pool_join(struct pool *);
 
 /* handler.c: receive, log, ACK, close. */
 int	handler_init(struct handler *, const struct ackd_config *,
-	    struct stats *, struct bigbuf *);
+	    struct stats *, struct bigbuf *, struct stage *);
 void	handler_free(struct handler *);
 void	handler_serve(struct handler *, const struct conn *);
 
@@ -166,7 +246,11 @@ int	bigbuf_init(struct bigbuf *, size_t, size_t);
 void	bigbuf_destroy(struct bigbuf *);
 int	bigbuf_fits(size_t, size_t, size_t);
 int	bigbuf_take(struct bigbuf *, long long);
+int	bigbuf_try(struct bigbuf *);
 void	bigbuf_give(struct bigbuf *);
+int	bigbuf_charge(struct bigbuf *, size_t);
+void	bigbuf_overdraw(struct bigbuf *, size_t);
+void	bigbuf_uncharge(struct bigbuf *, size_t);
 void	*bigbuf_map(size_t);
 void	bigbuf_unmap(void *, size_t);
 
@@ -174,8 +258,27 @@ void	bigbuf_unmap(void *, size_t);
 void	frame_init(struct frame *, enum ackd_framing, size_t);
 int	frame_feed(struct frame *, const unsigned char *, size_t);
 int	frame_eof(struct frame *);
-ssize_t	frame_read(struct frame *, int, unsigned char *, int);
-ssize_t	frame_read_until(struct frame *, int, unsigned char *, long long);
+ssize_t	frame_read_now(struct frame *, int, unsigned char *);
+
+/* pend.c: a waiting connection's saved state. */
+struct pend *pend_get(const struct conn *);
+int	pend_keep(struct pend *, const unsigned char *, size_t, size_t,
+	    struct bigbuf *, int);
+void	pend_keep_map(struct pend *, unsigned char *, size_t, struct bigbuf *);
+unsigned char *pend_take_map(struct pend *, size_t *);
+void	pend_free(struct pend *, struct bigbuf *);
+
+/* stage.c: the event stage, where connections wait without a thread. */
+int	stage_start(struct stage *, const struct ackd_config *, struct queue *,
+	    struct bigbuf *, struct scoreboard_slot *);
+void	stage_stop(struct stage *);
+void	stage_opened(struct stage *);
+int	stage_full(struct stage *);
+int	stage_wait_room(struct stage *, int);
+void	stage_park(struct stage *, struct pend *, enum pend_wait);
+void	stage_close(struct stage *, const struct conn *);
+void	stage_budget_freed(void *);
+void	stage_drain(struct stage *);
 
 /* evlimit.c: decide which event lines to write; the decisions are pure,
  * over a table and a given time. */

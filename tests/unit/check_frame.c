@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * check_frame.c: unit tests of frame.c: where a message ends under each
- * --framing mode, fed in pieces as the network may cut it, and frame_read
- * over a socket pair (one deadline for the whole message).
+ * --framing mode, fed in pieces as the network may cut it, and
+ * frame_read_now over a socket pair (it never waits: what has not
+ * arrived is FRAME_AGAIN, and the scan resumes where it was).
  */
 #include "config.h"
 
@@ -165,7 +166,7 @@ check_frame_pair(int sv[2])
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 }
 
-/* frame_read gathers the pieces already sent, up to the newline. */
+/* frame_read_now gathers the pieces already sent, up to the newline. */
 START_TEST(check_frame_read_line_pieces)
 {
 	struct frame	fr;
@@ -176,14 +177,14 @@ START_TEST(check_frame_read_line_pieces)
 	ck_assert_int_eq(write(sv[1], "ab", 2), 2);
 	ck_assert_int_eq(write(sv[1], "c\nd", 3), 3);
 	frame_init(&fr, ACKD_FRAMING_LINE, sizeof(buf));
-	ck_assert_int_eq(frame_read(&fr, sv[0], buf, 5000), 4);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 4);
 	ck_assert(memcmp(buf, "abc\n", 4) == 0);
 	close(sv[0]);
 	close(sv[1]);
 }
 END_TEST
 
-/* frame_read in eof mode returns at the half-close, all bytes in. */
+/* frame_read_now in eof mode returns at the half-close, all bytes in. */
 START_TEST(check_frame_read_eof)
 {
 	struct frame	fr;
@@ -195,15 +196,18 @@ START_TEST(check_frame_read_eof)
 	ck_assert_int_eq(write(sv[1], "y\n", 2), 2);
 	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
 	frame_init(&fr, ACKD_FRAMING_EOF, sizeof(buf));
-	ck_assert_int_eq(frame_read(&fr, sv[0], buf, 5000), 4);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 4);
 	ck_assert(memcmp(buf, "x\ny\n", 4) == 0);
 	close(sv[0]);
 	close(sv[1]);
 }
 END_TEST
 
-/* An unfinished message times out; what came is kept in fr.len. */
-START_TEST(check_frame_read_timeout_partial)
+/*
+ * An unfinished message: FRAME_AGAIN at once (never waiting), what came
+ * kept in fr.len; the scan resumes where it was when the rest arrives.
+ */
+START_TEST(check_frame_read_again_resumes)
 {
 	struct frame	fr;
 	unsigned char	buf[65];
@@ -213,11 +217,31 @@ START_TEST(check_frame_read_timeout_partial)
 	ck_assert_int_eq(write(sv[1], "part", 4), 4);
 	frame_init(&fr, _i ? ACKD_FRAMING_EOF : ACKD_FRAMING_LINE,
 	    sizeof(buf));
-	errno = 0;
-	ck_assert_int_eq(frame_read(&fr, sv[0], buf, 50), -1);
-	ck_assert_int_eq(errno, ETIMEDOUT);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), FRAME_AGAIN);
 	ck_assert_uint_eq(fr.len, 4);
 	ck_assert(memcmp(buf, "part", 4) == 0);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), FRAME_AGAIN);
+	ck_assert_int_eq(write(sv[1], "s\n", 2), 2);
+	if (_i)
+		ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 6);
+	ck_assert(memcmp(buf, "parts\n", 6) == 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Nothing sent yet: FRAME_AGAIN in every mode, with nothing taken. */
+START_TEST(check_frame_read_nothing_yet)
+{
+	struct frame	fr;
+	unsigned char	buf[65];
+	int		sv[2];
+
+	check_frame_pair(sv);
+	frame_init(&fr, (enum ackd_framing)_i, sizeof(buf));
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), FRAME_AGAIN);
+	ck_assert_uint_eq(fr.len, 0);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -233,21 +257,11 @@ START_TEST(check_frame_read_empty)
 	check_frame_pair(sv);
 	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
 	frame_init(&fr, (enum ackd_framing)_i, sizeof(buf));
-	ck_assert_int_eq(frame_read(&fr, sv[0], buf, 5000), 0);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 0);
 	close(sv[0]);
 	close(sv[1]);
 }
 END_TEST
-
-/* Monotonic milliseconds, frame_read_until's clock. */
-static long long
-check_frame_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /*
  * A buffer smaller than the message: FRAME_FULL with room bytes in, and
@@ -257,19 +271,17 @@ START_TEST(check_frame_read_grows)
 {
 	struct frame	fr;
 	unsigned char	small[4], big[65];
-	long long	deadline = check_frame_now_ms() + 5000;
 	int		sv[2];
 
 	check_frame_pair(sv);
 	ck_assert_int_eq(write(sv[1], "abcdefg\nz", 9), 9);
 	frame_init(&fr, ACKD_FRAMING_LINE, sizeof(big));
 	fr.room = sizeof(small);
-	ck_assert_int_eq(frame_read_until(&fr, sv[0], small, deadline),
-	    FRAME_FULL);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], small), FRAME_FULL);
 	ck_assert_uint_eq(fr.len, 4);
 	memcpy(big, small, fr.len);
 	fr.room = sizeof(big);
-	ck_assert_int_eq(frame_read_until(&fr, sv[0], big, deadline), 8);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], big), 8);
 	ck_assert(memcmp(big, "abcdefg\n", 8) == 0);
 	ck_assert_int_eq(fr.excess, 1);
 	close(sv[0]);
@@ -293,20 +305,18 @@ START_TEST(check_frame_read_mode_grows)
 	ck_assert_int_eq(write(sv[1], "abcdefg", sent), (ssize_t)sent);
 	frame_init(&fr, ACKD_FRAMING_READ, sizeof(big));
 	fr.room = sizeof(small);
-	ck_assert_int_eq(frame_read_until(&fr, sv[0], small,
-	    check_frame_now_ms() + 5000), FRAME_FULL);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], small), FRAME_FULL);
 	memcpy(big, small, fr.len);
 	fr.room = sizeof(big);
-	/* the deadline is far: only a read that does not wait returns now */
-	ck_assert_int_eq(frame_read_until(&fr, sv[0], big,
-	    check_frame_now_ms() + 60000), (ssize_t)sent);
+	/* what had arrived is the one read's message: no FRAME_AGAIN */
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], big), (ssize_t)sent);
 	ck_assert(memcmp(big, "abcdefg", sent) == 0);
 	close(sv[0]);
 	close(sv[1]);
 }
 END_TEST
 
-/* The suite: the pure scan, then frame_read over socket pairs. */
+/* The suite: the pure scan, then frame_read_now over socket pairs. */
 static Suite *
 frame_suite(void)
 {
@@ -328,7 +338,8 @@ frame_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, check_frame_read_line_pieces);
 	tcase_add_test(tc, check_frame_read_eof);
-	tcase_add_loop_test(tc, check_frame_read_timeout_partial, 0, 2);
+	tcase_add_loop_test(tc, check_frame_read_again_resumes, 0, 2);
+	tcase_add_loop_test(tc, check_frame_read_nothing_yet, 0, 3);
 	tcase_add_loop_test(tc, check_frame_read_empty, 0, 3);
 	tcase_add_test(tc, check_frame_read_grows);
 	tcase_add_loop_test(tc, check_frame_read_mode_grows, 0, 2);
