@@ -4,11 +4,29 @@
  * its accept loop hands connections to a bounded queue, a fixed pool of
  * threads takes them, and each thread's handler receives (frame.c, with
  * bigbuf.c's memory for a large one), logs (evlimit.c summarises repeated
- * event lines), ACKs and closes. Its types come first, then one block of
- * prototypes per file in that order.
+ * event lines), ACKs and closes. A connection whose message has not all
+ * arrived waits in the event stage, which keeps its deadline (wheel.c)
+ * without a thread. Its types come first, then one block of prototypes
+ * per file in that order.
  */
 #ifndef WORKER_H
 #define WORKER_H
+
+/* wheel.c's types: the event stage's deadlines, a hashed timing wheel. */
+#define WHEEL_BUCKETS_MAX	(1 << 20)
+
+struct wheel_node {			/* embedded in what has a deadline */
+	struct wheel_node	*next, *prev;	/* NULL/NULL: not on the wheel */
+	long long		 when_ms;
+};
+
+struct wheel {
+	struct wheel_node	*bucket;	/* nbuckets list heads (sentinels) */
+	size_t			 nbuckets;
+	long long		 tick_ms;
+	long long		 done_ms;	/* ticks before this are processed */
+	size_t			 count;
+};
 
 /* queue.c's types: a bounded FIFO of connections; lock rules in queue.c. */
 struct queue_waiter {
@@ -134,6 +152,15 @@ struct evlimit_summary {
 	unsigned long	 count;		/* lines it stands for; 0: none */
 	long long	 span_ms;	/* they fell in the span_ms before */
 };
+
+/* wheel.c: add, remove and expire deadlines; pure, times are arguments. */
+int	wheel_init(struct wheel *, size_t, long long, long long);
+void	wheel_destroy(struct wheel *);
+void	wheel_add(struct wheel *, struct wheel_node *, long long);
+void	wheel_del(struct wheel *, struct wheel_node *);
+int	wheel_on(const struct wheel_node *);
+struct wheel_node *wheel_expire(struct wheel *, long long);
+long long wheel_timeout_ms(const struct wheel *, long long);
 
 /* queue.c: push from the accept loop, pop in the pool's threads. */
 int	queue_init(struct queue *, size_t);
