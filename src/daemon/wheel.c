@@ -185,8 +185,11 @@ wheel_expire(struct wheel *w, long long now_ms)
 	struct wheel_node	*n;
 	long long		 tick, now_tick = wheel_tick(w, now_ms);
 
-	if (w->count == 0)
+	if (w->count == 0) {	/* every tick is done: keep up with time */
+		if (now_tick * w->tick_ms > w->done_ms)
+			w->done_ms = now_tick * w->tick_ms;
 		return (NULL);
+	}
 	/* a revolution or more passed: visiting the last one's buckets
 	 * is visiting every bucket, which finds every due node */
 	tick = wheel_tick(w, w->done_ms);
