@@ -64,8 +64,10 @@
 #include "ackd.h"
 #include "worker.h"
 
+#ifdef HAVE_SYS_EPOLL_H
 /* epoll's data for the wake fd: an address no caller's data can have. */
 static char	poller_wake_token;
+#endif
 
 /* Whether poller_init can choose epoll. */
 #ifdef HAVE_SYS_EPOLL_H
