@@ -228,6 +228,21 @@ wheel_earliest(const struct wheel *w, const struct wheel_node *s,
 	return (found);
 }
 
+/* The first tick from first whose bucket is not empty (count > 0). */
+static long long
+wheel_next_used(const struct wheel *w, long long first)
+{
+	const struct wheel_node	*s = wheel_bucket(w, first);
+	const struct wheel_node	*end = w->bucket + w->nbuckets;
+	size_t			 i;
+
+	/* walk the array, not tick by tick: no division per bucket */
+	for (i = 0; i < w->nbuckets && s->next == s; i++)
+		if (++s == end)
+			s = w->bucket;
+	return (first + (long long)i);
+}
+
 /*
  * How long from now_ms until wheel_expire may return a node: -1 when the
  * wheel is empty, 0 when one is due, else at most one revolution. Waiting
@@ -237,25 +252,16 @@ wheel_earliest(const struct wheel *w, const struct wheel_node *s,
 long long
 wheel_timeout_ms(const struct wheel *w, long long now_ms)
 {
-	const struct wheel_node	*s;
-	long long		 tick, first, at_ms, rev_ms;
-	size_t			 i;
+	long long	tick, at_ms, rev_ms;
 
 	if (w->count == 0)
 		return (-1);
 	rev_ms = (long long)w->nbuckets * w->tick_ms;
-	first = wheel_tick(w, w->done_ms);
-	for (i = 0; i < w->nbuckets; i++) {
-		tick = first + (long long)i;
-		s = wheel_bucket(w, tick);
-		if (s->next == s)
-			continue;
-		/* a later revolution's only: look again when this tick ends */
-		if (!wheel_earliest(w, s, tick, &at_ms))
-			at_ms = (tick + 1) * w->tick_ms;
-		if (at_ms <= now_ms)
-			return (0);
-		return (at_ms - now_ms < rev_ms ? at_ms - now_ms : rev_ms);
-	}
-	return (rev_ms);	/* not reached: count > 0 means a bucket is used */
+	tick = wheel_next_used(w, wheel_tick(w, w->done_ms));
+	/* a later revolution's only: look again when this tick ends */
+	if (!wheel_earliest(w, wheel_bucket(w, tick), tick, &at_ms))
+		at_ms = (tick + 1) * w->tick_ms;
+	if (at_ms <= now_ms)
+		return (0);
+	return (at_ms - now_ms < rev_ms ? at_ms - now_ms : rev_ms);
 }
