@@ -12,7 +12,8 @@
  * Invariants:
  * - done_ms is a multiple of tick_ms: the start of the current tick, the
  *   first one not processed yet. Every tick before it has been visited and
- *   nothing due in it is left.
+ *   nothing due in it is left. It never goes back; on an empty wheel,
+ *   wheel_expire moves it up to now_ms's tick.
  * - A node with when_ms >= done_ms is in the bucket of its own tick. One
  *   added with when_ms < done_ms (already late) goes into the current
  *   tick's bucket, which the next wheel_expire visits first. So no node
