@@ -18,7 +18,7 @@
  *   - a share of the budget was given back: the connection waiting
  *     longest for one goes back into the queue;
  *   - a lingering connection (after a truncated message) is read and
- *     dropped here, until its end of file or HANDLER-independent
+ *     dropped here, until its end of file or for
  *     STAGE_LINGER_MS in all, then closed.
  * Pushing into a full queue waits for a handler to take one: the
  * handlers never wait for the network, so that wait is short, and it
@@ -196,10 +196,22 @@ stage_budget_freed(void *arg)
 	poller_wake(&s->poller);
 }
 
+/*
+ * The watchdog's sign of life: the stage moved a connection. An idle
+ * turn is none, so a worker whose handlers are stuck still looks stuck.
+ */
+static void
+stage_progress(struct stage *s)
+{
+	atomic_fetch_add_explicit(&s->board->progress, 1,
+	    memory_order_relaxed);
+}
+
 /* Close a connection the stage holds (on no list, disarmed). */
 static void
 stage_end(struct stage *s, struct pend *p)
 {
+	stage_progress(s);
 	if (p->registered)
 		poller_disarm(&s->poller, p->conn.fd, &p->registered);
 	stage_close(s, &p->conn);
@@ -222,6 +234,7 @@ stage_unpark(struct stage *s, struct pend *p, int fired)
 static void
 stage_queue(struct stage *s, struct pend *p)
 {
+	stage_progress(s);
 	if (queue_push(s->queue, &p->conn) == -1)
 		stage_close(s, &p->conn);	/* the worker is stopping */
 }
@@ -232,6 +245,7 @@ stage_admit(struct stage *s, struct pend *p, long long now_ms)
 {
 	long long	when_ms = p->deadline_ms;
 
+	stage_progress(s);
 	if (p->wait == PEND_LINGER)
 		p->deadline_ms = when_ms = now_ms + STAGE_LINGER_MS;
 	if (p->wait != PEND_MEMORY && poller_arm(&s->poller, p->conn.fd, p,
@@ -383,9 +397,6 @@ stage_turn(struct stage *s, void **ready)
 	if (wait_ms < 0 || wait_ms > STAGE_IDLE_MS)
 		wait_ms = STAGE_IDLE_MS;
 	n = poller_wait(&s->poller, ready, STAGE_EVENTS, (int)wait_ms);
-	/* the watchdog's sign of life: the stage works */
-	atomic_fetch_add_explicit(&s->board->progress, 1,
-	    memory_order_relaxed);
 	now_ms = mono_ms();
 	stage_take_back(s, now_ms);
 	for (i = 0; i < n; i++)

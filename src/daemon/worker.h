@@ -4,13 +4,52 @@
  * its accept loop hands connections to a bounded queue, a fixed pool of
  * threads takes them, and each thread's handler receives (frame.c, with
  * bigbuf.c's memory for a large one), logs (evlimit.c summarises repeated
- * event lines), ACKs and closes. Its types come first, then one block of
- * prototypes per file in that order.
+ * event lines), ACKs and closes. A connection whose message has not all
+ * arrived waits in the event stage, which watches its socket (poller.c)
+ * and keeps its deadline (wheel.c) without a thread. Its types come
+ * first, then one block of prototypes per file in that order.
  */
 #ifndef WORKER_H
 #define WORKER_H
 
 #include <sys/queue.h>
+
+/* wheel.c's types: the event stage's deadlines, a hashed timing wheel. */
+#define WHEEL_BUCKETS_MAX	(1 << 20)
+
+struct wheel_node {			/* embedded in what has a deadline */
+	struct wheel_node	*next, *prev;	/* NULL/NULL: not on the wheel */
+	long long		 when_ms;
+};
+
+struct wheel {
+	struct wheel_node	*bucket;	/* nbuckets list heads (sentinels) */
+	size_t			 nbuckets;
+	long long		 tick_ms;
+	long long		 done_ms;	/* ticks before this are processed */
+	size_t			 count;
+};
+
+/* poller.c's types: which waiting sockets became readable; epoll, or
+ * poll() where there is none (or when asked, for the tests). */
+enum poller_backend {
+	POLLER_POLL,
+	POLLER_EPOLL
+};
+
+struct poller {
+	enum poller_backend	 backend;
+	int			 capacity;	/* fds armed at once, at most */
+	int			 wake_rd;	/* poller_wake makes it readable */
+	int			 wake_wr;	/* the same fd for an eventfd */
+	int			 epfd;		/* epoll: its fd, else -1 */
+	struct epoll_event	*events;	/* epoll: one wait's batch */
+	int			 nevents;
+	struct pollfd		*pfd;		/* poll: [0] wake_rd, then armed */
+	void			**data;		/* poll: pfd[i]'s data */
+	int			**reg;		/* poll: pfd[i]'s *registered */
+	int			 npfd;		/* poll: used in pfd, with [0] */
+};
 
 /* queue.c's types: a bounded FIFO of connections; lock rules in queue.c. */
 struct queue_waiter {
@@ -214,6 +253,24 @@ struct evlimit_summary {
 	unsigned long	 count;		/* lines it stands for; 0: none */
 	long long	 span_ms;	/* they fell in the span_ms before */
 };
+
+/* wheel.c: add, remove and expire deadlines; pure, times are arguments. */
+int	wheel_init(struct wheel *, size_t, long long, long long);
+void	wheel_destroy(struct wheel *);
+void	wheel_add(struct wheel *, struct wheel_node *, long long);
+void	wheel_del(struct wheel *, struct wheel_node *);
+int	wheel_on(const struct wheel_node *);
+struct wheel_node *wheel_expire(struct wheel *, long long);
+long long wheel_timeout_ms(const struct wheel *, long long);
+
+/* poller.c: one-shot readability of many sockets, and a wake-up. */
+int	poller_init(struct poller *, int, int);
+void	poller_destroy(struct poller *);
+int	poller_wake_fd(struct poller *);
+void	poller_wake(struct poller *);
+int	poller_arm(struct poller *, int, void *, int *);
+int	poller_disarm(struct poller *, int, int *);
+int	poller_wait(struct poller *, void **, int, int);
 
 /* queue.c: push from the accept loop, pop in the pool's threads. */
 int	queue_init(struct queue *, size_t);
