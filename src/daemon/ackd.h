@@ -57,6 +57,9 @@ enum ackd_result {
 #define ACKD_WORKERS_MAX	256
 #define ACKD_THREADS_MAX	1024
 #define ACKD_QUEUE_MAX		65536
+/* --max-connections, per worker: Linux's default ceiling on a process's
+ * descriptors (fs.nr_open) */
+#define ACKD_CONNECTIONS_MAX	(1024 * 1024)
 #define ACKD_BACKLOG_MAX	65535
 #define ACKD_MESSAGE_MAX	(1024 * 1024)
 /* --max-memory: 64 GiB (1 GiB where size_t has 32 bits); its default
@@ -138,6 +141,9 @@ struct ackd_config {
 	int			 workers;
 	int			 threads;
 	int			 queue;
+	int			 max_connections;	/* per worker; 0: sized
+							 * from the descriptor
+							 * limit (fdlimit.c) */
 	size_t			 max_message;
 	size_t			 max_memory;	/* per worker; 0: the default */
 	enum ackd_framing	 framing;
