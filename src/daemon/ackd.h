@@ -227,6 +227,7 @@ enum stats_counter {
 	STATS_REFUSED,
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
 	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
+	STATS_SHED,		/* closed at --max-connections: waited longest */
 	STATS_BYTES,
 	STATS_REOPEN_FAILED,	/* a log reopen failed: old file kept */
 	STATS_NCOUNTERS
@@ -236,6 +237,8 @@ enum stats_gauge {
 	STATS_QUEUE,		/* connections waiting for a thread */
 	STATS_QUEUE_MAX,	/* the most that ever waited */
 	STATS_BUSY,		/* threads serving a connection */
+	STATS_OPEN,		/* connections open: queued, served, waiting */
+	STATS_WAITING,		/* parked in the event stage for their bytes */
 	STATS_NGAUGES
 };
 

@@ -475,7 +475,7 @@ void
 supervise_summary(struct master *m)
 {
 	struct stats_snap	snap;
-	char			buf[512];
+	char			buf[1024];	/* every counter at 20 digits */
 	int			i;
 
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
