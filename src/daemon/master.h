@@ -87,6 +87,13 @@ struct supervise_act {
 	int			 arg;
 };
 
+/* What the watchdog saw of one worker in one look (supervise_watch_look). */
+struct supervise_seen {
+	unsigned long	 progress;	/* its progress count */
+	int		 work;		/* it has work (read if progress did
+					 * not move) */
+};
+
 /* The most one judgement asks: recycling every slot takes three each. */
 #define SUPERVISE_ACTS_MAX	(3 * ACKD_WORKERS_MAX + 4)
 
@@ -155,6 +162,9 @@ void		supervise_resize(struct master *, int, int (*)(int),
 long long	supervise_timers(struct master *, struct supervise_acts *);
 void		supervise_watch_slot(struct slot *, int, unsigned long, int,
 		    long long, int, struct supervise_acts *);
+void		supervise_watch_look(struct master *,
+		    const struct supervise_seen *, long long,
+		    struct supervise_acts *);
 long long	supervise_death(struct master *, struct slot *, int, long long,
 		    int *);
 void		supervise_give_up(struct master *, struct supervise_acts *);

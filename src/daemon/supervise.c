@@ -435,39 +435,52 @@ supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
 }
 
 /*
- * The watchdog's look at every live worker: read what each shows in the
- * scoreboard (the backlog only when needed, and once), and judge it.
+ * The watchdog's look at every live worker at now, given what each showed
+ * (seen, by slot): judge each. Pure.
+ */
+void
+supervise_watch_look(struct master *m, const struct supervise_seen *seen,
+    long long now, struct supervise_acts *acts)
+{
+	int	i;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++)
+		if (supervise_live(&m->slots[i]))
+			supervise_watch_slot(&m->slots[i], i, seen[i].progress,
+			    seen[i].work, now, m->cfg->worker_timeout_ms, acts);
+}
+
+/*
+ * The watchdog's look: read what each live worker shows in the
+ * scoreboard (the backlog only when needed, and once), and judge them.
  */
 static void
 supervise_watch(struct master *m, long long now, struct supervise_acts *acts)
 {
-	struct scoreboard_slot	*board;
-	struct slot		*slot;
-	unsigned long		 progress = 0;
-	int			 i, backlog = -1, work = 0;
+	static struct supervise_seen	 seen[ACKD_WORKERS_MAX];
+	struct scoreboard_slot		*board;
+	struct slot			*slot;
+	int				 i, backlog = -1;
 
+	memset(seen, 0, sizeof(seen));
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
 		slot = &m->slots[i];
-		if (!supervise_live(slot))
+		if (!supervise_live(slot) || slot->aborted_at_ms != 0)
 			continue;
 		board = scoreboard_slot(i);
-		if (slot->aborted_at_ms == 0)
-			progress = atomic_load_explicit(&board->progress,
-			    memory_order_relaxed);
-		work = 0;
-		if (slot->aborted_at_ms == 0 && progress == slot->progress) {
-			work = atomic_load(
-			    &board->stats.gauge[STATS_QUEUE]) > 0 ||
-			    atomic_load(&board->stats.gauge[STATS_BUSY]) > 0;
-			if (!work) {
-				if (backlog == -1)
-					backlog = listen_backlog();
-				work = backlog;
-			}
+		seen[i].progress = atomic_load_explicit(&board->progress,
+		    memory_order_relaxed);
+		if (seen[i].progress != slot->progress)
+			continue;
+		seen[i].work = atomic_load(&board->stats.gauge[STATS_QUEUE]) >
+		    0 || atomic_load(&board->stats.gauge[STATS_BUSY]) > 0;
+		if (!seen[i].work) {
+			if (backlog == -1)
+				backlog = listen_backlog();
+			seen[i].work = backlog;
 		}
-		supervise_watch_slot(slot, i, progress, work, now,
-		    m->cfg->worker_timeout_ms, acts);
 	}
+	supervise_watch_look(m, seen, now, acts);
 }
 
 /* Log one line per live worker (since its start) and one in total. */
