@@ -63,6 +63,7 @@ struct master {
 	long long		 crash_deaths_ms[MASTER_CRASH_DEATHS];
 	int			 crash_next;
 	long long		 next_tick_ms;	/* watchdog and status */
+	long long		 watchdog_abort_ms;	/* its last abort; 0 */
 	long long		 next_stats_ms;	/* --stats-interval */
 	long long		 next_notify_watchdog_ms;
 	long long		 next_log_check_ms;	/* log stale? */
@@ -160,8 +161,6 @@ long long	supervise_respawns(struct master *, long long,
 void		supervise_resize(struct master *, int, int (*)(int),
 		    struct supervise_acts *);
 long long	supervise_timers(struct master *, struct supervise_acts *);
-void		supervise_watch_slot(struct slot *, int, unsigned long, int,
-		    long long, int, struct supervise_acts *);
 void		supervise_watch_look(struct master *,
 		    const struct supervise_seen *, long long,
 		    struct supervise_acts *);
