@@ -164,6 +164,16 @@ fdlimit_refuse(const struct fdlimit_plan *plan, unsigned long long hard,
 	    allows, why, alt);
 }
 
+/* A limit with no room for one connection (need at least): exit 71. */
+static void __attribute__((noreturn))
+fdlimit_too_small(unsigned long long limit, unsigned long long need)
+{
+	fatalx(ACKD_EXIT_OSERR, "the descriptor limit %llu leaves no "
+	    "connection to a worker after %d of its own (allowed: a limit of "
+	    "at least %llu: ulimit -n, LimitNOFILE=)", limit, FDLIMIT_OVERHEAD,
+	    need);
+}
+
 /*
  * At start, before binding, forking or dropping privileges: raise the
  * descriptor limit to fit cfg->max_connections, or size it from the
@@ -181,23 +191,19 @@ fdlimit_fit(struct ackd_config *cfg)
 	soft = fdlimit_from(rl.rlim_cur);
 	hard = fdlimit_from(rl.rlim_max);
 	fdlimit_sized = cfg->max_connections == 0;
-	if (fdlimit_plan(soft, hard, cfg->max_connections, &plan) == 0 &&
-	    (!plan.set || fdlimit_set(&plan) == 0)) {
+	if (fdlimit_plan(soft, hard, cfg->max_connections, &plan) == -1)
+		fdlimit_too_small(plan.soft, plan.need);
+	if (!plan.set || fdlimit_set(&plan) == 0) {
 		cfg->max_connections = plan.max_connections;
 		return;
 	}
 	if (!fdlimit_sized)
 		fdlimit_refuse(&plan, hard, cfg->max_connections);
-	if (plan.set)
-		diag_warn("cannot raise the descriptor limit from %llu to %llu;"
-		    " sizing --max-connections from %llu", soft, plan.soft,
-		    soft);
+	diag_warn("cannot raise the descriptor limit from %llu to %llu; "
+	    "sizing --max-connections from %llu", soft, plan.soft, soft);
 	/* as it is: the hard limit out of reach */
 	if (fdlimit_plan(soft, soft, 0, &plan) == -1)
-		fatalx(ACKD_EXIT_OSERR, "the descriptor limit %llu leaves no "
-		    "connection to a worker after %d of its own (allowed: a "
-		    "limit of at least %llu: ulimit -n, LimitNOFILE=)", soft,
-		    FDLIMIT_OVERHEAD, plan.need);
+		fdlimit_too_small(soft, plan.need);
 	cfg->max_connections = plan.max_connections;
 }
 
