@@ -65,6 +65,41 @@ fdlimit_to(unsigned long long v)
 	return ((rlim_t)v);
 }
 
+/* fdlimit_plan for asked connections: soft (and hard) raised to fit. */
+static void
+fdlimit_plan_given(int asked, struct fdlimit_plan *plan)
+{
+	plan->need = (unsigned long long)asked + FDLIMIT_OVERHEAD;
+	plan->max_connections = asked;
+	if (plan->soft >= plan->need)
+		return;
+	plan->soft = plan->need;
+	if (plan->hard < plan->need)
+		plan->hard = plan->need;
+	plan->set = 1;
+}
+
+/* fdlimit_plan sizing: soft raised to hard, capped; N what that leaves. */
+static int
+fdlimit_plan_sized(struct fdlimit_plan *plan)
+{
+	unsigned long long	target, usable;
+
+	target = plan->hard < ACKD_CONNECTIONS_MAX ? plan->hard :
+	    ACKD_CONNECTIONS_MAX;
+	if (plan->soft < target) {
+		plan->soft = target;
+		plan->set = 1;
+	}
+	usable = plan->soft < ACKD_CONNECTIONS_MAX ? plan->soft :
+	    ACKD_CONNECTIONS_MAX;
+	plan->need = FDLIMIT_OVERHEAD + 1;
+	if (usable < plan->need)
+		return (-1);
+	plan->max_connections = (int)(usable - FDLIMIT_OVERHEAD);
+	return (0);
+}
+
 /*
  * The plan for --max-connections asked (0: size it) under the limits
  * soft and hard (FDLIMIT_INFINITY: unlimited): the limits to set, and the
@@ -76,33 +111,14 @@ int
 fdlimit_plan(unsigned long long soft, unsigned long long hard, int asked,
     struct fdlimit_plan *plan)
 {
-	unsigned long long	target, usable;
-
 	memset(plan, 0, sizeof(*plan));
 	plan->soft = soft;
 	plan->hard = hard;
 	if (asked > 0) {
-		plan->need = (unsigned long long)asked + FDLIMIT_OVERHEAD;
-		plan->max_connections = asked;
-		if (soft < plan->need) {
-			plan->soft = plan->need;
-			plan->hard = hard < plan->need ? plan->need : hard;
-			plan->set = 1;
-		}
+		fdlimit_plan_given(asked, plan);
 		return (0);
 	}
-	target = hard < ACKD_CONNECTIONS_MAX ? hard : ACKD_CONNECTIONS_MAX;
-	if (soft < target) {
-		plan->soft = target;
-		plan->set = 1;
-	}
-	usable = plan->soft < ACKD_CONNECTIONS_MAX ? plan->soft :
-	    ACKD_CONNECTIONS_MAX;
-	plan->need = FDLIMIT_OVERHEAD + 1;
-	if (usable < plan->need)
-		return (-1);
-	plan->max_connections = (int)(usable - FDLIMIT_OVERHEAD);
-	return (0);
+	return (fdlimit_plan_sized(plan));
 }
 
 /*
