@@ -57,6 +57,9 @@ enum ackd_result {
 #define ACKD_WORKERS_MAX	256
 #define ACKD_THREADS_MAX	1024
 #define ACKD_QUEUE_MAX		65536
+/* --max-connections, per worker: Linux's default ceiling on a process's
+ * descriptors (fs.nr_open) */
+#define ACKD_CONNECTIONS_MAX	(1024 * 1024)
 #define ACKD_BACKLOG_MAX	65535
 #define ACKD_MESSAGE_MAX	(1024 * 1024)
 /* --max-memory: 64 GiB (1 GiB where size_t has 32 bits); its default
@@ -138,6 +141,9 @@ struct ackd_config {
 	int			 workers;
 	int			 threads;
 	int			 queue;
+	int			 max_connections;	/* per worker; 0: sized
+							 * from the descriptor
+							 * limit (fdlimit.c) */
 	size_t			 max_message;
 	size_t			 max_memory;	/* per worker; 0: the default */
 	enum ackd_framing	 framing;
@@ -227,6 +233,7 @@ enum stats_counter {
 	STATS_REFUSED,
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
 	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
+	STATS_SHED,		/* closed at --max-connections: waited longest */
 	STATS_BYTES,
 	STATS_REOPEN_FAILED,	/* a log reopen failed: old file kept */
 	STATS_NCOUNTERS
@@ -236,6 +243,8 @@ enum stats_gauge {
 	STATS_QUEUE,		/* connections waiting for a thread */
 	STATS_QUEUE_MAX,	/* the most that ever waited */
 	STATS_BUSY,		/* threads serving a connection */
+	STATS_OPEN,		/* connections open: queued, served, waiting */
+	STATS_WAITING,		/* parked in the event stage for their bytes */
 	STATS_NGAUGES
 };
 

@@ -3,12 +3,15 @@
  * check.c: --check, the start-up's checks without the start, for
  * ExecStartPre= and reload scripts (as nginx -t).
  *
- * main has parsed the flags and resolved --user and --group (64, 77) as
- * for a start. Then, in the start's order, so that the first failure and
- * its status are the ones the start would meet: the pid file (69 if a
- * running ackd holds it, 73 if it cannot be made), the log (73), the
- * --bind names (69 if one does not resolve). On success it prints what
- * would run on standard output and exits 0.
+ * main has parsed the flags, resolved --user and --group (64, 77) and
+ * raised the descriptor limit to fit --max-connections (71), as for a
+ * start (the limit is this process's own: nothing outside changes).
+ * Then, in the start's order, so that the first failure and its status
+ * are the ones the start would meet: the pid file (69 if a running ackd
+ * holds it, 73 if it cannot be made), the log (73), the --bind names (69
+ * if one does not resolve). On success it prints what would run on
+ * standard output, the descriptor limit and --max-connections included,
+ * and exits 0.
  *
  * It leaves nothing behind and changes nothing: no pid file or log file
  * is made, nothing is locked, emptied or given to the user. A log that
@@ -105,9 +108,13 @@ check_as_user(const struct ackd_config *cfg)
 static void
 check_print(const struct ackd_config *cfg, const char *listen)
 {
+	char	fds[160];
+
+	fdlimit_describe(cfg, fds, sizeof(fds));
 	printf("listen: %s\n", listen);
 	printf("workers: %d, threads: %d, queue: %d\n", cfg->workers,
 	    cfg->threads, cfg->queue);
+	printf("descriptors: %s\n", fds);
 	if (cfg->syslog_facility != 0)
 		printf("log: syslog %s, %s\n", msglog_syslog_path(),
 		    cfg->log_format == ACKD_LOG_JSON ? "json" : "text");

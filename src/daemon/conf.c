@@ -83,6 +83,11 @@ static const struct opt conf_flags[] = {
 	    NULL, "N", "handler threads per worker", NULL },
 	{ "queue", 'q', OPT_INT, 0, 1, ACKD_QUEUE_MAX, FIELD(queue), NULL, "N",
 	    "accepted connections queued per worker", NULL },
+	{ "max-connections", 266, OPT_INT, 0, 1, ACKD_CONNECTIONS_MAX,
+	    FIELD(max_connections), NULL, "N",
+	    "connections a worker holds open at once: queued, served, or "
+	    "waiting for their bytes; the descriptor limit is raised to fit",
+	    "sized from the descriptor limit" },
 	{ "max-message", 'm', OPT_SIZE, 0, 1, ACKD_MESSAGE_MAX,
 	    FIELD(max_message), NULL, "N", "bytes read per message", NULL },
 	{ "max-memory", 320, OPT_SIZE, 0, 1, ACKD_MEMORY_MAX,

@@ -6,8 +6,11 @@
  * pid file, the log file, the address) fails here, before any worker
  * exists, with one clear line and a documented exit status; with --daemon
  * that line still reaches the terminal (daemon.c). The order: resolve the
- * user, detach, lock the pid file (first, so a second ackd changes
- * nothing), open the log, bind, drop privileges, then the master.
+ * user, raise the descriptor limit (fdlimit.c: while we may still raise
+ * the hard one, and before anything that holds descriptors), detach, lock
+ * the pid file (first, so a second ackd changes nothing), open the log,
+ * bind, drop privileges, then the master. Once all of that succeeded, one
+ * line says what the descriptor limit allows.
  */
 #include "config.h"
 
@@ -125,6 +128,7 @@ main(int argc, char **argv)
 	main_ignore_signals();
 	main_abspaths(&cfg);
 	priv_init(&cfg);
+	fdlimit_fit(&cfg);
 	if (cfg.check)
 		return (check_run(&cfg));
 	/* before any fork: WATCHDOG_PID names the process systemd started */
@@ -151,6 +155,8 @@ main(int argc, char **argv)
 	priv_drop();
 	pidfile_check();
 	msglog_check(&cfg);
+	fdlimit_describe(&cfg, err, sizeof(err));
+	diag_info("descriptors: %s", err);
 	status = master_run(&cfg, listen_names(), main_ready);
 	metrics_close();
 	pidfile_remove();

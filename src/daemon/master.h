@@ -13,7 +13,8 @@
  * here: its types first, then one block of prototypes per file, in the
  * order the master meets them: its loop and judgements, the listeners it
  * opens and hands over, the metrics endpoint, an upgrade, and the
- * start-up's helpers (--daemon, --pid-file, --user, the title, --check).
+ * start-up's helpers (--daemon, --pid-file, the descriptor limit,
+ * --user, the title, --check).
  */
 #ifndef MASTER_H
 #define MASTER_H
@@ -62,6 +63,7 @@ struct master {
 	long long		 crash_deaths_ms[MASTER_CRASH_DEATHS];
 	int			 crash_next;
 	long long		 next_tick_ms;	/* watchdog and status */
+	long long		 watchdog_abort_ms;	/* its last abort; 0 */
 	long long		 next_stats_ms;	/* --stats-interval */
 	long long		 next_notify_watchdog_ms;
 	long long		 next_log_check_ms;	/* log stale? */
@@ -86,6 +88,13 @@ struct supervise_act {
 	int			 arg;
 };
 
+/* What the watchdog saw of one worker in one look (supervise_watch_look). */
+struct supervise_seen {
+	unsigned long	 progress;	/* its progress count */
+	int		 work;		/* it has work (read if progress did
+					 * not move) */
+};
+
 /* The most one judgement asks: recycling every slot takes three each. */
 #define SUPERVISE_ACTS_MAX	(3 * ACKD_WORKERS_MAX + 4)
 
@@ -93,6 +102,26 @@ struct supervise_act {
 struct supervise_acts {
 	int			 n;
 	struct supervise_act	 act[SUPERVISE_ACTS_MAX];
+};
+
+/*
+ * fdlimit.c's types: the descriptors a worker needs besides its
+ * connections (standard streams, its listeners, the log and syslog
+ * sockets, its pipe to the master, the pid file, the event stage's
+ * poller and wake-up, a log reopen's second file; and room to spare),
+ * and the limits it plans to set.
+ */
+#define FDLIMIT_SPARE		64
+#define FDLIMIT_OVERHEAD	(3 + ACKD_LISTEN_MAX + 8 + FDLIMIT_SPARE)
+#define FDLIMIT_INFINITY	(~0ULL)	/* RLIM_INFINITY: "unlimited" */
+
+struct fdlimit_plan {
+	unsigned long long	 soft;	/* the limits to have */
+	unsigned long long	 hard;
+	int			 set;	/* they differ from those found */
+	int			 max_connections;	/* per worker */
+	unsigned long long	 need;	/* descriptors a worker needs, or
+					 * (sizing) the least that serves */
 };
 
 /* listen.c's limit: every listening address's name, in one string. */
@@ -132,8 +161,9 @@ long long	supervise_respawns(struct master *, long long,
 void		supervise_resize(struct master *, int, int (*)(int),
 		    struct supervise_acts *);
 long long	supervise_timers(struct master *, struct supervise_acts *);
-void		supervise_watch_slot(struct slot *, int, unsigned long, int,
-		    long long, int, struct supervise_acts *);
+void		supervise_watch_look(struct master *,
+		    const struct supervise_seen *, long long,
+		    struct supervise_acts *);
 long long	supervise_death(struct master *, struct slot *, int, long long,
 		    int *);
 void		supervise_give_up(struct master *, struct supervise_acts *);
@@ -218,6 +248,13 @@ int	pidfile_fdesc(void);
 void	pidfile_adopt(const char *, int);
 void	pidfile_release(void);
 int	pidfile_relock(void);
+
+/* fdlimit.c: RLIMIT_NOFILE raised to fit --max-connections, or it sized. */
+int	fdlimit_plan(unsigned long long, unsigned long long, int,
+	    struct fdlimit_plan *);
+int	fdlimit_format(char *, size_t, unsigned long long, int, int);
+void	fdlimit_fit(struct ackd_config *);
+void	fdlimit_describe(const struct ackd_config *, char *, size_t);
 
 /* priv.c: --user and --group. */
 void	priv_init(const struct ackd_config *);

@@ -40,6 +40,9 @@ const struct stats_name stats_counter_names[STATS_NCOUNTERS] = {
 	{ "memory_refused", "ackd_connections_memory_refused_total",
 	    "Connections closed unacknowledged: their large message found no "
 	    "--max-memory left by the read deadline." },
+	{ "shed", "ackd_connections_shed_total",
+	    "Connections closed unacknowledged at --max-connections, those "
+	    "that had waited longest without sending, to make room." },
 	{ "bytes", "ackd_received_bytes_total",
 	    "Message bytes received and logged." },
 	{ "reopen_failed", "ackd_reopen_failed_total",
@@ -56,6 +59,12 @@ const struct stats_name stats_gauge_names[STATS_NGAUGES] = {
 	    "started." },
 	{ "busy", "ackd_threads_busy",
 	    "Handler threads serving a connection." },
+	{ "open", "ackd_connections_open",
+	    "Connections open in the worker: queued, being served, or waiting "
+	    "for their bytes; at most --max-connections." },
+	{ "waiting", "ackd_connections_waiting",
+	    "Connections waiting in the worker's event stage for their bytes, "
+	    "or for the drain after a truncated message." },
 };
 
 /* Add n to one counter. */

@@ -394,11 +394,21 @@ supervise_backoff(int served, int expected, int *quick_deaths)
  * was stopped), then SIGKILL if that did not end it. The reaper then
  * replaces it.
  *
- * The judgement of live slot i at now, given the progress count its
+ * It never aborts all workers at once: a slow or hostile network can
+ * stall them all alike, and aborting them together drops every
+ * connection they hold and leaves no worker to serve. So at most one
+ * worker is aborted per worker timeout: of those stuck past it in one
+ * look, the one stuck longest (then the one silent longest, then the
+ * first slot); the others wait for a look a whole timeout after that
+ * abort, and are aborted then only if still stuck.
+ *
+ * The bookkeeping of live slot i at now, given the progress count its
  * worker shows and whether it has work (read only when progress has not
- * moved), with the worker timeout timeout_ms.
+ * moved), with the worker timeout timeout_ms; SIGKILL for one aborted
+ * that outlived its grace. Returns 1 if it is stuck past the timeout and
+ * not yet aborted: a candidate.
  */
-void
+static int
 supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
     int work, long long now, int timeout_ms, struct supervise_acts *acts)
 {
@@ -408,22 +418,39 @@ supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
 			supervise_add(acts, SUPERVISE_SIGNAL, i, SIGKILL);
 			slot->killed = 1;
 		}
-		return;
+		return (0);
 	}
 	if (progress != slot->progress) {
 		slot->progress = progress;
 		slot->progress_at_ms = now;
 		slot->stuck_since_ms = 0;
-		return;
+		return (0);
 	}
 	if (!work) {
 		slot->stuck_since_ms = 0;
-		return;
+		return (0);
 	}
 	if (slot->stuck_since_ms == 0)
 		slot->stuck_since_ms = now;
-	if (now - slot->stuck_since_ms < timeout_ms)
-		return;
+	return (now - slot->stuck_since_ms >= timeout_ms);
+}
+
+/* Has slot a been stuck longer than slot b (then: silent longer)? */
+static int
+supervise_watch_longer(const struct slot *a, const struct slot *b)
+{
+	if (a->stuck_since_ms != b->stuck_since_ms)
+		return (a->stuck_since_ms < b->stuck_since_ms);
+	return (a->progress_at_ms < b->progress_at_ms);
+}
+
+/* Abort slot i's stuck worker at now: SIGABRT and SIGCONT, logged. */
+static void
+supervise_watch_abort(struct master *m, int i, long long now,
+    struct supervise_acts *acts)
+{
+	struct slot	*slot = &m->slots[i];
+
 	diag_warnx("worker %ld made no progress for %lld ms while it "
 	    "had work; aborting it", (long)slot->pid,
 	    now - slot->progress_at_ms);
@@ -432,42 +459,67 @@ supervise_watch_slot(struct slot *slot, int i, unsigned long progress,
 	supervise_add(acts, SUPERVISE_SIGNAL, i, SIGABRT);
 	supervise_add(acts, SUPERVISE_SIGNAL, i, SIGCONT);
 	slot->aborted_at_ms = now;
+	m->watchdog_abort_ms = now;
 }
 
 /*
- * The watchdog's look at every live worker: read what each shows in the
- * scoreboard (the backlog only when needed, and once), and judge it.
+ * The watchdog's look at every live worker at now, given what each showed
+ * (seen, by slot): keep each one's books, then abort the one stuck
+ * longest, unless another was aborted less than a worker timeout ago.
+ * Pure.
+ */
+void
+supervise_watch_look(struct master *m, const struct supervise_seen *seen,
+    long long now, struct supervise_acts *acts)
+{
+	struct slot	*slot;
+	int		 i, pick = -1, timeout_ms = m->cfg->worker_timeout_ms;
+
+	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
+		slot = &m->slots[i];
+		if (!supervise_live(slot) || !supervise_watch_slot(slot, i,
+		    seen[i].progress, seen[i].work, now, timeout_ms, acts))
+			continue;
+		if (pick == -1 || supervise_watch_longer(slot, &m->slots[pick]))
+			pick = i;
+	}
+	if (pick == -1 || (m->watchdog_abort_ms != 0 &&
+	    now - m->watchdog_abort_ms < timeout_ms))
+		return;
+	supervise_watch_abort(m, pick, now, acts);
+}
+
+/*
+ * The watchdog's look: read what each live worker shows in the
+ * scoreboard (the backlog only when needed, and once), and judge them.
  */
 static void
 supervise_watch(struct master *m, long long now, struct supervise_acts *acts)
 {
-	struct scoreboard_slot	*board;
-	struct slot		*slot;
-	unsigned long		 progress = 0;
-	int			 i, backlog = -1, work = 0;
+	static struct supervise_seen	 seen[ACKD_WORKERS_MAX];
+	struct scoreboard_slot		*board;
+	struct slot			*slot;
+	int				 i, backlog = -1;
 
+	memset(seen, 0, sizeof(seen));
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {
 		slot = &m->slots[i];
-		if (!supervise_live(slot))
+		if (!supervise_live(slot) || slot->aborted_at_ms != 0)
 			continue;
 		board = scoreboard_slot(i);
-		if (slot->aborted_at_ms == 0)
-			progress = atomic_load_explicit(&board->progress,
-			    memory_order_relaxed);
-		work = 0;
-		if (slot->aborted_at_ms == 0 && progress == slot->progress) {
-			work = atomic_load(
-			    &board->stats.gauge[STATS_QUEUE]) > 0 ||
-			    atomic_load(&board->stats.gauge[STATS_BUSY]) > 0;
-			if (!work) {
-				if (backlog == -1)
-					backlog = listen_backlog();
-				work = backlog;
-			}
+		seen[i].progress = atomic_load_explicit(&board->progress,
+		    memory_order_relaxed);
+		if (seen[i].progress != slot->progress)
+			continue;
+		seen[i].work = atomic_load(&board->stats.gauge[STATS_QUEUE]) >
+		    0 || atomic_load(&board->stats.gauge[STATS_BUSY]) > 0;
+		if (!seen[i].work) {
+			if (backlog == -1)
+				backlog = listen_backlog();
+			seen[i].work = backlog;
 		}
-		supervise_watch_slot(slot, i, progress, work, now,
-		    m->cfg->worker_timeout_ms, acts);
 	}
+	supervise_watch_look(m, seen, now, acts);
 }
 
 /* Log one line per live worker (since its start) and one in total. */
@@ -475,7 +527,7 @@ void
 supervise_summary(struct master *m)
 {
 	struct stats_snap	snap;
-	char			buf[512];
+	char			buf[1024];	/* every counter at 20 digits */
 	int			i;
 
 	for (i = 0; i < ACKD_WORKERS_MAX; i++) {

@@ -38,7 +38,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
  * test_flagdoc.py holds this list to ackd --help.
  */
 static const char *const fuzz_conf_flags[] = { "bind", "port", "backlog",
-    "workers", "threads", "queue", "max-message", "max-memory",
+    "workers", "threads", "queue", "max-connections", "max-message",
+    "max-memory",
     "read-timeout", "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
@@ -114,6 +115,10 @@ fuzz_conf_check_run(const struct ackd_config *cfg)
 	    cfg->threads <= ACKD_THREADS_MAX, "threads %d", cfg->threads);
 	FUZZ_CONF_CHECK(cfg->queue >= 1 && cfg->queue <= ACKD_QUEUE_MAX,
 	    "queue %d", cfg->queue);
+	/* 0: sized at start from the descriptor limit */
+	FUZZ_CONF_CHECK(cfg->max_connections >= 0 &&
+	    cfg->max_connections <= ACKD_CONNECTIONS_MAX,
+	    "max_connections %d", cfg->max_connections);
 	FUZZ_CONF_CHECK(cfg->max_message >= 1 &&
 	    cfg->max_message <= ACKD_MESSAGE_MAX, "max_message %zu",
 	    cfg->max_message);
@@ -200,6 +205,7 @@ fuzz_conf_same(const struct ackd_config *a, const struct ackd_config *b)
 	    sizeof(a->proxy_from[0])) == 0 &&
 	    a->backlog == b->backlog && a->workers == b->workers &&
 	    a->threads == b->threads && a->queue == b->queue &&
+	    a->max_connections == b->max_connections &&
 	    a->max_message == b->max_message &&
 	    a->read_timeout_ms == b->read_timeout_ms &&
 	    a->shutdown_timeout_ms == b->shutdown_timeout_ms &&

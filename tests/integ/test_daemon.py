@@ -38,6 +38,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 WARN_ROOT = "running as root; consider --user"
+# the start's one line of information: what the descriptor limit allows
+INFO_FDS = "descriptors: limit "
 LOG_DAEMON = 3 << 3
 LOG_ERR = 3
 LOG_WARNING = 4
@@ -132,8 +134,11 @@ def daemon_mode(t, tmp):
     if not t.ok("daemon: a detached master runs", d is not None,
                 "stderr %s" % h.short(err)):
         return
-    extra = [ln for ln in lines(err) if WARN_ROOT not in ln]
+    extra = [ln for ln in lines(err) if WARN_ROOT not in ln and
+             INFO_FDS not in ln]
     t.eq("daemon: nothing else on the command's stderr", extra, [])
+    t.eq("daemon: the start says what the descriptor limit allows, once",
+         len([ln for ln in lines(err) if INFO_FDS in ln]), 1)
     serves_at_return(t, "daemon", d)
     with open(pid_path) as f:
         t.eq("daemon: the pid file holds the master's pid", f.read(),

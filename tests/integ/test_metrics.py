@@ -62,6 +62,7 @@ COUNTERS = [
     ("ackd_connections_refused_total", "refused"),
     ("ackd_connections_proxy_refused_total", "proxy_refused"),
     ("ackd_connections_memory_refused_total", "memory_refused"),
+    ("ackd_connections_shed_total", "shed"),
     ("ackd_received_bytes_total", "bytes"),
     ("ackd_reopen_failed_total", "reopen_failed"),
 ]
@@ -71,6 +72,8 @@ GAUGES = [
     ("ackd_queue_depth", "queue"),
     ("ackd_queue_depth_max", "queue_max"),
     ("ackd_threads_busy", "busy"),
+    ("ackd_connections_open", "open"),
+    ("ackd_connections_waiting", "waiting"),
 ]
 MASTER_GAUGES = ["ackd_workers", "ackd_up", "ackd_start_time_seconds",
                  "ackd_build_info"]

@@ -50,6 +50,7 @@ static const struct {
 	{ "workers", 'w', 1 },
 	{ "threads", 't', 1 },
 	{ "queue", 'q', 1 },
+	{ "max-connections", 0, 1 },
 	{ "max-message", 'm', 1 },
 	{ "max-memory", 0, 1 },
 	{ "read-timeout", 'r', 1 },
@@ -111,6 +112,8 @@ static const struct {
 	    CHECK_CONF_INT, 1, ACKD_THREADS_MAX, "5", 5 },
 	{ "queue", 'q', offsetof(struct ackd_config, queue),
 	    CHECK_CONF_INT, 1, ACKD_QUEUE_MAX, "9", 9 },
+	{ "max-connections", 0, offsetof(struct ackd_config, max_connections),
+	    CHECK_CONF_INT, 1, ACKD_CONNECTIONS_MAX, "4000", 4000 },
 	{ "max-message", 'm', offsetof(struct ackd_config, max_message),
 	    CHECK_CONF_SIZE, 1, ACKD_MESSAGE_MAX, "4096", 4096 },
 	{ "max-memory", 0, offsetof(struct ackd_config, max_memory),
@@ -261,6 +264,7 @@ START_TEST(check_conf_defaults_values)
 		    "%ld", cfg.workers, ncpu);
 	ck_assert_int_eq(cfg.threads, 16);
 	ck_assert_int_eq(cfg.queue, 256);
+	ck_assert_int_eq(cfg.max_connections, 0);	/* sized at start */
 	ck_assert_uint_eq(cfg.max_message, 1024);
 	ck_assert_int_eq(cfg.read_timeout_ms, 10000);
 	ck_assert_int_eq(cfg.shutdown_timeout_ms, 10000);

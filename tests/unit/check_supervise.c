@@ -356,29 +356,48 @@ START_TEST(check_supervise_resize_merge)
 }
 END_TEST
 
+/*
+ * One look of the watchdog at check_m at now, its timeout 3 s: the first
+ * n workers show progress, and work if work is set.
+ */
+static void
+check_supervise_look(int n, unsigned long progress, int work, long long now)
+{
+	static struct supervise_seen	seen[ACKD_WORKERS_MAX];
+	int				i;
+
+	check_cfg.worker_timeout_ms = 3000;
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++) {
+		seen[i].progress = progress;
+		seen[i].work = work;
+	}
+	supervise_watch_look(&check_m, seen, now, &check_acts);
+}
+
 /* A worker stuck with work past the timeout: SIGABRT, SIGCONT, SIGKILL. */
 START_TEST(check_supervise_watch_stuck)
 {
 	struct master	*m = check_supervise_master(1);
 	struct slot	*slot = &m->slots[0];
 
-	supervise_watch_slot(slot, 0, 7, 1, 1000, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 1000);
 	ck_assert_int_eq(slot->progress_at_ms, 1000);	/* it moved */
-	supervise_watch_slot(slot, 0, 7, 1, 2000, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 2000);
 	ck_assert_int_eq(slot->stuck_since_ms, 2000);
-	supervise_watch_slot(slot, 0, 7, 1, 4999, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 4999);
 	ck_assert_int_eq(check_acts.n, 0);
-	supervise_watch_slot(slot, 0, 7, 1, 5000, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 5000);
 	ck_assert_int_eq(check_acts.n, 2);
 	check_supervise_act(0, SUPERVISE_SIGNAL, 0, SIGABRT);
 	check_supervise_act(1, SUPERVISE_SIGNAL, 0, SIGCONT);
 	ck_assert_int_eq(slot->aborted_at_ms, 5000);
-	supervise_watch_slot(slot, 0, 7, 1, 9999, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 9999);
 	ck_assert_int_eq(check_acts.n, 2);	/* the grace: 5 s */
-	supervise_watch_slot(slot, 0, 7, 1, 10000, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 10000);
 	ck_assert_int_eq(check_acts.n, 3);
 	check_supervise_act(2, SUPERVISE_SIGNAL, 0, SIGKILL);
-	supervise_watch_slot(slot, 0, 7, 1, 20000, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 20000);
 	ck_assert_int_eq(check_acts.n, 3);	/* once */
 }
 END_TEST
@@ -391,10 +410,9 @@ START_TEST(check_supervise_watch_idle)
 	long long	 now;
 
 	for (now = 1000; now < 60000; now += 1000)
-		supervise_watch_slot(slot, 0, 7, 0, now, 3000, &check_acts);
+		check_supervise_look(1, 7, 0, now);
 	for (now = 60000; now < 120000; now += 1000)
-		supervise_watch_slot(slot, 0, (unsigned long)now, 1, now,
-		    3000, &check_acts);
+		check_supervise_look(1, (unsigned long)now, 1, now);
 	ck_assert_int_eq(check_acts.n, 0);
 	ck_assert_int_eq(slot->aborted_at_ms, 0);
 }
@@ -406,16 +424,78 @@ START_TEST(check_supervise_watch_idle_resets)
 	struct master	*m = check_supervise_master(1);
 	struct slot	*slot = &m->slots[0];
 
-	supervise_watch_slot(slot, 0, 7, 1, 1000, 3000, &check_acts);
-	supervise_watch_slot(slot, 0, 7, 1, 2000, 3000, &check_acts);
-	supervise_watch_slot(slot, 0, 7, 0, 3000, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 1000);
+	check_supervise_look(1, 7, 1, 2000);
+	check_supervise_look(1, 7, 0, 3000);
 	ck_assert_int_eq(slot->stuck_since_ms, 0);
-	supervise_watch_slot(slot, 0, 7, 1, 4000, 3000, &check_acts);
-	supervise_watch_slot(slot, 0, 7, 1, 6999, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 4000);
+	check_supervise_look(1, 7, 1, 6999);
 	ck_assert_int_eq(check_acts.n, 0);
-	supervise_watch_slot(slot, 0, 7, 1, 7000, 3000, &check_acts);
+	check_supervise_look(1, 7, 1, 7000);
 	ck_assert_int_eq(check_acts.n, 2);
 	check_supervise_act(0, SUPERVISE_SIGNAL, 0, SIGABRT);
+}
+END_TEST
+
+/* How many SIGABRTs check_acts holds, and for which slot the first. */
+static int
+check_supervise_aborts(int *first)
+{
+	int	k, n = 0;
+
+	for (k = 0; k < check_acts.n; k++)
+		if (check_acts.act[k].verb == SUPERVISE_SIGNAL &&
+		    check_acts.act[k].arg == SIGABRT && n++ == 0)
+			*first = check_acts.act[k].slot;
+	return (n);
+}
+
+/*
+ * Two workers stuck alike (a slow network stalls them all): one look
+ * aborts only the one stuck longest, never both; the other not until a
+ * whole watchdog period has passed since, if it is still stuck then.
+ */
+START_TEST(check_supervise_watch_one_at_a_time)
+{
+	struct master	*m = check_supervise_master(2);
+	int		 first = -1;
+
+	/* both seen moving at 1000; slot 1 stalls at 1500, slot 0 at 2000 */
+	check_supervise_look(2, 7, 1, 1000);
+	m->slots[1].stuck_since_ms = 1500;
+	m->slots[0].stuck_since_ms = 2000;
+	check_supervise_look(2, 7, 1, 5000);
+	ck_assert_int_eq(check_supervise_aborts(&first), 1);
+	ck_assert_int_eq(first, 1);	/* stuck since 1500: the longest */
+	ck_assert_int_eq(m->slots[0].aborted_at_ms, 0);
+	ck_assert_int_eq(m->slots[1].aborted_at_ms, 5000);
+	/* slot 0, stuck on: not within the period after that abort */
+	check_supervise_look(2, 7, 1, 7999);
+	ck_assert_int_eq(check_supervise_aborts(&first), 1);
+	ck_assert_int_eq(m->slots[0].aborted_at_ms, 0);
+	check_supervise_look(2, 7, 1, 8000);
+	ck_assert_int_eq(check_supervise_aborts(&first), 2);
+	ck_assert_int_eq(m->slots[0].aborted_at_ms, 8000);
+}
+END_TEST
+
+/* Many stuck at once: one abort per period, so some always serve on. */
+START_TEST(check_supervise_watch_many_stuck)
+{
+	struct master	*m = check_supervise_master(8);
+	long long	 now;
+	int		 first, i, live;
+
+	check_supervise_look(8, 7, 1, 1000);
+	for (now = 2000; now <= 10000; now += 250) {
+		check_supervise_look(8, 7, 1, now);
+		for (i = 0, live = 0; i < 8; i++)
+			live += m->slots[i].aborted_at_ms == 0;
+		/* stuck from 2000: first abort at 5000, then 8000 */
+		ck_assert_int_eq(live, now < 5000 ? 8 : now < 8000 ? 7 : 6);
+	}
+	ck_assert_int_eq(check_supervise_aborts(&first), 2);
+	ck_assert_int_eq(first, 0);	/* stuck alike: the first slot */
 }
 END_TEST
 
@@ -495,6 +575,8 @@ supervise_suite(void)
 	tcase_add_test(acts, check_supervise_watch_stuck);
 	tcase_add_test(acts, check_supervise_watch_idle);
 	tcase_add_test(acts, check_supervise_watch_idle_resets);
+	tcase_add_test(acts, check_supervise_watch_one_at_a_time);
+	tcase_add_test(acts, check_supervise_watch_many_stuck);
 	tcase_add_test(acts, check_supervise_recycle_two);
 	tcase_add_test(acts, check_supervise_recycle_full);
 	suite_add_tcase(s, acts);
