@@ -22,9 +22,9 @@
  * The rest wait, in turn, up to their read deadlines: handlers take
  * shares with bigbuf_try, which never waits, and a connection that finds
  * none waits in the worker's event stage, holding no thread, until
- * bigbuf_give's hook (on_give) says one came back. A waiting partial
- * message's own small buffer is charged too (bigbuf_charge, in bytes),
- * so --max-memory bounds what waiting connections hold.
+ * bigbuf_give's hook (on_give) says one came back. A second budget of
+ * the same kind, charged in bytes (bigbuf_charge), bounds the small
+ * buffers of partial messages waiting in the stage (BIGBUF_PARTIAL).
  *
  * Lock rules: every field of struct bigbuf is read and written with
  * b->lock held. Every take is of the same size (need), so one give makes
@@ -187,15 +187,6 @@ bigbuf_charge(struct bigbuf *b, size_t n)
 		return (-1);
 	}
 	return (0);
-}
-
-/* Charge n bytes even over the cap (pend_keep says when). */
-void
-bigbuf_overdraw(struct bigbuf *b, size_t n)
-{
-	pthread_mutex_lock(&b->lock);
-	b->used += n;
-	pthread_mutex_unlock(&b->lock);
 }
 
 /* Give back n charged bytes; wake a waiter and tell the hook. */

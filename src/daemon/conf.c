@@ -55,8 +55,6 @@ enum conf_kind {
 /* --help says these in words: kept equal to the limits they name */
 #define CONF_SLACK_S		20
 #define CONF_MEMORY_MIB	256
-/* --max-memory's default room for partial messages: 16,384 of 4 KiB */
-#define CONF_PARTIAL_MIB	64
 _Static_assert(CONF_SLACK_S * 1000 == ACKD_WORKER_TIMEOUT_SLACK_MS,
     "--help's worker-timeout default is not ACKD_WORKER_TIMEOUT_SLACK_MS");
 _Static_assert((size_t)CONF_MEMORY_MIB << 20 == ACKD_MEMORY_DEFAULT_MAX,
@@ -92,10 +90,9 @@ static const struct opt conf_flags[] = {
 	    FIELD(max_message), NULL, "N", "bytes read per message", NULL },
 	{ "max-memory", 320, OPT_SIZE, 0, 1, ACKD_MEMORY_MAX,
 	    FIELD(max_memory), NULL, "N", "bytes per worker for messages over "
-	    CONF_STR(BIGBUF_SMALL) " bytes and their lines, and for partial "
-	    "messages waiting for their next bytes",
+	    CONF_STR(BIGBUF_SMALL) " bytes and their lines",
 	    "one message per thread, up to " CONF_STR(CONF_MEMORY_MIB)
-	    " MiB, and " CONF_STR(CONF_PARTIAL_MIB) " MiB for partial ones" },
+	    " MiB; at least one message" },
 	{ "read-timeout", 'r', OPT_MSEC, 0, 1, ACKD_TIMEOUT_MAX_MS,
 	    FIELD(read_timeout_ms), NULL, "SEC", "wait for the message",
 	    NULL },
@@ -465,8 +462,7 @@ conf_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
  * --max-memory: at least what one connection may take, so that every
  * message can be served. By default what every thread takes with a
  * message at once, as before there was a budget, but at most 256 MiB
- * (and at least the one message), plus CONF_PARTIAL_MIB for the
- * buffers of partial messages waiting in the event stage.
+ * (and at least the one message).
  */
 static enum opt_result
 conf_memory(struct ackd_config *cfg, char *err, size_t errsize)
@@ -476,8 +472,7 @@ conf_memory(struct ackd_config *cfg, char *err, size_t errsize)
 	all = need > ACKD_MEMORY_DEFAULT_MAX / (size_t)cfg->threads ?
 	    ACKD_MEMORY_DEFAULT_MAX : need * (size_t)cfg->threads;
 	if (cfg->max_memory == 0)
-		cfg->max_memory = (all > need ? all : need) +
-		    ((size_t)CONF_PARTIAL_MIB << 20);
+		cfg->max_memory = all > need ? all : need;
 	else if (cfg->max_memory < need)
 		return (opt_error(err, errsize, "--max-memory: %zu bytes "
 		    "cannot hold one message of --max-message %zu and its %s "

@@ -541,21 +541,21 @@ handler_receive(struct handler *h, int fd)
 
 /*
  * Keep what the connection has so far in its pend; 0, or -1 with errno
- * when there is no memory (or, but for a wait for memory, no budget)
- * for it. The thread's buffers are then free for the next connection.
+ * when there is no memory (or allowance) for it. The thread's buffers
+ * are then free for the next connection.
  */
 static int
-handler_keep(struct handler *h, struct pend *p, enum pend_wait wait)
+handler_keep(struct handler *h, struct pend *p)
 {
 	p->deadline_ms = h->deadline_ms;
 	p->fr = h->fr;
 	if (h->buf_map > 0) {
-		pend_keep_map(p, h->buf, h->buf_map, h->budget);
+		pend_keep_map(p, h->buf, h->buf_map, &h->stage->partial);
 		h->buf = h->small;
 		h->buf_map = 0;
 		h->held = 0;
-	} else if (pend_keep(p, h->buf, h->fr.len, h->small_size, h->budget,
-	    wait == PEND_MEMORY) == -1)
+	} else if (pend_keep(p, h->buf, h->fr.len, h->small_size,
+	    &h->stage->partial) == -1)
 		return (-1);
 	if (h->proxy_have > 0 && p->pbuf == NULL &&
 	    (p->pbuf = malloc(PROXY_HEADER_MAX)) == NULL)
@@ -580,7 +580,7 @@ handler_park(struct handler *h, const struct conn *c, enum pend_wait wait)
 	struct pend	*p;
 
 	if ((p = pend_get(c)) == NULL || (wait != PEND_LINGER &&
-	    handler_keep(h, p, wait) == -1)) {
+	    handler_keep(h, p) == -1)) {
 		if (wait != PEND_LINGER)
 			handler_memory_refused(h, h->client, h->fr.len);
 		handler_release(h);

@@ -6,8 +6,8 @@
  * path allocates nothing. The first time it has to wait, its handler
  * makes a pend (pend_get), and keeps the bytes of an unfinished message
  * in it (pend_keep): in a buffer of its own, charged to the worker's
- * --max-memory budget, which is allocated only then and freed at the
- * close; a large message's mapping moves into the pend as it is, with
+ * allowance for partial messages (BIGBUF_PARTIAL), which is allocated
+ * only then and freed at the close; a large message's mapping moves into the pend as it is, with
  * its share of the budget. Whoever closes the connection frees the pend
  * (pend_free), giving everything back. No locks: a pend has one owner at
  * a time, a handler or the stage, handed over through the queue or the
@@ -39,25 +39,21 @@ pend_get(const struct conn *c)
 
 /*
  * Keep len bytes of an unfinished message from buf, in p's own buffer of
- * size bytes (allocated and charged to budget the first time). 0, or -1
- * with errno (EAGAIN: over the budget; ENOMEM). A connection that is to
- * wait for a large message's share (over) is charged even over the
- * budget: its few kilobytes are what it already read, and refusing them
- * would turn waiting in turn into a refusal.
+ * size bytes (allocated and charged to partial, the allowance of the
+ * worker's waiting partial messages, the first time). 0, or -1 with
+ * errno (EAGAIN: the allowance is used up; ENOMEM).
  */
 int
 pend_keep(struct pend *p, const unsigned char *buf, size_t len, size_t size,
-    struct bigbuf *budget, int over)
+    struct bigbuf *partial)
 {
 	if (len == 0)
 		return (0);
 	if (p->buf == NULL) {
-		if (over)
-			bigbuf_overdraw(budget, size);
-		else if (bigbuf_charge(budget, size) == -1)
+		if (bigbuf_charge(partial, size) == -1)
 			return (-1);
 		if ((p->buf = malloc(size)) == NULL) {
-			bigbuf_uncharge(budget, size);
+			bigbuf_uncharge(partial, size);
 			errno = ENOMEM;
 			return (-1);
 		}
@@ -69,16 +65,17 @@ pend_keep(struct pend *p, const unsigned char *buf, size_t len, size_t size,
 
 /*
  * Keep a large message's mapping of size bytes, with its share of the
- * budget, as it is: p's own small buffer, if it had one, goes.
+ * budget, as it is: p's own small buffer, if it had one, goes back to
+ * partial.
  */
 void
 pend_keep_map(struct pend *p, unsigned char *map, size_t size,
-    struct bigbuf *budget)
+    struct bigbuf *partial)
 {
 	if (p->buf_map == 0)
 		free(p->buf);
 	if (p->charged > 0)
-		bigbuf_uncharge(budget, p->charged);
+		bigbuf_uncharge(partial, p->charged);
 	p->charged = 0;
 	p->buf = map;
 	p->buf_map = size;
@@ -104,16 +101,19 @@ pend_take_map(struct pend *p, size_t *size)
 	return (map);
 }
 
-/* Free p and give back what it holds (p's connection is closed). */
+/*
+ * Free p and give back what it holds (p's connection is closed): its
+ * share to budget, its small buffer to partial.
+ */
 void
-pend_free(struct pend *p, struct bigbuf *budget)
+pend_free(struct pend *p, struct bigbuf *budget, struct bigbuf *partial)
 {
 	if (p->buf_map > 0)
 		bigbuf_unmap(p->buf, p->buf_map);
 	else
 		free(p->buf);
 	if (p->charged > 0)
-		bigbuf_uncharge(budget, p->charged);
+		bigbuf_uncharge(partial, p->charged);
 	if (p->held)
 		bigbuf_give(budget);
 	free(p->pbuf);

@@ -104,7 +104,7 @@ stage_close(struct stage *s, const struct conn *c)
 
 	close(c->fd);
 	if (c->pend != NULL)
-		pend_free(c->pend, s->budget);
+		pend_free(c->pend, s->budget, &s->partial);
 	peerlimit_leave(limit_entry);
 	atomic_fetch_sub(&s->open, 1);
 	stats_gauge_add(&s->board->stats, STATS_OPEN, -1);
@@ -449,8 +449,10 @@ stage_start(struct stage *s, const struct ackd_config *cfg,
 	TAILQ_INIT(&s->back);
 	TAILQ_INIT(&s->parked);
 	TAILQ_INIT(&s->memwait);
-	if (poller_init(&s->poller, s->max, 1) == -1)
+	if (bigbuf_init(&s->partial, BIGBUF_PARTIAL, 0) == -1)
 		return (-1);
+	if (poller_init(&s->poller, s->max, 1) == -1)
+		goto fail_partial;
 	if (wheel_init(&s->wheel, STAGE_BUCKETS, STAGE_TICK_MS, mono_ms()) ==
 	    -1)
 		goto fail_poller;
@@ -472,6 +474,8 @@ fail_wheel:
 	wheel_destroy(&s->wheel);
 fail_poller:
 	poller_destroy(&s->poller);
+fail_partial:
+	bigbuf_destroy(&s->partial);
 	return (-1);
 }
 
@@ -492,5 +496,6 @@ stage_stop(struct stage *s)
 	poller_destroy(&s->poller);
 	pthread_cond_destroy(&s->closed);
 	pthread_mutex_destroy(&s->lock);
+	bigbuf_destroy(&s->partial);
 	s->running = 0;
 }

@@ -80,6 +80,8 @@ struct queue {
 
 /* bigbuf.c's types: large messages' memory, from a per-worker budget. */
 #define BIGBUF_SMALL		4096	/* a thread's own message buffer, at most */
+/* what a worker's waiting partial messages may hold: 16,384 of 4 KiB */
+#define BIGBUF_PARTIAL		((size_t)64 << 20)
 /* room for a line's extra fields: the handler's, and the proxy= ones */
 #define BIGBUF_EXTRA_MAX	(64 + HANDLER_VIA_MAX)
 
@@ -173,7 +175,7 @@ struct pend {
 	struct frame		 fr;		/* the scan, fr.len bytes in buf */
 	unsigned char		*buf;		/* small_size (charged) or a mapping */
 	size_t			 buf_map;	/* bytes mapped at buf; 0: malloc'd */
-	size_t			 charged;	/* budget bytes buf holds */
+	size_t			 charged;	/* stage->partial bytes buf holds */
 	int			 held;		/* a large message's budget share */
 	int			 proxy_done;
 	size_t			 proxy_have;	/* header bytes in pbuf */
@@ -196,7 +198,8 @@ TAILQ_HEAD(pend_list, pend);
 struct stage {
 	const struct ackd_config *cfg;
 	struct queue		*queue;
-	struct bigbuf		*budget;
+	struct bigbuf		*budget;	/* the pool's, for large ones */
+	struct bigbuf		 partial;	/* BIGBUF_PARTIAL, for pend_keep */
 	struct scoreboard_slot	*board;
 	struct poller		 poller;
 	struct wheel		 wheel;
@@ -306,7 +309,6 @@ int	bigbuf_take(struct bigbuf *, long long);
 int	bigbuf_try(struct bigbuf *);
 void	bigbuf_give(struct bigbuf *);
 int	bigbuf_charge(struct bigbuf *, size_t);
-void	bigbuf_overdraw(struct bigbuf *, size_t);
 void	bigbuf_uncharge(struct bigbuf *, size_t);
 void	*bigbuf_map(size_t);
 void	bigbuf_unmap(void *, size_t);
@@ -320,10 +322,10 @@ ssize_t	frame_read_now(struct frame *, int, unsigned char *);
 /* pend.c: a waiting connection's saved state. */
 struct pend *pend_get(const struct conn *);
 int	pend_keep(struct pend *, const unsigned char *, size_t, size_t,
-	    struct bigbuf *, int);
+	    struct bigbuf *);
 void	pend_keep_map(struct pend *, unsigned char *, size_t, struct bigbuf *);
 unsigned char *pend_take_map(struct pend *, size_t *);
-void	pend_free(struct pend *, struct bigbuf *);
+void	pend_free(struct pend *, struct bigbuf *, struct bigbuf *);
 
 /* stage.c: the event stage, where connections wait without a thread. */
 int	stage_start(struct stage *, const struct ackd_config *, struct queue *,

@@ -23,8 +23,6 @@
 /* Room for the words of one command line, which conf_parse keeps. */
 #define CHECK_CONF_ARGC	16
 #define CHECK_CONF_STORE	8192
-/* --max-memory's default room for partial messages: 64 MiB */
-#define CHECK_CONF_PARTIAL	((size_t)64 << 20)
 
 static struct {
 	char	 store[CHECK_CONF_STORE];
@@ -284,8 +282,7 @@ START_TEST(check_conf_no_args_keeps_defaults)
 	/* the defaults that depend on another flag are resolved */
 	def.defer_accept_ms = def.read_timeout_ms;
 	def.worker_timeout_ms = def.read_timeout_ms + 20000;
-	/* 1024-byte messages never need a share: the partial room alone */
-	def.max_memory = CHECK_CONF_PARTIAL;
+	def.max_memory = 0;	/* 1024-byte messages never need it */
 	ck_assert_int_eq(check_conf_fresh(&cfg, NULL), CONF_RUN);
 	ck_assert_msg(memcmp(&cfg, &def, sizeof(cfg)) == 0,
 	    "parsing no flags changed the defaults");
@@ -294,8 +291,8 @@ END_TEST
 
 /*
  * --max-memory: by default a message of --max-message and its line for
- * every thread, but at most 256 MiB and at least one message, and 64
- * MiB for partial messages; less than one message is refused.
+ * every thread, but at most 256 MiB and at least one message; less
+ * than one message is refused.
  */
 START_TEST(check_conf_max_memory)
 {
@@ -309,12 +306,11 @@ START_TEST(check_conf_max_memory)
 	    NULL), CONF_RUN);
 	need = bigbuf_need(&cfg);
 	ck_assert_uint_gt(need, 5 * 65536);	/* message and escaped line */
-	ck_assert_uint_eq(cfg.max_memory, 4 * need + CHECK_CONF_PARTIAL);
+	ck_assert_uint_eq(cfg.max_memory, 4 * need);
 	ck_assert_int_eq(check_conf_fresh(&cfg, "-m", "1048576", "-f",
 	    "json", "-t", "1024", NULL), CONF_RUN);
 	ck_assert_uint_gt(bigbuf_need(&cfg), 7 * 1048576);
-	ck_assert_uint_eq(cfg.max_memory, ACKD_MEMORY_DEFAULT_MAX +
-	    CHECK_CONF_PARTIAL);
+	ck_assert_uint_eq(cfg.max_memory, ACKD_MEMORY_DEFAULT_MAX);
 	check_conf_assert_error(check_conf_fresh(&cfg, "-m", "65536",
 	    "--max-memory", "65536", NULL), "--max-memory: ", "allowed:",
 	    "a budget too small for one message");
