@@ -117,13 +117,14 @@ class Swarm:
     byte every uniform(lo, hi) seconds, forever. With linger, an end of
     file does not end a connection (the daemon may be draining after a
     half-close): it goes on sending until its socket is reset. With
-    reconnect, a connection the daemon closed is replaced by a new one
-    from the same source (a failed connect is not). Use as a context
-    manager, so that it stops even when the test fails.
+    reconnect (seconds, not None), a connection the daemon closed is
+    replaced that long after by a new one from the same source (a failed
+    connect is not). Use as a context manager, so that it stops even
+    when the test fails.
     """
 
     def __init__(self, port, count, srcs, opening=b"", every=None,
-        linger=False, reconnect=False, host="127.0.0.1"):
+        linger=False, reconnect=None, host="127.0.0.1"):
         self.port = port
         self.count = count
         self.srcs = list(srcs)
@@ -137,7 +138,7 @@ class Swarm:
         self.stopped = None      # when stop() was called
         self._all = []           # every Hostile, oldest first
         self._live = {}          # fd -> Hostile still open
-        self._timers = []        # heap of (when, seq, Hostile)
+        self._timers = []        # heap of (when, seq, what, argument)
         self._seq = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -283,31 +284,38 @@ class Swarm:
                 self._ep.modify(x.sock.fileno(), 0)
             return
 
+    def _later(self, seconds, what, arg):
+        """Call what(arg) in seconds, from the loop."""
+        self._seq += 1
+        heapq.heappush(self._timers, (time.monotonic() + seconds,
+            self._seq, what, arg))
+
     def _schedule(self, x):
         """Queue x's next byte, if it trickles."""
-        if self.every is None:
-            return
-        self._seq += 1
-        when = time.monotonic() + random.uniform(*self.every)
-        heapq.heappush(self._timers, (when, self._seq, x))
+        if self.every is not None:
+            self._later(random.uniform(*self.every), self._trickle, x)
 
     def _fire_timers(self):
-        """Send one byte for each connection whose time has come."""
+        """Run every timer whose time has come."""
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
-            x = heapq.heappop(self._timers)[2]
-            if x.sock is None:
-                continue
-            byte = _TRICKLE[x.sent % len(_TRICKLE):][:1]
-            try:
-                x.sent += x.sock.send(byte)
-            except BlockingIOError:
-                pass  # the daemon reads nothing: try again next time
-            except OSError as e:
-                self._done(x, "reset" if e.errno in (errno.ECONNRESET,
-                    errno.EPIPE) else errno.errorcode.get(e.errno, str(e)))
-                continue
-            self._schedule(x)
+            _, _, what, arg = heapq.heappop(self._timers)
+            what(arg)
+
+    def _trickle(self, x):
+        """Send x's next byte, unless it is gone."""
+        if x.sock is None:
+            return
+        byte = _TRICKLE[x.sent % len(_TRICKLE):][:1]
+        try:
+            x.sent += x.sock.send(byte)
+        except BlockingIOError:
+            pass  # the daemon reads nothing: try again next time
+        except OSError as e:
+            self._done(x, "reset" if e.errno in (errno.ECONNRESET,
+                errno.EPIPE) else errno.errorcode.get(e.errno, str(e)))
+            return
+        self._schedule(x)
 
     def _done(self, x, why, closed=True):
         """x ended (closed: by the daemon): note it, close our end, and
@@ -324,8 +332,8 @@ class Swarm:
                 pass
             x.sock.close()
             x.sock = None
-        if closed and self.reconnect and not self._stopping.is_set():
-            self._open(x.source)
+        if closed and self.reconnect is not None:
+            self._later(self.reconnect, self._open, x.source)
 
     def _close_all(self):
         """Close every connection still open (the swarm stops)."""
