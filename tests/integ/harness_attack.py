@@ -343,7 +343,7 @@ class Swarm:
 
 
 def well_behaved(port, tag, count, bound, end=b"", pause=0.1,
-    give_up=3):
+    give_up=2):
     """
     count short unique messages, each on its own connection, one after
     the other, pause seconds apart: msg + end, half-close, read the reply
