@@ -42,6 +42,10 @@ from harness_load import Result, client, unique_msg
 _TRICKLE = b"abcdefghijklmnopqrstuvwxyz"
 # longest the loop sleeps in epoll: how soon it sees stop()
 _SLICE = 0.05
+# Linux's IP_BIND_ADDRESS_NO_PORT (Python 3.12 names it): bind() picks the
+# address only, connect() the port, unique per four-tuple, so thousands of
+# attackers reserve no ephemeral ports the other tests' clients need
+_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
 def raise_nofile():
@@ -205,9 +209,10 @@ class Swarm:
         try:
             s.setblocking(False)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.setsockopt(socket.IPPROTO_IP, _NO_PORT, 1)
             s.bind((source, 0))
-            x.sport = s.getsockname()[1]
             err = s.connect_ex((self.host, self.port))
+            x.sport = s.getsockname()[1]
         except OSError as e:
             s.close()
             self._done(x, "connect: %s" % e, closed=False)
