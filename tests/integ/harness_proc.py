@@ -3,8 +3,8 @@
 harness_proc.py: what /proc says about processes and sockets (not a test).
 
 Owns every look at /proc: a process's stat line (Stat: state, parent,
-session, start time, against pid reuse) and CPU time, its children, its descriptors
-and its signal masks; the kernel's TCP table (tcp_sockets(), from
+session, start time, against pid reuse) and CPU time (cpu_seconds), its
+children, its descriptors and its signal masks; the kernel's TCP table (tcp_sockets(), from
 /proc/net/tcp and tcp6) and what tests read from it: a listening
 socket's accept queue, which connections a daemon has accepted, and
 the bytes it has not read yet. Also the process-tree plumbing built on
