@@ -24,6 +24,7 @@ one job each, so that tests see one namespace. Read them in this order:
   harness_daemon  Daemon: one ackd, ready, records, counters, cleanup
   harness_exec    ackd run to completion, and ackd --daemon adopted
   harness_load    clients: client(), Conn, Load, check_acks_logged
+  harness_attack  hostile clients by the hundred (Swarm), well_behaved()
   harness_run     run(): deadline, checks (TAP lines), final cleanup
   harness_doc     the flags --help, the man pages and the README name
 
@@ -39,12 +40,12 @@ from harness_spawn import ackd_env, ackd_for_others, \
     writable_dir
 from harness_san import REPORT_LINES, SANITIZER_MARKS, VALGRIND_BAD_RE, \
     VALGRIND_MARK, ackd_command, excuse_valgrind, sanitizer_report, \
-    valgrind_wrapped, wrapper
+    checked_by, valgrind_wrapped, wrapper
 from harness_proc import Adopted, Stat, TcpRow, accepted_clients, \
-    all_stats, become_subreaper, children, fd_targets, listen_queue, \
-    listening_ports, listens_of, live_children, proc_stat, signal_masks, \
-    socket_inodes, tcp_sockets, unread_bytes, wait_accepted, \
-    wait_signal_taken, zombie_children
+    all_stats, become_subreaper, children, cpu_seconds, fd_targets, \
+    listen_queue, listening_ports, listens_of, live_children, proc_stat, \
+    signal_masks, socket_inodes, tcp_sockets, unread_bytes, \
+    wait_accepted, wait_signal_taken, zombie_children
 from harness_daemon import Daemon, scratch_dir, started
 from harness_exec import adopt_detached, run_ackd, run_detached
 from harness_escape import SHORT_FORMS, escape_json, escape_text, \
@@ -54,6 +55,8 @@ from harness_log import FIELD_RE, INT_RE, TEXT_HEAD_RE, TS_RE, Record, \
     safe_line
 from harness_load import Conn, Load, Reply, Result, check_acks_logged, \
     client, free_port, ipv6_unavailable, unique_msg
+from harness_attack import Hostile, Swarm, raise_nofile, sources, \
+    well_behaved
 
 from harness_doc import SRCDIR, help_flags, man_options, man_section, \
     man_synopsis, named_flags, roff_text

@@ -3,8 +3,8 @@
 harness_proc.py: what /proc says about processes and sockets (not a test).
 
 Owns every look at /proc: a process's stat line (Stat: state, parent,
-session, start time, against pid reuse), its children, its descriptors
-and its signal masks; the kernel's TCP table (tcp_sockets(), from
+session, start time, against pid reuse) and CPU time (cpu_seconds), its
+children, its descriptors and its signal masks; the kernel's TCP table (tcp_sockets(), from
 /proc/net/tcp and tcp6) and what tests read from it: a listening
 socket's accept queue, which connections a daemon has accepted, and
 the bytes it has not read yet. Also the process-tree plumbing built on
@@ -37,6 +37,20 @@ def proc_stat(pid):
     rest = data[data.rindex(b")") + 2:].split()
     return Stat(pid, rest[0].decode(), int(rest[1]), int(rest[2]),
         int(rest[3]), int(rest[19]))
+
+
+def cpu_seconds(pid):
+    """The CPU time pid (all its threads) has used so far, user and
+    system (utime + stime of /proc/PID/stat), in seconds; None if pid
+    is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    rest = data[data.rindex(b")") + 2:].split()
+    # fields 14 and 15 of stat(5); rest starts at field 3
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def all_stats():

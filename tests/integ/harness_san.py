@@ -12,7 +12,9 @@ report waits in stderr. $ACKD_WRAPPER, when set, goes before the
 daemon's command line (make check-valgrind sets it to valgrind); a
 valgrind wrapper gets one log file per process, with each error marked,
 which check_reports reads the same way. A test that aborts a process
-on purpose excuses its valgrind log (excuse_valgrind).
+on purpose excuses its valgrind log (excuse_valgrind). A test whose
+counts or bounds depend on the daemon's speed asks checked_by() whether
+valgrind or a sanitizer slows it down.
 """
 
 import os
@@ -40,6 +42,29 @@ def valgrind_wrapped():
     """Is the daemon run under valgrind?"""
     w = wrapper()
     return bool(w) and os.path.basename(w[0]) == "valgrind"
+
+
+# what a sanitizer's runtime leaves in the binary it is linked into
+_RUNTIME_MARKS = ((b"__tsan_init", "ThreadSanitizer"),
+    (b"__asan_init", "AddressSanitizer"), (b"__msan_init",
+    "MemorySanitizer"), (b"__ubsan_handle", "UndefinedBehaviorSanitizer"))
+
+
+def checked_by(binary):
+    """What makes binary run many times slower than a plain build: valgrind
+    (the wrapper) or the sanitizer it was built with (its name); None for
+    a plain build. Tests scale their counts and bounds by it."""
+    if valgrind_wrapped():
+        return "valgrind"
+    try:
+        with open(binary, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    for mark, name in _RUNTIME_MARKS:
+        if mark in data:
+            return name
+    return None
 
 
 def ackd_command(args, log_base):
