@@ -90,16 +90,21 @@ def zombie_children(pid):
     return sorted(s.pid for s in children(pid) if s.state == "Z")
 
 
-TcpRow = collections.namedtuple("TcpRow", "lport rport listening rx inode")
+TcpRow = collections.namedtuple("TcpRow",
+    "lport rport listening rx inode laddr")
+
+# 127.0.0.1 as /proc/net/tcp spells it: where the tests' daemons listen
+LOOPBACK_HEX = "0100007F"
 
 
 def tcp_sockets(v6=(False, True)):
     """Every row of the kernel's TCP tables: /proc/net/tcp (v6 False),
     tcp6 (True), or both (the default). A TcpRow: local and remote
     port, listening (state LISTEN), rx (bytes queued unread; for a
-    listening socket, connections waiting in its accept queue) and
-    inode (0 for a connection no accept() has taken yet). A table the
-    kernel does not have (no IPv6) has no rows."""
+    listening socket, connections waiting in its accept queue), inode
+    (0 for a connection no accept() has taken yet) and laddr, the local
+    address in the table's hex. A table the kernel does not have (no
+    IPv6) has no rows."""
     for six in (v6,) if isinstance(v6, bool) else v6:
         try:
             with open("/proc/net/tcp6" if six else "/proc/net/tcp") as f:
@@ -110,7 +115,8 @@ def tcp_sockets(v6=(False, True)):
             fields = line.split()
             yield TcpRow(int(fields[1].rsplit(":", 1)[1], 16),
                 int(fields[2].rsplit(":", 1)[1], 16), fields[3] == "0A",
-                int(fields[4].split(":")[1], 16), int(fields[9]))
+                int(fields[4].split(":")[1], 16), int(fields[9]),
+                fields[1].rsplit(":", 1)[0])
 
 
 def listen_queue(port, v6=False):
@@ -128,10 +134,14 @@ def accepted_clients(port, v6=False):
     """
     {client port: accepted?} for the server side of every connection to
     the local port: in /proc/net/tcp a connection still in the accept
-    queue has inode 0, one accept() has taken has a socket inode.
+    queue has inode 0, one accept() has taken has a socket inode. Over
+    IPv4 only rows whose local address is 127.0.0.1 count: a client
+    bound to another loopback address (127.1.x.y) may have the daemon's
+    port number as its own, and is no connection to the daemon.
     """
     return {r.rport: r.inode != 0 for r in tcp_sockets(v6)
-        if not r.listening and r.lport == port}
+        if not r.listening and r.lport == port and
+        (v6 or r.laddr == LOOPBACK_HEX)}
 
 
 def unread_bytes(port, sport):

@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -187,12 +188,19 @@ def sync_fails(t, tmp):
 
 
 def out_of_descriptors(t, tmp):
-    """RLIMIT_NOFILE of 24 against 60 held connections."""
-    with Wrapped(wrapper(tmp, "nofile.sh", "--nofile=24")):
-        d = h.Daemon(tmp, ["--threads", "1", "--queue", "100",
-                           "--read-timeout", "60", "--defer-accept", "0"],
-                     workers=1, log_name="nofile.log")
+    """
+    RLIMIT_NOFILE of 24 against 60 held connections. ackd sizes
+    --max-connections from the limit it starts with, and refuses one as
+    small as 24, so the worker's limit is lowered under it once it runs
+    (as a careless prlimit(1) by an operator would): accept() then
+    fails with EMFILE, the case the accept loop must survive.
+    """
+    d = h.Daemon(tmp, ["--threads", "1", "--queue", "100",
+                       "--read-timeout", "60", "--defer-accept", "0"],
+                 workers=1, log_name="nofile.log")
     worker = d.worker_pids[0]
+    subprocess.run(["prlimit", "--pid", str(worker), "--nofile=24:24"],
+                   check=True)
     held = []
     for _ in range(60):
         c = socket.create_connection(("127.0.0.1", d.port), timeout=10)

@@ -561,15 +561,17 @@ def rst_close(s):
 def error_traffic(t, d):
     """
     N_ERR connections of each failing kind, every one made certain: while
-    a silent client holds the only thread, N_ERR clients send a message
-    and EOF, then reset; once the holder leaves (empty) the thread logs
-    each message and its ACK fails on the dead socket (ack-failed).
+    a silent client holds the only connection the worker may have
+    (--max-connections 1; it waits in the event stage), N_ERR clients
+    send a message and EOF from the backlog, then reset; once the holder
+    leaves (empty) each is accepted in turn, its message is logged and
+    its ACK fails on the dead socket (ack-failed).
     Then N_ERR clients send part of a message and reset once the handler
     has read it (reset), and one message longer than --max-message is cut
     and ACKed (truncated). Returns the counters that traffic must give.
     """
     holder = h.Conn(d.port)
-    t.ok("errors: the silent client holds the thread",
+    t.ok("errors: the silent client holds the connection",
          h.wait_accepted(d.port, [holder.reply.sport]), "not accepted")
     sent = 0
     for i in range(N_ERR):
@@ -600,6 +602,7 @@ def error_counters(t, tmp):
     """reset, ack_failed, truncated and empty each moved by exactly the
     traffic that must move it, in SIGUSR1's line and in a scrape."""
     d = h.Daemon(tmp, ["--metrics", "127.0.0.1:0", "--threads", "1",
+                       "--max-connections", "1",
                        "--defer-accept", "0", "--read-timeout", "30",
                        "--max-message", str(ERR_MAX), "--framing", "eof",
                        # a line per connection, to compare with the counts
