@@ -274,9 +274,38 @@ def cpu(d):
     return sum(h.cpu_seconds(p) or 0 for p in [d.pid] + d.live_workers())
 
 
+def socket_inodes(pid):
+    """The inodes of the sockets among pid's descriptors now."""
+    inodes = set()
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
 def held(d):
-    """Connections the daemon holds now (accepted, not yet closed)."""
-    return sum(1 for v in h.accepted_clients(d.port).values() if v)
+    """
+    Connections the daemon holds now: its workers' descriptors that are
+    connections to its port. Counted from the descriptor tables, which
+    never show one descriptor twice; /proc/net/tcp alone is read bucket
+    by bucket while the daemon closes and accepts, and under that churn
+    can show a connection closed early in the walk and its successor
+    accepted later in it, both at once.
+    """
+    conns = {r.inode for r in h.tcp_sockets(False)
+             if not r.listening and r.lport == d.port and r.inode}
+    mine = set()
+    for pid in d.live_workers():
+        mine |= socket_inodes(pid)
+    return len(mine & conns)
 
 
 def no_spin(t, label, d, s):
