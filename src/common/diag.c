@@ -47,7 +47,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ackd.h"
+#include "addr.h"
+#include "common.h"
+#include "logfmt.h"
 
 /* Where syslog(3) sends; $ACKD_SYSLOG_SOCKET overrides it (tests). */
 #define LOG_SYSLOG_PATH	"/dev/log"

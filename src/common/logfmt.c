@@ -25,7 +25,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "ackd.h"
+#include "addr.h"
+#include "common.h"
+#include "logfmt.h"
 
 static const char logfmt_hex[] = "0123456789abcdef";
 

@@ -27,6 +27,7 @@
 
 #include "addr.h"
 #include "common.h"
+#include "logfmt.h"
 
 /* The number of elements of array a (BSD <sys/param.h> has the same). */
 #ifndef nitems
@@ -74,7 +75,6 @@ enum ackd_result {
 #define ACKD_PROXY_FROM_MAX	64	/* --proxy-from ranges, all flags together */
 #define ACKD_LISTEN_MAX		16	/* --bind flags, and addresses in all */
 #define ACKD_HOST_MAX		255	/* one --bind value, in bytes */
-#define ACKD_TAG_MAX		32	/* --log-tag, as RFC 3164 allows */
 /* --syslog-max: 480 is what RFC 5424 makes every receiver take; 8192 is
  * rsyslog's default maxMessageSize */
 #define ACKD_SYSLOG_MAX_MIN	480
@@ -118,11 +118,6 @@ struct proxy_cidr {
 };
 
 /* conf.c's types: the parsed command line. */
-enum ackd_log_format {
-	ACKD_LOG_TEXT,
-	ACKD_LOG_JSON
-};
-
 enum ackd_framing {
 	ACKD_FRAMING_READ,	/* a message is what one read returns */
 	ACKD_FRAMING_LINE,	/* up to and including the first '\n' */
@@ -181,25 +176,6 @@ enum conf_result {
 	CONF_VERSION,		/* print the version, exit 0 */
 	CONF_ERROR		/* err holds one line: the flag and what is allowed */
 };
-
-/* logfmt.c's types: one log line's fields. */
-#define LOGFMT_TIMESTAMP_LEN	27	/* 2026-11-25T08:26:33.123456Z */
-
-struct logfmt_record {
-	const struct timespec	*when;
-	const char		*client;	/* NULL for daemon events */
-	pid_t			 pid;
-	const char		*tag;		/* NULL, or --log-tag */
-	const char		*event;		/* "message", "empty", ... */
-	size_t			 bytes;
-	const unsigned char	*msg;		/* NULL: no msg field */
-	size_t			 msg_len;
-	const char		*extra;		/* NULL, or preformatted fields */
-};
-
-/* "<191>Nov 25 08:26:33 " 21, the tag, "[2147483647]: " 14 */
-#define LOGFMT_SYSLOG_HEAD_MAX	(21 + ACKD_TAG_MAX + 14 + 1)
-struct tm;
 
 /*
  * net.c's type: an accepted connection, from the accept loop to a
@@ -344,24 +320,6 @@ void	peerlimit_set_slot(int);
 int	peerlimit_enter(const struct conn *);
 void	peerlimit_leave(int);
 
-/* logfmt.c: pure formatting of log lines; no I/O, fuzzable. */
-size_t	logfmt_timestamp(char *, size_t, const struct timespec *);
-size_t	logfmt_escape_text(char *, const unsigned char *, size_t);
-size_t	logfmt_escape_json(char *, const unsigned char *, size_t);
-size_t	logfmt_text_max(size_t);
-size_t	logfmt_json_max(size_t);
-int	logfmt_utf8_valid(const unsigned char *, size_t);
-size_t	logfmt_base64(char *, const unsigned char *, size_t);
-size_t	logfmt_base64_max(size_t);
-size_t	logfmt_line_max(enum ackd_log_format, size_t, size_t);
-size_t	logfmt_line(char *, size_t, enum ackd_log_format,
-	    const struct logfmt_record *);
-size_t	logfmt_syslog_head(char *, size_t, int, const struct tm *,
-	    const char *, pid_t);
-size_t	logfmt_syslog_fit(enum ackd_log_format, const char *, const char *,
-	    size_t);
-size_t	logfmt_token(char *, size_t, const char *);
-void	logfmt_wait_status(char *, size_t, int);
 
 /* msglog.c: the connection log, shared by every thread and process. */
 int	msglog_open(const struct ackd_config *, char *, size_t);
