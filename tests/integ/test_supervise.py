@@ -306,8 +306,10 @@ def gauges(t, tmp):
                       else None))
     peak = stats_of(d, worker).get("queue_max") if stats_of(d, worker) \
         else None
-    t.ok("gauges: they passed through the queue: queue_max 1 to 4",
-         peak in (1, 2, 3, 4), "queue_max %s" % peak)
+    # each went to a parked thread or through the ring (queue_max counts
+    # only the ring): at most all 4 at once
+    t.ok("gauges: queue_max is 0 to 4", peak in (0, 1, 2, 3, 4),
+         "queue_max %s" % peak)
     for c in silent:
         c.send(b"", shutdown=True)
         c.read_all(10)
