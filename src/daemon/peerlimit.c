@@ -122,7 +122,7 @@ peerlimit_seed(uint64_t k[2])
 	}
 	if (n == (ssize_t)(2 * sizeof(k[0])))
 		return;
-	/* no device (a chroot): weaker, but still not known in advance */
+	/* no device (a container without /dev): weaker, still not guessable */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_sec;
 	k[1] = (uint64_t)getpid() * 0xc2b2ae3d27d4eb4fu ^ (uint64_t)(uintptr_t)k;
