@@ -313,8 +313,13 @@ ssize_t	net_read_timed(int, void *, size_t, int);
 ssize_t	net_recv_timed(int, void *, size_t, int, int);
 int	net_write_all(int, const void *, size_t);
 
-/* peerlimit.c: --max-connections-per-ip across all workers. */
+/* peerlimit.c: --max-connections-per-ip across all workers. A worker's
+ * table has buckets for twice its connections, within these bounds, and
+ * holds half as many addresses */
+#define PEERLIMIT_BUCKETS_MIN	16
+#define PEERLIMIT_BUCKETS_MAX	(1 << 17)
 int	peerlimit_init(int, size_t);
+void	peerlimit_unmap(void);
 void	peerlimit_clear(int);
 void	peerlimit_set_slot(int);
 int	peerlimit_enter(const struct conn *);

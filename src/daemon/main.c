@@ -148,9 +148,8 @@ main(int argc, char **argv)
 	main_listen(&cfg);
 	if (scoreboard_init() == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the scoreboard");
-	/* a worker holds at most its queue, its threads and one accepting */
-	if (peerlimit_init(cfg.max_per_ip, (size_t)cfg.queue +
-	    (size_t)cfg.threads + 1) == -1)
+	/* a worker holds at most --max-connections (fdlimit_fit sized it) */
+	if (peerlimit_init(cfg.max_per_ip, (size_t)cfg.max_connections) == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the per-address table");
 	priv_drop();
 	pidfile_check();
