@@ -131,6 +131,10 @@ handler_begin(struct handler *h, const struct conn *c)
 		h->held = 1;
 	} else if (h->fr.len > 0)
 		memcpy(h->small, p->buf, h->fr.len);
+	if (p->held) {		/* a share the stage took for it */
+		h->held = 1;
+		p->held = 0;
+	}
 }
 
 /* Is the connection past its read deadline? Read only when it must wait. */

@@ -16,7 +16,7 @@
  *   - the read deadline passed (--read-timeout from the accept): back
  *     into the queue marked expired, and the handler logs the timeout;
  *   - a share of the budget was given back: the connection waiting
- *     longest for one goes back into the queue;
+ *     longest for one takes it and goes back into the queue;
  *   - a lingering connection (after a truncated message) is read and
  *     dropped here, until its end of file or for
  *     STAGE_LINGER_MS in all, then closed.
@@ -186,14 +186,18 @@ stage_park(struct stage *s, struct pend *p, enum pend_wait wait)
 		poller_wake(&s->poller);
 }
 
-/* bigbuf_give's hook: a share is free; wake the stage if one waits. */
+/*
+ * bigbuf_give's hook: a share is free; wake the stage if a connection
+ * waits for one. One still on its way to memwait needs no wake: its
+ * park wakes the stage, which then looks for a share anyway.
+ */
 void
 stage_budget_freed(void *arg)
 {
 	struct stage	*s = arg;
 
-	atomic_fetch_add(&s->freed, 1);
-	poller_wake(&s->poller);
+	if (atomic_load_explicit(&s->memwaiting, memory_order_relaxed) > 0)
+		poller_wake(&s->poller);
 }
 
 /*
@@ -224,6 +228,8 @@ stage_unpark(struct stage *s, struct pend *p, int fired)
 	wheel_del(&s->wheel, &p->timer);
 	TAILQ_REMOVE(p->wait == PEND_MEMORY ? &s->memwait : &s->parked, p,
 	    link);
+	if (p->wait == PEND_MEMORY)
+		atomic_fetch_sub(&s->memwaiting, 1);
 	stats_gauge_add(&s->board->stats, STATS_WAITING, -1);
 	/* one-shot: a socket that fired is disarmed already */
 	if (!fired && p->registered && p->wait != PEND_MEMORY)
@@ -261,6 +267,8 @@ stage_admit(struct stage *s, struct pend *p, long long now_ms)
 	wheel_add(&s->wheel, &p->timer, when_ms);
 	TAILQ_INSERT_TAIL(p->wait == PEND_MEMORY ? &s->memwait : &s->parked, p,
 	    link);
+	if (p->wait == PEND_MEMORY)
+		atomic_fetch_add(&s->memwaiting, 1);
 	stats_gauge_add(&s->board->stats, STATS_WAITING, 1);
 }
 
@@ -323,15 +331,22 @@ stage_expire(struct stage *s, long long now_ms)
 	}
 }
 
-/* For each share given back, the connection waiting longest tries again. */
+/*
+ * Shares free: the connections waiting longest for one get them, in
+ * turn. The stage takes each share for its connection (which keeps it
+ * in its pend) before queueing it, so a waiter never loses a share it
+ * was woken for to a newcomer, and no give-back is missed: the stage
+ * looks whenever it wakes, not only when told.
+ */
 static void
 stage_memory(struct stage *s)
 {
 	struct pend	*p;
-	int		 n = atomic_exchange(&s->freed, 0);
 
-	while (n-- > 0 && (p = TAILQ_FIRST(&s->memwait)) != NULL) {
+	while ((p = TAILQ_FIRST(&s->memwait)) != NULL &&
+	    bigbuf_try(s->budget) == 0) {
 		stage_unpark(s, p, 0);
+		p->held = 1;
 		stage_queue(s, p);
 	}
 }

@@ -218,7 +218,7 @@ struct stage {
 	atomic_int		 open;		/* connections open in the worker */
 	atomic_int		 watchers;	/* threads waiting on closed */
 	atomic_int		 shed_wanted;	/* the accept loop needs room */
-	atomic_int		 freed;		/* budget shares given back */
+	atomic_int		 memwaiting;	/* connections on memwait */
 	atomic_int		 stopping;
 };
 
