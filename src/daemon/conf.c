@@ -94,9 +94,8 @@ static const struct opt conf_flags[] = {
 	    "one message per thread, up to " CONF_STR(CONF_MEMORY_MIB)
 	    " MiB; at least one message" },
 	{ "read-timeout", 'r', OPT_MSEC, 0, 1, ACKD_TIMEOUT_MAX_MS,
-	    FIELD(read_timeout_ms), NULL, "SEC", "the time a client has for its message, "
-	    "from its accept",
-	    NULL },
+	    FIELD(read_timeout_ms), NULL, "SEC", "the time a client has for "
+	    "its message, from its accept", NULL },
 	{ "framing", 310, OPT_VALUE, KIND_FRAMING, 0, 0, FIELD(framing),
 	    "read, line, eof", "MODE",
 	    "where a message ends: read (one read), line (a newline), eof "
