@@ -73,7 +73,7 @@ struct worker {
 	const struct ackd_config *cfg;
 	const int		*lfds;		/* the listening sockets */
 	int			 nfds;
-	struct pollfd		*pfds;		/* for poll, when nfds > 1 */
+	struct pollfd		*pfds;		/* the listening sockets, for poll() */
 	pid_t			 master;
 	struct queue		 queue;
 	struct pool		 pool;
@@ -259,17 +259,13 @@ worker_refuse(struct worker *w, struct conn *c)
 static int
 worker_wait_room(struct worker *w)
 {
-	int	i, pending;
+	int	pending;
 
 	while (stage_full(&w->stage)) {
 		if (atomic_load(&w->stopping))
 			return (-1);
 		atomic_fetch_add_explicit(&w->board->progress, 1,
 		    memory_order_relaxed);
-		for (i = 0; i < w->nfds; i++) {
-			w->pfds[i].fd = w->lfds[i];
-			w->pfds[i].events = POLLIN;
-		}
 		pending = poll(w->pfds, (nfds_t)w->nfds, 0) > 0;
 		if (stage_wait_room(&w->stage, pending))
 			break;
@@ -316,79 +312,72 @@ worker_take(struct worker *w, struct conn *c)
 	return (room);
 }
 
+/*
+ * Accept one connection on listening socket i and queue it: the room
+ * left in the queue (0: full), or -1 if the loop must end. An accept
+ * that fails (EAGAIN: another worker took it first) leaves room as 1.
+ */
+static long
+worker_accept(struct worker *w, int i)
+{
+	struct conn	c;
+
+	if (net_accept(w->lfds[i], &c) == -1) {
+		worker_accept_error(w, errno);
+		return (1);
+	}
+	return (worker_take(w, &c));
+}
+
+/*
+ * With several listening sockets: sleep in poll() on all of them, then
+ * take one connection from each that is ready while there is room,
+ * starting from the next socket each turn so that none is starved.
+ */
+static long
+worker_accept_polled(struct worker *w, int *first)
+{
+	long	room = 1;
+	int	i, k;
+
+	if (poll(w->pfds, (nfds_t)w->nfds, WORKER_IDLE_MS) == -1) {
+		worker_accept_error(w, errno);
+		return (1);
+	}
+	*first = (*first + 1) % w->nfds;
+	for (k = 0; k < w->nfds && room > 0 && !stage_full(&w->stage); k++) {
+		i = (*first + k) % w->nfds;
+		if (w->pfds[i].revents != 0)
+			room = worker_accept(w, i);
+	}
+	return (room);
+}
+
 /* Accept and queue connections until told to stop or orphaned. */
 static void
 worker_loop(struct worker *w)
 {
-	struct conn	c;
-	long		room = 1;
-	time_t		checked = 0;
+	long	room = 1;
+	time_t	checked = 0;
+	int	first = 0;
 
 	while (!atomic_load(&w->stopping) &&
 	    !worker_orphaned_lately(w, &checked)) {
 		/* a step, even an idle one: the master's watchdog sees it */
 		atomic_fetch_add_explicit(&w->board->progress, 1,
 		    memory_order_relaxed);
-		/* the queue said it was full: wait for a handler to free a
-		 * slot (or a kick) before taking another connection */
+		/* the queue said it was full: wait for a handler to take
+		 * one (or a kick) before taking another connection */
 		if (room == 0 && queue_wait_space(&w->queue) == -1)
 			continue;
 		room = 1;
 		if (stage_full(&w->stage) && worker_wait_room(w) == -1)
 			continue;
-		if (net_accept(w->lfds[0], &c) == -1) {
-			worker_accept_error(w, errno);
-			continue;
-		}
-		if ((room = worker_take(w, &c)) == -1)
+		/* one socket: a blocking accept, woken for each connection */
+		room = w->nfds == 1 ? worker_accept(w, 0) :
+		    worker_accept_polled(w, &first);
+		if (room == -1)
 			break;
-	}
-}
-
-/*
- * worker_loop for several listening sockets: sleep in poll() on all of
- * them, then take one connection from each that is ready, while the
- * queue has room.
- */
-static void
-worker_loop_poll(struct worker *w)
-{
-	struct conn	c;
-	long		room = 1;
-	time_t		checked = 0;
-	int		i, k, first = 0;
-
-	for (i = 0; i < w->nfds; i++) {
-		w->pfds[i].fd = w->lfds[i];
-		w->pfds[i].events = POLLIN;
-	}
-	while (!atomic_load(&w->stopping) &&
-	    !worker_orphaned_lately(w, &checked)) {
-		atomic_fetch_add_explicit(&w->board->progress, 1,
-		    memory_order_relaxed);
-		if (room == 0 && queue_wait_space(&w->queue) == -1)
-			continue;
-		room = 1;
-		if (stage_full(&w->stage) && worker_wait_room(w) == -1)
-			continue;
-		if (poll(w->pfds, (nfds_t)w->nfds, WORKER_IDLE_MS) == -1) {
-			worker_accept_error(w, errno);
-			continue;
-		}
-		first = (first + 1) % w->nfds;
-		for (k = 0; k < w->nfds && room > 0 &&
-		    !stage_full(&w->stage); k++) {
-			i = (first + k) % w->nfds;
-			if (w->pfds[i].revents == 0)
-				continue;
-			/* EAGAIN: another worker took it first */
-			if (net_accept(w->lfds[i], &c) == -1) {
-				worker_accept_error(w, errno);
-				continue;
-			}
-			if ((room = worker_take(w, &c)) == -1)
-				return;
-		}
 	}
 }
 
@@ -463,7 +452,7 @@ worker_retire_after(int max)
 static void
 worker_start(struct worker *w)
 {
-	int	rc;
+	int	i, rc;
 
 	if (queue_init(&w->queue, (size_t)w->cfg->queue) == -1)
 		fatal(ACKD_EXIT_OSERR, "worker queue");
@@ -486,6 +475,10 @@ worker_start(struct worker *w)
 		diag_warn("cannot set the accept timeout");
 	if ((w->pfds = calloc((size_t)w->nfds, sizeof(*w->pfds))) == NULL)
 		fatal(ACKD_EXIT_OSERR, "worker poll set");
+	for (i = 0; i < w->nfds; i++) {
+		w->pfds[i].fd = w->lfds[i];
+		w->pfds[i].events = POLLIN;
+	}
 	w->retire_after = worker_retire_after(w->cfg->max_per_worker);
 }
 
@@ -535,10 +528,7 @@ worker_run(const struct ackd_config *cfg, const int *lfds, int nfds,
 	msglog_event("worker-start", "%s", "");
 	atomic_store(&w.board->serving, 1);
 	worker_tell_master(&w);
-	if (w.nfds == 1)
-		worker_loop(&w);
-	else
-		worker_loop_poll(&w);
+	worker_loop(&w);
 	atomic_store(&w.loop_done, 1);
 	/* stop accepting: the master (and perhaps other workers) still have
 	 * the sockets, only our copies go */
