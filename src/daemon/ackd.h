@@ -170,6 +170,15 @@ struct ackd_config {
 	struct proxy_cidr	 proxy_from[ACKD_PROXY_FROM_MAX];
 };
 
+/*
+ * What a message takes: a message of up to ACKD_SMALL_MAX bytes is
+ * served from a handler thread's own buffers; a line's extra fields (the
+ * handler's, and the proxy= ones) fit ACKD_EXTRA_MAX.
+ */
+#define ACKD_SMALL_MAX		4096
+#define ACKD_VIA_MAX		(ACKD_ADDRSTRLEN + 32)	/* proxy=... proxy_cmd=... */
+#define ACKD_EXTRA_MAX		(64 + ACKD_VIA_MAX)
+
 enum conf_result {
 	CONF_RUN,		/* start the daemon */
 	CONF_HELP,		/* print conf_usage, exit 0 */
@@ -259,6 +268,8 @@ enum conf_result	conf_parse(struct ackd_config *, int, char **, char *,
 void			conf_usage(FILE *);
 int			conf_syslog_warning(const struct ackd_config *,
 			    char *, size_t);
+size_t			conf_small_size(const struct ackd_config *);
+size_t			conf_need(const struct ackd_config *);
 
 /* proxy.c: PROXY header parsing and --proxy-from matching; pure, fuzzable. */
 enum proxy_result proxy_parse(const unsigned char *, size_t,

@@ -3,7 +3,7 @@
  * bigbuf.c: the memory a worker's handlers may take for large messages.
  *
  * Each handler thread owns small buffers that serve every message of up
- * to BIGBUF_SMALL bytes. A larger message, and its log line, live in
+ * to ACKD_SMALL_MAX bytes. A larger message, and its log line, live in
  * mappings taken for one connection and unmapped after it, so a worker
  * that served a burst of large messages gives the memory back. Only the
  * pages a message reaches take memory, but what they may take is
@@ -47,28 +47,6 @@
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS	MAP_ANON
 #endif
-
-/* The size of a thread's own message buffer: a small message and one byte. */
-size_t
-bigbuf_small_size(const struct ackd_config *cfg)
-{
-	return ((cfg->max_message < BIGBUF_SMALL ? cfg->max_message :
-	    BIGBUF_SMALL) + 1);
-}
-
-/*
- * What one connection takes from the budget: a whole message (plus the
- * byte that shows truncation) and its longest line. 0 when every
- * message fits a thread's own buffers, and the budget is never used.
- */
-size_t
-bigbuf_need(const struct ackd_config *cfg)
-{
-	if (cfg->max_message + 1 <= bigbuf_small_size(cfg))
-		return (0);
-	return (cfg->max_message + 1 + logfmt_line_max(cfg->log_format,
-	    cfg->max_message, BIGBUF_EXTRA_MAX));
-}
 
 /* Set up an empty budget of cap bytes, taken need bytes at a time. */
 int

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "ackd.h"
-#include "worker.h"
 #include "opt.h"
 #include "optdoc.h"
 #include "parse.h"
@@ -90,7 +89,7 @@ static const struct opt conf_flags[] = {
 	    FIELD(max_message), NULL, "N", "bytes read per message", NULL },
 	{ "max-memory", 320, OPT_SIZE, 0, 1, ACKD_MEMORY_MAX,
 	    FIELD(max_memory), NULL, "N", "bytes per worker for messages over "
-	    CONF_STR(BIGBUF_SMALL) " bytes and their lines",
+	    CONF_STR(ACKD_SMALL_MAX) " bytes and their lines",
 	    "one message per thread, up to " CONF_STR(CONF_MEMORY_MIB)
 	    " MiB; at least one message" },
 	{ "read-timeout", 'r', OPT_MSEC, 0, 1, ACKD_TIMEOUT_MAX_MS,
@@ -458,6 +457,28 @@ conf_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
 	return (OPT_RUN);
 }
 
+/* The size of a thread's own message buffer: a small message and one byte. */
+size_t
+conf_small_size(const struct ackd_config *cfg)
+{
+	return ((cfg->max_message < ACKD_SMALL_MAX ? cfg->max_message :
+	    ACKD_SMALL_MAX) + 1);
+}
+
+/*
+ * What one connection takes from the budget: a whole message (plus the
+ * byte that shows truncation) and its longest line. 0 when every
+ * message fits a thread's own buffers, and the budget is never used.
+ */
+size_t
+conf_need(const struct ackd_config *cfg)
+{
+	if (cfg->max_message + 1 <= conf_small_size(cfg))
+		return (0);
+	return (cfg->max_message + 1 + logfmt_line_max(cfg->log_format,
+	    cfg->max_message, ACKD_EXTRA_MAX));
+}
+
 /*
  * --max-memory: at least what one connection may take, so that every
  * message can be served. By default what every thread takes with a
@@ -467,7 +488,7 @@ conf_check_syslog(struct ackd_config *cfg, char *err, size_t errsize)
 static enum opt_result
 conf_memory(struct ackd_config *cfg, char *err, size_t errsize)
 {
-	size_t	need = bigbuf_need(cfg), all;
+	size_t	need = conf_need(cfg), all;
 
 	all = need > ACKD_MEMORY_DEFAULT_MAX / (size_t)cfg->threads ?
 	    ACKD_MEMORY_DEFAULT_MAX : need * (size_t)cfg->threads;

@@ -18,7 +18,7 @@
  * accepted, as TCP_DEFER_ACCEPT arranges) costs no system call more.
  *
  * Memory: a handler owns, for the thread's life, buffers for a message
- * of up to BIGBUF_SMALL bytes and its line; a message that size costs no
+ * of up to ACKD_SMALL_MAX bytes and its line; a message that size costs no
  * lock, allocation or system call more. A larger one takes its share of
  * the worker's budget (bigbuf.c) and moves into mappings of its own,
  * which handler_release unmaps, giving the share back, before the
@@ -60,9 +60,9 @@ handler_init(struct handler *h, const struct ackd_config *cfg,
 	h->budget = budget;
 	h->stage = stage;
 	h->pid = getpid();	/* glibc no longer caches it: a syscall a line */
-	h->small_size = bigbuf_small_size(cfg);
+	h->small_size = conf_small_size(cfg);
 	h->line_size = logfmt_line_max(cfg->log_format, h->small_size,
-	    BIGBUF_EXTRA_MAX);
+	    ACKD_EXTRA_MAX);
 	h->small = malloc(h->small_size);
 	h->line = malloc(h->line_size);
 	h->pbuf = cfg->proxy_protocol ? malloc(PROXY_HEADER_MAX) : NULL;
@@ -202,7 +202,7 @@ static char *
 handler_line_buf(struct handler *h, size_t msg_len, size_t *size)
 {
 	size_t	need = logfmt_line_max(h->cfg->log_format, msg_len,
-		    BIGBUF_EXTRA_MAX);
+		    ACKD_EXTRA_MAX);
 
 	*size = need <= h->line_size ? h->line_size : h->big_line_size;
 	if (need <= h->line_size)

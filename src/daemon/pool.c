@@ -53,7 +53,7 @@ pool_start(struct pool *pool, const struct ackd_config *cfg,
 
 	memset(pool, 0, sizeof(*pool));
 	if (bigbuf_init(&pool->budget, cfg->max_memory,
-	    bigbuf_need(cfg)) == -1)
+	    conf_need(cfg)) == -1)
 		return (-1);
 	pool->budget_ready = 1;
 	pool->members = calloc((size_t)cfg->threads, sizeof(*pool->members));

@@ -75,15 +75,10 @@ struct queue {
 	atomic_long		*gauge_max;	/* and its high-water mark */
 };
 
-/* handler.c's proxy=ADDR:PORT proxy_cmd=... field of every line */
-#define HANDLER_VIA_MAX		(ACKD_ADDRSTRLEN + 32)
 
 /* bigbuf.c's types: large messages' memory, from a per-worker budget. */
-#define BIGBUF_SMALL		4096	/* a thread's own message buffer, at most */
 /* what a worker's waiting partial messages may hold: 16,384 of 4 KiB */
 #define BIGBUF_PARTIAL		((size_t)64 << 20)
-/* room for a line's extra fields: the handler's, and the proxy= ones */
-#define BIGBUF_EXTRA_MAX	(64 + HANDLER_VIA_MAX)
 
 struct bigbuf {
 	pthread_mutex_t		 lock;
@@ -133,7 +128,7 @@ struct handler {
 	size_t			 proxy_have;	/* header bytes taken into pbuf */
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
 	char			 client[ACKD_ADDRSTRLEN];
-	char			 via[HANDLER_VIA_MAX];	/* proxy=... */
+	char			 via[ACKD_VIA_MAX];	/* proxy=... */
 };
 
 /* pool.c's types: the fixed set of handler threads. */
@@ -181,7 +176,7 @@ struct pend {
 	size_t			 proxy_have;	/* header bytes in pbuf */
 	unsigned char		*pbuf;		/* NULL, or PROXY_HEADER_MAX */
 	char			 client[ACKD_ADDRSTRLEN];
-	char			 via[HANDLER_VIA_MAX];
+	char			 via[ACKD_VIA_MAX];
 	/* the event stage's */
 	int			 registered;	/* poller_arm's flag */
 	struct wheel_node	 timer;
@@ -300,8 +295,6 @@ void	handler_free(struct handler *);
 void	handler_serve(struct handler *, const struct conn *);
 
 /* bigbuf.c: take and give back a large message's memory. */
-size_t	bigbuf_small_size(const struct ackd_config *);
-size_t	bigbuf_need(const struct ackd_config *);
 int	bigbuf_init(struct bigbuf *, size_t, size_t);
 void	bigbuf_destroy(struct bigbuf *);
 int	bigbuf_fits(size_t, size_t, size_t);

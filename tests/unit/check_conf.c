@@ -304,12 +304,12 @@ START_TEST(check_conf_max_memory)
 	ck_assert_uint_eq(cfg.max_memory, 1);	/* nothing large to hold */
 	ck_assert_int_eq(check_conf_fresh(&cfg, "-m", "65536", "-t", "4",
 	    NULL), CONF_RUN);
-	need = bigbuf_need(&cfg);
+	need = conf_need(&cfg);
 	ck_assert_uint_gt(need, 5 * 65536);	/* message and escaped line */
 	ck_assert_uint_eq(cfg.max_memory, 4 * need);
 	ck_assert_int_eq(check_conf_fresh(&cfg, "-m", "1048576", "-f",
 	    "json", "-t", "1024", NULL), CONF_RUN);
-	ck_assert_uint_gt(bigbuf_need(&cfg), 7 * 1048576);
+	ck_assert_uint_gt(conf_need(&cfg), 7 * 1048576);
 	ck_assert_uint_eq(cfg.max_memory, ACKD_MEMORY_DEFAULT_MAX);
 	check_conf_assert_error(check_conf_fresh(&cfg, "-m", "65536",
 	    "--max-memory", "65536", NULL), "--max-memory: ", "allowed:",
