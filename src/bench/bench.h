@@ -142,7 +142,7 @@ struct bench_run {
 };
 
 
-/* bench_conn.c: one connection slot's life, from connect to counting. */
+/* bench_conn.c: one client's life, from connect to counting. */
 #define BENCH_RBUF		4096		/* above BENCH_EXPECT_MAX */
 #define BENCH_HEAD		32		/* reply bytes kept to show */
 #define BENCH_RECORD_BUF	(64 * 1024)	/* --record, per thread */
@@ -156,7 +156,7 @@ enum bench_kind {
 	BENCH_NKINDS
 };
 
-/* What a connection slot is doing. */
+/* What a client is doing. */
 enum bench_state {
 	BENCH_IDLE,		/* done for good: nothing more to start */
 	BENCH_WAITING,		/* to start again: ready or paused */
@@ -181,8 +181,9 @@ struct bench_first {
 };
 
 /*
- * A connection slot: bench_conn.c drives it; bench_loop.c keeps it on
- * one of its thread's lists (busy, ready, paused) or on none (idle).
+ * A client, one connection at a time: bench_conn.c drives it;
+ * bench_loop.c keeps it on one of its thread's lists (busy, ready, paused)
+ * or on none (idle).
  */
 struct bench_conn {
 	TAILQ_ENTRY(bench_conn)	 link;		/* bench_loop.c's */
@@ -202,8 +203,8 @@ struct bench_conn {
 TAILQ_HEAD(bench_conns, bench_conn);
 
 /*
- * Where a slot goes after bench_conn.c has acted on it: its answer to
- * bench_loop.c, which alone moves slots between lists.
+ * Where a client goes after bench_conn.c has acted on it: its answer to
+ * bench_loop.c, which alone moves clients between lists.
  */
 enum bench_conn_next {
 	BENCH_NEXT_STAY,	/* still busy, as it was */
@@ -225,16 +226,16 @@ void	bench_conn_abandon(struct bench_thread *, struct bench_conn *,
 	    uint64_t);
 void	bench_conn_record_flush(struct bench_thread *);
 
-/* bench_loop.c: the slot lists, the event loop of each thread. */
+/* bench_loop.c: the client lists, the event loop of each thread. */
 
-/* One event-loop thread: its epoll set, its slots, what it counted. */
+/* One event-loop thread: its epoll set, its clients, what it counted. */
 struct bench_thread {
 	struct bench_run	*run;
 	pthread_t		 tid;
 	int			 index;
 	int			 epfd;
 	int			 nconns;
-	int			 active;	/* slots not idle */
+	int			 active;	/* clients not idle */
 	int			 stopping;	/* interrupted: close all */
 	struct bench_conn	*conns;
 	struct bench_conns	 busy;		/* in start (deadline) order */
@@ -257,7 +258,7 @@ struct bench_thread {
 	int			 record_failed;
 	_Atomic uint64_t	 pub_ok;	/* for the progress line */
 	_Atomic uint64_t	 pub_failed;
-	_Atomic uint64_t	 pub_oldest;	/* start of the oldest busy slot */
+	_Atomic uint64_t	 pub_oldest;	/* start of the oldest busy client */
 	struct hist		 hist;
 	char			 rbuf[BENCH_RBUF];
 };

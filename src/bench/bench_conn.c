@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_conn.c: the life of one ackd-bench connection slot: its error kinds,
- * its unique message id, the --record buffer, counting how it ended, and
- * the state machine that drives it.
+ * bench_conn.c: the life of one ackd-bench client, a connection at a time:
+ * its error kinds, its unique message id, the --record buffer, counting
+ * how it ended, and the state machine that drives it.
  *
- * A slot's life: socket, bind a 127.0.0.x source (for a loopback host),
+ * A client's life: socket, bind a 127.0.0.x source (for a loopback host),
  * non-blocking connect, send at once (on loopback the handshake is done by
  * the time connect returns), one epoll_ctl ADD, read until the server
- * closes, compare the reply, close, start again in the same slot. Closing
+ * closes, compare the reply, close, start again in the same client. Closing
  * takes the socket out of the epoll set: there is never a MOD or a DEL.
  * Input is taken before output: a server that reads less than the whole
  * message may answer and close before all of it is sent.
@@ -20,9 +20,9 @@
  * in the latency histogram as a lower bound of its latency. So no client
  * left waiting is missing from the figures.
  *
- * Lists are bench_loop.c's business: it owns them, finds the slots that
+ * Lists are bench_loop.c's business: it owns them, finds the clients that
  * timed out or may start again, and calls in here. Each function here that
- * may end or restart a slot answers where the slot goes next (enum
+ * may end or restart a client answers where the client goes next (enum
  * bench_conn_next: still busy, busy again, ready, paused or idle), and the
  * loop moves it; nothing here calls back into the loop.
  */
@@ -76,7 +76,7 @@ bench_conn_kind_of(int err)
 	}
 }
 
-/* Is err a local shortage, worth a pause before the slot tries again? */
+/* Is err a local shortage, worth a pause before the client tries again? */
 static int
 bench_conn_is_shortage(int err)
 {
@@ -367,7 +367,7 @@ bench_conn_open(struct bench_thread *t, struct bench_conn *c)
 
 /*
  * Start c if the run allows one more: busy, or ready or paused if that
- * failed at once; else the slot goes idle for good.
+ * failed at once; else the client goes idle for good.
  */
 enum bench_conn_next
 bench_conn_start(struct bench_thread *t, struct bench_conn *c,

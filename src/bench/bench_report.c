@@ -82,7 +82,7 @@ bench_report_first_text(const struct bench_report *r, int k, char *buf,
 	const char			*state;
 	char				 age[32];
 
-	/* for timeouts and unfinished ones, err is the slot's state */
+	/* for timeouts and unfinished ones, err is the client's state */
 	state = f->err >= 0 && f->err <= BENCH_READING ? states[f->err] :
 	    "busy";
 	if (k == BENCH_TIMEOUT)

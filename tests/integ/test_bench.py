@@ -267,7 +267,7 @@ def check_unfinished(t, label, r, n, age_us):
 
 def test_silent(t):
     """
-    --duration 0.5 against a server that never answers: all the slots are
+    --duration 0.5 against a server that never answers: all the clients are
     still waiting when the run ends, each at least 0.5 s old; the text
     report shows them among the errors.
     """
