@@ -326,6 +326,21 @@ bench_conn_send(struct bench_thread *t, struct bench_conn *c)
 	return (1);
 }
 
+/* Bind socket fd to source address src, its port left to connect. */
+int
+bench_conn_bind_to(int fd, const struct sockaddr_in *src)
+{
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	int	one = 1;
+
+	/* the port is then chosen at connect, per 4-tuple, not per address */
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one)) == -1)
+		return (-1);
+#endif
+	return (bind(fd, (const struct sockaddr *)src, sizeof(*src)));
+}
+
 /* Give c a source address of its own, round robin over --sources. */
 static int
 bench_conn_bind(struct bench_thread *t, struct bench_conn *c)
@@ -333,18 +348,10 @@ bench_conn_bind(struct bench_thread *t, struct bench_conn *c)
 	const struct bench_run	*run = t->run;
 	const struct sockaddr_in *src;
 
-#ifdef IP_BIND_ADDRESS_NO_PORT
-	int			 one = 1;
-
-	/* the port is then chosen at connect, per 4-tuple, not per address */
-	if (setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-	    sizeof(one)) == -1)
-		return (-1);
-#endif
 	src = &run->sources[t->source];
 	if (++t->source == (unsigned)run->nsources)
 		t->source = 0;
-	return (bind(c->fd, (const struct sockaddr *)src, sizeof(*src)));
+	return (bench_conn_bind_to(c->fd, src));
 }
 
 /* Open c's socket and start connecting it. */

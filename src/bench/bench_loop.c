@@ -35,7 +35,6 @@
 #include "bench.h"
 
 #define BENCH_EVENTS		256		/* epoll events per wait */
-#define BENCH_DRAIN_NS		(1000 * BENCH_NS_MS)	/* after --duration */
 
 /* --- the connection lists --------------------------------------------- */
 
@@ -201,6 +200,7 @@ bench_loop_thread_main(void *arg)
 	if (run->stop_at != 0 && t->end > run->stop_at)
 		t->end = run->stop_at;
 	bench_conn_record_flush(t);
+	atomic_fetch_sub_explicit(&run->wb_running, 1, memory_order_relaxed);
 	if (write(run->done_fd, &one, sizeof(one)) == -1)
 		fatal(BENCH_EXIT_OSERR, "eventfd write");
 	return (NULL);
