@@ -110,6 +110,7 @@ struct bench_config {
 	struct bench_text message;
 	size_t		 size;		/* 0: message; else filler bytes */
 	int		 unique;
+	int		 half_close;	/* shutdown(SHUT_WR) once sent */
 	struct bench_text expect;
 	long long	 timeout_ms;
 	int		 json;

@@ -6,7 +6,8 @@
  *
  * A client's life: socket, bind a 127.0.0.x source (for a loopback host),
  * non-blocking connect, send at once (on loopback the handshake is done by
- * the time connect returns), one epoll_ctl ADD, read until the server
+ * the time connect returns), with --half-close a shutdown of the sending
+ * side once all is sent, one epoll_ctl ADD, read until the server
  * closes, compare the reply, close, start again in the same client. Closing
  * takes the socket out of the epoll set: there is never a MOD or a DEL.
  * Input is taken before output: a server that reads less than the whole
@@ -341,6 +342,16 @@ bench_conn_bind_to(int fd, const struct sockaddr_in *src)
 	return (bind(fd, (const struct sockaddr *)src, sizeof(*src)));
 }
 
+/* All of c's message is out: with --half-close, a FIN says so. */
+static void
+bench_conn_sent(struct bench_thread *t, struct bench_conn *c)
+{
+	c->state = BENCH_READING;
+	/* a failure here shows as the reply's, or as the server's wait */
+	if (t->run->cfg->half_close)
+		(void)shutdown(c->fd, SHUT_WR);
+}
+
 /* Give c a source address of its own, round robin over --sources. */
 static int
 bench_conn_bind(struct bench_thread *t, struct bench_conn *c)
@@ -415,8 +426,10 @@ bench_conn_start(struct bench_thread *t, struct bench_conn *c,
 	ev.data.ptr = c;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
 		return (bench_conn_fail(t, c, now, errno));
-	c->state = r == 1 ? BENCH_READING : c->sent > 0 ? BENCH_SENDING :
-	    BENCH_CONNECTING;
+	if (r == 1)
+		bench_conn_sent(t, c);
+	else
+		c->state = c->sent > 0 ? BENCH_SENDING : BENCH_CONNECTING;
 	return (BENCH_NEXT_BUSY);
 }
 
@@ -510,7 +523,7 @@ bench_conn_event(struct bench_thread *t, struct bench_conn *c,
 		return (next);
 	}
 	if (r == 1)
-		c->state = BENCH_READING;
+		bench_conn_sent(t, c);
 	else if (c->sent > 0)
 		c->state = BENCH_SENDING;
 	return (BENCH_NEXT_STAY);

@@ -21,7 +21,8 @@ still open at the end; --trickle sends the filler a byte at a time, no
 faster than it says, after --attack-size bytes at once; --no-read sends
 the message and never reads the reply (its close resets the unread reply).
 Against a closed port every attack connection fails. Beside a real ackd,
-one invocation reports both groups. ackd-bench is $ACKD_BENCH, or
+one invocation reports both groups. ackd --framing eof answers a
+--half-close client at once, and no other. ackd-bench is $ACKD_BENCH, or
 src/ackd-bench; the script is skipped if there is none.
 """
 
@@ -661,6 +662,23 @@ def test_attack_refused(t):
          h.short(r.out))
 
 
+def test_half_close(t, tmp):
+    """
+    ackd --framing eof answers once the client has half-closed: with
+    --half-close every connection is ok at once; without, none is within
+    a 0.3 s --timeout.
+    """
+    d = h.Daemon(tmp, ["--framing", "eof"], workers=2, log_name="eof.log")
+    r = Run(["--port", d.port, "--count", 100, "--concurrency", 4,
+             "--half-close", "--json", "--quiet"])
+    t.eq("half-close: exit 0", r.status, 0) or t.note(r.describe())
+    t.eq("half-close: 100 ok", r.get("ok"), 100)
+    r = Run(["--port", d.port, "--count", 4, "--concurrency", 4,
+             "--timeout", 0.3, "--json", "--quiet"])
+    t.eq("without --half-close: every connection timed out",
+         [r.status, r.get("ok"), r.get("errors", "timeout")], [1, 0, 4])
+
+
 def test_attack_beside(t, tmp):
     """
     One invocation, both groups, against ackd: 300 well-behaved messages
@@ -704,6 +722,7 @@ def main(t, tmp):
     test_attack_no_read(t)
     test_attack_refused(t)
     test_attack_beside(t, tmp)
+    test_half_close(t, tmp)
 
 
 if __name__ == "__main__":
