@@ -334,6 +334,7 @@ struct bench_attacker {
 	int			 fd;
 	unsigned char		 state;
 	unsigned char		 listed;	/* on ticks or paused */
+	unsigned char		 fin;		/* the server half-closed */
 };
 
 TAILQ_HEAD(bench_attackers, bench_attacker);

@@ -11,7 +11,10 @@
  * again), its first bytes (run->attack_first), and then:
  *
  *   trickle  one more byte every --trickle seconds, forever; whatever the
- *            server sends is read and dropped;
+ *            server sends is read and dropped, and its FIN does not stop
+ *            the bytes: a server that half-closes and reads on (a
+ *            lingering close) is held until it closes its socket, which
+ *            the next byte's reset shows;
  *   silent   nothing more; whatever the server sends is read and dropped;
  *   no-read  nothing more, and nothing is ever read: only the server's
  *            close (EPOLLRDHUP, EPOLLHUP, EPOLLERR) is watched for.
@@ -265,6 +268,7 @@ bench_attack_start(struct bench_attack *a, struct bench_attacker *c,
 	/* now may be a batch of events old: the hold starts at this connect */
 	c->start = mono_ns();
 	c->sent = 0;
+	c->fin = 0;
 	c->state = BENCH_ATTACKER_CONNECTING;
 	if (bench_attack_open(a, c) == -1) {
 		bench_attack_fail(a, c, now, errno);
@@ -275,7 +279,10 @@ bench_attack_start(struct bench_attack *a, struct bench_attacker *c,
 		bench_attack_broken(a, c, now, errno);
 }
 
-/* Read and drop what the server sent c, to its close or an EAGAIN. */
+/*
+ * Read and drop what the server sent c, to its FIN or an EAGAIN. A FIN
+ * closes c, but for a trickler, which sends on until the server's reset.
+ */
 static void
 bench_attack_drain(struct bench_attack *a, struct bench_attacker *c,
     uint64_t now)
@@ -286,7 +293,9 @@ bench_attack_drain(struct bench_attack *a, struct bench_attacker *c,
 		n = recv(c->fd, a->rbuf, sizeof(a->rbuf), 0);
 		if (n > 0 || (n == -1 && errno == EINTR))
 			continue;
-		if (n == 0)
+		if (n == 0 && a->run->cfg->attack == BENCH_ATTACK_TRICKLE)
+			c->fin = 1;
+		else if (n == 0)
 			bench_attack_closed(a, c, now, 0);
 		else if (errno != EAGAIN && errno != EWOULDBLOCK)
 			bench_attack_broken(a, c, now, errno);
@@ -323,7 +332,7 @@ bench_attack_event(struct bench_attack *a, struct bench_attacker *c,
 			bench_attack_closed(a, c, now, 0);
 		return;
 	}
-	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) && !c->fin)
 		bench_attack_drain(a, c, now);
 }
 
