@@ -12,9 +12,9 @@
  *
  *   trickle  one more byte every --trickle seconds, forever; whatever the
  *            server sends is read and dropped, and its FIN does not stop
- *            the bytes: a server that half-closes and reads on (a
- *            lingering close) is held until it closes its socket, which
- *            the next byte's reset shows;
+ *            the bytes: a byte goes at once, which a closed socket
+ *            answers with a reset, and a server that half-closed and
+ *            reads on (a lingering close) is held until it closes;
  *   silent   nothing more; whatever the server sends is read and dropped;
  *   no-read  nothing more, and nothing is ever read: only the server's
  *            close (EPOLLRDHUP, EPOLLHUP, EPOLLERR) is watched for.
@@ -279,9 +279,28 @@ bench_attack_start(struct bench_attack *a, struct bench_attacker *c,
 		bench_attack_broken(a, c, now, errno);
 }
 
+/* Send c's next filler byte now: 0, or -1 and errno if c is broken. */
+static int
+bench_attack_byte(struct bench_attack *a, struct bench_attacker *c)
+{
+	ssize_t	n;
+	char	byte;
+
+	byte = bench_filler_byte(c->sent);
+	n = send(c->fd, &byte, 1, MSG_NOSIGNAL);
+	if (n == 1) {
+		c->sent++;
+		a->counts.bytes_sent++;
+	} else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)
+		return (-1);
+	return (0);
+}
+
 /*
  * Read and drop what the server sent c, to its FIN or an EAGAIN. A FIN
- * closes c, but for a trickler, which sends on until the server's reset.
+ * closes c, but for a trickler: it sends a byte at once, which a server
+ * that closed its socket answers with a reset, and goes on.
  */
 static void
 bench_attack_drain(struct bench_attack *a, struct bench_attacker *c,
@@ -293,9 +312,11 @@ bench_attack_drain(struct bench_attack *a, struct bench_attacker *c,
 		n = recv(c->fd, a->rbuf, sizeof(a->rbuf), 0);
 		if (n > 0 || (n == -1 && errno == EINTR))
 			continue;
-		if (n == 0 && a->run->cfg->attack == BENCH_ATTACK_TRICKLE)
+		if (n == 0 && a->run->cfg->attack == BENCH_ATTACK_TRICKLE) {
 			c->fin = 1;
-		else if (n == 0)
+			if (bench_attack_byte(a, c) == -1)
+				bench_attack_broken(a, c, now, errno);
+		} else if (n == 0)
 			bench_attack_closed(a, c, now, 0);
 		else if (errno != EAGAIN && errno != EWOULDBLOCK)
 			bench_attack_broken(a, c, now, errno);
@@ -344,22 +365,13 @@ bench_attack_ticks(struct bench_attack *a, uint64_t now)
 {
 	uint64_t		 period;
 	struct bench_attacker	*c;
-	ssize_t			 n;
-	char			 byte;
 
 	period = (uint64_t)a->run->cfg->trickle_ms * BENCH_NS_MS;
 	while ((c = TAILQ_FIRST(&a->ticks)) != NULL && c->deadline <= now) {
 		bench_attack_unlist(a, c);
-		byte = bench_filler_byte(c->sent);
-		n = send(c->fd, &byte, 1, MSG_NOSIGNAL);
-		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR) {
+		if (bench_attack_byte(a, c) == -1) {
 			bench_attack_broken(a, c, now, errno);
 			continue;
-		}
-		if (n == 1) {
-			c->sent++;
-			a->counts.bytes_sent++;
 		}
 		/* now + period > now: this loop ends */
 		c->deadline = now + period;

@@ -605,6 +605,39 @@ def test_attack_trickle(t):
          "the attack, per connection (%d)" % most, sent <= most, h.short(a))
 
 
+def test_attack_trickle_close(t):
+    """
+    A trickler with a byte a minute: the server's close is found at once
+    (the FIN is answered with a byte, which the closed socket resets), not
+    at the next tick: its client is back long before a minute.
+    """
+    with Holder() as srv:
+        seen = {}
+
+        def attack(p):
+            first = srv.accept(1)
+            if not t.eq("trickle close: 1 connection accepted", len(first),
+                        1):
+                return
+            seen["first"] = read_n(first[0][0], 1)
+            srv.close(first[0][0])
+            seen["again"] = srv.accept(1, timeout=20)
+            p.send_signal(signal.SIGTERM)
+
+        r = Run(["--port", srv.port, "--concurrency", 0, "-a", 1,
+                 "--trickle", 60, "--duration", 100, "--json"],
+                during=attack)
+    t.eq("trickle close: the first byte came at once", seen.get("first"),
+         b"a")
+    t.eq("trickle close: the client came back within 20 s",
+         len(seen.get("again", ())), 1)
+    if not check_report_shape(t, "trickle close", r):
+        return
+    a = check_attack_shape(t, "trickle close", r)
+    t.eq("trickle close: closed 1 (reset), open at the end 1",
+         [a.get("closed"), a.get("reset"), a.get("open_at_end")], [1, 1, 1])
+
+
 def test_attack_no_read(t):
     """
     2 --no-read clients: the server gets the message, answers and closes
@@ -726,6 +759,7 @@ def main(t, tmp):
     test_silent_sigterm(t, tmp)
     test_attack_silent(t)
     test_attack_trickle(t)
+    test_attack_trickle_close(t)
     test_attack_no_read(t)
     test_attack_refused(t)
     test_attack_beside(t, tmp)
