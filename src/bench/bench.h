@@ -320,6 +320,7 @@ struct bench_attack_counts {
 enum bench_attacker_state {
 	BENCH_ATTACKER_IDLE,		/* stopped */
 	BENCH_ATTACKER_PAUSED,		/* a connect failed: waits, again */
+	BENCH_ATTACKER_READY,		/* closed: connects again this turn */
 	BENCH_ATTACKER_CONNECTING,	/* not known to be established */
 	BENCH_ATTACKER_SENDING,		/* established, first bytes going */
 	BENCH_ATTACKER_HOLDING		/* established, first bytes sent */
@@ -327,13 +328,13 @@ enum bench_attacker_state {
 
 /* One attack client: a connection at a time, reopened when closed. */
 struct bench_attacker {
-	TAILQ_ENTRY(bench_attacker) link;	/* ticks or paused list */
+	TAILQ_ENTRY(bench_attacker) link;	/* ticks, paused or ready */
 	uint64_t		 start;		/* ns, its connect began */
 	uint64_t		 deadline;	/* next byte, or pause's end */
 	size_t			 sent;
 	int			 fd;
 	unsigned char		 state;
-	unsigned char		 listed;	/* on ticks or paused */
+	unsigned char		 listed;	/* on one of the lists */
 	unsigned char		 fin;		/* the server half-closed */
 };
 
@@ -350,6 +351,7 @@ struct bench_attack {
 	struct bench_attacker	*clients;
 	struct bench_attackers	 ticks;		/* trickling, deadline order */
 	struct bench_attackers	 paused;	/* deadline order */
+	struct bench_attackers	 ready;		/* to connect again now */
 	unsigned		 source;	/* next --attack-sources one */
 	uint64_t		 stop_at;	/* 0: only when told */
 	uint64_t		 end;		/* when it stopped */

@@ -20,7 +20,10 @@
  *            close (EPOLLRDHUP, EPOLLHUP, EPOLLERR) is watched for.
  *
  * An attack client never closes a connection itself before the attack
- * ends: the server decides how long it is held. A connection counts as
+ * ends: the server decides how long it is held, and the client connects
+ * again in the same turn of the loop, after the batch of events (from the
+ * ready list: a server that resets every connection at once cannot make
+ * it recurse). A connection counts as
  * opened once it is known to be established (some bytes went out, or
  * epoll reported it writable or closed without an error); one that never
  * was (refused, timed out, no descriptor or port) is a failure, counted,
@@ -67,9 +70,6 @@
 #define MSG_NOSIGNAL 0		/* SIGPIPE is ignored too */
 #endif
 
-static void	bench_attack_start(struct bench_attack *,
-		    struct bench_attacker *, uint64_t);
-
 /* --- the lists and the counts ----------------------------------------- */
 
 /* Append c to list l (ticks or paused): its deadline is the latest. */
@@ -80,14 +80,18 @@ bench_attack_list(struct bench_attackers *l, struct bench_attacker *c)
 	c->listed = 1;
 }
 
-/* Take c off the list it is on, if any (only a paused one has no fd). */
+/* Take c off the list it is on, if any: its state says which. */
 static void
 bench_attack_unlist(struct bench_attack *a, struct bench_attacker *c)
 {
 	if (!c->listed)
 		return;
-	TAILQ_REMOVE(c->state == BENCH_ATTACKER_PAUSED ? &a->paused :
-	    &a->ticks, c, link);
+	if (c->state == BENCH_ATTACKER_PAUSED)
+		TAILQ_REMOVE(&a->paused, c, link);
+	else if (c->state == BENCH_ATTACKER_READY)
+		TAILQ_REMOVE(&a->ready, c, link);
+	else
+		TAILQ_REMOVE(&a->ticks, c, link);
 	c->listed = 0;
 }
 
@@ -139,7 +143,7 @@ bench_attack_opened(struct bench_attack *a, struct bench_attacker *c)
 
 /*
  * The server closed c's established connection (reset: with an error):
- * count it and how long it was held, and connect again at once.
+ * count it and how long it was held; c connects again this turn.
  */
 static void
 bench_attack_closed(struct bench_attack *a, struct bench_attacker *c,
@@ -152,7 +156,8 @@ bench_attack_closed(struct bench_attack *a, struct bench_attacker *c,
 	if (reset)
 		a->counts.reset++;
 	hist_record(&a->held, now > c->start ? (now - c->start) / 1000 : 0);
-	bench_attack_start(a, c, now);
+	c->state = BENCH_ATTACKER_READY;
+	bench_attack_list(&a->ready, c);
 }
 
 /*
@@ -379,12 +384,24 @@ bench_attack_ticks(struct bench_attack *a, uint64_t now)
 	}
 }
 
-/* Start again each client whose pause after a failure is over. */
+/*
+ * Start again each client that the server closed, and each whose pause
+ * after a failure is over.
+ */
 static void
-bench_attack_unpause(struct bench_attack *a, uint64_t now)
+bench_attack_restart(struct bench_attack *a, uint64_t now)
 {
+	struct bench_attackers	 ready;
 	struct bench_attacker	*c;
 
+	/* one closed again at once waits for the next turn */
+	TAILQ_INIT(&ready);
+	TAILQ_CONCAT(&ready, &a->ready, link);
+	while ((c = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, c, link);
+		c->listed = 0;
+		bench_attack_start(a, c, now);
+	}
 	/* one that fails again is paused past now: this loop ends */
 	while ((c = TAILQ_FIRST(&a->paused)) != NULL && c->deadline <= now) {
 		bench_attack_unlist(a, c);
@@ -399,6 +416,8 @@ bench_attack_wait_ms(const struct bench_attack *a, uint64_t now)
 	const struct bench_attacker	*c;
 	uint64_t			 next, ms;
 
+	if (!TAILQ_EMPTY(&a->ready))
+		return (0);
 	next = a->stop_at != 0 ? a->stop_at : UINT64_MAX;
 	if ((c = TAILQ_FIRST(&a->ticks)) != NULL && c->deadline < next)
 		next = c->deadline;
@@ -439,6 +458,7 @@ bench_attack_stop(struct bench_attack *a, uint64_t now)
 	}
 	TAILQ_INIT(&a->ticks);
 	TAILQ_INIT(&a->paused);
+	TAILQ_INIT(&a->ready);
 	a->open = 0;
 	a->end = now;
 }
@@ -486,7 +506,7 @@ bench_attack_main(void *arg)
 		if (a->stopping || (a->stop_at != 0 && now >= a->stop_at))
 			break;
 		bench_attack_ticks(a, now);
-		bench_attack_unpause(a, now);
+		bench_attack_restart(a, now);
 	}
 	bench_attack_stop(a, now);
 	if (write(run->done_fd, &one, sizeof(one)) == -1)
@@ -510,6 +530,7 @@ bench_attack_init(struct bench_attack *a, struct bench_run *run)
 		a->clients[i].fd = -1;
 	TAILQ_INIT(&a->ticks);
 	TAILQ_INIT(&a->paused);
+	TAILQ_INIT(&a->ready);
 	hist_init(&a->held);
 	if ((a->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal(BENCH_EXIT_OSERR, "epoll_create1");
