@@ -4,11 +4,13 @@
  * merging what they counted, teardown.
  *
  * main parses the flags (bench_flags.c), sets up the run, starts one event
- * loop per thread (bench_loop.c, driving bench_conn.c's connections), waits
- * for them, merges their counts and prints the report (bench_report.c).
- * Signal handlers only set a flag; the main thread, the only one that takes
- * signals, passes it on to the event loops through an eventfd that is in
- * every epoll set.
+ * loop per thread (bench_loop.c, driving bench_conn.c's connections) and,
+ * with --attack-concurrency, the attack's own thread (bench_attack.c),
+ * waits for them, merges their counts and prints the report
+ * (bench_report.c). Signal handlers only set a flag; the main thread, the
+ * only one that takes signals, passes it on to the event loops through an
+ * eventfd that is in every epoll set. The same eventfd stops the attack
+ * once the well-behaved clients have all finished.
  */
 #include "config.h"
 
@@ -70,66 +72,130 @@ bench_resolve(struct bench_run *run, const struct bench_config *cfg)
 	freeaddrinfo(res);
 }
 
-/* For a 127.x.y.z server, list the source addresses 127.0.0.2 and up. */
+/*
+ * n loopback source addresses, the host part counting up from first + 2:
+ * the well-behaved clients' 127.0.0.2 and up, then the attack's.
+ */
+static struct sockaddr_in *
+bench_sources_from(int first, int n)
+{
+	struct sockaddr_in	*v;
+	int			 i;
+
+	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
+		fatal(BENCH_EXIT_OSERR, "malloc");
+	for (i = 0; i < n; i++) {
+		v[i].sin_family = AF_INET;
+		v[i].sin_addr.s_addr = htonl((127u << 24) |
+		    (uint32_t)(first + i + 2));
+	}
+	return (v);
+}
+
+/* For a 127.x.y.z server, list the source addresses of both groups. */
 static void
 bench_sources(struct bench_run *run, const struct bench_config *cfg)
 {
 	const struct sockaddr_in	*sin;
-	int				 i;
 
 	sin = (const struct sockaddr_in *)(const void *)&run->addr;
-	if (cfg->sources == 0 || sin->sin_family != AF_INET ||
+	if (sin->sin_family != AF_INET ||
 	    (ntohl(sin->sin_addr.s_addr) >> 24) != 127)
 		return;
-	run->sources = calloc((size_t)cfg->sources, sizeof(*run->sources));
-	if (run->sources == NULL)
-		fatal(BENCH_EXIT_OSERR, "malloc");
-	for (i = 0; i < cfg->sources; i++) {
-		run->sources[i].sin_family = AF_INET;
-		run->sources[i].sin_addr.s_addr =
-		    htonl((127u << 24) | (uint32_t)(i + 2));
+	if (cfg->sources > 0) {
+		run->sources = bench_sources_from(0, cfg->sources);
+		run->nsources = cfg->sources;
 	}
-	run->nsources = cfg->sources;
+	if (cfg->attack != BENCH_ATTACK_NONE && cfg->attack_sources > 0) {
+		run->attack_sources = bench_sources_from(cfg->sources,
+		    cfg->attack_sources);
+		run->nattack_sources = cfg->attack_sources;
+	}
 }
 
-/* The --size filler: printable, no spaces, the same for every message. */
-static void
-bench_filler(struct bench_run *run, const struct bench_config *cfg)
+/* Byte i of the filler: printable, no spaces, no newline. */
+char
+bench_filler_byte(size_t i)
 {
 	static const char	 chars[] =
 	    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	size_t			 i;
 
-	if (cfg->size == 0)
-		return;
-	if ((run->filler = malloc(cfg->size)) == NULL)
-		fatal(BENCH_EXIT_OSERR, "malloc");
-	for (i = 0; i < cfg->size; i++)
-		run->filler[i] = chars[i % (sizeof(chars) - 1)];
+	return (chars[i % (sizeof(chars) - 1)]);
 }
 
-/* Raise the soft descriptor limit to the hard one if we need more. */
+/* n bytes of filler, the same for every message. */
+static char *
+bench_filler_make(size_t n)
+{
+	char	*p;
+	size_t	 i;
+
+	if ((p = malloc(n)) == NULL)
+		fatal(BENCH_EXIT_OSERR, "malloc");
+	for (i = 0; i < n; i++)
+		p[i] = bench_filler_byte(i);
+	return (p);
+}
+
+/*
+ * What an attack client sends first: --attack-size bytes of filler, or
+ * else one byte for a trickler, the message for --no-read, nothing for
+ * --silent.
+ */
+static void
+bench_first_bytes(struct bench_run *run, const struct bench_config *cfg)
+{
+	size_t	len = cfg->attack_size;
+
+	if (len == 0 && cfg->attack == BENCH_ATTACK_NO_READ) {
+		run->attack_first = run->filler != NULL ? run->filler :
+		    cfg->message.s;
+		run->attack_first_len = run->filler != NULL ? cfg->size :
+		    cfg->message.len;
+		return;
+	}
+	if (len == 0 && cfg->attack == BENCH_ATTACK_TRICKLE)
+		len = 1;
+	if (len == 0)
+		return;
+	run->attack_filler = bench_filler_make(len);
+	run->attack_first = run->attack_filler;
+	run->attack_first_len = len;
+}
+
+/*
+ * Raise the soft descriptor limit to the hard one if we need more: one
+ * per connection of either group, two per thread (epoll, spare), a few
+ * more. Say so, unless --quiet: the server needs as many.
+ */
 static void
 bench_nofile(const struct bench_config *cfg)
 {
 	struct rlimit	rl;
-	rlim_t		need;
+	rlim_t		need, was;
 
-	need = (rlim_t)cfg->concurrency + 2 * (rlim_t)cfg->threads + 16;
+	need = (rlim_t)cfg->concurrency + (rlim_t)cfg->attack_concurrency +
+	    2 * (rlim_t)cfg->threads + 18;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal(BENCH_EXIT_OSERR, "getrlimit");
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		diag_warnx("--concurrency %d needs %llu descriptors, but the "
-		    "hard limit is %llu (ulimit -Hn)", cfg->concurrency,
+		diag_warnx("--concurrency %d and --attack-concurrency %d need "
+		    "%llu descriptors, but the hard limit is %llu (ulimit -Hn)",
+		    cfg->concurrency, cfg->attack_concurrency,
 		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
 		exit(BENCH_EXIT_OSERR);
 	}
+	was = rl.rlim_cur;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal(BENCH_EXIT_OSERR, "cannot raise the descriptor "
 		    "limit to %llu", (unsigned long long)rl.rlim_cur);
+	if (!cfg->quiet)
+		diag_warnx("raised the open-file limit from %llu to %llu "
+		    "(%llu needed)", (unsigned long long)was,
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
 }
 
 /* Only set a flag: the main thread acts on it. */
@@ -170,25 +236,38 @@ bench_signals(sigset_t *old)
 
 /* --- the main thread -------------------------------------------------- */
 
+/* Tell every loop to stop, once: the stop eventfd becomes readable. */
+static void
+bench_stop(struct bench_run *run, int *stopped)
+{
+	uint64_t	one = 1;
+
+	if (*stopped)
+		return;
+	*stopped = 1;
+	if (write(run->stop_fd, &one, sizeof(one)) == -1)
+		fatal(BENCH_EXIT_OSERR, "eventfd write");
+}
+
 /*
- * Wait for the threads to finish. Once a second (after the first two, on
+ * Wait for the n threads to finish. Once a second (after the first two, on
  * a terminal) update the progress line; on SIGINT or SIGTERM, tell the
- * threads to stop.
+ * threads to stop, and the attack once the well-behaved ones are done.
  */
 static void
 bench_wait(struct bench_run *run, struct bench_thread *threads,
-    const sigset_t *unblocked)
+    const struct bench_attack *attack, int n, const sigset_t *unblocked)
 {
 	struct pollfd	 pfd;
 	struct timespec	 ts;
-	uint64_t	 now, tick, last_ok = 0, v, one = 1;
+	uint64_t	 now, tick, last_ok = 0, v;
 	int		 done = 0, progress, print, shown = 0, stopped = 0;
 
 	progress = !run->cfg->quiet && isatty(STDERR_FILENO);
 	pfd.fd = run->done_fd;
 	pfd.events = POLLIN;
 	tick = run->t0 + BENCH_NS_S;
-	while (done < run->cfg->threads) {
+	while (done < n) {
 		now = mono_ns();
 		v = tick > now ? tick - now : 0;
 		ts.tv_sec = (time_t)(v / BENCH_NS_S);
@@ -196,19 +275,18 @@ bench_wait(struct bench_run *run, struct bench_thread *threads,
 		if (ppoll(&pfd, 1, &ts, unblocked) > 0 &&
 		    read(run->done_fd, &v, sizeof(v)) == sizeof(v))
 			done += (int)v;
-		if (bench_signalled && !stopped) {
-			stopped = 1;
-			if (write(run->stop_fd, &one, sizeof(one)) == -1)
-				fatal(BENCH_EXIT_OSERR, "eventfd write");
-		}
+		if (bench_signalled || (run->nthreads > 0 && atomic_load(
+		    &run->wb_running) == 0))
+			bench_stop(run, &stopped);
 		if ((now = mono_ns()) < tick)
 			continue;
 		while (tick <= now)
 			tick += BENCH_NS_S;
-		if (!progress || done == run->cfg->threads)
+		if (!progress || done == n)
 			continue;
 		print = now - run->t0 >= BENCH_PROGRESS_NS;
-		bench_report_progress(run, threads, now, &last_ok, print);
+		bench_report_progress(run, threads, attack, now, &last_ok,
+		    print);
 		shown |= print;
 	}
 	if (shown)
@@ -226,7 +304,8 @@ bench_merge(struct bench_report *r, const struct bench_run *run,
 
 	memset(r, 0, sizeof(*r));
 	hist_init(&r->hist);
-	for (i = 0; i < run->cfg->threads; i++) {
+	hist_init(&r->attack_held);
+	for (i = 0; i < run->nthreads; i++) {
 		t = &threads[i];
 		r->counts.connections += t->counts.connections;
 		r->counts.ok += t->counts.ok;
@@ -255,16 +334,47 @@ bench_merge(struct bench_report *r, const struct bench_run *run,
 			r->record_failed = t->record_failed;
 	}
 	r->duration_s = (double)(end - run->measure_start) / 1e9;
+	if (r->duration_s < 0)		/* a signal in the warm-up */
+		r->duration_s = 0;
 	/* nothing sent (a refusing server): the size it would have had */
 	if (r->longest == 0)
 		r->longest = run->cfg->size > 0 ? run->cfg->size :
 		    run->cfg->message.len;
 }
 
-/* The exit status the report deserves. */
-static int
-bench_status(const struct bench_report *r)
+/*
+ * Add what the attack counted to r. Without well-behaved clients, the
+ * attack's end (within --duration) ends the measured time.
+ */
+static void
+bench_merge_attack(struct bench_report *r, const struct bench_run *run,
+    const struct bench_attack *a)
 {
+	uint64_t	end = a->end;
+
+	r->attack = a->counts;
+	hist_merge(&r->attack_held, &a->held);
+	r->attack_s = (double)(a->end - run->t0) / 1e9;
+	r->attack_first_len = run->attack_first_len;
+	r->attack_sources = run->nattack_sources;
+	if (run->nthreads > 0)
+		return;
+	if (run->stop_at != 0 && end > run->stop_at)
+		end = run->stop_at;
+	r->duration_s = end > run->measure_start ?
+	    (double)(end - run->measure_start) / 1e9 : 0;
+}
+
+/*
+ * The exit status the report deserves: the well-behaved clients' verdict;
+ * with none, whether an attack connection was ever established.
+ */
+static int
+bench_status(const struct bench_run *run, const struct bench_report *r)
+{
+	if (run->nthreads == 0)
+		return (r->attack.opened > 0 && r->record_failed == 0 ?
+		    BENCH_EXIT_OK : BENCH_EXIT_FAILED);
 	if (r->record_failed != 0 || r->counts.connections == 0 ||
 	    r->counts.ok != r->counts.connections)
 		return (BENCH_EXIT_FAILED);
@@ -280,7 +390,9 @@ bench_setup(struct bench_run *run, const struct bench_config *cfg)
 	run->record_fd = -1;
 	bench_resolve(run, cfg);
 	bench_sources(run, cfg);
-	bench_filler(run, cfg);
+	if (cfg->size > 0)
+		run->filler = bench_filler_make(cfg->size);
+	bench_first_bytes(run, cfg);
 	bench_nofile(cfg);
 	if (cfg->record != NULL && (run->record_fd = open(cfg->record,
 	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1)
@@ -292,6 +404,9 @@ bench_setup(struct bench_run *run, const struct bench_config *cfg)
 	run->timeout_ns = (uint64_t)cfg->timeout_ms * BENCH_NS_MS;
 	run->budgeted = cfg->count > 0;
 	atomic_init(&run->budget, cfg->count);
+	/* --concurrency 0: the attack alone */
+	run->nthreads = cfg->concurrency > 0 ? cfg->threads : 0;
+	atomic_init(&run->wb_running, run->nthreads);
 }
 
 /* Give back what bench_setup took. */
@@ -303,40 +418,78 @@ bench_teardown(struct bench_run *run)
 	close(run->stop_fd);
 	close(run->done_fd);
 	free(run->sources);
+	free(run->attack_sources);
 	free(run->filler);
+	free(run->attack_filler);
 }
 
-/* Start the clock and the threads, wait for them, fill the report. */
+/* Start thread *tid running fn(arg), or exit 71. */
+static void
+bench_spawn(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+	int	rc;
+
+	if ((rc = pthread_create(tid, NULL, fn, arg)) != 0)
+		bench_fatal_code(rc, "cannot create a thread");
+}
+
+/* Wait for thread tid to end, or exit 71. */
+static void
+bench_join(pthread_t tid)
+{
+	int	rc;
+
+	if ((rc = pthread_join(tid, NULL)) != 0)
+		bench_fatal_code(rc, "pthread_join");
+}
+
+/*
+ * Start the clock, the well-behaved threads and the attack's, wait for
+ * them, fill the report.
+ */
 static void
 bench_run(struct bench_run *run, const sigset_t *unblocked,
     struct bench_report *r)
 {
 	const struct bench_config	*cfg = run->cfg;
 	struct bench_thread		*threads;
-	int				 i, rc;
+	struct bench_attack		*attack = NULL;
+	int				 i;
 
 	threads = calloc((size_t)cfg->threads, sizeof(*threads));
 	if (threads == NULL)
 		fatal(BENCH_EXIT_OSERR, "malloc");
-	for (i = 0; i < cfg->threads; i++)
+	for (i = 0; i < run->nthreads; i++)
 		bench_loop_thread_init(&threads[i], run, i);
+	if (cfg->attack != BENCH_ATTACK_NONE) {
+		if ((attack = calloc(1, sizeof(*attack))) == NULL)
+			fatal(BENCH_EXIT_OSERR, "malloc");
+		bench_attack_init(attack, run);
+	}
 	run->t0 = mono_ns();
 	run->measure_start = run->t0 + (uint64_t)cfg->warmup_ms * BENCH_NS_MS;
 	if (cfg->duration_ms > 0)
 		run->stop_at = run->measure_start +
 		    (uint64_t)cfg->duration_ms * BENCH_NS_MS;
-	for (i = 0; i < cfg->threads; i++)
-		if ((rc = pthread_create(&threads[i].tid, NULL,
-		    bench_loop_thread_main, &threads[i])) != 0)
-			bench_fatal_code(rc, "cannot create a thread");
-	bench_wait(run, threads, unblocked);
-	for (i = 0; i < cfg->threads; i++)
-		if ((rc = pthread_join(threads[i].tid, NULL)) != 0)
-			bench_fatal_code(rc, "pthread_join");
+	if (attack != NULL)
+		bench_spawn(&attack->tid, bench_attack_main, attack);
+	for (i = 0; i < run->nthreads; i++)
+		bench_spawn(&threads[i].tid, bench_loop_thread_main,
+		    &threads[i]);
+	bench_wait(run, threads, attack, run->nthreads + (attack != NULL),
+	    unblocked);
+	for (i = 0; i < run->nthreads; i++)
+		bench_join(threads[i].tid);
 	bench_merge(r, run, threads);
-	for (i = 0; i < cfg->threads; i++)
+	for (i = 0; i < run->nthreads; i++)
 		bench_loop_thread_free(&threads[i]);
 	free(threads);
+	if (attack != NULL) {
+		bench_join(attack->tid);
+		bench_merge_attack(r, run, attack);
+		bench_attack_free(attack);
+		free(attack);
+	}
 }
 
 /* Parse the flags, run the load, print the report; exit with its status. */
@@ -380,7 +533,7 @@ main(int argc, char **argv)
 	if (report.record_failed != 0)
 		diag_warnx("cannot write %s: %s", cfg.record,
 		    strerror(report.record_failed));
-	status = bench_status(&report);
+	status = bench_status(&run, &report);
 	if (fflush(stdout) == EOF)
 		status = BENCH_EXIT_FAILED;
 	return (status);

@@ -3,8 +3,8 @@
  * ackd-bench: a load generator for ackd.
  *
  * Shared structures and prototypes of bench.c, bench_flags.c, bench_conn.c,
- * bench_loop.c, bench_report.c and hist.c, grouped by the file that owns
- * them.
+ * bench_loop.c, bench_attack.c, bench_report.c and hist.c, grouped by the
+ * file that owns them.
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -44,6 +44,7 @@
 #define BENCH_MESSAGE_MAX	(1024 * 1024)
 #define BENCH_EXPECT_MAX	1024
 #define BENCH_SOURCES_MAX	254	/* 127.0.0.2 .. 127.0.0.255 */
+#define BENCH_ATTACK_SOURCES_MAX 65536	/* after --sources' addresses */
 
 /*
  * The unique prefix "b<pid>-<thread>-<counter> ": 1 + 7 (pid_max is at
@@ -54,6 +55,9 @@
 /* Nanoseconds, as mono_ns counts them. */
 #define BENCH_NS_MS		UINT64_C(1000000)
 #define BENCH_NS_S		UINT64_C(1000000000)
+
+/* After --duration, the connections in flight have this long to end. */
+#define BENCH_DRAIN_NS		(1000 * BENCH_NS_MS)
 
 /* hist.c: a latency histogram in bounded memory; no I/O, fuzzable. */
 #define HIST_SUB_BITS	6
@@ -81,6 +85,14 @@ uint64_t	hist_clamped(const struct hist *);
 
 /* bench_flags.c: the flag table, parsing, --help and --version. */
 
+/* What the attack clients do (--trickle, --silent, --no-read). */
+enum bench_attack_mode {
+	BENCH_ATTACK_NONE,
+	BENCH_ATTACK_TRICKLE,	/* a byte every --trickle seconds, forever */
+	BENCH_ATTACK_SILENT,	/* nothing (after --attack-size bytes) */
+	BENCH_ATTACK_NO_READ	/* the message, then never read */
+};
+
 /* A text flag's value and its length in bytes. */
 struct bench_text {
 	const char	*s;
@@ -98,11 +110,19 @@ struct bench_config {
 	struct bench_text message;
 	size_t		 size;		/* 0: message; else filler bytes */
 	int		 unique;
+	int		 half_close;	/* shutdown(SHUT_WR) once sent */
 	struct bench_text expect;
 	long long	 timeout_ms;
 	int		 json;
 	const char	*record;	/* NULL: no record file */
 	int		 sources;
+	int		 attack_concurrency;	/* 0: no attack */
+	long long	 trickle_ms;	/* --trickle; 0: not given */
+	int		 silent;
+	int		 no_read;
+	size_t		 attack_size;	/* 0: the mode's own first bytes */
+	int		 attack_sources;
+	enum bench_attack_mode attack;	/* derived from the three above */
 	int		 quiet;
 	unsigned long long given;	/* bit i: the table's flag i given */
 };
@@ -122,14 +142,21 @@ void	bench_flags_version(FILE *);
 
 /* bench.c: start-up, the threads, merging, teardown. */
 
-/* Set up by main, then read-only but for budget. */
+/* Set up by main, then read-only but for budget and wb_running. */
 struct bench_run {
 	const struct bench_config *cfg;
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	struct sockaddr_in	*sources;
 	int			 nsources;
+	struct sockaddr_in	*attack_sources;
+	int			 nattack_sources;
 	char			*filler;	/* --size bytes, or NULL */
+	const char		*attack_first;	/* an attack's first bytes */
+	size_t			 attack_first_len;
+	char			*attack_filler;	/* --attack-size bytes */
+	int			 nthreads;	/* well-behaved threads run */
+	atomic_int		 wb_running;	/* of them, not finished */
 	uint64_t		 t0;
 	uint64_t		 measure_start;	/* t0 + --warmup */
 	uint64_t		 stop_at;	/* 0: no --duration */
@@ -141,8 +168,10 @@ struct bench_run {
 	int			 record_fd;
 };
 
+char	bench_filler_byte(size_t);
 
-/* bench_conn.c: one connection slot's life, from connect to counting. */
+
+/* bench_conn.c: one client's life, from connect to counting. */
 #define BENCH_RBUF		4096		/* above BENCH_EXPECT_MAX */
 #define BENCH_HEAD		32		/* reply bytes kept to show */
 #define BENCH_RECORD_BUF	(64 * 1024)	/* --record, per thread */
@@ -156,7 +185,7 @@ enum bench_kind {
 	BENCH_NKINDS
 };
 
-/* What a connection slot is doing. */
+/* What a client is doing. */
 enum bench_state {
 	BENCH_IDLE,		/* done for good: nothing more to start */
 	BENCH_WAITING,		/* to start again: ready or paused */
@@ -181,8 +210,9 @@ struct bench_first {
 };
 
 /*
- * A connection slot: bench_conn.c drives it; bench_loop.c keeps it on
- * one of its thread's lists (busy, ready, paused) or on none (idle).
+ * A client, one connection at a time: bench_conn.c drives it;
+ * bench_loop.c keeps it on one of its thread's lists (busy, ready, paused)
+ * or on none (idle).
  */
 struct bench_conn {
 	TAILQ_ENTRY(bench_conn)	 link;		/* bench_loop.c's */
@@ -202,8 +232,8 @@ struct bench_conn {
 TAILQ_HEAD(bench_conns, bench_conn);
 
 /*
- * Where a slot goes after bench_conn.c has acted on it: its answer to
- * bench_loop.c, which alone moves slots between lists.
+ * Where a client goes after bench_conn.c has acted on it: its answer to
+ * bench_loop.c, which alone moves clients between lists.
  */
 enum bench_conn_next {
 	BENCH_NEXT_STAY,	/* still busy, as it was */
@@ -224,17 +254,18 @@ enum bench_conn_next bench_conn_event(struct bench_thread *,
 void	bench_conn_abandon(struct bench_thread *, struct bench_conn *,
 	    uint64_t);
 void	bench_conn_record_flush(struct bench_thread *);
+int	bench_conn_bind_to(int, const struct sockaddr_in *);
 
-/* bench_loop.c: the slot lists, the event loop of each thread. */
+/* bench_loop.c: the client lists, the event loop of each thread. */
 
-/* One event-loop thread: its epoll set, its slots, what it counted. */
+/* One event-loop thread: its epoll set, its clients, what it counted. */
 struct bench_thread {
 	struct bench_run	*run;
 	pthread_t		 tid;
 	int			 index;
 	int			 epfd;
 	int			 nconns;
-	int			 active;	/* slots not idle */
+	int			 active;	/* clients not idle */
 	int			 stopping;	/* interrupted: close all */
 	struct bench_conn	*conns;
 	struct bench_conns	 busy;		/* in start (deadline) order */
@@ -257,7 +288,7 @@ struct bench_thread {
 	int			 record_failed;
 	_Atomic uint64_t	 pub_ok;	/* for the progress line */
 	_Atomic uint64_t	 pub_failed;
-	_Atomic uint64_t	 pub_oldest;	/* start of the oldest busy slot */
+	_Atomic uint64_t	 pub_oldest;	/* start of the oldest busy client */
 	struct hist		 hist;
 	char			 rbuf[BENCH_RBUF];
 };
@@ -265,6 +296,74 @@ struct bench_thread {
 void	bench_loop_thread_init(struct bench_thread *, struct bench_run *, int);
 void	*bench_loop_thread_main(void *);
 void	bench_loop_thread_free(struct bench_thread *);
+
+/*
+ * bench_attack.c: the attack clients (--attack-concurrency) and their
+ * event loop, a thread of their own.
+ */
+
+/* What the attack clients did, all through the run. */
+struct bench_attack_counts {
+	uint64_t	started;	/* connects begun */
+	uint64_t	opened;		/* of them, established */
+	uint64_t	failed;		/* of them, never established */
+	uint64_t	closed;		/* by the server, after opening */
+	uint64_t	reset;		/* of those, with a reset */
+	uint64_t	open_at_end;	/* established, still held at the end */
+	uint64_t	connecting_at_end;	/* connect still pending */
+	uint64_t	oldest_open_us;	/* age of the oldest still held */
+	uint64_t	bytes_sent;
+	int		first_failure;	/* errno of the first failed one */
+};
+
+/* What an attack client is doing. */
+enum bench_attacker_state {
+	BENCH_ATTACKER_IDLE,		/* stopped */
+	BENCH_ATTACKER_PAUSED,		/* a connect failed: waits, again */
+	BENCH_ATTACKER_READY,		/* closed: connects again this turn */
+	BENCH_ATTACKER_CONNECTING,	/* not known to be established */
+	BENCH_ATTACKER_SENDING,		/* established, first bytes going */
+	BENCH_ATTACKER_HOLDING		/* established, first bytes sent */
+};
+
+/* One attack client: a connection at a time, reopened when closed. */
+struct bench_attacker {
+	TAILQ_ENTRY(bench_attacker) link;	/* ticks, paused or ready */
+	uint64_t		 start;		/* ns, its connect began */
+	uint64_t		 deadline;	/* next byte, or pause's end */
+	size_t			 sent;
+	int			 fd;
+	unsigned char		 state;
+	unsigned char		 listed;	/* on one of the lists */
+	unsigned char		 fin;		/* the server half-closed */
+};
+
+TAILQ_HEAD(bench_attackers, bench_attacker);
+
+/* The attack's thread: its epoll set, its clients, what it counted. */
+struct bench_attack {
+	struct bench_run	*run;
+	pthread_t		 tid;
+	int			 epfd;
+	int			 nclients;
+	int			 open;		/* established now */
+	int			 stopping;
+	struct bench_attacker	*clients;
+	struct bench_attackers	 ticks;		/* trickling, deadline order */
+	struct bench_attackers	 paused;	/* deadline order */
+	struct bench_attackers	 ready;		/* to connect again now */
+	unsigned		 source;	/* next --attack-sources one */
+	uint64_t		 stop_at;	/* 0: only when told */
+	uint64_t		 end;		/* when it stopped */
+	struct bench_attack_counts counts;
+	struct hist		 held;		/* us, until the server closed */
+	_Atomic uint64_t	 pub_open;	/* for the progress line */
+	char			 rbuf[BENCH_RBUF];
+};
+
+void	bench_attack_init(struct bench_attack *, struct bench_run *);
+void	*bench_attack_main(void *);
+void	bench_attack_free(struct bench_attack *);
 
 /* bench_report.c: the text and JSON reports, the progress line. */
 
@@ -280,6 +379,11 @@ struct bench_report {
 	size_t			 sample_len;
 	size_t			 sample_bytes;
 	int			 record_failed;
+	struct bench_attack_counts attack;	/* with --attack-concurrency */
+	struct hist		 attack_held;
+	double			 attack_s;	/* the attack ran this long */
+	size_t			 attack_first_len;
+	int			 attack_sources;	/* addresses bound to */
 };
 
 void	bench_report_json(FILE *, const struct bench_config *,
@@ -289,6 +393,6 @@ void	bench_report_text(FILE *, const struct bench_config *,
 void	bench_report_print_firsts(FILE *, const struct bench_report *,
 	    const char *);
 void	bench_report_progress(const struct bench_run *, struct bench_thread *,
-	    uint64_t, uint64_t *, int);
+	    const struct bench_attack *, uint64_t, uint64_t *, int);
 
 #endif /* BENCH_H */

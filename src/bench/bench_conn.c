@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_conn.c: the life of one ackd-bench connection slot: its error kinds,
- * its unique message id, the --record buffer, counting how it ended, and
- * the state machine that drives it.
+ * bench_conn.c: the life of one ackd-bench client, a connection at a time:
+ * its error kinds, its unique message id, the --record buffer, counting
+ * how it ended, and the state machine that drives it.
  *
- * A slot's life: socket, bind a 127.0.0.x source (for a loopback host),
+ * A client's life: socket, bind a 127.0.0.x source (for a loopback host),
  * non-blocking connect, send at once (on loopback the handshake is done by
- * the time connect returns), one epoll_ctl ADD, read until the server
- * closes, compare the reply, close, start again in the same slot. Closing
+ * the time connect returns), with --half-close a shutdown of the sending
+ * side once all is sent, one epoll_ctl ADD, read until the server
+ * closes, compare the reply, close, start again in the same client. Closing
  * takes the socket out of the epoll set: there is never a MOD or a DEL.
  * Input is taken before output: a server that reads less than the whole
  * message may answer and close before all of it is sent.
@@ -20,9 +21,9 @@
  * in the latency histogram as a lower bound of its latency. So no client
  * left waiting is missing from the figures.
  *
- * Lists are bench_loop.c's business: it owns them, finds the slots that
+ * Lists are bench_loop.c's business: it owns them, finds the clients that
  * timed out or may start again, and calls in here. Each function here that
- * may end or restart a slot answers where the slot goes next (enum
+ * may end or restart a client answers where the client goes next (enum
  * bench_conn_next: still busy, busy again, ready, paused or idle), and the
  * loop moves it; nothing here calls back into the loop.
  */
@@ -76,7 +77,7 @@ bench_conn_kind_of(int err)
 	}
 }
 
-/* Is err a local shortage, worth a pause before the slot tries again? */
+/* Is err a local shortage, worth a pause before the client tries again? */
 static int
 bench_conn_is_shortage(int err)
 {
@@ -326,6 +327,31 @@ bench_conn_send(struct bench_thread *t, struct bench_conn *c)
 	return (1);
 }
 
+/* Bind socket fd to source address src, its port left to connect. */
+int
+bench_conn_bind_to(int fd, const struct sockaddr_in *src)
+{
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	int	one = 1;
+
+	/* the port is then chosen at connect, per 4-tuple, not per address */
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one)) == -1)
+		return (-1);
+#endif
+	return (bind(fd, (const struct sockaddr *)src, sizeof(*src)));
+}
+
+/* All of c's message is out: with --half-close, a FIN says so. */
+static void
+bench_conn_sent(struct bench_thread *t, struct bench_conn *c)
+{
+	c->state = BENCH_READING;
+	/* a failure here shows as the reply's, or as the server's wait */
+	if (t->run->cfg->half_close)
+		(void)shutdown(c->fd, SHUT_WR);
+}
+
 /* Give c a source address of its own, round robin over --sources. */
 static int
 bench_conn_bind(struct bench_thread *t, struct bench_conn *c)
@@ -333,18 +359,10 @@ bench_conn_bind(struct bench_thread *t, struct bench_conn *c)
 	const struct bench_run	*run = t->run;
 	const struct sockaddr_in *src;
 
-#ifdef IP_BIND_ADDRESS_NO_PORT
-	int			 one = 1;
-
-	/* the port is then chosen at connect, per 4-tuple, not per address */
-	if (setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-	    sizeof(one)) == -1)
-		return (-1);
-#endif
 	src = &run->sources[t->source];
 	if (++t->source == (unsigned)run->nsources)
 		t->source = 0;
-	return (bind(c->fd, (const struct sockaddr *)src, sizeof(*src)));
+	return (bench_conn_bind_to(c->fd, src));
 }
 
 /* Open c's socket and start connecting it. */
@@ -367,7 +385,7 @@ bench_conn_open(struct bench_thread *t, struct bench_conn *c)
 
 /*
  * Start c if the run allows one more: busy, or ready or paused if that
- * failed at once; else the slot goes idle for good.
+ * failed at once; else the client goes idle for good.
  */
 enum bench_conn_next
 bench_conn_start(struct bench_thread *t, struct bench_conn *c,
@@ -408,8 +426,10 @@ bench_conn_start(struct bench_thread *t, struct bench_conn *c,
 	ev.data.ptr = c;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
 		return (bench_conn_fail(t, c, now, errno));
-	c->state = r == 1 ? BENCH_READING : c->sent > 0 ? BENCH_SENDING :
-	    BENCH_CONNECTING;
+	if (r == 1)
+		bench_conn_sent(t, c);
+	else
+		c->state = c->sent > 0 ? BENCH_SENDING : BENCH_CONNECTING;
 	return (BENCH_NEXT_BUSY);
 }
 
@@ -503,7 +523,7 @@ bench_conn_event(struct bench_thread *t, struct bench_conn *c,
 		return (next);
 	}
 	if (r == 1)
-		c->state = BENCH_READING;
+		bench_conn_sent(t, c);
 	else if (c->sent > 0)
 		c->state = BENCH_SENDING;
 	return (BENCH_NEXT_STAY);

@@ -42,8 +42,9 @@ static const struct opt bench_flags_table[] = {
 	    "server name or address", NULL },
 	{ "port", 'p', OPT_INT, 0, 1, 65535, FIELD(port), NULL, "N",
 	    "server port", NULL },
-	{ "concurrency", 'c', OPT_INT, 0, 1, BENCH_CONCURRENCY_MAX,
-	    FIELD(concurrency), NULL, "N", "connections in flight", NULL },
+	{ "concurrency", 'c', OPT_INT, 0, 0, BENCH_CONCURRENCY_MAX,
+	    FIELD(concurrency), NULL, "N", "well-behaved connections in flight "
+	    "(0: only with an attack)", NULL },
 	{ "threads", 't', OPT_INT, 0, 1, BENCH_THREADS_MAX, FIELD(threads),
 	    NULL, "N", "event-loop threads", NULL },
 	{ "duration", 'd', OPT_LLMSEC, 0, 1, SECONDS_MAX_MS,
@@ -59,6 +60,9 @@ static const struct opt bench_flags_table[] = {
 	    "N", "send N bytes of printable filler instead", "" },
 	{ "unique", 'u', OPT_SWITCH, 0, 0, 0, FIELD(unique), NULL, NULL,
 	    "start each message with \"b<pid>-<thread>-<n> \"", NULL },
+	{ "half-close", 262, OPT_SWITCH, 0, 0, 0, FIELD(half_close), NULL,
+	    NULL, "shut down the sending side once the message is sent",
+	    NULL },
 	{ "expect", 'e', OPT_VALUE, BENCH_TEXT, 0, BENCH_EXPECT_MAX,
 	    FIELD(expect), NULL, "TEXT", "the reply that counts as ok", NULL },
 	{ "timeout", 'T', OPT_LLMSEC, 0, 1, SECONDS_MAX_MS, FIELD(timeout_ms),
@@ -71,6 +75,22 @@ static const struct opt bench_flags_table[] = {
 	{ "sources", 256, OPT_INT, 0, 0, BENCH_SOURCES_MAX, FIELD(sources),
 	    NULL, "N", "for a 127.x.y.z host, bind to 127.0.0.2 to "
 	    "127.0.0.(N+1); 0 binds nothing", NULL },
+	{ "attack-concurrency", 'a', OPT_INT, 0, 0, BENCH_CONCURRENCY_MAX,
+	    FIELD(attack_concurrency), NULL, "N", "attack connections held "
+	    "besides, each reopened when the server closes it", NULL },
+	{ "trickle", 257, OPT_LLMSEC, 0, 1, SECONDS_MAX_MS, FIELD(trickle_ms),
+	    NULL, "SEC", "attack: send a byte every SEC seconds, forever",
+	    "" },
+	{ "silent", 258, OPT_SWITCH, 0, 0, 0, FIELD(silent), NULL, NULL,
+	    "attack: send nothing", NULL },
+	{ "no-read", 259, OPT_SWITCH, 0, 0, 0, FIELD(no_read), NULL, NULL,
+	    "attack: send the message, never read the reply", NULL },
+	{ "attack-size", 260, OPT_SIZE, 0, 1, BENCH_MESSAGE_MAX,
+	    FIELD(attack_size), NULL, "N", "attack: send N bytes of filler "
+	    "first", "trickle: 1, no-read: the message, silent: 0" },
+	{ "attack-sources", 261, OPT_INT, 0, 0, BENCH_ATTACK_SOURCES_MAX,
+	    FIELD(attack_sources), NULL, "N", "bind the attack to N addresses "
+	    "after those of --sources; 0 binds nothing", NULL },
 	{ "quiet", 'q', OPT_SWITCH, 0, 0, 0, FIELD(quiet), NULL, NULL,
 	    "no progress line, no error samples on stderr", NULL },
 	{ "help", 'h', OPT_HELP, 0, 0, 0, 0, NULL, NULL,
@@ -98,6 +118,7 @@ bench_flags_defaults(struct bench_config *cfg)
 	cfg->expect.len = 4;
 	cfg->timeout_ms = 10 * 1000;
 	cfg->sources = 16;
+	cfg->attack_sources = 1;
 }
 
 /* Set one flag the engine leaves to the bench: cfgv is the bench_config. */
@@ -136,11 +157,54 @@ bench_flags_given(const struct bench_config *cfg, const char *name)
 	return (f != NULL && ((cfg->given >> (f - bench_flags_table)) & 1));
 }
 
+/*
+ * Check the attack flags: one mode goes with --attack-concurrency, and
+ * neither without the other; set cfg->attack.
+ */
+static enum opt_result
+bench_flags_check_attack(struct bench_config *cfg, char *err, size_t errsize)
+{
+	int	modes = (cfg->trickle_ms > 0) + cfg->silent + cfg->no_read;
+
+	if (modes > 1)
+		return (opt_error(err, errsize, "--trickle, --silent, "
+		    "--no-read: %d of them given (allowed: one attack mode)",
+		    modes));
+	if (modes == 1 && cfg->attack_concurrency == 0)
+		return (opt_error(err, errsize, "--%s: needs "
+		    "--attack-concurrency N (allowed: 1-%d attack clients)",
+		    cfg->trickle_ms > 0 ? "trickle" : cfg->silent ? "silent" :
+		    "no-read", BENCH_CONCURRENCY_MAX));
+	if (modes == 0 && (cfg->attack_concurrency > 0 ||
+	    bench_flags_given(cfg, "attack-size") ||
+	    bench_flags_given(cfg, "attack-sources")))
+		return (opt_error(err, errsize, "--%s: needs an attack mode "
+		    "(allowed: --trickle SEC, --silent or --no-read)",
+		    cfg->attack_concurrency > 0 ? "attack-concurrency" :
+		    bench_flags_given(cfg, "attack-size") ? "attack-size" :
+		    "attack-sources"));
+	cfg->attack = cfg->trickle_ms > 0 ? BENCH_ATTACK_TRICKLE :
+	    cfg->silent ? BENCH_ATTACK_SILENT : cfg->no_read ?
+	    BENCH_ATTACK_NO_READ : BENCH_ATTACK_NONE;
+	if (cfg->concurrency == 0 && cfg->attack == BENCH_ATTACK_NONE)
+		return (opt_error(err, errsize, "--concurrency: 0 needs an "
+		    "attack (allowed: 1-%d, or 0 with --attack-concurrency)",
+		    BENCH_CONCURRENCY_MAX));
+	if (cfg->concurrency == 0 && cfg->count > 0)
+		return (opt_error(err, errsize, "--count: counts "
+		    "well-behaved connections, but --concurrency is 0"));
+	return (OPT_RUN);
+}
+
 /* Check the flags against each other, once all are known. */
 static enum opt_result
 bench_flags_check(struct bench_config *cfg, char *err, size_t errsize)
 {
-	if (cfg->threads > cfg->concurrency)
+	enum opt_result	rc;
+
+	if ((rc = bench_flags_check_attack(cfg, err, errsize)) != OPT_RUN)
+		return (rc);
+	if (cfg->concurrency > 0 && cfg->threads > cfg->concurrency)
 		return (opt_error(err, errsize, "--threads: %d is more "
 		    "than --concurrency (%d); each thread needs a connection",
 		    cfg->threads, cfg->concurrency));
@@ -235,7 +299,8 @@ bench_flags_usage(FILE *fp)
 	fputs("usage: ackd-bench [options]\n"
 	    "Keep connections to ackd in flight, each sending one message "
 	    "and reading\nthe reply until the server closes; report the rate "
-	    "and the latency.\n\n", fp);
+	    "and the latency. With an\nattack, hostile connections are held "
+	    "besides, on a thread of their own.\n\n", fp);
 	for (i = 0; i < BENCH_NFLAGS; i++) {
 		const struct opt	*f = &bench_flags_table[i];
 
@@ -249,8 +314,9 @@ bench_flags_usage(FILE *fp)
 		optdoc_print(fp, &doc, BENCH_DOC_COLUMN);
 	}
 	fputs("\n"
-"Exit: 0 every counted connection ok, 1 a wrong reply, an error or nothing\n"
-"counted, 64 bad flag, 71 system resources, 73 cannot open the record file.\n"
+"Exit: 0 every counted connection ok (with --concurrency 0: an attack\n"
+"connection was established), 1 a wrong reply, an error or nothing counted,\n"
+"64 bad flag, 71 system resources, 73 cannot open the record file.\n"
 "See ackd-bench(1).\n", fp);
 }
 

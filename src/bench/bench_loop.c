@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_loop.c: ackd-bench's event loops, one per thread: the lists of
- * connection slots, and the epoll loop that drives them.
+ * clients, and the epoll loop that drives them.
  *
- * Each thread owns an epoll set, its share of the connection slots and the
- * lists they wait on (<sys/queue.h> tail queues); a slot's own life is
+ * Each thread owns an epoll set, its share of the clients and the
+ * lists they wait on (<sys/queue.h> tail queues); a client's own life is
  * bench_conn.c's. The loop calls bench_conn.c on an event, a timeout or a
- * turn to start, and bench_conn.c answers where the slot goes next (enum
- * bench_conn_next): only the loop moves slots between lists, and calls flow
- * one way, bench.c -> bench_loop.c -> bench_conn.c. A busy slot sits on its
- * thread's busy list. Every slot has the same --timeout, so appending keeps
+ * turn to start, and bench_conn.c answers where the client goes next (enum
+ * bench_conn_next): only the loop moves clients between lists, and calls flow
+ * one way, bench.c -> bench_loop.c -> bench_conn.c. A busy client sits on its
+ * thread's busy list. Every client has the same --timeout, so appending keeps
  * that list in deadline order and its head is always the next to expire. A
- * slot whose start failed at once waits on the ready list until the next
+ * client whose start failed at once waits on the ready list until the next
  * turn of the loop (so a refusing server cannot make us recurse or starve
  * the loop), or on the paused list for a while if the failure was a local
  * shortage (descriptors, ports, memory).
@@ -35,11 +35,10 @@
 #include "bench.h"
 
 #define BENCH_EVENTS		256		/* epoll events per wait */
-#define BENCH_DRAIN_NS		(1000 * BENCH_NS_MS)	/* after --duration */
 
 /* --- the connection lists --------------------------------------------- */
 
-/* c is on no list: put it where next says; an idle slot is one less active. */
+/* c is on no list: put it where next says; gone idle, one less active. */
 static void
 bench_loop_place(struct bench_thread *t, struct bench_conn *c,
     enum bench_conn_next next)
@@ -62,7 +61,7 @@ bench_loop_place(struct bench_thread *t, struct bench_conn *c,
 	}
 }
 
-/* c, a busy slot, went where next says: unless it stays, move it. */
+/* c, a busy client, went where next says: unless it stays, move it. */
 static void
 bench_loop_move(struct bench_thread *t, struct bench_conn *c,
     enum bench_conn_next next)
@@ -77,7 +76,7 @@ bench_loop_move(struct bench_thread *t, struct bench_conn *c,
 
 /*
  * The run is over: every connection still in flight is closed and counted
- * as unfinished; slots waiting to start again just stop.
+ * as unfinished; clients waiting to start again just stop.
  */
 static void
 bench_loop_thread_abort(struct bench_thread *t, uint64_t now)
@@ -134,7 +133,7 @@ bench_loop_thread_timers(struct bench_thread *t, uint64_t now)
 	struct bench_conns	 ready;
 	struct bench_conn	*c;
 
-	/* a timed-out slot starts again at the tail: never STAY */
+	/* a timed-out client starts again at the tail: never STAY */
 	while ((c = TAILQ_FIRST(&t->busy)) != NULL && c->deadline <= now)
 		bench_loop_move(t, c, bench_conn_finish(t, c, now,
 		    BENCH_TIMEOUT, c->state));
@@ -154,7 +153,7 @@ bench_loop_thread_timers(struct bench_thread *t, uint64_t now)
 		bench_loop_thread_abort(t, now);
 }
 
-/* One event-loop thread: keep its slots busy until the run ends. */
+/* One event-loop thread: keep its clients busy until the run ends. */
 void *
 bench_loop_thread_main(void *arg)
 {
@@ -201,12 +200,13 @@ bench_loop_thread_main(void *arg)
 	if (run->stop_at != 0 && t->end > run->stop_at)
 		t->end = run->stop_at;
 	bench_conn_record_flush(t);
+	atomic_fetch_sub_explicit(&run->wb_running, 1, memory_order_relaxed);
 	if (write(run->done_fd, &one, sizeof(one)) == -1)
 		fatal(BENCH_EXIT_OSERR, "eventfd write");
 	return (NULL);
 }
 
-/* Give thread i its slots, epoll set and buffers. */
+/* Give thread i its clients, epoll set and buffers. */
 void
 bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
 {
@@ -241,7 +241,7 @@ bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
 		fatal(BENCH_EXIT_OSERR, "epoll_ctl");
 }
 
-/* Give back what bench_loop_thread_init took: epoll set, slots, buffer. */
+/* Give back what bench_loop_thread_init took: epoll set, clients, buffer. */
 void
 bench_loop_thread_free(struct bench_thread *t)
 {

@@ -2,7 +2,10 @@
 /*
  * bench_report.c: ackd-bench's reports: the text one for people, the JSON
  * one with exactly the documented keys, and the progress line on a
- * terminal.
+ * terminal. With an attack, both reports give the well-behaved clients'
+ * figures as without one, then the attack's: its connections, how the
+ * server ended them, how long it held them, and how many it still held
+ * at the end.
  */
 #include "config.h"
 
@@ -82,7 +85,7 @@ bench_report_first_text(const struct bench_report *r, int k, char *buf,
 	const char			*state;
 	char				 age[32];
 
-	/* for timeouts and unfinished ones, err is the slot's state */
+	/* for timeouts and unfinished ones, err is the client's state */
 	state = f->err >= 0 && f->err <= BENCH_READING ? states[f->err] :
 	    "busy";
 	if (k == BENCH_TIMEOUT)
@@ -130,13 +133,82 @@ bench_report_rate(const struct bench_report *r)
 	return (r->duration_s > 0 ? (double)r->counts.ok / r->duration_s : 0);
 }
 
+/* Print h's percentiles, max and mean as a JSON object. */
+static void
+bench_report_json_hist(FILE *fp, const struct hist *h)
+{
+	fprintf(fp, "{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,"
+	    "\"p999\":%llu,\"max\":%llu,\"mean\":%.1f}",
+	    (unsigned long long)hist_percentile(h, 50.0),
+	    (unsigned long long)hist_percentile(h, 90.0),
+	    (unsigned long long)hist_percentile(h, 99.0),
+	    (unsigned long long)hist_percentile(h, 99.9),
+	    (unsigned long long)hist_max(h), hist_mean(h));
+}
+
+/* The attack mode's name, as --json and the text report give it. */
+static const char *
+bench_report_mode(enum bench_attack_mode mode)
+{
+	switch (mode) {
+	case BENCH_ATTACK_TRICKLE:
+		return ("trickle");
+	case BENCH_ATTACK_SILENT:
+		return ("silent");
+	case BENCH_ATTACK_NO_READ:
+		return ("no-read");
+	default:
+		return ("none");
+	}
+}
+
+/* Connections started again after each attack client's first. */
+static uint64_t
+bench_report_reconnects(const struct bench_config *cfg,
+    const struct bench_report *r)
+{
+	uint64_t	first = (uint64_t)cfg->attack_concurrency;
+
+	return (r->attack.started > first ? r->attack.started - first : 0);
+}
+
+/* Print the value of the JSON report's "attack" key: null, or an object. */
+static void
+bench_report_json_attack(FILE *fp, const struct bench_config *cfg,
+    const struct bench_report *r)
+{
+	const struct bench_attack_counts	*a = &r->attack;
+
+	if (cfg->attack == BENCH_ATTACK_NONE) {
+		fputs("null", fp);
+		return;
+	}
+	fprintf(fp, "{\"mode\":\"%s\",\"concurrency\":%d,\"sources\":%d,"
+	    "\"first_bytes\":%zu,\"trickle_s\":%.3f,\"duration_s\":%.3f,",
+	    bench_report_mode(cfg->attack), cfg->attack_concurrency,
+	    r->attack_sources, r->attack_first_len,
+	    (double)cfg->trickle_ms / 1e3, r->attack_s);
+	fprintf(fp, "\"connections\":%llu,\"reconnects\":%llu,"
+	    "\"opened\":%llu,\"failed\":%llu,\"closed\":%llu,"
+	    "\"reset\":%llu,\"open_at_end\":%llu,\"connecting_at_end\":%llu,"
+	    "\"oldest_open_us\":%llu,\"bytes_sent\":%llu,\"held_us\":",
+	    (unsigned long long)a->started,
+	    (unsigned long long)bench_report_reconnects(cfg, r),
+	    (unsigned long long)a->opened, (unsigned long long)a->failed,
+	    (unsigned long long)a->closed, (unsigned long long)a->reset,
+	    (unsigned long long)a->open_at_end,
+	    (unsigned long long)a->connecting_at_end,
+	    (unsigned long long)a->oldest_open_us,
+	    (unsigned long long)a->bytes_sent);
+	bench_report_json_hist(fp, &r->attack_held);
+	fputc('}', fp);
+}
+
 /* Print the report as one JSON object, with exactly the documented keys. */
 void
 bench_report_json(FILE *fp, const struct bench_config *cfg,
     const struct bench_report *r)
 {
-	const struct hist	*h = &r->hist;
-
 	fputs("{\"host\":", fp);
 	bench_report_json_string(fp, cfg->host);
 	fprintf(fp, ",\"port\":%d,\"concurrency\":%d,\"threads\":%d,"
@@ -156,13 +228,68 @@ bench_report_json(FILE *fp, const struct bench_config *cfg,
 	    (unsigned long long)r->counts.errors[BENCH_UNFINISHED],
 	    (unsigned long long)r->counts.unfinished_us,
 	    bench_report_rate(r));
-	fprintf(fp, "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,"
-	    "\"p999\":%llu,\"max\":%llu,\"mean\":%.1f}}\n",
-	    (unsigned long long)hist_percentile(h, 50.0),
-	    (unsigned long long)hist_percentile(h, 90.0),
-	    (unsigned long long)hist_percentile(h, 99.0),
-	    (unsigned long long)hist_percentile(h, 99.9),
-	    (unsigned long long)hist_max(h), hist_mean(h));
+	fputs("\"latency_us\":", fp);
+	bench_report_json_hist(fp, &r->hist);
+	fputs(",\"attack\":", fp);
+	bench_report_json_attack(fp, cfg, r);
+	fputs("}\n", fp);
+}
+
+/* Print what the attack clients do, for the text report. */
+static void
+bench_report_text_mode(FILE *fp, const struct bench_config *cfg,
+    const struct bench_report *r)
+{
+	size_t	n = r->attack_first_len;
+	char	v[32];
+
+	fprintf(fp, "attack       %d %s client%s", cfg->attack_concurrency,
+	    bench_report_mode(cfg->attack),
+	    cfg->attack_concurrency == 1 ? "" : "s");
+	if (cfg->attack == BENCH_ATTACK_TRICKLE) {
+		bench_report_format_us(v, sizeof(v),
+		    (uint64_t)cfg->trickle_ms * 1000);
+		fprintf(fp, ": %zu byte%s, then 1 every %s", n,
+		    n == 1 ? "" : "s", v);
+	} else if (cfg->attack == BENCH_ATTACK_SILENT)
+		fprintf(fp, ": %zu bytes, then nothing", n);
+	else
+		fprintf(fp, ": %zu bytes, never reading", n);
+	fprintf(fp, "; %d source%s, %.3f s\n", r->attack_sources,
+	    r->attack_sources == 1 ? "" : "s", r->attack_s);
+}
+
+/* Print the attack's part of the text report. */
+static void
+bench_report_text_attack(FILE *fp, const struct bench_config *cfg,
+    const struct bench_report *r)
+{
+	const struct bench_attack_counts	*a = &r->attack;
+	const struct hist			*h = &r->attack_held;
+	char					 p50[32], p99[32], mx[32];
+
+	bench_report_text_mode(fp, cfg, r);
+	fprintf(fp, "attack conns %llu started (%llu reconnects), %llu "
+	    "opened, %llu failed", (unsigned long long)a->started,
+	    (unsigned long long)bench_report_reconnects(cfg, r),
+	    (unsigned long long)a->opened, (unsigned long long)a->failed);
+	if (a->failed > 0)
+		fprintf(fp, ", first: %s", strerror(a->first_failure));
+	fprintf(fp, "\nclosed       %llu by the server (%llu reset)",
+	    (unsigned long long)a->closed, (unsigned long long)a->reset);
+	if (a->closed > 0) {
+		bench_report_format_us(p50, sizeof(p50),
+		    hist_percentile(h, 50.0));
+		bench_report_format_us(p99, sizeof(p99),
+		    hist_percentile(h, 99.0));
+		bench_report_format_us(mx, sizeof(mx), hist_max(h));
+		fprintf(fp, ", held p50 %s, p99 %s, max %s", p50, p99, mx);
+	}
+	fputc('\n', fp);
+	bench_report_format_us(mx, sizeof(mx), a->oldest_open_us);
+	fprintf(fp, "open at end  %llu, oldest %s; %llu still connecting\n",
+	    (unsigned long long)a->open_at_end, mx,
+	    (unsigned long long)a->connecting_at_end);
 }
 
 /* Print the report for people. */
@@ -215,6 +342,8 @@ bench_report_text(FILE *fp, const struct bench_config *cfg,
 	fprintf(fp, "\n             max %s, mean ", v);
 	bench_report_format_us(v, sizeof(v), (uint64_t)(hist_mean(h) + 0.5));
 	fprintf(fp, "%s\n", v);
+	if (cfg->attack != BENCH_ATTACK_NONE)
+		bench_report_text_attack(fp, cfg, r);
 }
 
 /* --- the progress line ------------------------------------------------ */
@@ -226,7 +355,7 @@ bench_report_oldest(const struct bench_run *run, struct bench_thread *threads)
 	uint64_t	oldest = 0, v;
 	int		i;
 
-	for (i = 0; i < run->cfg->threads; i++) {
+	for (i = 0; i < run->nthreads; i++) {
 		v = atomic_load_explicit(&threads[i].pub_oldest,
 		    memory_order_relaxed);
 		if (v != 0 && (oldest == 0 || v < oldest))
@@ -239,16 +368,18 @@ bench_report_oldest(const struct bench_run *run, struct bench_thread *threads)
  * Once a second: add up the threads' counts and, if print, show them with
  * the last second's rate on the progress line, and the age of the oldest
  * connection in flight once it is a second old: a server that keeps
- * clients waiting shows at once, not only in the report.
+ * clients waiting shows at once, not only in the report. With an attack,
+ * how many of its connections are open.
  */
 void
 bench_report_progress(const struct bench_run *run, struct bench_thread *threads,
-    uint64_t now, uint64_t *last_ok, int print)
+    const struct bench_attack *attack, uint64_t now, uint64_t *last_ok,
+    int print)
 {
 	uint64_t	ok = 0, failed = 0, oldest;
 	int		i;
 
-	for (i = 0; i < run->cfg->threads; i++) {
+	for (i = 0; i < run->nthreads; i++) {
 		ok += atomic_load_explicit(&threads[i].pub_ok,
 		    memory_order_relaxed);
 		failed += atomic_load_explicit(&threads[i].pub_failed,
@@ -266,6 +397,10 @@ bench_report_progress(const struct bench_run *run, struct bench_thread *threads,
 		    now - oldest >= BENCH_REPORT_OLD_NS)
 			fprintf(stderr, ", oldest in flight %.1f s",
 			    (double)(now - oldest) / 1e9);
+		if (attack != NULL)
+			fprintf(stderr, ", attack: %llu open",
+			    (unsigned long long)atomic_load_explicit(
+			    &attack->pub_open, memory_order_relaxed));
 		fputs("\033[K", stderr);
 	}
 	*last_ok = ok;

@@ -11,15 +11,29 @@ log holds nothing else. Against ackd --ack NOPE every reply is wrong (exit
 --duration 1 gives a positive rate. Against a server that never answers,
 every connection still in flight when the run ends (by --duration, after
 a --warmup, or by SIGTERM) is counted as an unfinished error, with its age
-in the latency figures; against ackd there is none. ackd-bench is
-$ACKD_BENCH, or src/ackd-bench; the script is skipped if there is none.
+in the latency figures; against ackd there is none.
+
+The attack modes, each against a server of this script that holds what it
+accepts and closes connections when told: --silent sends nothing, from
+the --attack-sources addresses after those of --sources, and counts each
+close by the server (FIN or reset), each reconnect and each connection
+still open at the end; --trickle sends the filler a byte at a time, no
+faster than it says, after --attack-size bytes at once, and on after the
+server's FIN until its reset; --no-read sends
+the message and never reads the reply (its close resets the unread reply).
+Against a closed port every attack connection fails. Beside a real ackd,
+one invocation reports both groups. ackd --framing eof answers a
+--half-close client at once, and no other. ackd-bench is $ACKD_BENCH, or
+src/ackd-bench; the script is skipped if there is none.
 """
 
 import collections
 import json
 import os
+import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 
@@ -32,7 +46,12 @@ CONCURRENCY = 32
 # the report's keys, as ackd-bench(1) promises them
 KEYS = {"host", "port", "concurrency", "threads", "message_bytes",
         "duration_s", "connections", "ok", "wrong", "errors", "rate",
-        "unfinished_age_us", "latency_us"}
+        "unfinished_age_us", "latency_us", "attack"}
+ATTACK_KEYS = {"mode", "concurrency", "sources", "first_bytes", "trickle_s",
+               "duration_s", "connections", "reconnects", "opened",
+               "failed", "closed", "reset", "open_at_end",
+               "connecting_at_end", "oldest_open_us", "bytes_sent",
+               "held_us"}
 ERROR_KEYS = {"connect", "reset", "timeout", "other", "unfinished"}
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
 
@@ -267,7 +286,7 @@ def check_unfinished(t, label, r, n, age_us):
 
 def test_silent(t):
     """
-    --duration 0.5 against a server that never answers: all the slots are
+    --duration 0.5 against a server that never answers: all the clients are
     still waiting when the run ends, each at least 0.5 s old; the text
     report shows them among the errors.
     """
@@ -337,7 +356,7 @@ def test_flags(t):
     t.eq("--concurrency abc: exit 64", r.status, 64)
     t.eq("--concurrency abc: one line on stderr", r.err,
          b"ackd-bench: --concurrency: 'abc' is not a number "
-         b"(allowed: 1-100000)\n")
+         b"(allowed: 0-100000)\n")
     r = Run(["--record", "/dev/null"])
     t.eq("--record without --unique: exit 64", r.status, 64)
 
@@ -363,6 +382,22 @@ BENCH_FLAG_ERRORS = [
     (["-jz"], "unknown option '-z' (see ackd-bench --help)"),
     (["-zj"], "unknown option '-z' (see ackd-bench --help)"),
     (["-q1"], "unknown option '-1' (see ackd-bench --help)"),
+    (["--silent"], "--silent: needs --attack-concurrency N (allowed: "
+                   "1-100000 attack clients)"),
+    (["--trickle", "0"], "--trickle: '0' is out of range (allowed: "
+                         "0.001-86400)"),
+    (["-a", "3"], "--attack-concurrency: needs an attack mode (allowed: "
+                  "--trickle SEC, --silent or --no-read)"),
+    (["--attack-size", "9"], "--attack-size: needs an attack mode "
+                             "(allowed: --trickle SEC, --silent or "
+                             "--no-read)"),
+    (["-a", "3", "--silent", "--no-read"],
+     "--trickle, --silent, --no-read: 2 of them given (allowed: one "
+     "attack mode)"),
+    (["-c", "0"], "--concurrency: 0 needs an attack (allowed: 1-100000, "
+                  "or 0 with --attack-concurrency)"),
+    (["-c", "0", "-a", "1", "--silent", "-n", "5"],
+     "--count: counts well-behaved connections, but --concurrency is 0"),
 ]
 
 
@@ -374,6 +409,339 @@ def test_flag_errors(t):
         t.eq(name + ": exit 64", r.status, 64)
         t.eq(name + ": the line", r.err,
              ("ackd-bench: " + want + "\n").encode())
+
+
+class Holder:
+    """
+    A server that accepts and holds connections, and closes one when the
+    test says: with a FIN, or with a reset (SO_LINGER 0).
+    """
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.held = []      # (socket, peer address) in accept order
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for s, _ in self.held:
+            s.close()
+        self.sock.close()
+
+    def accept(self, n, timeout=30):
+        """Accept n more connections within timeout s: their (sock, peer)."""
+        self.sock.settimeout(timeout)
+        new = []
+        try:
+            while len(new) < n:
+                conn, peer = self.sock.accept()
+                new.append((conn, peer[0]))
+        except socket.timeout:
+            pass
+        self.held += new
+        return new
+
+    def close(self, conn, reset=False):
+        """Close conn, with a reset if asked; forget it."""
+        if reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+        conn.close()
+        self.held = [(s, p) for s, p in self.held if s is not conn]
+
+
+def read_n(conn, n, timeout=30):
+    """Read until n bytes came, the peer closed, or timeout s passed."""
+    conn.settimeout(timeout)
+    data = b""
+    try:
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    return data
+
+
+def filler(n, start=0):
+    """The bytes start..start+n of ackd-bench's filler."""
+    chars = (b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV"
+             b"WXYZ")
+    return bytes(chars[(start + i) % len(chars)] for i in range(n))
+
+
+def check_attack_shape(t, label, r):
+    """The report's attack object has exactly its documented keys."""
+    a = r.get("attack")
+    if not t.ok("%s: attack is an object" % label, isinstance(a, dict),
+                r.describe()):
+        return {}
+    t.eq("%s: attack has exactly the documented keys" % label, sorted(a),
+         sorted(ATTACK_KEYS))
+    t.eq("%s: attack.held_us has exactly p50 p90 p99 p999 max mean" %
+         label, sorted(a.get("held_us") or {}), sorted(LATENCY_KEYS))
+    t.eq("%s: failed + closed + open + connecting == connections" % label,
+         sum(a.get(k, 0) for k in ("failed", "closed", "open_at_end",
+                                   "connecting_at_end")),
+         a.get("connections"))
+    return a
+
+
+def test_attack_silent(t):
+    """
+    4 silent clients, from 2 addresses after --sources 3's, against a
+    server that closes 2 of their connections with a FIN and 1 with a
+    reset, then takes the 3 reconnects: nothing sent, 3 closed (1 reset),
+    3 reconnects, 4 open at the end, exit 0 (--concurrency 0: the attack
+    alone, and it connected).
+    """
+    with Holder() as srv:
+        seen = {}
+
+        def attack(p):
+            first = srv.accept(4)
+            seen["first"] = first
+            if not t.eq("silent: 4 connections accepted", len(first), 4):
+                return
+            srv.close(first[0][0])
+            srv.close(first[1][0])
+            srv.close(first[2][0], reset=True)
+            seen["again"] = srv.accept(3)
+            seen["got"] = []
+            for conn, _ in srv.held:
+                conn.setblocking(False)
+                try:
+                    seen["got"].append(conn.recv(100))
+                except BlockingIOError:
+                    pass
+            p.send_signal(signal.SIGTERM)
+
+        r = Run(["--port", srv.port, "--concurrency", 0, "-a", 4,
+                 "--silent", "--sources", 3, "--attack-sources", 2,
+                 "--duration", 60, "--json"], during=attack)
+    t.eq("silent: exit 0", r.status, 0) or t.note(r.describe())
+    t.eq("silent: the 3 reconnects accepted", len(seen.get("again", ())), 3)
+    t.eq("silent: the server got no byte, nor a close", seen.get("got"),
+         [])
+    peers = [p for _, p in seen.get("first", []) + seen.get("again", [])]
+    t.eq("silent: from 127.0.0.5 and 127.0.0.6 in turn (after --sources "
+         "3's 127.0.0.2-4)", peers[:4],
+         ["127.0.0.5", "127.0.0.6", "127.0.0.5", "127.0.0.6"])
+    if not check_report_shape(t, "silent", r):
+        return
+    a = check_attack_shape(t, "silent", r)
+    t.eq("silent: mode, concurrency, sources, first_bytes, trickle_s",
+         [a.get(k) for k in ("mode", "concurrency", "sources",
+                             "first_bytes", "trickle_s")],
+         ["silent", 4, 2, 0, 0])
+    t.eq("silent: connections 7, reconnects 3, opened 7, failed 0",
+         [a.get(k) for k in ("connections", "reconnects", "opened",
+                             "failed")], [7, 3, 7, 0])
+    t.eq("silent: closed 3, of them reset 1",
+         [a.get("closed"), a.get("reset")], [3, 1])
+    t.eq("silent: open at the end 4, none still connecting",
+         [a.get("open_at_end"), a.get("connecting_at_end")], [4, 0])
+    t.eq("silent: bytes_sent 0", a.get("bytes_sent"), 0)
+    t.ok("silent: held and oldest open ages are positive",
+         a["held_us"]["max"] > 0 and a["oldest_open_us"] > 0, h.short(a))
+    t.eq("silent: no well-behaved connection",
+         [r.get("connections"), r.get("ok")], [0, 0])
+
+
+def test_attack_trickle(t):
+    """
+    2 tricklers with --attack-size 70 and --trickle 0.05: each connection
+    gets the filler, 70 bytes then one at a time. The server's FIN does
+    not stop one (a lingering close goes on reading); closing its socket
+    does (the next byte is reset), and its client comes back. No more
+    bytes were sent than 70 and one per 0.05 s of the attack allow.
+    """
+    with Holder() as srv:
+        seen = {}
+
+        def attack(p):
+            first = srv.accept(2)
+            if not t.eq("trickle: 2 connections accepted", len(first), 2):
+                return
+            seen["data"] = [read_n(c, 73) for c, _ in first]
+            first[0][0].shutdown(socket.SHUT_WR)
+            seen["after_fin"] = read_n(first[0][0], 2)
+            srv.close(first[0][0])
+            again = srv.accept(1)
+            seen["again"] = [read_n(c, 71) for c, _ in again]
+            p.send_signal(signal.SIGTERM)
+
+        r = Run(["--port", srv.port, "--concurrency", 0, "-a", 2,
+                 "--trickle", 0.05, "--attack-size", 70, "--duration", 60,
+                 "--json"], during=attack)
+    t.eq("trickle: exit 0", r.status, 0) or t.note(r.describe())
+    t.eq("trickle: each connection got 70 bytes and 3 more of the filler",
+         seen.get("data"), [filler(73)] * 2)
+    t.eq("trickle: after the server's FIN, the bytes go on",
+         seen.get("after_fin"), filler(2, 73))
+    t.eq("trickle: the reconnect starts the filler again",
+         seen.get("again"), [filler(71)])
+    if not check_report_shape(t, "trickle", r):
+        return
+    a = check_attack_shape(t, "trickle", r)
+    t.eq("trickle: mode, first_bytes, trickle_s",
+         [a.get("mode"), a.get("first_bytes"), a.get("trickle_s")],
+         ["trickle", 70, 0.05])
+    t.eq("trickle: connections 3, closed 1 (by a reset: a FIN does not "
+         "end a trickler), open at the end 2",
+         [a.get(k) for k in ("connections", "closed", "reset",
+                             "open_at_end")], [3, 1, 1, 2])
+    sent = a.get("bytes_sent", 0)
+    most = 3 * 70 + 2 * (a.get("duration_s", 0) / 0.05 + 1) + 1
+    t.ok("trickle: bytes_sent at least what the server read",
+         sent >= 2 * 73 + 2 + 71, h.short(a))
+    t.ok("trickle: bytes_sent no more than 70 and a byte per 0.05 s of "
+         "the attack, per connection (%d)" % most, sent <= most, h.short(a))
+
+
+def test_attack_trickle_close(t):
+    """
+    A trickler with a byte a minute: the server's close is found at once
+    (the FIN is answered with a byte, which the closed socket resets), not
+    at the next tick: its client is back long before a minute.
+    """
+    with Holder() as srv:
+        seen = {}
+
+        def attack(p):
+            first = srv.accept(1)
+            if not t.eq("trickle close: 1 connection accepted", len(first),
+                        1):
+                return
+            seen["first"] = read_n(first[0][0], 1)
+            srv.close(first[0][0])
+            seen["again"] = srv.accept(1, timeout=20)
+            p.send_signal(signal.SIGTERM)
+
+        r = Run(["--port", srv.port, "--concurrency", 0, "-a", 1,
+                 "--trickle", 60, "--duration", 100, "--json"],
+                during=attack)
+    t.eq("trickle close: the first byte came at once", seen.get("first"),
+         b"a")
+    t.eq("trickle close: the client came back within 20 s",
+         len(seen.get("again", ())), 1)
+    if not check_report_shape(t, "trickle close", r):
+        return
+    a = check_attack_shape(t, "trickle close", r)
+    t.eq("trickle close: closed 1 (reset), open at the end 1",
+         [a.get("closed"), a.get("reset"), a.get("open_at_end")], [1, 1, 1])
+
+
+def test_attack_no_read(t):
+    """
+    2 --no-read clients: the server gets the message, answers and closes
+    with a FIN; the client never read the answer, so its close resets it
+    (unread data); the bench counts the close, not as a reset.
+    """
+    with Holder() as srv:
+        seen = {}
+
+        def attack(p):
+            first = srv.accept(2)
+            if not t.eq("no-read: 2 connections accepted", len(first), 2):
+                return
+            seen["msgs"] = [read_n(c, 5) for c, _ in first]
+            conn = first[0][0]
+            conn.sendall(b"ACK!")
+            conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(30)
+            try:
+                seen["after"] = conn.recv(10)
+            except ConnectionResetError:
+                seen["after"] = "reset"
+            except socket.timeout:
+                seen["after"] = "timeout"
+            srv.close(conn)
+            again = srv.accept(1)
+            seen["again"] = [read_n(c, 5) for c, _ in again]
+            p.send_signal(signal.SIGTERM)
+
+        r = Run(["--port", srv.port, "--concurrency", 0, "-a", 2,
+                 "--no-read", "--duration", 60, "--json"], during=attack)
+    t.eq("no-read: exit 0", r.status, 0) or t.note(r.describe())
+    t.eq("no-read: each connection sent the message", seen.get("msgs"),
+         [b"hello"] * 2)
+    t.eq("no-read: the client closed with the reply unread (a reset)",
+         seen.get("after"), "reset")
+    t.eq("no-read: the reconnect sent the message", seen.get("again"),
+         [b"hello"])
+    if not check_report_shape(t, "no-read", r):
+        return
+    a = check_attack_shape(t, "no-read", r)
+    t.eq("no-read: mode, first_bytes", [a.get("mode"),
+         a.get("first_bytes")], ["no-read", 5])
+    t.eq("no-read: connections 3, closed 1 (no reset), open at the end 2, "
+         "bytes_sent 15", [a.get(k) for k in ("connections", "closed",
+                                              "reset", "open_at_end",
+                                              "bytes_sent")],
+         [3, 1, 0, 2, 15])
+
+
+def test_attack_refused(t):
+    """Nobody listening: every attack connection fails; exit 1."""
+    r = Run(["--port", h.free_port(), "--concurrency", 0, "-a", 2,
+             "--silent", "--duration", 0.3])
+    t.eq("refused attack: exit 1", r.status, 1) or t.note(r.describe())
+    t.ok("refused attack: connections failed, none opened",
+         re.search(rb"attack conns (\d+) started \(\d+ reconnects\), 0 "
+                   rb"opened, \1 failed, first: Connection refused\n", r.out)
+         is not None, h.short(r.out))
+    t.ok("refused attack: nothing open at the end",
+         b"open at end  0, oldest 0 us; 0 still connecting\n" in r.out,
+         h.short(r.out))
+
+
+def test_half_close(t, tmp):
+    """
+    ackd --framing eof answers once the client has half-closed: with
+    --half-close every connection is ok at once; without, none is within
+    a 0.3 s --timeout.
+    """
+    d = h.Daemon(tmp, ["--framing", "eof"], workers=2, log_name="eof.log")
+    r = Run(["--port", d.port, "--count", 100, "--concurrency", 4,
+             "--half-close", "--json", "--quiet"])
+    t.eq("half-close: exit 0", r.status, 0) or t.note(r.describe())
+    t.eq("half-close: 100 ok", r.get("ok"), 100)
+    r = Run(["--port", d.port, "--count", 4, "--concurrency", 4,
+             "--timeout", 0.3, "--json", "--quiet"])
+    t.eq("without --half-close: every connection timed out",
+         [r.status, r.get("ok"), r.get("errors", "timeout")], [1, 0, 4])
+
+
+def test_attack_beside(t, tmp):
+    """
+    One invocation, both groups, against ackd: 300 well-behaved messages
+    all acknowledged while 8 silent connections are held; the text report
+    has both parts.
+    """
+    d = h.Daemon(tmp, workers=2, log_name="beside.log")
+    r = Run(["--port", d.port, "--count", 300, "--concurrency", 4, "-a", 8,
+             "--silent", "--json", "--quiet"])
+    t.eq("beside ackd: exit 0", r.status, 0) or t.note(r.describe())
+    if not check_report_shape(t, "beside ackd", r):
+        return
+    t.eq("beside ackd: 300 ok", [r.get("ok"), r.get("connections")],
+         [300, 300])
+    a = check_attack_shape(t, "beside ackd", r)
+    t.ok("beside ackd: the 8 attack connections were opened",
+         a.get("opened", 0) >= 8 and a.get("failed") == 0, h.short(a))
+    r = Run(["--port", d.port, "--count", 50, "--concurrency", 2, "-a", 2,
+             "--silent", "--quiet"])
+    t.ok("beside ackd, text: the well-behaved lines, then the attack's",
+         re.search(rb"\nok           50\n(.*\n)*attack       2 silent "
+                   rb"clients: 0 bytes, then nothing; 1 source, ", r.out)
+         is not None, h.short(r.out))
 
 
 def main(t, tmp):
@@ -389,6 +757,13 @@ def main(t, tmp):
     test_silent(t)
     test_silent_warmup(t)
     test_silent_sigterm(t, tmp)
+    test_attack_silent(t)
+    test_attack_trickle(t)
+    test_attack_trickle_close(t)
+    test_attack_no_read(t)
+    test_attack_refused(t)
+    test_attack_beside(t, tmp)
+    test_half_close(t, tmp)
 
 
 if __name__ == "__main__":
