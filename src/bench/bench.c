@@ -113,16 +113,6 @@ bench_sources(struct bench_run *run, const struct bench_config *cfg)
 	}
 }
 
-/* Byte i of the filler: printable, no spaces, no newline. */
-char
-bench_filler_byte(size_t i)
-{
-	static const char	 chars[] =
-	    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-	return (chars[i % (sizeof(chars) - 1)]);
-}
-
 /* n bytes of filler, the same for every message. */
 static char *
 bench_filler_make(size_t n)
@@ -133,7 +123,7 @@ bench_filler_make(size_t n)
 	if ((p = malloc(n)) == NULL)
 		fatal(BENCH_EXIT_OSERR, "malloc");
 	for (i = 0; i < n; i++)
-		p[i] = bench_filler_byte(i);
+		p[i] = bench_conn_filler(i);
 	return (p);
 }
 

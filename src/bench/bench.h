@@ -168,9 +168,6 @@ struct bench_run {
 	int			 record_fd;
 };
 
-char	bench_filler_byte(size_t);
-
-
 /* bench_conn.c: one client's life, from connect to counting. */
 #define BENCH_RBUF		4096		/* above BENCH_EXPECT_MAX */
 #define BENCH_HEAD		32		/* reply bytes kept to show */
@@ -245,6 +242,7 @@ enum bench_conn_next {
 
 struct bench_thread;	/* bench_loop.c's, below */
 
+char	bench_conn_filler(size_t);
 enum bench_conn_next bench_conn_start(struct bench_thread *,
 	    struct bench_conn *, uint64_t);
 enum bench_conn_next bench_conn_finish(struct bench_thread *,

@@ -291,7 +291,7 @@ bench_attack_byte(struct bench_attack *a, struct bench_attacker *c)
 	ssize_t	n;
 	char	byte;
 
-	byte = bench_filler_byte(c->sent);
+	byte = bench_conn_filler(c->sent);
 	n = send(c->fd, &byte, 1, MSG_NOSIGNAL);
 	if (n == 1) {
 		c->sent++;

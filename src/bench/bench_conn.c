@@ -528,3 +528,13 @@ bench_conn_event(struct bench_thread *t, struct bench_conn *c,
 		c->state = BENCH_SENDING;
 	return (BENCH_NEXT_STAY);
 }
+
+/* Byte i of the filler: printable, no spaces, no newline. */
+char
+bench_conn_filler(size_t i)
+{
+	static const char	 chars[] =
+	    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+	return (chars[i % (sizeof(chars) - 1)]);
+}
