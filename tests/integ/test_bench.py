@@ -803,8 +803,10 @@ def test_task_switches(t, tmp):
     try:
         step(srv.proc, False, "ready")
         s0 = rb.task_switches(pid)
+        v0 = rb.task_switches(pid, rb.CTX_FIELDS[:1])
         step(srv.proc, True, "slept")
         s1 = rb.task_switches(pid)
+        v1 = rb.task_switches(pid, rb.CTX_FIELDS[:1])
         step(srv.proc, True, "joined")
         s2 = rb.task_switches(pid)
         srv.proc.stdin.close()
@@ -822,6 +824,10 @@ def test_task_switches(t, tmp):
     t.ok("task_switches: at least %d switches while the thread slept "
          "%d times (one new thread)" % (SLEEPS, SLEEPS),
          n >= SLEEPS and (gone, new) == (0, 1), "%s -> %s" % (s0, s1))
+    t.ok("task_switches: at least %d of them voluntary, none more than "
+         "in all" % SLEEPS, rb.switch_delta(v0, v1)[0] >= SLEEPS and
+         all(v1[k] <= s1[k] for k in v1), "%s -> %s (all: %s)" %
+         (v0, v1, s1))
     n, gone, new = rb.switch_delta(s1, s2)
     t.ok("task_switches: the exited thread is gone, nothing negative",
          n >= 0 and (gone, new) == (1, 0), "%s -> %s" % (s1, s2))
