@@ -28,7 +28,13 @@ Server CPU per connection: utime+stime (+cutime+cstime, for children
 already reaped) summed over the server's processes (its pid, every
 descendant by the /proc ppid chain, and anything else in its session),
 sampled when ackd-bench's warm-up ends and again when it exits, divided
-by the connections ackd-bench counted as ok in that window. Peak RSS: the
+by the connections ackd-bench counted as ok in that window. Context
+switches per connection: voluntary + involuntary switches of every thread
+of the same processes (/proc/PID/task/TID/status), differenced per thread
+between the same two samples, over the same connections; a thread that
+exits in between loses its count, so the runner reaps each server with
+wait4 (whose rusage counts all its threads, exited or not) and marks the
+figure a lower bound when switches went unseen. Peak RSS: the
 sum of VmHWM over the same processes at the end of the measurement (a
 fresh server per measurement makes it per measurement; shared pages such
 as libc count once per process).
@@ -89,6 +95,12 @@ START_TIMEOUT = 10.0    # for a server to say it is ready
 STOP_TIMEOUT = 15.0     # for SIGTERM to end a server (ackd drains first)
 POLL = 0.02
 OTHER_WARN = 0.2        # CPUs of unrelated work that make a run suspect
+# a run's context switches are a lower bound (">=") when a thread exited
+# in its window, or when the switches no live thread accounts for at the
+# end (exited threads, the shutdown) exceed this share of the window's;
+# ackd's shutdown (every pool thread wakes once more) is about 1-3 % of a
+# 0.5 s window, a thread-per-client server's unseen share 30-400 %
+CTX_UNSEEN_SHARE = 0.10
 TARGET_CONFIG = (64, 16)
 # at TARGET_CONFIG: (name, text, metric, ackd/which server, op, limit)
 TARGETS = (
@@ -224,6 +236,53 @@ def tree(root, table):
     return sorted(found)
 
 
+CTX_FIELDS = ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
+
+
+def task_switches(pid, fields=CTX_FIELDS):
+    """
+    tid -> the sum of fields (by default voluntary + involuntary context
+    switches) of each live thread of pid, from /proc/PID/task/TID/status
+    ({} if pid is gone). Per task, not /proc/PID/status: that counts the
+    main thread only.
+    """
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        n, seen = 0, 0
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.split(":")[0] in fields:
+                        n += int(line.split()[1])
+                        seen += 1
+        except OSError:
+            continue        # the thread exited while we looked
+        if seen == len(fields):
+            out[int(tid)] = n
+    return out
+
+
+def switch_delta(before, after):
+    """
+    Context switches between two samples ({tid: count}, as task_switches
+    and Server.switches give them): (switches, tasks gone, tasks new).
+    Summed per thread: a thread born in between counts in full, one that
+    exited in between counts nothing after the first sample (the kernel
+    keeps an exited thread's counts only for the whole process, which
+    /proc does not show); so switches is a lower bound when tasks gone is
+    not 0, and so are threads born and gone in between, which no sample
+    sees at all.
+    """
+    n = sum(c - before.get(t, 0) for t, c in after.items())
+    gone = sum(1 for t in before if t not in after)
+    new = sum(1 for t in after if t not in before)
+    return n, gone, new
+
+
 def status_kib(pid, field):
     """A kB field of /proc/PID/status (VmHWM, VmRSS), 0 if there is none."""
     try:
@@ -251,6 +310,7 @@ class Server:
         self.port = None
         self.pids_seen = set()
         self.status = None
+        self.exit_switches = None
 
     def start(self):
         """Start it and wait until it accepts; sets self.port."""
@@ -341,6 +401,13 @@ class Server:
         self.pids_seen.update(pids)
         return sum(table[p]["ticks"] for p in pids)
 
+    def switches(self, fields=CTX_FIELDS):
+        """tid -> context switches of every thread of its processes."""
+        out = {}
+        for p in self.pids():
+            out.update(task_switches(p, fields))
+        return out
+
     def mem_kib(self, field):
         """Sum of a /proc status field (VmHWM, VmRSS) over its processes."""
         return sum(status_kib(p, field) for p in self.pids())
@@ -352,17 +419,36 @@ class Server:
         try:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.status = self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
+                self._wait4(STOP_TIMEOUT)
+            if self.proc.returncode is None:
                 print("warning: %s ignored SIGTERM for %g s; killed" %
                     (self.kind, STOP_TIMEOUT), file=sys.stderr)
+            else:
+                self.status = self.proc.returncode
         finally:
             kill_group(self.proc)
             if self.proc.stdout:
                 self.proc.stdout.close()
             reap_orphans()
             self._kill_escaped()
+
+    def _wait4(self, timeout):
+        """
+        Reap it with wait4 within timeout, keeping its rusage's context
+        switches in self.exit_switches: every thread's it ever had, the
+        exited ones too, and those of the children it reaped.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                pid, status, ru = os.wait4(self.proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                return              # Popen reaped it already
+            if pid == self.proc.pid:
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                self.exit_switches = ru.ru_nvcsw + ru.ru_nivcsw
+                return
+            time.sleep(POLL)
 
     def _kill_escaped(self):
         """Kill its processes that left its process group; complain."""
@@ -537,11 +623,17 @@ def measure(kind, exes, conc, size, seconds, tmpdir, cpus, tag):
 
         def warm():
             samples["warm"] = srv.cpu_ticks()
+            samples["warm_sw"] = srv.switches()
+            samples["warm_vol"] = srv.switches(CTX_FIELDS[:1])
 
         before = srv.cpu_ticks()
+        before_sw = srv.switches()
+        before_vol = srv.switches(CTX_FIELDS[:1])
         rep, elapsed, bench_cpu, machine_cpu = run_bench(cmd,
             timeout=seconds + WARMUP + 60, on_warm=warm, warm_at=WARMUP)
         after = srv.cpu_ticks()
+        after_sw = srv.switches()
+        after_vol = srv.switches(CTX_FIELDS[:1])
         hwm = srv.mem_kib("VmHWM")
         nprocs = len(srv.pids())
     finally:
@@ -554,6 +646,16 @@ def measure(kind, exes, conc, size, seconds, tmpdir, cpus, tag):
     cpu_window = (after - samples.get("warm", before)) / CLK_TCK
     cpu_whole = (after - before) / CLK_TCK
     errors = sum(rep["errors"].values()) + rep["wrong"]
+    sw, gone, new = switch_delta(samples.get("warm_sw", before_sw), after_sw)
+    # what the threads alive at the end do not account for: threads that
+    # exited at any time, and the shutdown (an upper bound of what the
+    # window's figure missed)
+    unseen = None if srv.exit_switches is None else \
+        max(0, srv.exit_switches - sum(after_sw.values()))
+    # the voluntary share: sleeps; the rest is preemption, which other
+    # work on the machine inflates
+    vol = switch_delta(samples.get("warm_vol", before_vol), after_vol)[0]
+    partial = gone > 0 or unseen is None or unseen > CTX_UNSEEN_SHARE * sw
     return {
         "server": kind, "concurrency": conc, "size": size,
         "command": [os.path.basename(srv.cmd[0])] + srv.cmd[1:],
@@ -565,6 +667,13 @@ def measure(kind, exes, conc, size, seconds, tmpdir, cpus, tag):
         "cpu_us": cpu_window * 1e6 / ok if ok else None,
         "cpus_busy": cpu_window / rep["duration_s"] if rep["duration_s"]
             else None,
+        "ctx": sw, "ctx_per_conn": sw / ok if ok else None,
+        "ctx_voluntary_per_conn": vol / ok if ok else None,
+        "ctx_tasks_gone": gone, "ctx_tasks_new": new,
+        "ctx_exit_total": srv.exit_switches, "ctx_unseen": unseen,
+        "ctx_unseen_per_conn": unseen / ok if ok and unseen is not None
+            else None,
+        "ctx_partial": partial,
         # whatever else ran meanwhile (other work on the machine, ksoftirqd)
         "bench_cpu_s": bench_cpu, "machine_cpu_s": machine_cpu,
         "other_cpus": max(0.0, machine_cpu - cpu_whole - bench_cpu) / elapsed,
@@ -600,17 +709,20 @@ def summarize(runs, rounds):
                 rs = list(by[s].values())
                 med[key][s] = {m: median(r[m] for r in rs) for m in
                     ("rate", "p50", "p99", "p999", "cpu_us", "cpus_busy",
-                    "rss_mib")}
+                    "ctx_per_conn", "ctx_voluntary_per_conn", "rss_mib")}
                 med[key][s]["errors"] = sum(r["errors"] for r in rs)
+                med[key][s]["ctx_partial"] = any(r["ctx_partial"]
+                    for r in rs)
             ratios[key] = {}
-            for other, metrics in (("reference", ("rate", "p99", "cpu_us")),
+            for other, metrics in (("reference", ("rate", "p99", "cpu_us",
+                    "ctx_per_conn")),
                     ("baseline", ("rate", "p999")),
                     ("seed", ("rate", "p999"))):
                 for m in metrics:
                     ratios[key]["%s/%s" % (m, other)] = pair_ratio(by,
                         "ackd", other, m, rounds)
             # a socket per worker against the shared one (doc/performance.md)
-            for m in ("rate", "p99", "cpu_us"):
+            for m in ("rate", "p99", "cpu_us", "ctx_per_conn"):
                 ratios[key]["reuseport_%s/ackd" % m] = pair_ratio(by,
                     "ackd-reuseport", "ackd", m, rounds)
             # how far the ceiling is above the C baseline: the headroom
@@ -665,17 +777,25 @@ def results_rows(med):
                 m = med["%d/%d" % (conc, size)][s]
                 rows.append([str(conc), str(size), s, fmt(m["rate"]),
                     fmt(m["p50"]), fmt(m["p99"]), fmt(m["p999"]),
-                    fmt(m["cpu_us"], "%.1f"), fmt(m["cpus_busy"], "%.2f"),
+                    fmt(m["cpu_us"], "%.1f"), fmt_ctx(m["ctx_per_conn"],
+                    m["ctx_partial"]), fmt(m["cpus_busy"], "%.2f"),
                     fmt(m["rss_mib"], "%.1f"), str(m["errors"])])
     return rows
 
 
+def fmt_ctx(v, partial):
+    """Context switches per connection; ">=" marks a lower bound."""
+    return fmt(v, ">=%.2f" if partial else "%.2f")
+
+
 RESULT_HEAD = ["conc", "size", "server", "conn/s", "p50 us", "p99 us",
-    "p99.9 us", "CPU us/conn", "CPUs", "peak RSS MiB", "errors"]
+    "p99.9 us", "CPU us/conn", "ctx sw/conn", "CPUs", "peak RSS MiB",
+    "errors"]
 RATIO_HEAD = ["conc", "size", "ackd/ref conn/s", "ackd/ref p99",
-    "ackd/ref CPU/conn", "ackd/base conn/s", "ackd/base p99.9",
-    "ackd/seed conn/s", "ackd/seed p99.9", "reuseport/ackd conn/s",
-    "reuseport/ackd p99", "reuseport/ackd CPU/conn"]
+    "ackd/ref CPU/conn", "ackd/ref ctx sw/conn", "ackd/base conn/s",
+    "ackd/base p99.9", "ackd/seed conn/s", "ackd/seed p99.9",
+    "reuseport/ackd conn/s", "reuseport/ackd p99", "reuseport/ackd CPU/conn",
+    "reuseport/ackd ctx sw/conn"]
 
 
 def ratio_rows(ratios):
@@ -686,9 +806,10 @@ def ratio_rows(ratios):
             r = ratios["%d/%d" % (conc, size)]
             rows.append([str(conc), str(size)] + [fmt(r[k], "%.2f") for k in
                 ("rate/reference", "p99/reference", "cpu_us/reference",
-                 "rate/baseline", "p999/baseline", "rate/seed",
-                 "p999/seed", "reuseport_rate/ackd", "reuseport_p99/ackd",
-                 "reuseport_cpu_us/ackd")])
+                 "ctx_per_conn/reference", "rate/baseline", "p999/baseline",
+                 "rate/seed", "p999/seed", "reuseport_rate/ackd",
+                 "reuseport_p99/ackd", "reuseport_cpu_us/ackd",
+                 "reuseport_ctx_per_conn/ackd")])
     return rows
 
 
@@ -943,6 +1064,23 @@ def bench_markdown(info, args, exes, med, ratios, targets, cpus, wall,
         "RSS: sum of VmHWM over the server's processes at the end of the "
         "measurement. errors: connect/reset/timeout/other/unfinished "
         "errors plus wrong replies, summed over rounds." % (WARMUP, info["nproc"]), "",
+        "ctx sw/conn: voluntary + involuntary context switches of every "
+        "thread of the server's processes (/proc/PID/task/TID/status), "
+        "per thread between the same two moments as the CPU time, divided "
+        "by the same connections. A thread that exits between the samples "
+        "takes its switches with it (the kernel keeps them only for the "
+        "whole process, which /proc does not show). The runner therefore "
+        "also reaps each server with wait4, whose rusage counts every "
+        "thread it ever had, and marks a figure \">=\" (a lower bound) when "
+        "a thread exited in the window or when the switches that no thread "
+        "alive at the end accounts for (exited threads, the shutdown) "
+        "exceed %.0f %% of the window's: the thread-per-client servers "
+        "(baseline, seed) lose most of theirs this way; ackd's and the "
+        "reference's threads and processes live through the window. "
+        "Ratios use the figures as measured. bench.json also keeps the "
+        "voluntary part (ctx_voluntary_per_conn: sleeps); the rest are "
+        "preemptions, which other work on the machine inflates." % (
+            CTX_UNSEEN_SHARE * 100), "",
         "## Results", "",
         md_table(RESULT_HEAD, results_rows(med)), "",
         "![throughput versus concurrency](bench-throughput.svg)", "",
@@ -1031,9 +1169,10 @@ def benchmark(args, exes, cpus, outdir, tmpdir):
         r["round"] = rnd
         runs.append(r)
         print("[%2d/%d] round %d  c=%-3d %4d B  %-9s %8.0f conn/s  "
-            "p99 %6d us  cpu %6s us/conn  rss %5.1f MiB%s" % (i + 1,
-            len(plan), rnd + 1, conc, size, kind, r["rate"], r["p99"],
-            fmt(r["cpu_us"], "%.1f"), r["rss_mib"],
+            "p99 %6d us  cpu %6s us/conn  ctx %6s/conn  rss %5.1f MiB%s" % (
+            i + 1, len(plan), rnd + 1, conc, size, kind, r["rate"], r["p99"],
+            fmt(r["cpu_us"], "%.1f"), fmt_ctx(r["ctx_per_conn"],
+            r["ctx_partial"]), r["rss_mib"],
             ("  errors %d" % r["errors"] if r["errors"] else "") +
             ("  [other work: %.2f CPUs]" % r["other_cpus"]
              if r["other_cpus"] > OTHER_WARN else "")))

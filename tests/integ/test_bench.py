@@ -25,6 +25,13 @@ Against a closed port every attack connection fails. Beside a real ackd,
 one invocation reports both groups. ackd --framing eof answers a
 --half-close client at once, and no other. ackd-bench is $ACKD_BENCH, or
 src/ackd-bench; the script is skipped if there is none.
+
+Before all that, without ackd-bench: the benchmark runner's context-switch
+sampling (tests/bench/run.py) on a Python child whose second thread
+sleeps SLEEPS times: per thread, never decreasing, at least SLEEPS more
+once the thread has slept, a thread that exits is counted gone and not
+negative, a process that is gone has no threads, and the runner's wait4
+reaping still counts the exited thread's switches. No timing is judged.
 """
 
 import collections
@@ -39,6 +46,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "bench"))
+import run as rb  # noqa: E402  (tests/bench/run.py, the bench runner)
 
 COUNT = 2000
 CONCURRENCY = 32
@@ -54,6 +64,25 @@ ATTACK_KEYS = {"mode", "concurrency", "sources", "first_bytes", "trickle_s",
                "held_us"}
 ERROR_KEYS = {"connect", "reset", "timeout", "other", "unfinished"}
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
+SLEEPS = 50         # each a voluntary context switch of the sleeper
+
+# a child: "ready", then on a line a thread sleeps SLEEPS times, "slept",
+# then on a line it exits, "joined"; it exits at the end of its input
+SLEEPER = """
+import sys, threading, time
+def work():
+    for _ in range(%d):
+        time.sleep(0.001)
+    print("slept", flush=True)
+    sys.stdin.readline()
+print("ready", flush=True)
+sys.stdin.readline()
+t = threading.Thread(target=work)
+t.start()
+t.join()
+print("joined", flush=True)
+sys.stdin.readline()
+""" % SLEEPS
 
 
 
@@ -744,7 +773,74 @@ def test_attack_beside(t, tmp):
          is not None, h.short(r.out))
 
 
+def step(proc, send, want):
+    """Write a line to the sleeper (if send), read its next line."""
+    if send:
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+    line = proc.stdout.readline().strip().decode()
+    if line != want:
+        raise AssertionError("sleeper said %r, not %r" % (line, want))
+
+
+def test_switch_delta(t):
+    """Differences are per thread: a gone thread subtracts nothing."""
+    t.eq("switch_delta: per-thread sum, one gone, one new",
+         rb.switch_delta({1: 5, 2: 7}, {1: 9, 3: 4}), (8, 1, 1))
+    t.eq("switch_delta: nothing happened", rb.switch_delta({1: 3}, {1: 3}),
+         (0, 0, 0))
+
+
+def test_task_switches(t, tmp):
+    """run.py's sampling on a child whose thread sleeps SLEEPS times."""
+    srv = rb.Server("baseline", sys.executable, tmp, 1, "sleeper")
+    # its own session, as run.py's spawn gives (which takes no stdin)
+    srv.proc = subprocess.Popen([sys.executable, "-c", SLEEPER],
+                                stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                start_new_session=True)
+    pid = srv.proc.pid
+    try:
+        step(srv.proc, False, "ready")
+        s0 = rb.task_switches(pid)
+        v0 = rb.task_switches(pid, rb.CTX_FIELDS[:1])
+        step(srv.proc, True, "slept")
+        s1 = rb.task_switches(pid)
+        v1 = rb.task_switches(pid, rb.CTX_FIELDS[:1])
+        step(srv.proc, True, "joined")
+        s2 = rb.task_switches(pid)
+        srv.proc.stdin.close()
+        srv.stop()
+    finally:
+        rb.kill_group(srv.proc)
+    t.eq("task_switches: the main thread alone at first", sorted(s0), [pid])
+    t.eq("task_switches: then the main thread and the sleeper",
+         len(s1), 2)
+    t.ok("task_switches: no thread's count goes down",
+         all(s1[k] >= s0[k] for k in s0) and
+         all(s2[k] >= s1[k] for k in s2 if k in s1), "%s %s %s" %
+         (s0, s1, s2))
+    n, gone, new = rb.switch_delta(s0, s1)
+    t.ok("task_switches: at least %d switches while the thread slept "
+         "%d times (one new thread)" % (SLEEPS, SLEEPS),
+         n >= SLEEPS and (gone, new) == (0, 1), "%s -> %s" % (s0, s1))
+    t.ok("task_switches: at least %d of them voluntary, none more than "
+         "in all" % SLEEPS, rb.switch_delta(v0, v1)[0] >= SLEEPS and
+         all(v1[k] <= s1[k] for k in v1), "%s -> %s (all: %s)" %
+         (v0, v1, s1))
+    n, gone, new = rb.switch_delta(s1, s2)
+    t.ok("task_switches: the exited thread is gone, nothing negative",
+         n >= 0 and (gone, new) == (1, 0), "%s -> %s" % (s1, s2))
+    t.eq("task_switches: a reaped process has no threads",
+         rb.task_switches(pid), {})
+    t.ok("Server.stop: wait4 counts the exited thread's switches",
+         srv.exit_switches is not None and srv.exit_switches >= SLEEPS,
+         "exit_switches=%s status=%s" % (srv.exit_switches, srv.status))
+
+
 def main(t, tmp):
+    test_switch_delta(t)
+    test_task_switches(t, tmp)
     if not os.access(h.bench_path(), os.X_OK):
         raise h.Skip("no executable ackd-bench at %s (set ACKD_BENCH)" %
                      h.bench_path())
