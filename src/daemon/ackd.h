@@ -223,6 +223,7 @@ enum stats_counter {
 	STATS_LOG_FAILED,
 	STATS_ACK_FAILED,
 	STATS_REFUSED,
+	STATS_NOT_ALLOWED,	/* not from an --allow range */
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
 	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
 	STATS_SHED,		/* closed at --max-connections: waited longest */
