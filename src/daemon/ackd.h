@@ -73,9 +73,9 @@ enum ackd_result {
 #define ACKD_PER_WORKER_MAX	1000000000
 #define ACKD_NAME_MAX		256	/* --user, --group */
 #define ACKD_PROXY_FROM_MAX	64	/* --proxy-from ranges, all flags together */
-/* --allow ranges, all flags together: each accept scans them all, so a
- * bound keeps that scan short (256 compares are well under a
- * microsecond, next to the accept's system call) */
+/* --allow ranges, all flags together: a stranger's accept scans them
+ * all, so a bound keeps that short (256 take about a microsecond, less
+ * than the accept and close around them) */
 #define ACKD_ALLOW_MAX		256
 #define ACKD_LISTEN_MAX		16	/* --bind flags, and addresses in all */
 #define ACKD_HOST_MAX		255	/* one --bind value, in bytes */
