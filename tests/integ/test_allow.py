@@ -258,4 +258,4 @@ def main(t, tmp):
 
 
 if __name__ == "__main__":
-    h.run("allow", main, deadline=60)
+    h.run("allow", main, deadline=120)
