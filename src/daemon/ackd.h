@@ -73,6 +73,10 @@ enum ackd_result {
 #define ACKD_PER_WORKER_MAX	1000000000
 #define ACKD_NAME_MAX		256	/* --user, --group */
 #define ACKD_PROXY_FROM_MAX	64	/* --proxy-from ranges, all flags together */
+/* --allow ranges, all flags together: a stranger's accept scans them
+ * all, so a bound keeps that short (256 take about a microsecond, less
+ * than the accept and close around them) */
+#define ACKD_ALLOW_MAX		256
 #define ACKD_LISTEN_MAX		16	/* --bind flags, and addresses in all */
 #define ACKD_HOST_MAX		255	/* one --bind value, in bytes */
 /* --syslog-max: 480 is what RFC 5424 makes every receiver take; 8192 is
@@ -83,7 +87,8 @@ enum ackd_result {
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
 
-/* proxy.c's types: the PROXY protocol header and --proxy-from ranges. */
+/* proxy.c's types: the PROXY protocol header and the address ranges of
+ * --proxy-from and --allow. */
 #define PROXY_V1_MAX		107	/* the longest v1 line, CRLF included */
 #define PROXY_V2_FIXED		16	/* v2: signature, version, family, length */
 #define PROXY_HEADER_MAX	4096	/* a v2 header, TLVs included, at most */
@@ -168,6 +173,8 @@ struct ackd_config {
 	int			 proxy_protocol; /* a PROXY header comes first */
 	int			 proxy_from_n;	/* 0: headers from anywhere */
 	struct proxy_cidr	 proxy_from[ACKD_PROXY_FROM_MAX];
+	int			 allow_n;	/* 0: clients from anywhere */
+	struct proxy_cidr	 allow[ACKD_ALLOW_MAX];
 };
 
 /*
@@ -216,6 +223,7 @@ enum stats_counter {
 	STATS_LOG_FAILED,
 	STATS_ACK_FAILED,
 	STATS_REFUSED,
+	STATS_NOT_ALLOWED,	/* not from an --allow range */
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
 	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
 	STATS_SHED,		/* closed at --max-connections: waited longest */
@@ -270,8 +278,11 @@ int			conf_syslog_warning(const struct ackd_config *,
 			    char *, size_t);
 size_t			conf_small_size(const struct ackd_config *);
 size_t			conf_need(const struct ackd_config *);
+int			conf_allowed(const struct ackd_config *,
+			    const struct sockaddr *, socklen_t);
 
-/* proxy.c: PROXY header parsing and --proxy-from matching; pure, fuzzable. */
+/* proxy.c: PROXY header parsing and address range (--proxy-from, --allow)
+ * matching; pure, fuzzable. */
 enum proxy_result proxy_parse(const unsigned char *, size_t,
 	    struct proxy_header *);
 int	proxy_cidr_parse(const char *, size_t, struct proxy_cidr *);

@@ -35,7 +35,8 @@ enum conf_kind {
 	KIND_FRAMING,	/* enum ackd_framing field: read, line, eof */
 	KIND_TAG,	/* const char * field, 1-32 of [A-Za-z0-9._-] */
 	KIND_FACILITY,	/* int field, a syslog facility; value optional */
-	KIND_CIDRS	/* --proxy-from: ranges added to cfg->proxy_from */
+	KIND_CIDRS	/* --proxy-from, --allow: ranges added to a list of at
+			 * most max (conf_cidr_list) */
 };
 
 /*
@@ -172,12 +173,19 @@ static const struct opt conf_flags[] = {
 	    NULL, NULL,
 	    "each connection starts with a PROXY protocol header (v1 "
 	    "or v2); log its client", "off" },
-	{ "proxy-from", 301, OPT_VALUE, KIND_CIDRS, 0, 0, FIELD(proxy_from),
+	{ "proxy-from", 301, OPT_VALUE, KIND_CIDRS, 0, ACKD_PROXY_FROM_MAX,
+	    FIELD(proxy_from),
 	    "ADDR[/BITS][,...]", "CIDR[,CIDR...]",
 	    "take PROXY headers only from these addresses "
 	    "(IPv4/IPv6 ADDR or ADDR/BITS, up to "
 	    CONF_STR(ACKD_PROXY_FROM_MAX) "); others are refused",
 	    "any source" },
+	{ "allow", 302, OPT_VALUE, KIND_CIDRS, 0, ACKD_ALLOW_MAX, FIELD(allow),
+	    "ADDR[/BITS][,...]", "CIDR[,CIDR...]",
+	    "serve clients only from these addresses (IPv4/IPv6 ADDR or "
+	    "ADDR/BITS, up to " CONF_STR(ACKD_ALLOW_MAX) "); others are "
+	    "closed unread; with --proxy-protocol, the client the header "
+	    "names", "any client" },
 	{ "check", 265, OPT_SWITCH, 0, 0, 0, FIELD(check), NULL, NULL,
 	    "check the flags, the addresses, the log, the user and the pid "
 	    "file as a start would; print what would run; exit 0 or the "
@@ -219,35 +227,61 @@ conf_defaults(struct ackd_config *cfg)
 	cfg->event_interval_ms = 10 * 1000;
 }
 
+/* The list f (--proxy-from or --allow) adds to, and where its count is. */
+static struct proxy_cidr *
+conf_cidr_list(struct ackd_config *cfg, const struct opt *f, int **n)
+{
+	if (f->offset == FIELD(allow)) {
+		*n = &cfg->allow_n;
+		return (cfg->allow);
+	}
+	*n = &cfg->proxy_from_n;
+	return (cfg->proxy_from);
+}
+
 /*
- * Add the comma-separated ranges of one --proxy-from to cfg (the flag
- * may be repeated: each adds to the list).
+ * Add the comma-separated ranges of one --proxy-from or --allow to its
+ * list, of at most f->max (the flag may be repeated: each adds to it).
  */
 static enum opt_result
-conf_cidrs(struct ackd_config *cfg, const char *name, const char *arg,
+conf_cidrs(struct ackd_config *cfg, const struct opt *f, const char *arg,
     char *err, size_t errsize)
 {
-	const char	*p = arg, *comma;
-	size_t		 len;
+	const char		*p = arg, *comma;
+	int			*n;
+	struct proxy_cidr	*list = conf_cidr_list(cfg, f, &n);
+	size_t			 len;
 
 	for (;;) {
 		comma = strchr(p, ',');
 		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (cfg->proxy_from_n == ACKD_PROXY_FROM_MAX)
-			return (opt_error(err, errsize, "--%s: more than %d "
-			    "ranges (allowed: up to %d, all --%s together)", name,
-			    ACKD_PROXY_FROM_MAX, ACKD_PROXY_FROM_MAX, name));
-		if (proxy_cidr_parse(p, len,
-		    &cfg->proxy_from[cfg->proxy_from_n]) == -1)
+		if (*n == f->max)
+			return (opt_error(err, errsize, "--%s: more than %lld "
+			    "ranges (allowed: up to %lld, all --%s together)",
+			    f->name, f->max, f->max, f->name));
+		if (proxy_cidr_parse(p, len, &list[*n]) == -1)
 			return (opt_error(err, errsize, "--%s: '%.*s' is not "
 			    "an address range (allowed: comma-separated IPv4 or "
-			    "IPv6 ADDR or ADDR/BITS, e.g. 10.0.0.0/8,::1)", name,
-			    (int)(len > 64 ? 64 : len), p));
-		cfg->proxy_from_n++;
+			    "IPv6 ADDR or ADDR/BITS, e.g. 10.0.0.0/8,::1)",
+			    f->name, (int)(len > 64 ? 64 : len), p));
+		(*n)++;
 		if (comma == NULL)
 			return (OPT_RUN);
 		p = comma + 1;
 	}
+}
+
+/*
+ * May a client at sa (as accept() gave it, or as a PROXY header names
+ * it) be served? Yes if it is in an --allow range; without --allow,
+ * everyone may.
+ */
+int
+conf_allowed(const struct ackd_config *cfg, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	return (cfg->allow_n == 0 ||
+	    proxy_cidr_any(cfg->allow, cfg->allow_n, sa, salen));
 }
 
 /*
@@ -404,7 +438,7 @@ conf_set(void *cfgv, const struct opt *f, const char *arg, char *err,
 			    f->name, arg));
 		return (OPT_RUN);
 	case KIND_CIDRS:
-		return (conf_cidrs(cfg, f->name, arg, err, errsize));
+		return (conf_cidrs(cfg, f, arg, err, errsize));
 	}
 	return (opt_error(err, errsize, "--%s: internal error", f->name));
 }

@@ -25,7 +25,10 @@
  * without sending a message. message lines never are (an acknowledged
  * message is a logged message), nor ack-failed and log-failed, which
  * belong to one message each and say which one was not acknowledged, nor
- * daemon events.
+ * daemon events. A kind is an event and the fixed fields that tell its
+ * cause, and its summary carries both: event=refused reason=not-allowed
+ * (--allow) is a kind apart from --max-connections-per-ip's
+ * event=refused, so that no summary counts the two together.
  *
  * Memory is bounded: a fixed table of EVLIMIT_ENTRIES entries per worker.
  * When it is full, a new source does not evict an old one (a spray from
@@ -57,22 +60,38 @@
 #include "ackd.h"
 #include "worker.h"
 
-/* The events summarised, in the order of their catch-all entries. */
-static const char *const evlimit_kinds[EVLIMIT_NKINDS] = {
-	"empty", "timeout", "reset", "error", "refused", "proxy-refused"
+/*
+ * The events summarised, in the order of their catch-all entries: the
+ * name callers give evlimit_admit, and the line's event and fixed
+ * fields. Refusals by --allow are event=refused, like those by
+ * --max-connections-per-ip, but a kind of their own, so that one
+ * summary never counts both.
+ */
+static const struct {
+	const char	*name;
+	const char	*event;
+	const char	*fields;	/* "" or "key=value " */
+} evlimit_kinds[EVLIMIT_NKINDS] = {
+	{ "empty", "empty", "" },
+	{ "timeout", "timeout", "" },
+	{ "reset", "reset", "" },
+	{ "error", "error", "" },
+	{ "refused", "refused", "" },
+	{ "proxy-refused", "proxy-refused", "" },
+	{ "not-allowed", "refused", "reason=not-allowed " },
 };
 
 /* The catch-all entries' source, in their summaries' client field. */
 #define EVLIMIT_OTHER	"*"
 
-/* The kind of event (an index into evlimit_kinds), or -1: always written. */
+/* The kind named event (an index into evlimit_kinds), or -1: always written. */
 int
 evlimit_kind(const char *event)
 {
 	int	i;
 
 	for (i = 0; i < EVLIMIT_NKINDS; i++)
-		if (strcmp(event, evlimit_kinds[i]) == 0)
+		if (strcmp(event, evlimit_kinds[i].name) == 0)
 			return (i);
 	return (-1);
 }
@@ -156,7 +175,7 @@ static void
 evlimit_summarise(const struct evlimit_entry *e, int kind, long long now_ms,
     struct evlimit_summary *s)
 {
-	s->event = evlimit_kinds[kind];
+	s->event = evlimit_kinds[kind].name;
 	memcpy(s->source, e->source, sizeof(s->source));
 	s->count = e->count;
 	s->span_ms = now_ms - e->start_ms;
@@ -307,12 +326,15 @@ static int			evlimit_on;	/* 0: every line is written */
 /* How many summaries evlimit_tick and evlimit_flush take per lock. */
 #define EVLIMIT_BATCH	16
 
-/* Write one summary line. */
+/* Write one summary line, with its kind's event and fixed fields. */
 static void
 evlimit_write(const struct evlimit_summary *s)
 {
-	msglog_client_event(s->source, s->event, "count=%lu interval_ms=%lld",
-	    s->count, s->span_ms);
+	int	k = evlimit_kind(s->event);
+
+	msglog_client_event(s->source, evlimit_kinds[k].event,
+	    "%scount=%lu interval_ms=%lld", evlimit_kinds[k].fields, s->count,
+	    s->span_ms);
 }
 
 /* Start this process's table: --event-interval, 0 to write every line. */

@@ -420,6 +420,24 @@ handler_proxy_refuse(struct handler *h, const char *client, size_t got,
 }
 
 /*
+ * --proxy-protocol with --allow: the client the header names (for LOCAL
+ * and UNKNOWN, the peer, which the line names as client too) is in no
+ * range. Count and log it like the worker's refusals at accept; -1.
+ */
+static int
+handler_not_allowed(struct handler *h)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	stats_add(h->stats, STATS_NOT_ALLOWED, 1);
+	if (evlimit_admit("not-allowed", h->client))
+		handler_log(h, &now, h->client, "refused", 0, 0,
+		    "reason=not-allowed");
+	return (-1);
+}
+
+/*
  * Take the n header bytes the parser has seen (peeked) off the socket:
  * they are there, so this does not wait. 0, or -1 with errno.
  */
@@ -444,9 +462,9 @@ handler_proxy_consume(struct handler *h, int fd, size_t from, size_t n)
  * everything it has seen without a verdict is header (kept in h->pbuf,
  * h->proxy_have bytes, while the connection waits). Then h->client
  * becomes the header's client (the peer for LOCAL and UNKNOWN) and
- * h->via names the peer. 0 once the header is read, FRAME_AGAIN when
- * the connection must wait for more, -1 once a refused or silent
- * connection has been logged.
+ * h->via names the peer; with --allow, that client must be in a range.
+ * 0 once the header is read, FRAME_AGAIN when the connection must wait
+ * for more, -1 once a refused or silent connection has been logged.
  */
 static int
 handler_proxy(struct handler *h, const struct conn *c)
@@ -510,6 +528,10 @@ handler_proxy(struct handler *h, const struct conn *c)
 		snprintf(h->via + strlen(h->via), sizeof(h->via) -
 		    strlen(h->via), " proxy_cmd=%s",
 		    hdr.command == PROXY_CMD_LOCAL ? "local" : "unknown");
+	if (hdr.command == PROXY_CMD_PROXY ? !conf_allowed(cfg,
+	    (const struct sockaddr *)&hdr.src, hdr.srclen) :
+	    !conf_allowed(cfg, &c->addr.sa, c->addrlen))
+		return (handler_not_allowed(h));
 	return (0);
 }
 

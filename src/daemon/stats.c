@@ -34,6 +34,8 @@ const struct stats_name stats_counter_names[STATS_NCOUNTERS] = {
 	    "Messages logged whose acknowledgement could not be sent." },
 	{ "refused", "ackd_connections_refused_total",
 	    "Connections refused by --max-connections-per-ip." },
+	{ "not_allowed", "ackd_connections_not_allowed_total",
+	    "Connections refused unread: their client is not in --allow." },
 	{ "proxy_refused", "ackd_connections_proxy_refused_total",
 	    "Connections refused by --proxy-protocol: no valid header, or "
 	    "not from --proxy-from." },

@@ -25,6 +25,11 @@
  * while clients keep arriving there, it has the stage shed the ones that
  * waited longest without progress.
  *
+ * A connection from outside --allow is closed here, unread, before it
+ * takes a place in the per-address count or the queue; under
+ * --proxy-protocol the handler judges the client the header names
+ * instead, once it has read the header.
+ *
  * Handlers never wait for the network: a connection whose bytes have
  * not all arrived waits in the worker's event stage (stage.c, a thread
  * of its own), which puts it back into the queue when they do.
@@ -252,6 +257,24 @@ worker_refuse(struct worker *w, struct conn *c)
 }
 
 /*
+ * Refuse c, unread: its address is in no --allow range (and there is no
+ * PROXY header to name another client; with one, handler.c judges the
+ * client it names). Logged and summarised like worker_refuse's, as a
+ * kind of its own: event=refused reason=not-allowed.
+ */
+static void
+worker_not_allowed(struct worker *w, struct conn *c)
+{
+	char	client[ACKD_ADDRSTRLEN];
+
+	stats_add(&w->board->stats, STATS_NOT_ALLOWED, 1);
+	addr_format(client, sizeof(client), &c->addr.sa, c->addrlen);
+	if (evlimit_admit("not-allowed", client))
+		msglog_client_event(client, "refused", "reason=not-allowed");
+	close(c->fd);
+}
+
+/*
  * At --max-connections: wait until a connection closes, having the stage
  * shed idle ones while clients wait in the backlog. 0 once there is room,
  * -1 if the loop is to look at its flags first.
@@ -291,8 +314,9 @@ worker_count(struct worker *w)
 }
 
 /*
- * Count, admit and queue the accepted c: queue_push's room left (0: the
- * queue is full), or -1 if the queue is closed and the loop must end.
+ * Count, admit (--allow, --max-connections-per-ip) and queue the
+ * accepted c: queue_push's room left (0: the queue is full), or -1 if
+ * the queue is closed and the loop must end.
  */
 static long
 worker_take(struct worker *w, struct conn *c)
@@ -300,6 +324,12 @@ worker_take(struct worker *w, struct conn *c)
 	long	room;
 
 	worker_count(w);
+	/* before the per-address count: a stranger holds no place there */
+	if (!w->cfg->proxy_protocol &&
+	    !conf_allowed(w->cfg, &c->addr.sa, c->addrlen)) {
+		worker_not_allowed(w, c);
+		return (1);
+	}
 	if ((c->limit_entry = peerlimit_enter(c)) == ACKD_REFUSED) {
 		worker_refuse(w, c);
 		return (1);

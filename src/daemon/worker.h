@@ -221,7 +221,7 @@ struct stage {
  * summarised per --event-interval (event=KIND count=N interval_ms=MS). */
 #define EVLIMIT_ENTRIES		1024	/* sources x kinds, per worker */
 #define EVLIMIT_BUCKETS		1024
-#define EVLIMIT_NKINDS		6	/* the events summarised */
+#define EVLIMIT_NKINDS		7	/* the events summarised */
 
 enum evlimit_verdict {
 	EVLIMIT_WRITE,		/* write the line */
@@ -246,7 +246,7 @@ struct evlimit_table {
 };
 
 struct evlimit_summary {
-	const char	*event;
+	const char	*event;		/* the kind's name (evlimit_kind) */
 	char		 source[ACKD_ADDRSTRLEN];
 	unsigned long	 count;		/* lines it stands for; 0: none */
 	long long	 span_ms;	/* they fell in the span_ms before */

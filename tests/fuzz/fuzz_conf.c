@@ -43,7 +43,8 @@ static const char *const fuzz_conf_flags[] = { "bind", "port", "backlog",
     "read-timeout", "shutdown-timeout", "defer-accept", "ack", "log-file", "log-format",
     "sync", "max-connections-per-ip", "daemon", "pid-file", "user", "group",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
-    "metrics", "proxy-protocol", "proxy-from", "ipv6-only", "reuseport",
+    "metrics", "proxy-protocol", "proxy-from", "allow", "ipv6-only",
+    "reuseport",
     "framing", "syslog", "log-tag", "syslog-max", "event-interval", "check",
     "help", "version" };
 
@@ -171,6 +172,8 @@ fuzz_conf_check_run(const struct ackd_config *cfg)
 	FUZZ_CONF_CHECK(cfg->proxy_from_n >= 0 &&
 	    cfg->proxy_from_n <= ACKD_PROXY_FROM_MAX, "proxy_from_n %d",
 	    cfg->proxy_from_n);
+	FUZZ_CONF_CHECK(cfg->allow_n >= 0 && cfg->allow_n <= ACKD_ALLOW_MAX,
+	    "allow_n %d", cfg->allow_n);
 	FUZZ_CONF_CHECK(cfg->framing == ACKD_FRAMING_READ ||
 	    cfg->framing == ACKD_FRAMING_LINE ||
 	    cfg->framing == ACKD_FRAMING_EOF, "framing %d", (int)cfg->framing);
@@ -203,6 +206,8 @@ fuzz_conf_same(const struct ackd_config *a, const struct ackd_config *b)
 	    a->proxy_from_n == b->proxy_from_n &&
 	    memcmp(a->proxy_from, b->proxy_from, (size_t)a->proxy_from_n *
 	    sizeof(a->proxy_from[0])) == 0 &&
+	    a->allow_n == b->allow_n && memcmp(a->allow, b->allow,
+	    (size_t)a->allow_n * sizeof(a->allow[0])) == 0 &&
 	    a->backlog == b->backlog && a->workers == b->workers &&
 	    a->threads == b->threads && a->queue == b->queue &&
 	    a->max_connections == b->max_connections &&

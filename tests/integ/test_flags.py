@@ -95,6 +95,13 @@ BAD = [
     ("bad bind address", ["--bind", "local/host"], ["--bind"]),
     ("bad bind address", ["--bind", "127.0.0.1:80"], ["--bind"]),
     ("bad bind address", ["--bind", ""], ["--bind"]),
+    ("bad address range", ["--allow", "10.0.0.0/33"],
+     ["--allow", "'10.0.0.0/33'", "allowed"]),
+    ("bad address range", ["--allow", "127.0.0.1,localhost"],
+     ["--allow", "'localhost'", "allowed"]),
+    ("bad address range", ["--allow", "127.0.0.1", "--allow", "::1/"],
+     ["--allow", "'::1/'", "allowed"]),
+    ("missing value", ["--allow"], ["--allow"]),
     ("stray argument", ["--port", "0", "extra"], ["extra"]),
     ("stray argument", ["-"], ["'-'"]),
 ]

@@ -60,6 +60,7 @@ COUNTERS = [
     ("ackd_log_write_failures_total", "log_failed"),
     ("ackd_ack_failures_total", "ack_failed"),
     ("ackd_connections_refused_total", "refused"),
+    ("ackd_connections_not_allowed_total", "not_allowed"),
     ("ackd_connections_proxy_refused_total", "proxy_refused"),
     ("ackd_connections_memory_refused_total", "memory_refused"),
     ("ackd_connections_shed_total", "shed"),

@@ -69,6 +69,7 @@ static const struct {
 	{ "metrics", 0, 1 },
 	{ "proxy-protocol", 0, 0 },
 	{ "proxy-from", 0, 1 },
+	{ "allow", 0, 1 },
 	{ "ipv6-only", 0, 0 },
 	{ "reuseport", 0, 0 },
 	{ "framing", 0, 1 },
@@ -504,6 +505,74 @@ START_TEST(check_conf_proxy)
 	check_conf_assert_error(check_conf_fresh(&cfg, "--proxy-protocol",
 	    "--proxy-from", many, "--proxy-from", "::1", NULL),
 	    "--proxy-from: ", "ranges (allowed: up to", "one too many");
+}
+END_TEST
+
+/* Would conf_allowed let the address a in? */
+static int
+check_conf_lets_in(const struct ackd_config *cfg, const char *a)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sslen;
+
+	ck_assert_msg(addr_parse(a, 80, &ss, &sslen) == 0, "'%s'", a);
+	return (conf_allowed(cfg, (struct sockaddr *)&ss, sslen));
+}
+
+/*
+ * --allow adds ranges, repeated or comma-separated, up to ACKD_ALLOW_MAX,
+ * with or without --proxy-protocol; without it, everyone is let in.
+ */
+START_TEST(check_conf_allow)
+{
+	static const char	*bad[] = { "", ",", "10.0.0.0/8,", ",::1",
+	    "10.0.0.0/33", "localhost", "10.0.0.0/8 ::1", "::1/129", "[::1]",
+	    "127.0.0.1:80" };
+	struct ackd_config	cfg;
+	char			many[ACKD_ALLOW_MAX * 16], want[64];
+	size_t			i;
+
+	ck_assert_int_eq(check_conf_fresh(&cfg, NULL), CONF_RUN);
+	ck_assert_int_eq(cfg.allow_n, 0);
+	ck_assert(check_conf_lets_in(&cfg, "203.0.113.1"));
+	ck_assert(check_conf_lets_in(&cfg, "2001:db8::1"));
+	ck_assert_msg(check_conf_fresh(&cfg, "--allow", "10.0.0.0/8,::1",
+	    "--allow", "192.168.1.7", NULL) == CONF_RUN, "%s",
+	    check_conf_err);
+	ck_assert_int_eq(cfg.allow_n, 3);
+	ck_assert_int_eq(cfg.proxy_from_n, 0);
+	ck_assert(check_conf_lets_in(&cfg, "10.200.3.4"));
+	ck_assert(check_conf_lets_in(&cfg, "::1"));
+	ck_assert(check_conf_lets_in(&cfg, "192.168.1.7"));
+	ck_assert(!check_conf_lets_in(&cfg, "192.168.1.8"));
+	ck_assert(!check_conf_lets_in(&cfg, "11.0.0.1"));
+	ck_assert(!check_conf_lets_in(&cfg, "::2"));
+	/* an IPv4 client on a dual-stack (::) listener */
+	ck_assert(check_conf_lets_in(&cfg, "::ffff:10.1.2.3"));
+	ck_assert(!check_conf_lets_in(&cfg, "::ffff:11.1.2.3"));
+	/* with --proxy-protocol and --proxy-from: lists of their own */
+	ck_assert_int_eq(check_conf_fresh(&cfg, "--proxy-protocol",
+	    "--proxy-from", "127.0.0.1", "--allow", "::/0", NULL), CONF_RUN);
+	ck_assert_int_eq(cfg.allow_n, 1);
+	ck_assert_int_eq(cfg.allow[0].family, AF_INET6);
+	ck_assert_int_eq(cfg.proxy_from_n, 1);
+	ck_assert_int_eq(cfg.proxy_from[0].family, AF_INET);
+	for (i = 0; i < nitems(bad); i++)
+		check_conf_assert_error(check_conf_fresh(&cfg, "--allow",
+		    bad[i], NULL), "--allow: ", "is not an address range "
+		    "(allowed: ", bad[i]);
+	/* ACKD_ALLOW_MAX ranges over two flags, then one more */
+	many[0] = '\0';
+	for (i = 0; i + 1 < ACKD_ALLOW_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+		    "%s10.%zu.%zu.0/24", i ? "," : "", i / 256, i % 256);
+	ck_assert_msg(check_conf_fresh(&cfg, "--allow", many, "--allow",
+	    "::1", NULL) == CONF_RUN, "%s", check_conf_err);
+	ck_assert_int_eq(cfg.allow_n, ACKD_ALLOW_MAX);
+	snprintf(want, sizeof(want), "(allowed: up to %d, all --allow "
+	    "together)", ACKD_ALLOW_MAX);
+	check_conf_assert_error(check_conf_fresh(&cfg, "--allow", many,
+	    "--allow", "::1,::2", NULL), "--allow: ", want, "one too many");
 }
 END_TEST
 
@@ -1272,6 +1341,7 @@ conf_suite(void)
 	tcase_add_test(tc, check_conf_operations);
 	tcase_add_test(tc, check_conf_metrics);
 	tcase_add_test(tc, check_conf_proxy);
+	tcase_add_test(tc, check_conf_allow);
 	tcase_add_test(tc, check_conf_framing);
 	tcase_add_test(tc, check_conf_log_tag);
 	tcase_add_test(tc, check_conf_syslog);

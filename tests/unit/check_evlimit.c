@@ -63,6 +63,8 @@ START_TEST(check_evlimit_kinds)
 	ck_assert_int_ge(evlimit_kind("error"), 0);
 	ck_assert_int_ge(evlimit_kind("refused"), 0);
 	ck_assert_int_ge(evlimit_kind("proxy-refused"), 0);
+	ck_assert_int_ge(evlimit_kind("not-allowed"), 0);
+	ck_assert_int_ne(evlimit_kind("not-allowed"), evlimit_kind("refused"));
 	ck_assert_int_eq(evlimit_kind("message"), -1);
 	ck_assert_int_eq(evlimit_kind("ack-failed"), -1);
 	ck_assert_int_eq(evlimit_kind("log-failed"), -1);
@@ -212,6 +214,41 @@ START_TEST(check_evlimit_keys)
 		s[2] = s[0], s[0] = s[1], s[1] = s[2];
 	check_evlimit_is(&s[0], "empty", "10.0.0.1", 1, CHECK_EVLIMIT_MS);
 	check_evlimit_is(&s[1], "empty", "[::1]", 2, CHECK_EVLIMIT_MS);
+}
+END_TEST
+
+/*
+ * --allow's refusals (not-allowed) and --max-connections-per-ip's
+ * (refused) are both event=refused, but never share a summary: not for
+ * one source, nor in the catch-alls of a full table.
+ */
+START_TEST(check_evlimit_not_allowed_apart)
+{
+	struct evlimit_summary	s[8];
+	size_t			n;
+	int			cap;
+
+	for (cap = 0; cap <= EVLIMIT_ENTRIES; cap += EVLIMIT_ENTRIES) {
+		evlimit_table_init(&check_evlimit_t, CHECK_EVLIMIT_MS, cap);
+		ck_assert_int_eq(check_evlimit_plain("refused", "10.0.0.1:1",
+		    0), EVLIMIT_WRITE);
+		ck_assert_int_eq(check_evlimit_plain("not-allowed",
+		    "10.0.0.1:2", 0), EVLIMIT_WRITE);
+		ck_assert_int_eq(check_evlimit_plain("not-allowed",
+		    "10.0.0.1:3", 1), EVLIMIT_COUNT);
+		ck_assert_int_eq(check_evlimit_plain("not-allowed",
+		    "10.0.0.1:4", 2), EVLIMIT_COUNT);
+		ck_assert_int_eq(check_evlimit_plain("refused", "10.0.0.1:5",
+		    3), EVLIMIT_COUNT);
+		n = evlimit_due(&check_evlimit_t, CHECK_EVLIMIT_MS, 0, s, 8);
+		ck_assert_uint_eq(n, 2);
+		if (strcmp(s[0].event, "not-allowed") == 0)
+			s[2] = s[0], s[0] = s[1], s[1] = s[2];
+		check_evlimit_is(&s[0], "refused", cap ? "10.0.0.1" : "*", 1,
+		    CHECK_EVLIMIT_MS);
+		check_evlimit_is(&s[1], "not-allowed", cap ? "10.0.0.1" : "*",
+		    2, CHECK_EVLIMIT_MS);
+	}
 }
 END_TEST
 
@@ -381,6 +418,7 @@ evlimit_suite(void)
 	tcase_add_test(tc, check_evlimit_burst);
 	tcase_add_test(tc, check_evlimit_next_occurrence);
 	tcase_add_test(tc, check_evlimit_keys);
+	tcase_add_test(tc, check_evlimit_not_allowed_apart);
 	tcase_add_test(tc, check_evlimit_full);
 	tcase_add_test(tc, check_evlimit_flush_batches);
 	suite_add_tcase(s, tc);
