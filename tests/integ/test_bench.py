@@ -808,6 +808,10 @@ def test_task_switches(t, tmp):
         s1 = rb.task_switches(pid)
         v1 = rb.task_switches(pid, rb.CTX_FIELDS[:1])
         step(srv.proc, True, "joined")
+        # Python's join returns once the thread released its last lock,
+        # a moment before the kernel task itself is gone (a loaded
+        # machine, valgrind's stage of CI, makes that moment visible)
+        h.wait_for(lambda: len(rb.task_switches(pid)) == 1, 10)
         s2 = rb.task_switches(pid)
         srv.proc.stdin.close()
         srv.stop()
