@@ -24,7 +24,7 @@
  * handlers never wait for the network, so that wait is short, and it
  * is the back-pressure that keeps memory bounded.
  *
- * Every connection of the worker is counted in `open' from its accept
+ * Every connection of the worker is counted in its `open' gauge from its accept
  * (stage_opened) to its close (stage_close, by whoever closes it). At
  * --max-connections the accept loop stops accepting (stage_wait_room);
  * while connections keep arriving it asks the stage to shed: close the
@@ -70,19 +70,31 @@
 /* How long the accept loop waits at the limit before asking to shed. */
 #define STAGE_ROOM_WAIT_MS	100
 
+/*
+ * The worker's open connections. The gauge the master shows is the
+ * count itself: one atomic add at the accept and one subtraction at the
+ * close, nothing kept twice. The master clears a dead worker's slot, so
+ * its replacement starts from 0.
+ */
+static atomic_long *
+stage_open(struct stage *s)
+{
+	return (&s->board->stats.gauge[STATS_OPEN]);
+}
+
 /* Count a connection as open from its accept. */
 void
 stage_opened(struct stage *s)
 {
-	atomic_fetch_add_explicit(&s->open, 1, memory_order_relaxed);
-	stats_gauge_add(&s->board->stats, STATS_OPEN, 1);
+	atomic_fetch_add_explicit(stage_open(s), 1, memory_order_relaxed);
 }
 
 /* Are connections at --max-connections? */
 int
 stage_full(struct stage *s)
 {
-	return (atomic_load_explicit(&s->open, memory_order_relaxed) >= s->max);
+	return (atomic_load_explicit(stage_open(s), memory_order_relaxed) >=
+	    s->max);
 }
 
 /* Wake the threads waiting for a close, if there are any. */
@@ -106,8 +118,9 @@ stage_close(struct stage *s, const struct conn *c)
 	if (c->pend != NULL)
 		pend_free(c->pend, s->budget, &s->partial);
 	peerlimit_leave(limit_entry);
-	atomic_fetch_sub(&s->open, 1);
-	stats_gauge_add(&s->board->stats, STATS_OPEN, -1);
+	/* sequentially consistent: stage_wait_open counts itself a watcher
+	 * before it looks at the count */
+	atomic_fetch_sub(stage_open(s), 1);
 	stage_signal_closed(s);
 }
 
@@ -125,7 +138,7 @@ stage_wait_open(struct stage *s, int limit, long long ms)
 	atomic_fetch_add(&s->watchers, 1);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		below = limit ? !stage_full(s) : atomic_load(&s->open) == 0;
+		below = limit ? !stage_full(s) : atomic_load(stage_open(s)) == 0;
 		if (below || mono_ms() >= deadline_ms)
 			break;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -191,7 +204,7 @@ stage_park(struct stage *s, struct pend *p, enum pend_wait wait)
  * waits for one. One still on its way to memwait needs no wake: its
  * park wakes the stage, which then looks for a share anyway.
  */
-void
+static void
 stage_budget_freed(void *arg)
 {
 	struct stage	*s = arg;
@@ -378,8 +391,8 @@ stage_shed_summary(struct stage *s, long long now_ms, int force)
 		return;
 	if (!force && now_ms - s->shed_since_ms < STAGE_SHED_LOG_MS)
 		return;
-	msglog_event("connections-shed", "count=%lu open=%d limit=%d",
-	    s->shed, atomic_load(&s->open), s->max);
+	msglog_event("connections-shed", "count=%lu open=%ld limit=%d",
+	    s->shed, atomic_load(stage_open(s)), s->max);
 	s->shed = 0;
 	s->shed_since_ms = now_ms;
 }

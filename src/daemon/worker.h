@@ -210,7 +210,6 @@ struct stage {
 	unsigned long		 shed;		/* since the last summary */
 	long long		 shed_since_ms;
 	/* anyone's */
-	atomic_int		 open;		/* connections open in the worker */
 	atomic_int		 watchers;	/* threads waiting on closed */
 	atomic_int		 shed_wanted;	/* the accept loop needs room */
 	atomic_int		 memwaiting;	/* connections on memwait */
@@ -329,7 +328,6 @@ int	stage_full(struct stage *);
 int	stage_wait_room(struct stage *, int);
 void	stage_park(struct stage *, struct pend *, enum pend_wait);
 void	stage_close(struct stage *, const struct conn *);
-void	stage_budget_freed(void *);
 void	stage_drain(struct stage *);
 
 /* evlimit.c: decide which event lines to write; the decisions are pure,
