@@ -55,7 +55,6 @@
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -414,7 +413,7 @@ static int
 bench_attack_wait_ms(const struct bench_attack *a, uint64_t now)
 {
 	const struct bench_attacker	*c;
-	uint64_t			 next, ms;
+	uint64_t			 next;
 
 	if (!TAILQ_EMPTY(&a->ready))
 		return (0);
@@ -423,12 +422,7 @@ bench_attack_wait_ms(const struct bench_attack *a, uint64_t now)
 		next = c->deadline;
 	if ((c = TAILQ_FIRST(&a->paused)) != NULL && c->deadline < next)
 		next = c->deadline;
-	if (next == UINT64_MAX)
-		return (-1);
-	if (next <= now)
-		return (0);
-	ms = (next - now + BENCH_NS_MS - 1) / BENCH_NS_MS;
-	return (ms > INT_MAX ? INT_MAX : (int)ms);
+	return (mono_until_ms(next, now));
 }
 
 /*

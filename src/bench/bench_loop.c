@@ -25,7 +25,6 @@
 #include <sys/queue.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,7 +102,7 @@ bench_loop_thread_wait_ms(const struct bench_thread *t, uint64_t now)
 {
 	const struct bench_run	*run = t->run;
 	const struct bench_conn	*c;
-	uint64_t		 next = UINT64_MAX, ms;
+	uint64_t		 next = UINT64_MAX;
 
 	if (!TAILQ_EMPTY(&t->ready))
 		return (0);
@@ -117,12 +116,7 @@ bench_loop_thread_wait_ms(const struct bench_thread *t, uint64_t now)
 		else if (run->stop_at + BENCH_DRAIN_NS < next)
 			next = run->stop_at + BENCH_DRAIN_NS;
 	}
-	if (next == UINT64_MAX)
-		return (-1);
-	if (next <= now)
-		return (0);
-	ms = (next - now + BENCH_NS_MS - 1) / BENCH_NS_MS;
-	return (ms > INT_MAX ? INT_MAX : (int)ms);
+	return (mono_until_ms(next, now));
 }
 
 /* Expire timed-out connections, end pauses, restart failed starts. */

@@ -15,6 +15,7 @@
 /* mono.c: CLOCK_MONOTONIC, for every timer: milliseconds, nanoseconds. */
 long long	mono_ms(void);
 uint64_t	mono_ns(void);
+int		mono_until_ms(uint64_t, uint64_t);
 
 /*
  * diag.c: diagnostics: stderr (journal), then syslog for the daemon;

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -33,4 +34,22 @@ mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * UINT64_C(1000000000) +
 	    (uint64_t)ts.tv_nsec);
+}
+
+/*
+ * A poll timeout in ms until deadline_ns, rounded up so that the wait
+ * does not end just short of it: -1 (wait for ever) when the deadline
+ * is UINT64_MAX (none), 0 when it has passed, at most INT_MAX.
+ */
+int
+mono_until_ms(uint64_t deadline_ns, uint64_t now_ns)
+{
+	uint64_t	ms;
+
+	if (deadline_ns == UINT64_MAX)
+		return (-1);
+	if (deadline_ns <= now_ns)
+		return (0);
+	ms = (deadline_ns - now_ns + 999999) / 1000000;
+	return (ms > INT_MAX ? INT_MAX : (int)ms);
 }
