@@ -28,8 +28,11 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 # marker the harness has valgrind put before each error (a process killed
 # at cleanup never writes its summary), or the summary's counts
 VALGRIND_MARK = "ackd-valgrind-error"
+# an error, a definite leak, or valgrind giving up on a process (which
+# then exits 1, and the master only sees a worker die: CI once did)
 VALGRIND_BAD_RE = re.compile(r"%s|ERROR SUMMARY: [1-9]|definitely lost: [1-9]"
-    % VALGRIND_MARK)
+    r"|[Vv]algrind cannot continue|the 'impossible' happened"
+    r"|[Oo]ut of memory" % VALGRIND_MARK)
 REPORT_LINES = 60  # lines of a report quoted in a failure reason
 
 
