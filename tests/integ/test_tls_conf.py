@@ -151,9 +151,13 @@ def file_errors(t, tmp, c):
 
 def unreadable_as_user(t, tmp, c):
     """A 0600 root file, as another user: "cannot read", exit 64."""
-    binary = h.ackd_for_others()
-    if os.geteuid() != 0 or binary is None:
-        t.ok("unreadable key (not root: skipped)", True)
+    label = "unreadable key as another user"
+    if os.geteuid() != 0 or h.ackd_for_others() is None:
+        t.skip(label, "not root, or no ackd another user may run")
+        return
+    # under valgrind, nobody cannot write its log where run_ackd puts it
+    if h.run_ackd(["--version"], user=65534, group=65534)[0] != 0:
+        t.skip(label, "user 65534 cannot run ackd here")
         return
     d = h.writable_dir(tmp, "other-user")
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
