@@ -18,6 +18,9 @@ With TLS:
   file; --check says the same;
 - a key file every user may read starts, with a warning naming it and
   its mode; a 0600 one gets none;
+- as root with --user nobody, files only root may read are read before
+  the privilege drop (ackd starts and serves), and a reload, which runs
+  as nobody, fails with event=tls-reload-failed reason=unreadable;
 - --tls-port 0 opens a TLS listener on every --bind address, beside the
   plain ones, and the start line names them (tls_listen=, the harness's
   d.tls_port); --tls-only opens no plain one (listen=none);
@@ -29,6 +32,7 @@ The handshake itself is test_tls.py's.
 """
 
 import os
+import pwd
 import shutil
 import signal
 import sys
@@ -176,6 +180,46 @@ def unreadable_as_user(t, tmp, c):
          "denied" % key in lines[0], h.short(err))
 
 
+def root_only_key(t, tmp, c):
+    """As root with --user nobody: files only root may read are read
+    before the privilege drop; a reload, as nobody, cannot read them and
+    says so."""
+    label = "root-only key with --user nobody"
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        pw = None
+    if os.geteuid() != 0 or pw is None or h.ackd_for_others() is None:
+        t.skip(label, "not root, or no user nobody")
+        return
+    if h.run_ackd(["--version"], user=pw.pw_uid, group=pw.pw_gid)[0] != 0:
+        t.skip(label, "nobody cannot run ackd here")
+        return
+    keys = os.path.join(tmp, "rootkeys")
+    os.mkdir(keys)
+    os.chmod(keys, 0o700)
+    cert, key = os.path.join(keys, "cert.pem"), os.path.join(keys, "key.pem")
+    shutil.copy(c.cert, cert)
+    shutil.copy(c.key, key)
+    os.chmod(key, 0o600)
+    work = h.writable_dir(tmp, "nobody")
+    d = h.Daemon(work, ["--user", "nobody", "--tls-port", "0", "--tls-cert",
+                        cert, "--tls-key", key], workers=1,
+                 log_name="nobody.log")
+    t.ok("%s: starts, with a TLS listener" % label,
+         isinstance(d.tls_port, int), d.start_rec.raw)
+    t.eq("%s: serves" % label, h.client(d.port, b"n").data, h.ACK)
+    with open(c.cert, "rb") as f:
+        write(cert, f.read(), 0o644)
+    d.signal(signal.SIGHUP)
+    failed = d.wait_records(lambda r: r.event == "tls-reload-failed", 2, 20)
+    t.ok("%s: the reload, as nobody, fails: reason=unreadable "
+         "file=%s" % (label, cert), len(failed) == 2 and
+         all(r.get("reason") == "unreadable" and r.get("file") == cert
+             for r in failed), h.short([r.raw for r in failed]))
+    t.eq("%s: still serves" % label, h.client(d.port, b"m").data, h.ACK)
+
+
 def key_mode(t, tmp, c):
     """A key every user may read: a warning, and ackd serves; 0600: none."""
     for mode, warned in ((0o644, True), (0o600, False)):
@@ -274,6 +318,7 @@ def main(t, tmp):
     flag_errors(t, tmp, c)
     file_errors(t, tmp, c)
     unreadable_as_user(t, tmp, c)
+    root_only_key(t, tmp, c)
     key_mode(t, tmp, c)
     listeners(t, tmp, c)
     reload(t, tmp, c)
