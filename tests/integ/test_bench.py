@@ -56,13 +56,13 @@ CONCURRENCY = 32
 # the report's keys, as ackd-bench(1) promises them
 KEYS = {"host", "port", "concurrency", "threads", "message_bytes",
         "duration_s", "connections", "ok", "wrong", "errors", "rate",
-        "unfinished_age_us", "latency_us", "attack"}
+        "unfinished_age_us", "latency_us", "attack", "tls"}
 ATTACK_KEYS = {"mode", "concurrency", "sources", "first_bytes", "trickle_s",
                "duration_s", "connections", "reconnects", "opened",
                "failed", "closed", "reset", "open_at_end",
                "connecting_at_end", "oldest_open_us", "bytes_sent",
                "held_us"}
-ERROR_KEYS = {"connect", "reset", "timeout", "other", "unfinished"}
+ERROR_KEYS = {"connect", "reset", "timeout", "other", "tls", "unfinished"}
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
 SLEEPS = 50         # each a voluntary context switch of the sleeper
 
@@ -136,7 +136,7 @@ def check_report_shape(t, label, r):
         return False
     t.eq("%s: exactly the documented keys" % label,
          sorted(r.report), sorted(KEYS))
-    t.eq("%s: errors has exactly connect, reset, timeout, other, "
+    t.eq("%s: errors has exactly connect, reset, timeout, other, tls, "
          "unfinished" % label,
          sorted(r.get("errors") or {}), sorted(ERROR_KEYS))
     t.eq("%s: latency_us has exactly p50 p90 p99 p999 max mean" % label,
