@@ -56,13 +56,21 @@ struct bench_tls {
 	char		*sni;
 };
 
-/* The first of OpenSSL's queued errors in words, and empty the queue. */
+/*
+ * "what: reason" for the first of OpenSSL's queued errors (a system
+ * error, such as a missing file, in strerror's words), and empty the
+ * queue.
+ */
 static void
 bench_tls_reason(char *buf, size_t size, const char *what)
 {
 	unsigned long	 e = ERR_peek_error();
-	const char	*r = e != 0 ? ERR_reason_error_string(e) : NULL;
+	const char	*r = NULL;
 
+	if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SYS)
+		r = strerror(ERR_GET_REASON(e));
+	else if (e != 0)
+		r = ERR_reason_error_string(e);
 	snprintf(buf, size, "%s: %s", what, r != NULL ? r : "unknown error");
 	ERR_clear_error();
 }
@@ -80,8 +88,11 @@ bench_tls_load_cert(SSL_CTX *ctx, const struct bench_config *cfg, char *err,
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1)
 		return (bench_tls_reason(err, size, what), -1);
 	snprintf(what, sizeof(what), "--tls-key: %s", key);
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		return (bench_tls_reason(err, size, what), -1);
+	snprintf(what, sizeof(what), "--tls-key: %s: not the key of %s "
+	    "(OpenSSL)", key, cfg->tls_cert);
+	if (SSL_CTX_check_private_key(ctx) != 1)
 		return (bench_tls_reason(err, size, what), -1);
 	return (0);
 }
@@ -174,6 +185,9 @@ bench_tls_open(struct bench_thread *t, struct bench_conn *c)
 		return (-1);
 	}
 	SSL_set_connect_state(ssl);
+	/* a failed connection leaves its session marked unusable */
+	if (c->session != NULL && !SSL_SESSION_is_resumable(c->session))
+		bench_tls_forget(c);
 	if (c->session != NULL) {
 		if (SSL_set_session(ssl, c->session) == 1 && c->counted)
 			t->tls.offered++;

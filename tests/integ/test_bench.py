@@ -885,6 +885,21 @@ def test_tls(t, tmp):
          h.short(r.err))
 
 
+def test_tls_flags(t, tmp):
+    """TLS flags: each needs --tls; a file that does not load exits 64."""
+    missing = os.path.join(tmp, "missing.pem")
+    for args, want in (
+            (["--tls-resume"], "--tls-resume: needs --tls"),
+            (["--tls", "--tls-key", missing],
+             "--tls-key: needs --tls-cert (the client certificate the key "
+             "goes with)"),
+            (["--tls", "--tls-ca", missing],
+             "--tls-ca: %s: No such file or directory" % missing)):
+        r = Run(args + ["--port", h.free_port(), "--count", 1])
+        t.eq("%s: exit 64 and one line" % " ".join(args[-2:]),
+             [r.status, r.err], [64, ("ackd-bench: %s\n" % want).encode()])
+
+
 def test_tls_resume(t, tmp):
     """--tls-resume counts resumed handshakes only where the server did."""
     cert, key = make_cert(tmp, "resume")
@@ -1025,6 +1040,7 @@ def main(t, tmp):
     test_attack_beside(t, tmp)
     test_half_close(t, tmp)
     if bench_has_tls(t):
+        test_tls_flags(t, tmp)
         test_tls(t, tmp)
         test_tls_resume(t, tmp)
 
