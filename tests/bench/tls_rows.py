@@ -431,11 +431,13 @@ def same_cipher(med):
 
 
 def check_targets(ratios):
-    """The issue's targets, for each key, where both servers ran."""
+    """The issue's targets, for each key and mode measured."""
     out = []
     for key in KEYS:
         for mode, metric, op, limit, text in TARGETS:
-            got = ratios.get("%s/%s" % (key, mode), {}).get(metric)
+            if "%s/%s" % (key, mode) not in ratios:
+                continue        # not in the plan (bench-quick)
+            got = ratios["%s/%s" % (key, mode)].get(metric)
             if got is None:
                 verdict = "-"
             elif op == ">=":
@@ -489,7 +491,14 @@ def target_rows(res):
 
 def notes(res):
     """What the reader must know besides the tables: lines."""
+    other = [r["other_cpus"] for r in res.get("runs", ())]
     out = []
+    if other:
+        out.append("- other work on the machine during these measurements: "
+                   "median %.2f CPUs, at most %.2f%s" % (
+                       rb.median(other), max(other),
+                       " (**noisy**: compare with care)"
+                       if max(other) > rb.OTHER_WARN else ""))
     for s, why in sorted(res.get("not_measured", {}).items()):
         out.append("- **%s was not measured**: %s" % (s, why))
     if not res.get("same_cipher", True):
