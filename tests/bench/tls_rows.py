@@ -29,7 +29,8 @@ and (TLS 1.3) ssl_conf_command Ciphersuites as ackd's, session tickets on
 with one ssl_session_ticket_key file for both workers: the equal of
 ackd's shared keys (nginx's default, keys OpenSSL makes in the master
 before the fork, is shared too, but changes at each reload; the file
-makes it explicit), no session cache, `return "ACK!";`. As in
+makes it explicit), ssl_session_cache none (its default), `return
+"ACK!";`. ackd logs every message to a file, nginx nothing. As in
 hostile.py, `ssl_preread on` (preread_timeout 10 s) makes nginx read the
 client's first bytes before it answers: after TLS termination it reads
 the decrypted message, at least 5 bytes, sees they are not a ClientHello
@@ -563,7 +564,10 @@ def markdown(res, exes, cpus, seconds):
         "nginx's session tickets: `ssl_session_tickets on` with one "
         "`ssl_session_ticket_key` file of 80 random bytes for both "
         "workers (AES-256 and HMAC-SHA256), the equal of ackd's ticket "
-        "keys shared by its workers; no session cache on either. nginx "
+        "keys shared by its workers (doc/tls.md); `ssl_session_cache "
+        "none`, its default: resumption by ticket alone. ackd writes each "
+        "message to its log file, as in every row of this page; nginx "
+        "logs nothing (no access_log in its stream module). nginx "
         "is given `ssl_preread on`: after the handshake it reads the "
         "client's first decrypted bytes before `return` answers, as ackd "
         "reads the message before its ACK (without it nginx may close "
