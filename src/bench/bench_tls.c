@@ -225,7 +225,9 @@ bench_tls_error(struct bench_thread *t, struct bench_conn *c, int rc)
 	}
 	if (t->tls.why[0] == '\0') {
 		bench_tls_reason(t->tls.why, sizeof(t->tls.why), "TLS");
-		if ((v = SSL_get_verify_result(c->ssl)) != X509_V_OK)
+		/* without --tls-ca the result is kept, but nothing failed */
+		if (t->run->cfg->tls_ca != NULL &&
+		    (v = SSL_get_verify_result(c->ssl)) != X509_V_OK)
 			snprintf(t->tls.why + strlen(t->tls.why),
 			    sizeof(t->tls.why) - strlen(t->tls.why), " (%s)",
 			    X509_verify_cert_error_string(v));

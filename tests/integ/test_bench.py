@@ -784,8 +784,9 @@ class TlsAck:
     counts the handshakes it did and those it resumed.
     """
 
-    def __init__(self, cert, key, tickets):
+    def __init__(self, cert, key, tickets, client_ca=None):
         self.cert, self.key, self.tickets = cert, key, tickets
+        self.client_ca = client_ca      # require a client certificate
         self.ctx = self.context()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -813,6 +814,9 @@ class TlsAck:
         if self.tickets == "off":
             ctx.options |= ssl.OP_NO_TICKET
             ctx.num_tickets = 0
+        if self.client_ca is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(self.client_ca)
         return ctx
 
     def serve(self):
@@ -898,6 +902,26 @@ def test_tls_flags(t, tmp):
         r = Run(args + ["--port", h.free_port(), "--count", 1])
         t.eq("%s: exit 64 and one line" % " ".join(args[-2:]),
              [r.status, r.err], [64, ("ackd-bench: %s\n" % want).encode()])
+
+
+def test_tls_client_cert(t, tmp):
+    """--tls-cert/--tls-key: a server that requires one serves it."""
+    cert, key = make_cert(tmp, "server2")
+    ccert, ckey = make_cert(tmp, "client")
+    with TlsAck(cert, key, "on", client_ca=ccert) as srv:
+        r = Run(["--tls", "--tls-cert", ccert, "--tls-key", ckey, "--port",
+                 srv.port, "--count", 4, "--concurrency", 2, "--json",
+                 "--quiet"])
+        t.eq("tls-cert: every connection ok, client_cert true",
+             [r.status, r.get("ok"), r.get("tls", "client_cert")],
+             [0, 4, True]) or t.note(r.describe())
+        r = Run(["--tls", "--port", srv.port, "--count", 4,
+                 "--concurrency", 2, "--json"])
+    t.eq("no tls-cert: every connection a tls error",
+         [r.status, r.get("ok"), r.get("errors", "tls")], [1, 0, 4])
+    t.ok("no tls-cert: stderr names the server's alert",
+         b"4 tls errors, first: TLS: " in r.err and b"certificate" in r.err,
+         h.short(r.err))
 
 
 def test_tls_resume(t, tmp):
@@ -1042,6 +1066,7 @@ def main(t, tmp):
     if bench_has_tls(t):
         test_tls_flags(t, tmp)
         test_tls(t, tmp)
+        test_tls_client_cert(t, tmp)
         test_tls_resume(t, tmp)
 
 
