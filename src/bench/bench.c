@@ -10,7 +10,9 @@
  * (bench_report.c). Signal handlers only set a flag; the main thread, the
  * only one that takes signals, passes it on to the event loops through an
  * eventfd that is in every epoll set. The same eventfd stops the attack
- * once the well-behaved clients have all finished.
+ * once the well-behaved clients have all finished. With --tls, the TLS
+ * client's context (bench_tls.c) is made before the threads start, from
+ * files that must load, or the run does not start (exit 64).
  */
 #include "config.h"
 
@@ -283,6 +285,24 @@ bench_wait(struct bench_run *run, struct bench_thread *threads,
 		fputs("\r\033[K", stderr);
 }
 
+/*
+ * Add thread t's TLS handshakes to r's; the first handshake's version and
+ * cipher are those of the lowest thread that had one.
+ */
+static void
+bench_merge_tls(struct bench_report *r, const struct bench_thread *t)
+{
+	r->tls.handshakes += t->tls.handshakes;
+	r->tls.resumed += t->tls.resumed;
+	r->tls.offered += t->tls.offered;
+	hist_merge(&r->tls.full_us, &t->tls.full_us);
+	hist_merge(&r->tls.resumed_us, &t->tls.resumed_us);
+	if (r->tls.version[0] == '\0') {
+		memcpy(r->tls.version, t->tls.version, sizeof(r->tls.version));
+		memcpy(r->tls.cipher, t->tls.cipher, sizeof(r->tls.cipher));
+	}
+}
+
 /* Merge what the threads counted into r. */
 static void
 bench_merge(struct bench_report *r, const struct bench_run *run,
@@ -295,6 +315,8 @@ bench_merge(struct bench_report *r, const struct bench_run *run,
 	memset(r, 0, sizeof(*r));
 	hist_init(&r->hist);
 	hist_init(&r->attack_held);
+	hist_init(&r->tls.full_us);
+	hist_init(&r->tls.resumed_us);
 	for (i = 0; i < run->nthreads; i++) {
 		t = &threads[i];
 		r->counts.connections += t->counts.connections;
@@ -305,9 +327,15 @@ bench_merge(struct bench_report *r, const struct bench_run *run,
 		for (k = 0; k < BENCH_NKINDS; k++) {
 			r->counts.errors[k] += t->counts.errors[k];
 			if (t->first[k].at != 0 && (r->first[k].at == 0 ||
-			    t->first[k].at < r->first[k].at))
+			    t->first[k].at < r->first[k].at)) {
 				r->first[k] = t->first[k];
+				/* the first TLS error's words go with it */
+				if (k == BENCH_TLS)
+					memcpy(r->tls.why, t->tls.why,
+					    sizeof(r->tls.why));
+			}
 		}
+		bench_merge_tls(r, t);
 		if (t->first_wrong.at != 0 && (r->first_wrong.at == 0 ||
 		    t->first_wrong.at < r->first_wrong.at)) {
 			r->first_wrong = t->first_wrong;
@@ -371,14 +399,23 @@ bench_status(const struct bench_run *run, const struct bench_report *r)
 	return (BENCH_EXIT_OK);
 }
 
-/* Set up the shared run state: address, sources, message, files, clock. */
+/*
+ * Set up the shared run state: address, sources, message, TLS, files,
+ * clock.
+ */
 static void
 bench_setup(struct bench_run *run, const struct bench_config *cfg)
 {
+	char	err[512];
+
 	memset(run, 0, sizeof(*run));
 	run->cfg = cfg;
 	run->record_fd = -1;
 	bench_resolve(run, cfg);
+	if (cfg->tls && bench_tls_setup(run, err, sizeof(err)) == -1) {
+		diag_warnx("%s", err);
+		exit(BENCH_EXIT_USAGE);
+	}
 	bench_sources(run, cfg);
 	if (cfg->size > 0)
 		run->filler = bench_filler_make(cfg->size);
@@ -411,6 +448,7 @@ bench_teardown(struct bench_run *run)
 	free(run->attack_sources);
 	free(run->filler);
 	free(run->attack_filler);
+	bench_tls_teardown(run);
 }
 
 /* Start thread *tid running fn(arg), or exit 71. */

@@ -3,16 +3,19 @@
  * ackd-bench: a load generator for ackd.
  *
  * Shared structures and prototypes of bench.c, bench_flags.c, bench_conn.c,
- * bench_loop.c, bench_attack.c, bench_report.c and hist.c, grouped by the
- * file that owns them.
+ * bench_tls.c, bench_loop.c, bench_attack.c, bench_report.c and hist.c,
+ * grouped by the file that owns them. No OpenSSL type appears here: the
+ * TLS client's SSL_CTX, SSL and SSL_SESSION are bench_tls.c's alone.
  */
 #ifndef BENCH_H
 #define BENCH_H
 
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -124,6 +127,11 @@ struct bench_config {
 	int		 attack_sources;
 	enum bench_attack_mode attack;	/* derived from the three above */
 	int		 quiet;
+	int		 tls;		/* --tls: speak TLS to the server */
+	const char	*tls_ca;	/* NULL: the server is not verified */
+	const char	*tls_cert;	/* a client certificate, or NULL */
+	const char	*tls_key;	/* NULL: in the tls_cert file */
+	int		 tls_resume;	/* resume the previous session */
 	unsigned long long given;	/* bit i: the table's flag i given */
 };
 
@@ -141,6 +149,8 @@ void	bench_flags_usage(FILE *);
 void	bench_flags_version(FILE *);
 
 /* bench.c: start-up, the threads, merging, teardown. */
+
+struct bench_tls;	/* bench_tls.c's: the run's TLS client context */
 
 /* Set up by main, then read-only but for budget and wb_running. */
 struct bench_run {
@@ -166,6 +176,7 @@ struct bench_run {
 	int			 stop_fd;	/* eventfd: readable: stop */
 	int			 done_fd;	/* eventfd: threads finished */
 	int			 record_fd;
+	struct bench_tls	*tls;		/* with --tls, else NULL */
 };
 
 /* bench_conn.c: one client's life, from connect to counting. */
@@ -178,6 +189,7 @@ enum bench_kind {
 	BENCH_RESET,		/* ECONNRESET or EPIPE after connecting */
 	BENCH_TIMEOUT,		/* --timeout passed */
 	BENCH_OTHER,		/* anything else, e.g. EMFILE */
+	BENCH_TLS,		/* TLS failed: alert, verification, EPROTO */
 	BENCH_UNFINISHED,	/* still in flight when the run ended */
 	BENCH_NKINDS
 };
@@ -187,6 +199,7 @@ enum bench_state {
 	BENCH_IDLE,		/* done for good: nothing more to start */
 	BENCH_WAITING,		/* to start again: ready or paused */
 	BENCH_CONNECTING,	/* nothing sent yet */
+	BENCH_HANDSHAKING,	/* --tls: in the TLS handshake */
 	BENCH_SENDING,		/* part of the message sent */
 	BENCH_READING		/* all sent, reading until EOF */
 };
@@ -198,6 +211,24 @@ struct bench_counts {
 	uint64_t	wrong;
 	uint64_t	errors[BENCH_NKINDS];
 	uint64_t	unfinished_us;	/* the oldest unfinished one's age */
+};
+
+#define BENCH_TLS_WHY		128	/* the first TLS error, in words */
+
+/*
+ * The TLS handshakes of counted connections (--tls): per thread, then
+ * merged. A handshake's time runs from the connect's start to the end of
+ * the handshake; full and resumed ones are kept apart.
+ */
+struct bench_tls_counts {
+	uint64_t	handshakes;	/* completed */
+	uint64_t	resumed;	/* of them, the server resumed */
+	uint64_t	offered;	/* connections that offered a session */
+	struct hist	full_us;
+	struct hist	resumed_us;
+	char		version[16];	/* of the first handshake */
+	char		cipher[64];
+	char		why[BENCH_TLS_WHY];	/* the first TLS error */
 };
 
 /* The first error of a kind, to name it in the report. */
@@ -218,6 +249,8 @@ struct bench_conn {
 	size_t			 sent;
 	size_t			 got;		/* reply bytes so far */
 	int			 fd;
+	void			*ssl;		/* --tls: bench_tls.c's SSL */
+	void			*session;	/* --tls-resume: SSL_SESSION */
 	unsigned char		 state;
 	unsigned char		 counted;
 	unsigned char		 bad;		/* reply is not --expect */
@@ -278,6 +311,8 @@ struct bench_thread {
 	struct bench_counts	 counts;
 	struct bench_first	 first[BENCH_NKINDS];
 	struct bench_first	 first_wrong;
+	struct bench_tls_counts	 tls;
+	char			*tls_buf;	/* --tls --unique: a record */
 	char			 sample[BENCH_HEAD];	/* first wrong reply */
 	size_t			 sample_len;
 	size_t			 sample_bytes;
@@ -290,6 +325,81 @@ struct bench_thread {
 	struct hist		 hist;
 	char			 rbuf[BENCH_RBUF];
 };
+
+/*
+ * bench_tls.c: the TLS client of --tls, non-blocking, over a connected
+ * socket. Its I/O answers as recv and send do: -1 with errno EAGAIN to
+ * wait for any event, EPROTO for a TLS failure (its first reason kept in
+ * the thread's tls.why), 0 from bench_tls_recv at the server's close.
+ * Without TLS in the build the flags are refused, so the stubs below are
+ * never called.
+ */
+#define BENCH_TLS_CHUNK		16384	/* a TLS record's plaintext, at most */
+
+#ifdef HAVE_TLS
+#define BENCH_HAVE_TLS		1
+int	bench_tls_setup(struct bench_run *, char *, size_t);
+void	bench_tls_teardown(struct bench_run *);
+int	bench_tls_open(struct bench_thread *, struct bench_conn *);
+int	bench_tls_handshake(struct bench_thread *, struct bench_conn *);
+ssize_t	bench_tls_send(struct bench_thread *, struct bench_conn *,
+	    const char *, size_t);
+ssize_t	bench_tls_recv(struct bench_thread *, struct bench_conn *, char *,
+	    size_t);
+void	bench_tls_shutdown(struct bench_conn *);
+void	bench_tls_close(struct bench_thread *, struct bench_conn *, int);
+void	bench_tls_forget(struct bench_conn *);
+#else
+#define BENCH_HAVE_TLS		0
+/* A build without TLS: never called, since --tls is refused. */
+static inline int
+bench_tls_setup(struct bench_run *run, char *err, size_t size)
+{
+	(void)run;
+	snprintf(err, size, "--tls: this build has no TLS (configure "
+	    "--with-tls)");
+	return (-1);
+}
+static inline void bench_tls_teardown(struct bench_run *run) { (void)run; }
+static inline int
+bench_tls_open(struct bench_thread *t, struct bench_conn *c)
+{
+	(void)t;
+	(void)c;
+	errno = ENOSYS;
+	return (-1);
+}
+static inline int
+bench_tls_handshake(struct bench_thread *t, struct bench_conn *c)
+{
+	return (bench_tls_open(t, c));
+}
+static inline ssize_t
+bench_tls_send(struct bench_thread *t, struct bench_conn *c, const char *b,
+    size_t n)
+{
+	(void)b;
+	(void)n;
+	return (bench_tls_open(t, c));
+}
+static inline ssize_t
+bench_tls_recv(struct bench_thread *t, struct bench_conn *c, char *b,
+    size_t n)
+{
+	(void)b;
+	(void)n;
+	return (bench_tls_open(t, c));
+}
+static inline void bench_tls_shutdown(struct bench_conn *c) { (void)c; }
+static inline void
+bench_tls_close(struct bench_thread *t, struct bench_conn *c, int clean)
+{
+	(void)t;
+	(void)c;
+	(void)clean;
+}
+static inline void bench_tls_forget(struct bench_conn *c) { (void)c; }
+#endif
 
 void	bench_loop_thread_init(struct bench_thread *, struct bench_run *, int);
 void	*bench_loop_thread_main(void *);
@@ -373,6 +483,7 @@ struct bench_report {
 	size_t			 longest;
 	struct bench_first	 first[BENCH_NKINDS];
 	struct bench_first	 first_wrong;
+	struct bench_tls_counts	 tls;
 	char			 sample[BENCH_HEAD];
 	size_t			 sample_len;
 	size_t			 sample_bytes;

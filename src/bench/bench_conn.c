@@ -21,6 +21,15 @@
  * in the latency histogram as a lower bound of its latency. So no client
  * left waiting is missing from the figures.
  *
+ * With --tls the socket is the same, and bench_tls.c's SSL rides on it:
+ * the socket goes into epoll for input and output at once (edge-triggered,
+ * so an idle direction costs nothing), and each event drives the client as
+ * far as it goes: the handshake, then the message, sent as one TLS record
+ * when it fits in one (the --unique prefix is copied in front of the first
+ * record's bytes, so a server that reads one record reads the message
+ * whole), then the reply to the server's close. The plain path is the same
+ * code as without TLS but for one test of c->ssl per event.
+ *
  * Lists are bench_loop.c's business: it owns them, finds the clients that
  * timed out or may start again, and calls in here. Each function here that
  * may end or restart a client answers where the client goes next (enum
@@ -72,6 +81,8 @@ bench_conn_kind_of(int err)
 	case ECONNABORTED:
 	case EPIPE:
 		return (BENCH_RESET);
+	case EPROTO:
+		return (BENCH_TLS);	/* bench_tls.c's failures */
 	default:
 		return (BENCH_OTHER);
 	}
@@ -233,15 +244,23 @@ bench_conn_account(struct bench_thread *t, struct bench_conn *c, uint64_t now,
 
 /* --- the state machine ----------------------------------------------- */
 
+/* Close c's connection (and its TLS); clean: the server closed it. */
+static void
+bench_conn_close(struct bench_thread *t, struct bench_conn *c, int clean)
+{
+	if (c->ssl != NULL)
+		bench_tls_close(t, c, clean);
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+}
+
 /* c failed while starting: count it; it is to retry soon, or after a pause. */
 static enum bench_conn_next
 bench_conn_fail(struct bench_thread *t, struct bench_conn *c, uint64_t now,
     int err)
 {
-	if (c->fd != -1) {
-		close(c->fd);
-		c->fd = -1;
-	}
+	bench_conn_close(t, c, 0);
 	bench_conn_account(t, c, now, bench_conn_kind_of(err), err);
 	c->state = BENCH_WAITING;
 	if (!bench_conn_is_shortage(err))
@@ -258,8 +277,7 @@ enum bench_conn_next
 bench_conn_finish(struct bench_thread *t, struct bench_conn *c,
     uint64_t now, int outcome, int err)
 {
-	close(c->fd);
-	c->fd = -1;
+	bench_conn_close(t, c, outcome == BENCH_OK || outcome == BENCH_WRONG);
 	bench_conn_account(t, c, now, outcome, err);
 	return (bench_conn_start(t, c, now));
 }
@@ -275,8 +293,7 @@ bench_conn_abandon(struct bench_thread *t, struct bench_conn *c,
 {
 	uint64_t	age_us = now > c->start ? (now - c->start) / 1000 : 0;
 
-	close(c->fd);
-	c->fd = -1;
+	bench_conn_close(t, c, 0);
 	hist_record(&t->hist, age_us);
 	if (age_us > t->counts.unfinished_us)
 		t->counts.unfinished_us = age_us;
@@ -347,9 +364,12 @@ static void
 bench_conn_sent(struct bench_thread *t, struct bench_conn *c)
 {
 	c->state = BENCH_READING;
+	if (!t->run->cfg->half_close)
+		return;
 	/* a failure here shows as the reply's, or as the server's wait */
-	if (t->run->cfg->half_close)
-		(void)shutdown(c->fd, SHUT_WR);
+	if (c->ssl != NULL)
+		bench_tls_shutdown(c);
+	(void)shutdown(c->fd, SHUT_WR);
 }
 
 /* Give c a source address of its own, round robin over --sources. */
@@ -384,6 +404,27 @@ bench_conn_open(struct bench_thread *t, struct bench_conn *c)
 }
 
 /*
+ * Give c, connecting, its TLS and put it in epoll for both directions:
+ * the first event (writable once connected) starts the handshake. Busy,
+ * or ready or paused if that failed.
+ */
+static enum bench_conn_next
+bench_conn_start_tls(struct bench_thread *t, struct bench_conn *c,
+    uint64_t now)
+{
+	struct epoll_event	ev;
+
+	if (bench_tls_open(t, c) == -1)
+		return (bench_conn_fail(t, c, now, errno));
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1)
+		return (bench_conn_fail(t, c, now, errno));
+	c->state = BENCH_HANDSHAKING;
+	return (BENCH_NEXT_BUSY);
+}
+
+/*
  * Start c if the run allows one more: busy, or ready or paused if that
  * failed at once; else the client goes idle for good.
  */
@@ -413,9 +454,12 @@ bench_conn_start(struct bench_thread *t, struct bench_conn *c,
 	c->bad = 0;
 	if (run->cfg->unique)
 		bench_conn_id(t, c);
-	if (bench_conn_open(t, c) == -1 ||
-	    ((r = bench_conn_send(t, c)) == -1 &&
-	    bench_conn_kind_of(errno) != BENCH_RESET))
+	if (bench_conn_open(t, c) == -1)
+		return (bench_conn_fail(t, c, now, errno));
+	if (run->tls != NULL)
+		return (bench_conn_start_tls(t, c, now));
+	if ((r = bench_conn_send(t, c)) == -1 &&
+	    bench_conn_kind_of(errno) != BENCH_RESET)
 		return (bench_conn_fail(t, c, now, errno));
 	/*
 	 * All sent: only the reply matters, no EPOLLOUT wake-up to ignore. A
@@ -496,6 +540,106 @@ bench_conn_read(struct bench_thread *t, struct bench_conn *c, uint32_t ev)
 	return (bench_conn_eof(t, c));
 }
 
+/* --- with --tls ------------------------------------------------------- */
+
+/*
+ * The bytes of c's message from c->sent on that one SSL_write may take:
+ * with a --unique prefix, the first record's are copied together into
+ * t->tls_buf, so that the prefix and the message start share a record.
+ */
+static const char *
+bench_conn_tls_chunk(struct bench_thread *t, struct bench_conn *c,
+    size_t *len)
+{
+	const char	*tail;
+	size_t		 tail_len, total, first;
+
+	tail = bench_conn_tail(t->run, c, &tail_len);
+	total = c->prefix_len + tail_len;
+	if (c->prefix_len == 0 || c->sent >= BENCH_TLS_CHUNK) {
+		*len = total - c->sent;
+		return (tail + (c->sent - c->prefix_len));
+	}
+	first = total < BENCH_TLS_CHUNK ? total : BENCH_TLS_CHUNK;
+	memcpy(t->tls_buf, c->prefix, c->prefix_len);
+	memcpy(t->tls_buf + c->prefix_len, tail, first - c->prefix_len);
+	*len = first - c->sent;
+	return (t->tls_buf + c->sent);
+}
+
+/* bench_conn_send over TLS: 1 all sent, 0 not now, -1 error. */
+static int
+bench_conn_tls_send(struct bench_thread *t, struct bench_conn *c)
+{
+	const char	*buf;
+	size_t		 len, total;
+	ssize_t		 n;
+
+	bench_conn_tail(t->run, c, &total);
+	total += c->prefix_len;
+	while (c->sent < total) {
+		buf = bench_conn_tls_chunk(t, c, &len);
+		if ((n = bench_tls_send(t, c, buf, len)) == -1)
+			return (errno == EAGAIN ? 0 : -1);
+		c->sent += (size_t)n;
+	}
+	if (total > t->longest)
+		t->longest = total;
+	return (1);
+}
+
+/* Read c's reply over TLS to the server's close; STAY until then. */
+static enum bench_conn_next
+bench_conn_tls_read(struct bench_thread *t, struct bench_conn *c)
+{
+	ssize_t	n;
+
+	while ((n = bench_tls_recv(t, c, t->rbuf, sizeof(t->rbuf))) > 0)
+		bench_conn_compare(t, c, t->rbuf, (size_t)n);
+	if (n == 0)
+		return (bench_conn_eof(t, c));
+	if (errno == EAGAIN)
+		return (BENCH_NEXT_STAY);
+	return (bench_conn_finish(t, c, mono_ns(), bench_conn_kind_of(errno),
+	    errno));
+}
+
+/*
+ * An event on TLS client c, whatever it was: go on as far as it can, the
+ * handshake, the message, the reply. Where c goes now.
+ */
+static enum bench_conn_next
+bench_conn_tls_event(struct bench_thread *t, struct bench_conn *c)
+{
+	enum bench_conn_next	next;
+	int			r, err;
+
+	if (c->state == BENCH_HANDSHAKING) {
+		if (bench_tls_handshake(t, c) == -1)
+			return (errno == EAGAIN ? BENCH_NEXT_STAY :
+			    bench_conn_finish(t, c, mono_ns(),
+			    bench_conn_kind_of(errno), errno));
+		c->state = BENCH_SENDING;
+	}
+	if (c->state == BENCH_SENDING) {
+		if ((r = bench_conn_tls_send(t, c)) == 0)
+			return (BENCH_NEXT_STAY);
+		if (r == -1) {
+			/* the reply and the close may be queued behind it */
+			err = errno;
+			if ((next = bench_conn_tls_read(t, c)) ==
+			    BENCH_NEXT_STAY)
+				next = bench_conn_finish(t, c, mono_ns(),
+				    bench_conn_kind_of(err), err);
+			return (next);
+		}
+		bench_conn_sent(t, c);
+	}
+	return (bench_conn_tls_read(t, c));
+}
+
+/* --- events ----------------------------------------------------------- */
+
 /*
  * Act on the epoll events ev of busy connection c. Input is taken first: a
  * server that reads less than the whole message may answer and close
@@ -508,6 +652,8 @@ bench_conn_event(struct bench_thread *t, struct bench_conn *c,
 	enum bench_conn_next	next;
 	int			r, err;
 
+	if (c->ssl != NULL)
+		return (bench_conn_tls_event(t, c));
 	if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) &&
 	    (next = bench_conn_read(t, c, ev)) != BENCH_NEXT_STAY)
 		return (next);

@@ -91,6 +91,19 @@ static const struct opt bench_flags_table[] = {
 	{ "attack-sources", 261, OPT_INT, 0, 0, BENCH_ATTACK_SOURCES_MAX,
 	    FIELD(attack_sources), NULL, "N", "bind the attack to N addresses "
 	    "after those of --sources; 0 binds nothing", NULL },
+	{ "tls", 263, OPT_SWITCH, 0, 0, 0, FIELD(tls), NULL, NULL,
+	    "speak TLS to the server", NULL },
+	{ "tls-ca", 264, OPT_VALUE, BENCH_STRING, 0, 0, FIELD(tls_ca),
+	    "a file path", "FILE", "verify the server against these PEM "
+	    "certificates", "no verification" },
+	{ "tls-cert", 265, OPT_VALUE, BENCH_STRING, 0, 0, FIELD(tls_cert),
+	    "a file path", "FILE", "present this PEM client certificate "
+	    "chain", "" },
+	{ "tls-key", 266, OPT_VALUE, BENCH_STRING, 0, 0, FIELD(tls_key),
+	    "a file path", "FILE", "the client certificate's PEM key",
+	    "the --tls-cert file" },
+	{ "tls-resume", 267, OPT_SWITCH, 0, 0, 0, FIELD(tls_resume), NULL,
+	    NULL, "resume each client's previous TLS session", NULL },
 	{ "quiet", 'q', OPT_SWITCH, 0, 0, 0, FIELD(quiet), NULL, NULL,
 	    "no progress line, no error samples on stderr", NULL },
 	{ "help", 'h', OPT_HELP, 0, 0, 0, 0, NULL, NULL,
@@ -196,12 +209,42 @@ bench_flags_check_attack(struct bench_config *cfg, char *err, size_t errsize)
 	return (OPT_RUN);
 }
 
+/*
+ * Check the TLS flags: none in a build without TLS; the others only with
+ * --tls; --tls-key only with --tls-cert.
+ */
+static enum opt_result
+bench_flags_check_tls(const struct bench_config *cfg, char *err,
+    size_t errsize)
+{
+	static const char *const	 names[] = { "tls", "tls-ca", "tls-cert",
+					    "tls-key", "tls-resume" };
+	size_t				 i;
+
+	for (i = 0; i < nitems(names); i++) {
+		if (!bench_flags_given(cfg, names[i]))
+			continue;
+		if (!BENCH_HAVE_TLS)
+			return (opt_error(err, errsize, "--%s: this build has "
+			    "no TLS (configure --with-tls)", names[i]));
+		if (!cfg->tls)
+			return (opt_error(err, errsize, "--%s: needs --tls",
+			    names[i]));
+	}
+	if (cfg->tls_key != NULL && cfg->tls_cert == NULL)
+		return (opt_error(err, errsize, "--tls-key: needs --tls-cert "
+		    "(the client certificate the key goes with)"));
+	return (OPT_RUN);
+}
+
 /* Check the flags against each other, once all are known. */
 static enum opt_result
 bench_flags_check(struct bench_config *cfg, char *err, size_t errsize)
 {
 	enum opt_result	rc;
 
+	if ((rc = bench_flags_check_tls(cfg, err, errsize)) != OPT_RUN)
+		return (rc);
 	if ((rc = bench_flags_check_attack(cfg, err, errsize)) != OPT_RUN)
 		return (rc);
 	if (cfg->concurrency > 0 && cfg->threads > cfg->concurrency)
@@ -316,7 +359,8 @@ bench_flags_usage(FILE *fp)
 	fputs("\n"
 "Exit: 0 every counted connection ok (with --concurrency 0: an attack\n"
 "connection was established), 1 a wrong reply, an error or nothing counted,\n"
-"64 bad flag, 71 system resources, 73 cannot open the record file.\n"
+"64 bad flag or TLS file, 71 system resources, 73 cannot open the record\n"
+"file.\n"
 "See ackd-bench(1).\n", fp);
 }
 

@@ -224,6 +224,11 @@ bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
 	    "b%ld-%d-", (long)getpid(), i);
 	t->source = (unsigned)i % (run->nsources > 0 ? run->nsources : 1);
 	hist_init(&t->hist);
+	hist_init(&t->tls.full_us);
+	hist_init(&t->tls.resumed_us);
+	if (run->tls != NULL && cfg->unique &&
+	    (t->tls_buf = malloc(BENCH_TLS_CHUNK)) == NULL)
+		fatal(BENCH_EXIT_OSERR, "malloc");
 	if (run->record_fd != -1 &&
 	    (t->record = malloc(BENCH_RECORD_BUF)) == NULL)
 		fatal(BENCH_EXIT_OSERR, "malloc");
@@ -235,13 +240,22 @@ bench_loop_thread_init(struct bench_thread *t, struct bench_run *run, int i)
 		fatal(BENCH_EXIT_OSERR, "epoll_ctl");
 }
 
-/* Give back what bench_loop_thread_init took: epoll set, clients, buffer. */
+/*
+ * Give back what bench_loop_thread_init took: epoll set, clients (and the
+ * TLS sessions they kept), buffers.
+ */
 void
 bench_loop_thread_free(struct bench_thread *t)
 {
+	int	i;
+
 	if (t->epfd != -1)
 		close(t->epfd);
 	t->epfd = -1;
+	for (i = 0; t->conns != NULL && i < t->nconns; i++)
+		bench_tls_forget(&t->conns[i]);
+	free(t->tls_buf);
+	t->tls_buf = NULL;
 	free(t->conns);
 	t->conns = NULL;
 	free(t->record);

@@ -5,7 +5,9 @@
  * terminal. With an attack, both reports give the well-behaved clients'
  * figures as without one, then the attack's: its connections, how the
  * server ended them, how long it held them, and how many it still held
- * at the end.
+ * at the end. With --tls, both give the TLS handshakes too: how many,
+ * how many of them the server resumed, and their times, full and resumed
+ * apart.
  */
 #include "config.h"
 
@@ -19,7 +21,7 @@
 #define BENCH_REPORT_OLD_NS	BENCH_NS_S	/* the progress line shows it */
 
 static const char *const bench_report_kind_names[BENCH_NKINDS] = {
-	"connect", "reset", "timeout", "other", "unfinished"
+	"connect", "reset", "timeout", "other", "tls", "unfinished"
 };
 
 /* Write us microseconds with a unit: us, ms or s. */
@@ -78,8 +80,8 @@ bench_report_first_text(const struct bench_report *r, int k, char *buf,
     size_t size)
 {
 	static const char *const states[] = {
-		"idle", "waiting", "connecting", "sending",
-		"waiting for the reply"
+		"idle", "waiting", "connecting", "in the TLS handshake",
+		"sending", "waiting for the reply"
 	};
 	const struct bench_first	*f = &r->first[k];
 	const char			*state;
@@ -95,7 +97,10 @@ bench_report_first_text(const struct bench_report *r, int k, char *buf,
 		    r->counts.unfinished_us);
 		snprintf(buf, size, "oldest %s, first: still %s",
 		    age, state);
-	} else
+	} else if (k == BENCH_TLS)
+		snprintf(buf, size, "first: %s", r->tls.why[0] != '\0' ?
+		    r->tls.why : "TLS failed");
+	else
 		snprintf(buf, size, "first: %s", strerror(f->err));
 }
 
@@ -204,6 +209,36 @@ bench_report_json_attack(FILE *fp, const struct bench_config *cfg,
 	fputc('}', fp);
 }
 
+/* Print the value of the JSON report's "tls" key: null, or an object. */
+static void
+bench_report_json_tls(FILE *fp, const struct bench_config *cfg,
+    const struct bench_report *r)
+{
+	const struct bench_tls_counts	*tls = &r->tls;
+
+	if (!cfg->tls) {
+		fputs("null", fp);
+		return;
+	}
+	fputs("{\"version\":", fp);
+	bench_report_json_string(fp, tls->version);
+	fputs(",\"cipher\":", fp);
+	bench_report_json_string(fp, tls->cipher);
+	fprintf(fp, ",\"verify\":%s,\"client_cert\":%s,\"resume\":%s,"
+	    "\"handshakes\":%llu,\"full\":%llu,\"resumed\":%llu,"
+	    "\"offered\":%llu,\"full_us\":", cfg->tls_ca != NULL ? "true" :
+	    "false", cfg->tls_cert != NULL ? "true" : "false",
+	    cfg->tls_resume ? "true" : "false",
+	    (unsigned long long)tls->handshakes,
+	    (unsigned long long)(tls->handshakes - tls->resumed),
+	    (unsigned long long)tls->resumed,
+	    (unsigned long long)tls->offered);
+	bench_report_json_hist(fp, &tls->full_us);
+	fputs(",\"resumed_us\":", fp);
+	bench_report_json_hist(fp, &tls->resumed_us);
+	fputc('}', fp);
+}
+
 /* Print the report as one JSON object, with exactly the documented keys. */
 void
 bench_report_json(FILE *fp, const struct bench_config *cfg,
@@ -219,12 +254,14 @@ bench_report_json(FILE *fp, const struct bench_config *cfg,
 	    (unsigned long long)r->counts.ok,
 	    (unsigned long long)r->counts.wrong);
 	fprintf(fp, "\"errors\":{\"connect\":%llu,\"reset\":%llu,"
-	    "\"timeout\":%llu,\"other\":%llu,\"unfinished\":%llu},"
-	    "\"unfinished_age_us\":%llu,\"rate\":%.1f,",
+	    "\"timeout\":%llu,\"other\":%llu,\"tls\":%llu,"
+	    "\"unfinished\":%llu},\"unfinished_age_us\":%llu,"
+	    "\"rate\":%.1f,",
 	    (unsigned long long)r->counts.errors[BENCH_CONNECT],
 	    (unsigned long long)r->counts.errors[BENCH_RESET],
 	    (unsigned long long)r->counts.errors[BENCH_TIMEOUT],
 	    (unsigned long long)r->counts.errors[BENCH_OTHER],
+	    (unsigned long long)r->counts.errors[BENCH_TLS],
 	    (unsigned long long)r->counts.errors[BENCH_UNFINISHED],
 	    (unsigned long long)r->counts.unfinished_us,
 	    bench_report_rate(r));
@@ -232,6 +269,8 @@ bench_report_json(FILE *fp, const struct bench_config *cfg,
 	bench_report_json_hist(fp, &r->hist);
 	fputs(",\"attack\":", fp);
 	bench_report_json_attack(fp, cfg, r);
+	fputs(",\"tls\":", fp);
+	bench_report_json_tls(fp, cfg, r);
 	fputs("}\n", fp);
 }
 
@@ -292,6 +331,31 @@ bench_report_text_attack(FILE *fp, const struct bench_config *cfg,
 	    (unsigned long long)a->connecting_at_end);
 }
 
+/* Print the TLS part of the text report: what was agreed, handshakes. */
+static void
+bench_report_text_tls(FILE *fp, const struct bench_config *cfg,
+    const struct bench_report *r)
+{
+	const struct bench_tls_counts	*tls = &r->tls;
+	char				 full[32], resumed[32];
+
+	fprintf(fp, "tls          %s %s, server %sverified%s\n",
+	    tls->version[0] != '\0' ? tls->version : "-",
+	    tls->cipher[0] != '\0' ? tls->cipher : "-",
+	    cfg->tls_ca != NULL ? "" : "not ", cfg->tls_cert != NULL ?
+	    ", client certificate" : "");
+	bench_report_format_us(full, sizeof(full),
+	    hist_percentile(&tls->full_us, 50.0));
+	bench_report_format_us(resumed, sizeof(resumed),
+	    hist_percentile(&tls->resumed_us, 50.0));
+	fprintf(fp, "handshakes   %llu: %llu full (p50 %s), %llu resumed "
+	    "(p50 %s) of %llu offered\n",
+	    (unsigned long long)tls->handshakes,
+	    (unsigned long long)(tls->handshakes - tls->resumed), full,
+	    (unsigned long long)tls->resumed, resumed,
+	    (unsigned long long)tls->offered);
+}
+
 /* Print the report for people. */
 void
 bench_report_text(FILE *fp, const struct bench_config *cfg,
@@ -323,12 +387,16 @@ bench_report_text(FILE *fp, const struct bench_config *cfg,
 	    (unsigned long long)r->counts.ok,
 	    (unsigned long long)r->counts.wrong);
 	fprintf(fp, "errors       %llu: connect %llu, reset %llu, "
-	    "timeout %llu, other %llu, unfinished %llu\n",
-	    (unsigned long long)errors,
+	    "timeout %llu, other %llu, ", (unsigned long long)errors,
 	    (unsigned long long)r->counts.errors[BENCH_CONNECT],
 	    (unsigned long long)r->counts.errors[BENCH_RESET],
 	    (unsigned long long)r->counts.errors[BENCH_TIMEOUT],
-	    (unsigned long long)r->counts.errors[BENCH_OTHER],
+	    (unsigned long long)r->counts.errors[BENCH_OTHER]);
+	/* a plain run's line stays as it was */
+	if (cfg->tls)
+		fprintf(fp, "tls %llu, ",
+		    (unsigned long long)r->counts.errors[BENCH_TLS]);
+	fprintf(fp, "unfinished %llu\n",
 	    (unsigned long long)r->counts.errors[BENCH_UNFINISHED]);
 	bench_report_print_firsts(fp, r, "             ");
 	fputs("latency     ", fp);
@@ -342,6 +410,8 @@ bench_report_text(FILE *fp, const struct bench_config *cfg,
 	fprintf(fp, "\n             max %s, mean ", v);
 	bench_report_format_us(v, sizeof(v), (uint64_t)(hist_mean(h) + 0.5));
 	fprintf(fp, "%s\n", v);
+	if (cfg->tls)
+		bench_report_text_tls(fp, cfg, r);
 	if (cfg->attack != BENCH_ATTACK_NONE)
 		bench_report_text_attack(fp, cfg, r);
 }

@@ -17,10 +17,8 @@ for every measurement and stopped with SIGTERM:
         and closes with the message unread, and that reset loses the ACK
         for most well-behaved clients (97 % measured here at c=64), nor
         would an attack hold anything. If nginx or its stream module
-        is missing, this script installs nginx-light (or nginx) and
-        libnginx-mod-stream with apt-get, starting no service (a temporary
-        policy-rc.d, as ./bootstrap does for haproxy); if that cannot be
-        done, it says why and goes on without nginx.
+        is missing, nginx.py installs it with apt-get; if that cannot be
+        done, this script says why and goes on without nginx.
 
 The well-behaved load is the same for every server: ackd-bench -c 64
 sending "hello\\n" and half-closing (so every --framing sees the message
@@ -62,7 +60,6 @@ with its whole group on any exit.
 import argparse
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -74,6 +71,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as rb  # noqa: E402  (run.py: servers, ackd-bench, tables)
+from nginx import nginx_ready  # noqa: E402  (nginx: found, or installed)
 
 HOST = "127.0.0.1"
 FRAMINGS = ("read", "line", "eof")
@@ -98,9 +96,6 @@ TARGET_P99_MS = 100.0
 NGINX_WORKERS = 2
 NGINX_CONNECTIONS = 16384       # per worker; and its descriptor limit
 NGINX_PREREAD_TIMEOUT = "10s"   # ackd's --read-timeout
-NGINX_PACKAGES = (("nginx-light", "libnginx-mod-stream"),
-                  ("nginx", "libnginx-mod-stream"))
-NGINX_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 START_TIMEOUT = 10.0
 
 
@@ -195,78 +190,6 @@ def wait_ack(srv, deadline):
             raise srv._failed("no ACK! on port %d within %g s" % (
                 srv.port, START_TIMEOUT))
         time.sleep(rb.POLL)
-
-
-# --- nginx: found, or installed ------------------------------------------------
-
-def nginx_found():
-    """(nginx, its stream module or None if built in), or (None, why)."""
-    exe = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",
-        "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
-    if exe is None:
-        return None, "no nginx"
-    if os.path.exists(NGINX_MODULE):
-        return exe, NGINX_MODULE
-    try:
-        v = subprocess.run([exe, "-V"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return None, "%s -V: %s" % (exe, e)
-    if re.search(rb"--with-stream(\s|$)", v):
-        return exe, None
-    return None, "%s has no stream module (%s)" % (exe, NGINX_MODULE)
-
-
-def apt_install(packages):
-    """apt-get install packages, starting no service; None, or why not."""
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    policy = "/usr/sbin/policy-rc.d"
-    ours = not os.path.exists(policy)
-    if ours:
-        rb.write_file(policy, "#!/bin/sh\nexit 101\n")
-        os.chmod(policy, 0o755)
-    try:
-        p = subprocess.run(["apt-get", "install", "-y", "-qq",
-                            "--no-install-recommends"] + list(packages),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=env, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return str(e)
-    finally:
-        if ours:
-            os.unlink(policy)
-    if p.returncode != 0:
-        return "apt-get install %s: %s" % (" ".join(packages),
-            p.stdout.decode("utf-8", "replace").strip().splitlines()[-1:])
-    # the package enables its service: the benchmark runs its own nginx
-    if os.path.isdir("/run/systemd/system"):
-        subprocess.run(["systemctl", "disable", "-q", "nginx"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return None
-
-
-def nginx_ready(install):
-    """(nginx, module, None) to measure it, or (None, None, why not)."""
-    exe, module = nginx_found()
-    if exe is not None:
-        return exe, module, None
-    if not install:
-        return None, None, module + " (and --no-install)"
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return None, None, module + "; installing it needs root and apt-get"
-    print("installing nginx's stream module with apt-get ...")
-    sys.stdout.flush()
-    subprocess.run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    why = None
-    for packages in NGINX_PACKAGES:
-        why = apt_install(packages)
-        if why is None:
-            break
-    exe, module = nginx_found()
-    if exe is None:
-        return None, None, why or module
-    return exe, module, None
 
 
 # --- one measurement -------------------------------------------------------------

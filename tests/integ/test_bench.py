@@ -26,6 +26,19 @@ one invocation reports both groups. ackd --framing eof answers a
 --half-close client at once, and no other. ackd-bench is $ACKD_BENCH, or
 src/ackd-bench; the script is skipped if there is none.
 
+--tls against a TLS server of this script (Python's ssl, certificates
+made by openssl req in the test's directory) that reads once, answers
+ACK! and sends close_notify: every connection is ok, each a handshake,
+each message read whole in one read (the --unique prefix and the
+message in one record); --tls-ca with the server's certificate verifies
+it, with another one every connection is a tls error naming the failed
+verification. --tls-resume reports resumed handshakes exactly as many as
+the server saw resumed: all but each client's first when the server
+keeps one ticket key, none when it issues no tickets, and none (every
+later connection offering a session) when it issues tickets it cannot
+take back (a new key per connection). In a build without TLS, --tls
+exits 64 with one line saying so, and these tests stop there.
+
 Before all that, without ackd-bench: the benchmark runner's context-switch
 sampling (tests/bench/run.py) on a Python child whose second thread
 sleeps SLEEPS times: per thread, never decreasing, at least SLEEPS more
@@ -40,9 +53,11 @@ import os
 import re
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -56,13 +71,13 @@ CONCURRENCY = 32
 # the report's keys, as ackd-bench(1) promises them
 KEYS = {"host", "port", "concurrency", "threads", "message_bytes",
         "duration_s", "connections", "ok", "wrong", "errors", "rate",
-        "unfinished_age_us", "latency_us", "attack"}
+        "unfinished_age_us", "latency_us", "attack", "tls"}
 ATTACK_KEYS = {"mode", "concurrency", "sources", "first_bytes", "trickle_s",
                "duration_s", "connections", "reconnects", "opened",
                "failed", "closed", "reset", "open_at_end",
                "connecting_at_end", "oldest_open_us", "bytes_sent",
                "held_us"}
-ERROR_KEYS = {"connect", "reset", "timeout", "other", "unfinished"}
+ERROR_KEYS = {"connect", "reset", "timeout", "other", "tls", "unfinished"}
 LATENCY_KEYS = {"p50", "p90", "p99", "p999", "max", "mean"}
 SLEEPS = 50         # each a voluntary context switch of the sleeper
 
@@ -136,7 +151,7 @@ def check_report_shape(t, label, r):
         return False
     t.eq("%s: exactly the documented keys" % label,
          sorted(r.report), sorted(KEYS))
-    t.eq("%s: errors has exactly connect, reset, timeout, other, "
+    t.eq("%s: errors has exactly connect, reset, timeout, other, tls, "
          "unfinished" % label,
          sorted(r.get("errors") or {}), sorted(ERROR_KEYS))
     t.eq("%s: latency_us has exactly p50 p90 p99 p999 max mean" % label,
@@ -748,6 +763,190 @@ def test_half_close(t, tmp):
          [r.status, r.get("ok"), r.get("errors", "timeout")], [1, 0, 4])
 
 
+def make_cert(tmp, name):
+    """A self-signed ECDSA P-256 certificate and key made by openssl req."""
+    cert = os.path.join(tmp, name + ".pem")
+    key = os.path.join(tmp, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-keyout", key, "-out", cert],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True, timeout=60)
+    return cert, key
+
+
+class TlsAck:
+    """
+    A TLS server of this script, one connection at a time: handshake, one
+    read (kept), ACK!, close_notify. tickets: "on" (one context, so one
+    ticket key: tickets resume), "off" (no tickets), "fresh" (a context
+    per connection: tickets issued that no later one can decrypt). It
+    counts the handshakes it did and those it resumed.
+    """
+
+    def __init__(self, cert, key, tickets, client_ca=None):
+        self.cert, self.key, self.tickets = cert, key, tickets
+        self.client_ca = client_ca      # require a client certificate
+        self.ctx = self.context()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes, self.resumed, self.reads = 0, 0, []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        # a close alone does not wake accept(); a shutdown does (Linux)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(30)
+        self.sock.close()
+
+    def context(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        if self.tickets == "off":
+            ctx.options |= ssl.OP_NO_TICKET
+            ctx.num_tickets = 0
+        if self.client_ca is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(self.client_ca)
+        return ctx
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return          # closed: the test is over
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            c.settimeout(10)
+            ctx = self.context() if self.tickets == "fresh" else self.ctx
+            try:
+                s = ctx.wrap_socket(c, server_side=True)
+                self.handshakes += 1
+                self.resumed += s.session_reused
+                self.reads.append(s.recv(4096))
+                s.sendall(b"ACK!")
+                s.unwrap()
+            except (OSError, ValueError):
+                pass            # the client closed first: it is done
+            finally:
+                c.close()
+
+
+def bench_has_tls(t):
+    """Does this ackd-bench speak TLS? If not, --tls says so: exit 64."""
+    r = Run(["--tls", "--port", h.free_port(), "--count", 1, "--quiet"])
+    if r.status == 64:
+        t.eq("no TLS: --tls exits 64 with one line", r.err,
+             b"ackd-bench: --tls: this build has no TLS (configure "
+             b"--with-tls)\n")
+        return False
+    return True
+
+
+def test_tls(t, tmp):
+    """--tls: ACK! over TLS is ok; --tls-ca verifies, or fails as tls."""
+    cert, key = make_cert(tmp, "server")
+    other, _ = make_cert(tmp, "other")
+    n = 20
+    with TlsAck(cert, key, "on") as srv:
+        r = Run(["--tls", "--port", srv.port, "--count", n,
+                 "--concurrency", 2, "--unique", "--json", "--quiet"])
+        t.eq("tls: exit 0", r.status, 0) or t.note(r.describe())
+        if not check_report_shape(t, "tls", r):
+            return
+        t.eq("tls: every connection ok", [r.get("ok"), r.get("wrong"),
+                                          errors_total(r)], [n, 0, 0])
+        t.eq("tls: a handshake each, all full, none offered",
+             [r.get("tls", "handshakes"), r.get("tls", "full"),
+              r.get("tls", "resumed"), r.get("tls", "offered")],
+             [n, n, 0, 0])
+        t.ok("tls: the protocol is named",
+             (r.get("tls", "version") or "").startswith("TLSv1."),
+             r.describe())
+        bad = [m for m in srv.reads if not re.match(
+            rb"b\d+-0-\d+ hello\Z", m)]
+        t.ok("tls: the server read each message whole, in one read",
+             len(srv.reads) == n and not bad, h.short(srv.reads[:4]))
+        r = Run(["--tls", "--tls-ca", cert, "--port", srv.port, "--count",
+                 4, "--concurrency", 2, "--json", "--quiet"])
+        t.eq("tls-ca, the server's: verified, ok",
+             [r.status, r.get("ok"), r.get("tls", "verify")], [0, 4, True])
+        r = Run(["--tls", "--tls-ca", other, "--port", srv.port, "--count",
+                 4, "--concurrency", 2, "--json"])
+    t.eq("tls-ca, another: every connection a tls error",
+         [r.status, r.get("ok"), r.get("errors", "tls")], [1, 0, 4])
+    t.ok("tls-ca, another: stderr names the failed verification",
+         b"4 tls errors, first: TLS: certificate verify failed" in r.err,
+         h.short(r.err))
+
+
+def test_tls_flags(t, tmp):
+    """TLS flags: each needs --tls; a file that does not load exits 64."""
+    missing = os.path.join(tmp, "missing.pem")
+    for args, want in (
+            (["--tls-resume"], "--tls-resume: needs --tls"),
+            (["--tls", "--tls-key", missing],
+             "--tls-key: needs --tls-cert (the client certificate the key "
+             "goes with)"),
+            (["--tls", "--tls-ca", missing],
+             "--tls-ca: %s: No such file or directory" % missing)):
+        r = Run(args + ["--port", h.free_port(), "--count", 1])
+        t.eq("%s: exit 64 and one line" % " ".join(args[-2:]),
+             [r.status, r.err], [64, ("ackd-bench: %s\n" % want).encode()])
+
+
+def test_tls_client_cert(t, tmp):
+    """--tls-cert/--tls-key: a server that requires one serves it."""
+    cert, key = make_cert(tmp, "server2")
+    ccert, ckey = make_cert(tmp, "client")
+    with TlsAck(cert, key, "on", client_ca=ccert) as srv:
+        r = Run(["--tls", "--tls-cert", ccert, "--tls-key", ckey, "--port",
+                 srv.port, "--count", 4, "--concurrency", 2, "--json",
+                 "--quiet"])
+        t.eq("tls-cert: every connection ok, client_cert true",
+             [r.status, r.get("ok"), r.get("tls", "client_cert")],
+             [0, 4, True]) or t.note(r.describe())
+        r = Run(["--tls", "--port", srv.port, "--count", 4,
+                 "--concurrency", 2, "--json"])
+    t.eq("no tls-cert: every connection a tls error",
+         [r.status, r.get("ok"), r.get("errors", "tls")], [1, 0, 4])
+    t.ok("no tls-cert: stderr names the server's alert",
+         b"4 tls errors, first: TLS: " in r.err and b"certificate" in r.err,
+         h.short(r.err))
+
+
+def test_tls_resume(t, tmp):
+    """--tls-resume counts resumed handshakes only where the server did."""
+    cert, key = make_cert(tmp, "resume")
+    n, c = 20, 2
+    for tickets, offered in (("on", n - c), ("off", 0), ("fresh", n - c)):
+        with TlsAck(cert, key, tickets) as srv:
+            r = Run(["--tls", "--tls-resume", "--port", srv.port, "--count",
+                     n, "--concurrency", c, "--json", "--quiet"])
+        label = "tls-resume, tickets %s" % tickets
+        t.eq("%s: exit 0, all ok" % label, [r.status, r.get("ok")],
+             [0, n]) or t.note(r.describe())
+        t.eq("%s: resumed as many as the server resumed, offered %d" %
+             (label, offered), [r.get("tls", "handshakes"),
+                                r.get("tls", "resumed"),
+                                r.get("tls", "offered")],
+             [srv.handshakes, srv.resumed, offered])
+        if tickets == "on":
+            t.eq("%s: all but each client's first resumed" % label,
+                 [srv.resumed, r.get("tls", "full")], [n - c, c])
+        else:
+            t.eq("%s: none resumed" % label, srv.resumed, 0)
+
+
 def test_attack_beside(t, tmp):
     """
     One invocation, both groups, against ackd: 300 well-behaved messages
@@ -864,6 +1063,11 @@ def main(t, tmp):
     test_attack_refused(t)
     test_attack_beside(t, tmp)
     test_half_close(t, tmp)
+    if bench_has_tls(t):
+        test_tls_flags(t, tmp)
+        test_tls(t, tmp)
+        test_tls_client_cert(t, tmp)
+        test_tls_resume(t, tmp)
 
 
 if __name__ == "__main__":
