@@ -350,11 +350,11 @@ listen_open(const struct ackd_config *cfg, int *ufds, int n, int nsets,
 
 	if ((rc = listen_take(cfg, ufds, n, nsets, err, errsize)) != 0)
 		return (rc);
-	/* one socket: a blocking accept(); more: poll and accept what is ready */
+	/* the accept loop takes what waits until EAGAIN, then sleeps in
+	 * epoll or poll (worker.c) */
 	for (k = 0; k < listen_nsets; k++)
 		for (i = 0; i < listen_nfds; i++)
-			if (net_set_nonblock(listen_sets[k].fd[i],
-			    listen_nfds > 1) == -1) {
+			if (net_set_nonblock(listen_sets[k].fd[i], 1) == -1) {
 				snprintf(err, errsize, "cannot set the listening "
 				    "socket's blocking mode: %s",
 				    strerror(errno));

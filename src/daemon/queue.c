@@ -4,23 +4,36 @@
  * accept loop (the producer) and its handler threads (the consumers).
  *
  * A consumer that finds the ring empty parks: it puts its waiter on the
- * idle stack and sleeps on the waiter's own semaphore. The producer hands
- * a connection straight to the most recently parked consumer (its stack
- * and cache are warm) and posts that one semaphore; only when no consumer
- * is parked does the connection go into the ring. So the ring is empty
- * whenever a consumer is parked, order stays first in first out, and a
- * hand-off wakes exactly one thread at the cost of one futex wake and one
- * futex wait. (A condition variable shared by the consumers costs more:
- * glibc re-takes the mutex after pthread_cond_wait as if contended, so
- * every wake-up adds a futex wake on unlock, and a signaller can sleep
- * while the waiter groups switch.)
+ * idle stack and sleeps on the waiter's own semaphore. A consumer that
+ * has taken a connection is running until it comes back for the next,
+ * and it takes the next from the ring before it would park. So a push
+ * wakes a parked consumer only for work nobody running will take: while
+ * the ring holds more connections than there are running consumers, the
+ * oldest connection goes to the most recently parked consumer (its stack
+ * and cache are warm), which becomes a running one, and only that one
+ * semaphore is posted. Under load the running consumers keep serving
+ * from the ring without sleeping, and the producer wakes nobody; at one
+ * connection at a time a push wakes one consumer, as before. The cost of
+ * a wake-up saved is that a connection may wait in the ring for a running
+ * consumer to finish the one it serves: one per running consumer at most,
+ * the next one in the ring wakes a parked consumer. Invariant: whenever a
+ * consumer is parked, q->len <= q->running. Order stays first in first
+ * out (a woken consumer gets the ring's head), and a hand-off costs one
+ * futex wake and one futex wait. (A condition variable shared by the
+ * consumers costs more: glibc re-takes the mutex after pthread_cond_wait
+ * as if contended, so every wake-up adds a futex wake on unlock, and a
+ * signaller can sleep while the waiter groups switch.)
+ *
+ * queue_push_batch appends several connections under one lock and then
+ * wakes, once, only as many consumers as the rule above asks for.
  *
  * Lock rules: every field of struct queue is read and written with
  * q->lock held. A waiter's next/parked/has/conn are written with q->lock
  * held by whoever takes it off the idle stack (push or close), which then
  * posts its semaphore; its owner reads them after sem_wait() without the
  * lock, as nobody else can reach a waiter that is off the stack and the
- * semaphore orders the memory. The producer waits for room on not_full.
+ * semaphore orders the memory. A waiter's running is read and written
+ * with q->lock held. The producer waits for room on not_full.
  * Wake-ups are sent after the lock is released, so the woken thread does
  * not go straight back to sleep on the lock. No I/O, and nothing is
  * allocated after queue_init: the queue cannot grow.
@@ -50,6 +63,7 @@ queue_init(struct queue *q, size_t cap)
 	q->closed = q->kicked = 0;
 	q->idle = NULL;
 	q->producers_waiting = 0;
+	q->running = 0;
 	q->gauge_len = q->gauge_max = NULL;
 	if ((errno = pthread_mutex_init(&q->lock, NULL)) != 0)
 		goto fail_ring;
@@ -80,7 +94,7 @@ int
 queue_waiter_init(struct queue_waiter *w)
 {
 	w->next = NULL;
-	w->parked = w->has = 0;
+	w->parked = w->has = w->running = 0;
 	return (sem_init(&w->sem, 0, 0));
 }
 
@@ -129,37 +143,88 @@ queue_gauges(struct queue *q, atomic_long *len, atomic_long *max)
 }
 
 /*
- * Hand c to a parked consumer, or append it, waiting while the queue is
- * full. Returns how many more pushes fit now (so the producer knows when
- * to wait for space without locking again), or -1 if the queue is closed.
+ * With the lock held: while the ring holds more connections than the
+ * running consumers will take, hand its oldest to the consumer parked
+ * last. Returns the consumers so chosen, linked by next, to be posted
+ * once the lock is released (queue_post).
  */
+static struct queue_waiter *
+queue_assign(struct queue *q)
+{
+	struct queue_waiter	*w, *woken = NULL;
+
+	while (q->idle != NULL && q->len > q->running) {
+		w = q->idle;
+		q->idle = w->next;
+		w->conn = q->ring[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+		w->has = w->running = 1;
+		w->parked = 0;
+		q->running++;
+		w->next = woken;
+		woken = w;
+	}
+	return (woken);
+}
+
+/* Wake the consumers queue_assign chose; the lock is not held. */
+static void
+queue_post(struct queue_waiter *woken)
+{
+	struct queue_waiter	*w;
+
+	while ((w = woken) != NULL) {
+		woken = w->next;	/* read before the owner runs again */
+		sem_post(&w->sem);
+	}
+}
+
+/*
+ * Append the n connections in c, waiting while the queue is full, then
+ * wake as many parked consumers as there is work for them (queue_assign).
+ * Returns how many more pushes fit now (so the producer knows when to
+ * wait for space without locking again), or -1 if the queue is closed
+ * (those appended before are served, the rest are the caller's). Only
+ * the worker's end closes the queue, once its producers have stopped.
+ */
+long
+queue_push_batch(struct queue *q, const struct conn *c, size_t n)
+{
+	struct queue_waiter	*woken;
+	long			 room;
+	size_t			 i;
+
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < n; i++) {
+		if (q->len == q->cap) {
+			/* let consumers at what is there before waiting */
+			woken = queue_assign(q);
+			pthread_mutex_unlock(&q->lock);
+			queue_post(woken);
+			pthread_mutex_lock(&q->lock);
+			queue_wait_not_full(q);
+		}
+		if (q->closed) {
+			pthread_mutex_unlock(&q->lock);
+			return (-1);
+		}
+		q->ring[(q->head + q->len) % q->cap] = c[i];
+		q->len++;
+	}
+	woken = queue_assign(q);
+	queue_publish(q);
+	room = (long)(q->cap - q->len);
+	pthread_mutex_unlock(&q->lock);
+	queue_post(woken);
+	return (room);
+}
+
+/* queue_push_batch of one connection. */
 long
 queue_push(struct queue *q, const struct conn *c)
 {
-	struct queue_waiter	*w;
-	long			 room;
-
-	pthread_mutex_lock(&q->lock);
-	queue_wait_not_full(q);
-	if (q->closed) {
-		pthread_mutex_unlock(&q->lock);
-		return (-1);
-	}
-	if ((w = q->idle) != NULL) {
-		q->idle = w->next;
-		w->conn = *c;
-		w->has = 1;
-		w->parked = 0;
-	} else {
-		q->ring[(q->head + q->len) % q->cap] = *c;
-		q->len++;
-		queue_publish(q);
-	}
-	room = (long)(q->cap - q->len);
-	pthread_mutex_unlock(&q->lock);
-	if (w != NULL)
-		sem_post(&w->sem);
-	return (room);
+	return (queue_push_batch(q, c, 1));
 }
 
 /* Sleep until whoever took w off the idle stack posts it. */
@@ -171,8 +236,9 @@ queue_park(struct queue_waiter *w)
 }
 
 /*
- * Take the oldest connection into c, parking on w while there is none.
- * Returns 0, or -1 once the queue is closed and drained.
+ * Take the oldest connection into c, parking on w while there is none;
+ * the caller's previous connection (if any) is done. Returns 0, or -1
+ * once the queue is closed and drained.
  */
 int
 queue_pop(struct queue *q, struct queue_waiter *w, struct conn *c)
@@ -180,6 +246,10 @@ queue_pop(struct queue *q, struct queue_waiter *w, struct conn *c)
 	int	wake;
 
 	pthread_mutex_lock(&q->lock);
+	if (w->running) {
+		w->running = 0;
+		q->running--;
+	}
 	while (q->len == 0 && !q->closed) {
 		w->next = q->idle;
 		q->idle = w;
@@ -200,6 +270,8 @@ queue_pop(struct queue *q, struct queue_waiter *w, struct conn *c)
 	*c = q->ring[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->len--;
+	w->running = 1;
+	q->running++;
 	queue_publish(q);
 	wake = q->producers_waiting > 0;
 	pthread_mutex_unlock(&q->lock);

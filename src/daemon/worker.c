@@ -9,14 +9,20 @@
  * second to write the summaries of repeated event lines that are due
  * (evlimit.c), so they come out whatever the other threads are doing.
  *
- * The accept loop (the process's main thread) sleeps in a blocking
- * accept(): the kernel wakes one sleeping worker per connection, and a
- * connection costs the loop one system call and one queue lock. To stop
- * it, the signal thread sets a flag, kicks the queue (for a loop waiting
- * for space) and sends the loop WORKER_WAKE_SIG, the only signal it
- * leaves unblocked, whose empty handler makes accept() fail with EINTR.
- * Because the signal may land just before the loop enters accept(), the
- * signal thread repeats it until the loop says it has left.
+ * The accept loop (the process's main thread) takes every connection
+ * already waiting on the (non-blocking) listening socket, accept4 until
+ * EAGAIN, up to the queue's room, and only then queues them, in one
+ * batch: the queue wakes handlers once, and only for connections no
+ * running handler will take (queue.c). Found none, it sleeps in
+ * epoll_wait on the socket with EPOLLEXCLUSIVE, so the kernel wakes one
+ * sleeping worker per connection, as it did for a blocking accept();
+ * the batch costs one accept4 (EAGAIN) and one epoll_wait per sleep
+ * more than a blocking accept did. To stop the loop, the signal thread
+ * sets a flag, kicks the queue (for a loop waiting for space) and sends
+ * the loop WORKER_WAKE_SIG, the only signal it leaves unblocked, whose
+ * empty handler makes epoll_wait() fail with EINTR. Because the signal
+ * may land just before the loop enters it, the signal thread repeats it
+ * until the loop says it has left.
  *
  * The accept loop only accepts while the queue has room: a full queue
  * leaves connections in the kernel's backlog, where another worker with
@@ -39,7 +45,7 @@
  * timeout, and takes one connection from each ready (non-blocking)
  * socket per turn, starting from the next socket each turn so that none
  * is starved while the queue is nearly full. The wake-up signal ends
- * poll() as it ends accept().
+ * poll() as it ends epoll_wait().
  */
 #include "config.h"
 
@@ -50,6 +56,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_SYS_EPOLL_H
+#include <sys/epoll.h>
+#endif
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
 #endif
@@ -68,6 +77,8 @@
 #define WORKER_WAKE_MS		10
 /* How often, at least, the signal thread writes the event summaries due. */
 #define WORKER_TICK_MS		1000
+/* The most connections one turn of the loop accepts before queueing them. */
+#define WORKER_BATCH		64
 
 #ifdef SIGRTMIN
 #define WORKER_WAKE_SIG		SIGRTMIN
@@ -93,6 +104,9 @@ struct worker {
 	sigset_t		 sigs;		/* what the signal thread takes */
 	pthread_t		 loop_thread;
 	pthread_t		 signal_thread;
+	int			 sleep_fd;	/* epoll on lfds[0], or -1 */
+	int			 drained;	/* the last batch ended empty-handed */
+	struct conn		 batch[WORKER_BATCH];
 	unsigned long		 accept_failures;	/* since the last warning */
 	time_t			 accept_warned;		/* when (monotonic s) */
 };
@@ -318,32 +332,56 @@ worker_count(struct worker *w)
 }
 
 /*
- * Count, admit (--allow, --max-connections-per-ip) and queue the
- * accepted c: queue_push's room left (0: the queue is full), or -1 if
- * the queue is closed and the loop must end.
+ * Count and admit (--allow, --max-connections-per-ip) the accepted c,
+ * counting it open: 1, or 0 if it was refused and closed.
  */
-static long
-worker_take(struct worker *w, struct conn *c)
+static int
+worker_admit(struct worker *w, struct conn *c)
 {
-	long	room;
-
 	worker_count(w);
 	/* before the per-address count: a stranger holds no place there */
 	if (!w->cfg->proxy_protocol &&
 	    !conf_allowed(w->cfg, &c->addr.sa, c->addrlen)) {
 		worker_not_allowed(w, c);
-		return (1);
+		return (0);
 	}
 	if ((c->limit_entry = peerlimit_enter(c)) == ACKD_REFUSED) {
 		worker_refuse(w, c);
-		return (1);
+		return (0);
 	}
 	c->accepted_ms = mono_ms();
 	c->pend = NULL;
 	stage_opened(&w->stage);
-	if ((room = queue_push(&w->queue, c)) == -1)
-		stage_close(&w->stage, c);	/* cannot happen: only we close it */
+	return (1);
+}
+
+/*
+ * Queue the n admitted connections in c: queue_push_batch's room left
+ * (0: the queue is full), or -1 if the queue is closed and the loop
+ * must end.
+ */
+static long
+worker_queue(struct worker *w, struct conn *c, size_t n)
+{
+	long	room;
+	size_t	i;
+
+	if ((room = queue_push_batch(&w->queue, c, n)) == -1)
+		for (i = 0; i < n; i++)	/* cannot happen: only we close it */
+			stage_close(&w->stage, &c[i]);
 	return (room);
+}
+
+/*
+ * Count, admit and queue the accepted c: the room left in the queue
+ * (0: full), or -1 if the queue is closed and the loop must end.
+ */
+static long
+worker_take(struct worker *w, struct conn *c)
+{
+	if (!worker_admit(w, c))
+		return (1);
+	return (worker_queue(w, c, 1));
 }
 
 /*
@@ -362,6 +400,64 @@ worker_accept(struct worker *w, int i)
 	}
 	c.tls = w->ltls[i];	/* the handler shakes hands first */
 	return (worker_take(w, &c));
+}
+
+/*
+ * One listening socket: sleep until a connection waits on it. With
+ * epoll and EPOLLEXCLUSIVE the kernel wakes one sleeping worker per
+ * connection, as a blocking accept() did; else poll() wakes them all
+ * and the others' accept4 finds EAGAIN.
+ */
+static void
+worker_sleep(struct worker *w)
+{
+	int	n;
+
+#if defined(HAVE_SYS_EPOLL_H) && defined(EPOLLEXCLUSIVE)
+	struct epoll_event	ev;
+
+	if (w->sleep_fd != -1)
+		n = epoll_wait(w->sleep_fd, &ev, 1, WORKER_IDLE_MS);
+	else
+#endif
+		n = poll(w->pfds, 1, WORKER_IDLE_MS);
+	if (n == -1)
+		worker_accept_error(w, errno);
+	w->drained = 0;
+}
+
+/*
+ * One listening socket: accept every connection already waiting (up to
+ * the queue's room, WORKER_BATCH and --max-connections), then queue
+ * them at once, so the queue wakes handlers once and only for work no
+ * running handler will take. Sleeps when the last turn found none.
+ * Returns as worker_take.
+ */
+static long
+worker_accept_batch(struct worker *w, long room)
+{
+	size_t	n = 0, max;
+	int	err = 0;
+
+	if (w->drained) {
+		worker_sleep(w);
+		return (room);
+	}
+	max = room < WORKER_BATCH ? (size_t)room : WORKER_BATCH;
+	while (n < max && !stage_full(&w->stage)) {
+		if (net_accept(w->lfds[0], &w->batch[n]) == -1) {
+			err = errno;
+			break;
+		}
+		n += (size_t)worker_admit(w, &w->batch[n]);
+	}
+	if (n > 0)
+		room = worker_queue(w, w->batch, n);
+	w->drained = err == EAGAIN || err == EWOULDBLOCK;
+	/* after queueing: an EMFILE pause holds no accepted client back */
+	if (err != 0 && !w->drained)
+		worker_accept_error(w, err);
+	return (room);
 }
 
 /*
@@ -392,7 +488,7 @@ worker_accept_polled(struct worker *w, int *first)
 static void
 worker_loop(struct worker *w)
 {
-	long	room = 1;
+	long	room = w->cfg->queue;
 	time_t	checked = 0;
 	int	first = 0;
 
@@ -405,11 +501,11 @@ worker_loop(struct worker *w)
 		 * one (or a kick) before taking another connection */
 		if (room == 0 && queue_wait_space(&w->queue) == -1)
 			continue;
-		room = 1;
+		if (room == 0)
+			room = 1;
 		if (stage_full(&w->stage) && worker_wait_room(w) == -1)
 			continue;
-		/* one socket: a blocking accept, woken for each connection */
-		room = w->nfds == 1 ? worker_accept(w, 0) :
+		room = w->nfds == 1 ? worker_accept_batch(w, room) :
 		    worker_accept_polled(w, &first);
 		if (room == -1)
 			break;
@@ -483,6 +579,34 @@ worker_retire_after(int max)
 	return ((unsigned long)max + x % ((unsigned long)max / 10 + 1));
 }
 
+/*
+ * One listening socket (non-blocking, as listen.c leaves every one): an
+ * epoll set to sleep on, from which the kernel wakes one worker per
+ * connection (EPOLLEXCLUSIVE); without it, poll() on the socket.
+ */
+static void
+worker_sleep_init(struct worker *w)
+{
+#if defined(HAVE_SYS_EPOLL_H) && defined(EPOLLEXCLUSIVE)
+	struct epoll_event	ev;
+
+	w->sleep_fd = -1;
+	if (w->nfds != 1)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	if ((w->sleep_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    epoll_ctl(w->sleep_fd, EPOLL_CTL_ADD, w->lfds[0], &ev) == -1) {
+		diag_warn("epoll for the listening socket; polling instead");
+		if (w->sleep_fd != -1)
+			close(w->sleep_fd);
+		w->sleep_fd = -1;
+	}
+#else
+	w->sleep_fd = -1;
+#endif
+}
+
 /* Set up the queue, the pool and the signal thread. */
 static void
 worker_start(struct worker *w)
@@ -505,9 +629,7 @@ worker_start(struct worker *w)
 		fatal(ACKD_EXIT_OSERR, "signal thread");
 	}
 	worker_unblock_wake();
-	if (w->nfds == 1 && net_accept_timeout(w->lfds[0], WORKER_IDLE_MS) ==
-	    -1)
-		diag_warn("cannot set the accept timeout");
+	worker_sleep_init(w);
 	if ((w->pfds = calloc((size_t)w->nfds, sizeof(*w->pfds))) == NULL)
 		fatal(ACKD_EXIT_OSERR, "worker poll set");
 	for (i = 0; i < w->nfds; i++) {
@@ -571,6 +693,8 @@ worker_run(const struct ackd_config *cfg, const int *lfds,
 	 * the sockets, only our copies go */
 	for (i = 0; i < nfds; i++)
 		close(lfds[i]);
+	if (w.sleep_fd != -1)
+		close(w.sleep_fd);
 	free(w.pfds);
 	/* every connection accepted is served (or times out) first */
 	stage_drain(&w.stage);

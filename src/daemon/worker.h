@@ -57,6 +57,7 @@ struct queue_waiter {
 	struct queue_waiter	*next;		/* on the idle stack */
 	int			 parked;	/* asleep until the producer says */
 	int			 has;		/* conn was handed over */
+	int			 running;	/* counted in queue.running */
 	struct conn		 conn;
 };
 
@@ -70,6 +71,7 @@ struct queue {
 	int			 closed;	/* no more pushes; pop drains */
 	int			 kicked;	/* wake the producer without space */
 	unsigned		 producers_waiting;
+	size_t			 running;	/* consumers serving one */
 	struct queue_waiter	*idle;		/* parked consumers, newest first */
 	atomic_long		*gauge_len;	/* NULL, or where to show len */
 	atomic_long		*gauge_max;	/* and its high-water mark */
@@ -275,6 +277,7 @@ void	queue_destroy(struct queue *);
 int	queue_waiter_init(struct queue_waiter *);
 void	queue_waiter_destroy(struct queue_waiter *);
 long	queue_push(struct queue *, const struct conn *);
+long	queue_push_batch(struct queue *, const struct conn *, size_t);
 int	queue_pop(struct queue *, struct queue_waiter *, struct conn *);
 int	queue_wait_space(struct queue *);
 void	queue_kick(struct queue *);

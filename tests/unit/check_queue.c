@@ -124,11 +124,15 @@ static int
 check_queue_take_conn(struct queue *q, struct conn *c)
 {
 	static __thread struct queue_waiter	w;
-	static __thread int			ready;
+	static __thread struct queue		*mine;
 
-	if (!ready) {
+	/* a waiter serves one queue for life (it is counted running in
+	 * it); without CK_FORK the tests' queues come and go in one thread */
+	if (mine != q) {
+		if (mine != NULL)
+			queue_waiter_destroy(&w);
 		ck_assert_int_eq(queue_waiter_init(&w), 0);
-		ready = 1;
+		mine = q;
 	}
 	return (queue_pop(q, &w, c) == 0 ? c->fd : -1);
 }
@@ -439,6 +443,165 @@ START_TEST(check_queue_handoff_to_newest_parked)
 	    "close did not wake the parked consumer");
 	check_queue_call_join(&a);
 	ck_assert_int_eq(a.rc, -1);
+	queue_destroy(&q);
+}
+END_TEST
+
+/*
+ * A consumer that has taken a connection takes the next from the ring
+ * before it would park, so a push while it runs wakes no parked one: the
+ * connection waits in the ring, and the running consumer gets it.
+ */
+START_TEST(check_queue_running_takes_next_before_park)
+{
+	struct queue		q;
+	struct check_queue_call	b;
+
+	ck_assert_int_eq(queue_init(&q, 4), 0);
+	check_queue_call_start(&b, &q, 0, check_queue_pop_main);
+	ck_assert_msg(check_queue_wait_blocked(&q, 0, 1), "b never parked");
+	ck_assert_int_eq(check_queue_put(&q, 7), 0);	/* to b: nobody runs */
+	ck_assert_msg(check_queue_latch_wait(&b.done, CHECK_QUEUE_DEADLINE_MS),
+	    "a push with nobody running woke nobody");
+	check_queue_call_join(&b);
+	ck_assert_int_eq(b.rc, 7);
+
+	ck_assert_int_eq(check_queue_put(&q, 8), 0);
+	ck_assert_int_eq(check_queue_take(&q), 8);	/* this thread runs */
+	check_queue_call_start(&b, &q, 0, check_queue_pop_main);
+	ck_assert_msg(check_queue_wait_blocked(&q, 0, 1), "b never parked");
+	ck_assert_int_eq(check_queue_put(&q, 9), 0);
+	ck_assert_msg(!check_queue_latch_wait(&b.done, CHECK_QUEUE_QUIET_MS),
+	    "a push woke a parked consumer while a running one will take it");
+	ck_assert_uint_eq(queue_len(&q), 1);
+	ck_assert_int_eq(check_queue_take(&q), 9);	/* no park: it is there */
+	ck_assert_uint_eq(queue_len(&q), 0);
+
+	queue_close(&q);
+	ck_assert_msg(check_queue_latch_wait(&b.done, CHECK_QUEUE_DEADLINE_MS),
+	    "close did not wake the parked consumer");
+	check_queue_call_join(&b);
+	ck_assert_int_eq(b.rc, -1);
+	queue_destroy(&q);
+}
+END_TEST
+
+/* Start consumer calls[i] for i < n, each parked before the next starts. */
+static void
+check_queue_park_n(struct queue *q, struct check_queue_call *calls, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		check_queue_call_start(&calls[i], q, 0, check_queue_pop_main);
+		ck_assert_msg(check_queue_wait_blocked(q, 0, (unsigned)i + 1),
+		    "consumer %d never parked", i);
+	}
+}
+
+/* A batch of connections whose fds are first, first + 1, ... */
+static void
+check_queue_batch(struct conn *c, size_t n, int first)
+{
+	size_t	i;
+
+	memset(c, 0, n * sizeof(*c));
+	for (i = 0; i < n; i++)
+		c[i].fd = first + (int)i;
+}
+
+/*
+ * A batch wakes parked consumers, the newest parked first, each given
+ * the oldest connection left (FIFO), only while the ring holds more than
+ * the running (and just woken) consumers will take before they park:
+ * three connections wake two consumers; the one parked first sleeps on.
+ */
+START_TEST(check_queue_batch_wakes_newest_for_work)
+{
+	struct queue		q;
+	struct check_queue_call	calls[3];
+	struct conn		c[3];
+
+	ck_assert_int_eq(queue_init(&q, 4), 0);
+	check_queue_park_n(&q, calls, 3);
+	check_queue_batch(c, 3, 20);
+	ck_assert_int_eq(queue_push_batch(&q, c, 3), 3);
+	ck_assert_msg(check_queue_latch_wait(&calls[2].done,
+	    CHECK_QUEUE_DEADLINE_MS), "the newest parked was not woken");
+	ck_assert_msg(check_queue_latch_wait(&calls[1].done,
+	    CHECK_QUEUE_DEADLINE_MS), "the second newest was not woken");
+	ck_assert_int_eq(calls[2].rc, 20);
+	ck_assert_int_eq(calls[1].rc, 21);
+	ck_assert_msg(!check_queue_latch_wait(&calls[0].done,
+	    CHECK_QUEUE_QUIET_MS), "three connections woke three consumers");
+	ck_assert_uint_eq(queue_len(&q), 1);	/* 22: for 20's or 21's taker */
+	check_queue_call_join(&calls[2]);
+	check_queue_call_join(&calls[1]);
+
+	queue_close(&q);
+	/* the ring is not empty: the parked one is woken to drain it */
+	ck_assert_msg(check_queue_latch_wait(&calls[0].done,
+	    CHECK_QUEUE_DEADLINE_MS), "close did not wake the parked consumer");
+	check_queue_call_join(&calls[0]);
+	ck_assert_int_eq(calls[0].rc, 22);
+	queue_destroy(&q);
+}
+END_TEST
+
+/*
+ * Beside a running consumer, a batch of three wakes one parked consumer
+ * (with the oldest): the running one will take one of the other two,
+ * the woken one the last. Order stays first in first out.
+ */
+START_TEST(check_queue_batch_counts_running)
+{
+	struct queue		q;
+	struct check_queue_call	calls[2];
+	struct conn		c[3];
+
+	ck_assert_int_eq(queue_init(&q, 8), 0);
+	ck_assert_int_eq(check_queue_put(&q, 1), 0);
+	ck_assert_int_eq(check_queue_take(&q), 1);	/* this thread runs */
+	check_queue_park_n(&q, calls, 2);
+	check_queue_batch(c, 3, 30);
+	ck_assert_int_eq(queue_push_batch(&q, c, 3), 6);
+	ck_assert_msg(check_queue_latch_wait(&calls[1].done,
+	    CHECK_QUEUE_DEADLINE_MS), "the newest parked was not woken");
+	ck_assert_int_eq(calls[1].rc, 30);
+	ck_assert_msg(!check_queue_latch_wait(&calls[0].done,
+	    CHECK_QUEUE_QUIET_MS), "a consumer was woken for covered work");
+	ck_assert_int_eq(check_queue_take(&q), 31);
+	ck_assert_int_eq(check_queue_take(&q), 32);
+	check_queue_call_join(&calls[1]);
+
+	queue_close(&q);
+	ck_assert_msg(check_queue_latch_wait(&calls[0].done,
+	    CHECK_QUEUE_DEADLINE_MS), "close did not wake the parked consumer");
+	check_queue_call_join(&calls[0]);
+	queue_destroy(&q);
+}
+END_TEST
+
+/* A batch larger than the room waits for a consumer, then goes in whole. */
+START_TEST(check_queue_batch_waits_for_room)
+{
+	struct queue		q;
+	struct check_queue_call	b;
+	struct conn		c[3];
+
+	ck_assert_int_eq(queue_init(&q, 2), 0);
+	check_queue_batch(c, 3, 40);
+	check_queue_call_start(&b, &q, 0, check_queue_pop_main);
+	ck_assert_msg(check_queue_wait_blocked(&q, 0, 1), "b never parked");
+	/* 40 and 41 fill the ring; b is given 40 before the producer waits */
+	ck_assert_int_eq(queue_push_batch(&q, c, 3), 0);
+	ck_assert_msg(check_queue_latch_wait(&b.done, CHECK_QUEUE_DEADLINE_MS),
+	    "b was not woken before the producer waited");
+	check_queue_call_join(&b);
+	ck_assert_int_eq(b.rc, 40);
+	ck_assert_int_eq(check_queue_take(&q), 41);
+	ck_assert_int_eq(check_queue_take(&q), 42);
+	queue_close(&q);
 	queue_destroy(&q);
 }
 END_TEST
@@ -767,6 +930,10 @@ queue_suite(void)
 	tcase_add_test(tc, check_queue_pop_blocks_when_empty);
 	tcase_add_test(tc, check_queue_push_returns_room);
 	tcase_add_test(tc, check_queue_handoff_to_newest_parked);
+	tcase_add_test(tc, check_queue_running_takes_next_before_park);
+	tcase_add_test(tc, check_queue_batch_wakes_newest_for_work);
+	tcase_add_test(tc, check_queue_batch_counts_running);
+	tcase_add_test(tc, check_queue_batch_waits_for_room);
 	tcase_add_test(tc, check_queue_kick_with_room_not_kept);
 	tcase_add_test(tc, check_queue_close_wakes_consumers);
 	tcase_add_test(tc, check_queue_close_wakes_producer);
