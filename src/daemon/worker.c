@@ -449,6 +449,7 @@ worker_accept_batch(struct worker *w, long room)
 			err = errno;
 			break;
 		}
+		w->batch[n].tls = w->ltls[0];	/* --tls-only's one listener */
 		n += (size_t)worker_admit(w, &w->batch[n]);
 	}
 	if (n > 0)
