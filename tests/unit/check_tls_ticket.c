@@ -26,6 +26,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -45,6 +46,12 @@
 #define CHECK_TLS_TICKET_RESUMED 11	/* a resumed one */
 #define CHECK_TLS_TICKET_FAILED	20	/* no handshake */
 #define CHECK_TLS_TICKET_NOCTX	21	/* no context */
+
+/* The threaded test: threads of one worker, each this many handshakes. */
+#define CHECK_TLS_TICKET_THREADS	3
+#define CHECK_TLS_TICKET_ROUNDS		8
+/* each round lets this pass: 3 * 8 of them, 3/8 of a lifetime in all */
+#define CHECK_TLS_TICKET_STEP		(CHECK_TLS_TICKET_LIFE / 64)
 
 /* Which keys a worker's context seals and opens tickets with. */
 enum check_tls_ticket_keys {
@@ -524,6 +531,119 @@ START_TEST(check_tls_ticket_attach_before_init)
 }
 END_TEST
 
+/* Both sides of a handshake in memory, then a byte (TLS 1.3's ticket). */
+static int
+check_tls_ticket_pump(SSL *client, SSL *server)
+{
+	int	i, c = 0, v = 0;
+	char	byte;
+
+	for (i = 0; i < 64 && (c != 1 || v != 1); i++) {
+		if (c != 1)
+			c = SSL_do_handshake(client);
+		if (v != 1)
+			v = SSL_do_handshake(server);
+	}
+	return (c == 1 && v == 1 && SSL_write(server, "k", 1) == 1 &&
+	    SSL_read(client, &byte, 1) == 1);
+}
+
+/* One handshake in memory offering offer: resumed 1, full 0, -1 failed. */
+static int
+check_tls_ticket_in_memory(SSL_CTX *cctx, SSL_CTX *sctx, SSL_SESSION *offer,
+    SSL_SESSION **got)
+{
+	SSL	*client = SSL_new(cctx), *server = SSL_new(sctx);
+	BIO	*cbio, *sbio;
+	int	 rc = -1;
+
+	if (client != NULL && server != NULL &&
+	    BIO_new_bio_pair(&cbio, 0, &sbio, 0) == 1) {
+		SSL_set_bio(client, cbio, cbio);
+		SSL_set_bio(server, sbio, sbio);
+		SSL_set_connect_state(client);
+		SSL_set_accept_state(server);
+		if ((offer == NULL || SSL_set_session(client, offer) == 1) &&
+		    check_tls_ticket_pump(client, server)) {
+			rc = SSL_session_reused(client);
+			(void)SSL_shutdown(client);
+			*got = SSL_get1_session(client);
+		}
+	}
+	SSL_free(server);
+	SSL_free(client);
+	return (rc);
+}
+
+/* The contexts one worker's threads share. */
+struct check_tls_ticket_pair {
+	SSL_CTX		*client, *server;
+	atomic_int	 failed;	/* rounds that did not go as they should */
+};
+
+/* A handler thread: full handshakes, each resumed, while time passes. */
+static void *
+check_tls_ticket_thread(void *arg)
+{
+	struct check_tls_ticket_pair	*pair = arg;
+	SSL_SESSION			*first, *second;
+	int				 i;
+
+	for (i = 0; i < CHECK_TLS_TICKET_ROUNDS; i++) {
+		first = second = NULL;
+		check_tls_ticket_pass(CHECK_TLS_TICKET_STEP);
+		if (check_tls_ticket_in_memory(pair->client, pair->server,
+		    NULL, &first) != 0 || check_tls_ticket_in_memory(
+		    pair->client, pair->server, first, &second) != 1)
+			atomic_fetch_add(&pair->failed, 1);
+		SSL_SESSION_free(second);
+		SSL_SESSION_free(first);
+	}
+	return (NULL);
+}
+
+START_TEST(check_tls_ticket_threads)
+{
+	struct check_tls_ticket_pair	pair;
+	pthread_t			t[CHECK_TLS_TICKET_THREADS];
+	unsigned char			name_before[16], name_after[16];
+	SSL_SESSION			*before, *after;
+	int				i;
+
+	/*
+	 * A worker's handler threads share its context and the ring; the
+	 * key is made old enough that one of them rotates it midway. Every
+	 * ticket is resumed within the time that passes (3/8 of a
+	 * lifetime after a key at most a lifetime old): each must resume.
+	 */
+	check_tls_ticket_setup_at(_i);
+	pair.client = check_tls_ticket_ctx(TLS_client_method());
+	pair.server = check_tls_ticket_server(CHECK_TLS_TICKET_SHARED);
+	ck_assert_ptr_nonnull(pair.client);
+	ck_assert_ptr_nonnull(pair.server);
+	atomic_init(&pair.failed, 0);
+	ck_assert_int_eq(check_tls_ticket_in_memory(pair.client, pair.server,
+	    NULL, &before), 0);
+	check_tls_ticket_pass(CHECK_TLS_TICKET_LIFE - 4 * CHECK_TLS_TICKET_STEP);
+	for (i = 0; i < CHECK_TLS_TICKET_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL,
+		    check_tls_ticket_thread, &pair), 0);
+	for (i = 0; i < CHECK_TLS_TICKET_THREADS; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	ck_assert_int_eq(atomic_load(&pair.failed), 0);
+	/* and it did rotate */
+	ck_assert_int_eq(check_tls_ticket_in_memory(pair.client, pair.server,
+	    NULL, &after), 0);
+	check_tls_ticket_name(before, name_before);
+	check_tls_ticket_name(after, name_after);
+	ck_assert_mem_ne(name_before, name_after, 16);
+	SSL_SESSION_free(after);
+	SSL_SESSION_free(before);
+	SSL_CTX_free(pair.server);
+	SSL_CTX_free(pair.client);
+}
+END_TEST
+
 /* The suite: each handshake test in TLS 1.2 (0) and TLS 1.3 (1). */
 static Suite *
 tls_ticket_suite(void)
@@ -545,6 +665,7 @@ tls_ticket_suite(void)
 	tcase_add_loop_test(tc, check_tls_ticket_aged_out, 0, 2);
 	tcase_add_loop_test(tc, check_tls_ticket_garbage, 0, 2);
 	tcase_add_loop_test(tc, check_tls_ticket_client_certs, 0, 2);
+	tcase_add_loop_test(tc, check_tls_ticket_threads, 0, 2);
 	suite_add_tcase(s, tc);
 	return (s);
 }
