@@ -88,9 +88,6 @@
 #include "common.h"
 #include "tls_impl.h"
 
-#ifndef TLS_TICKET_LIFE_MS
-#define TLS_TICKET_LIFE_MS	(3600LL * 1000)	/* a key seals this long */
-#endif
 #define TLS_TICKET_KEYS		2		/* current and previous */
 #define TLS_TICKET_SID_CTX	"ackd"		/* see the essay above */
 
