@@ -24,9 +24,13 @@
  * stays usable for its whole timeout, and none for longer. A ticket
  * under a key that no longer seals resumes, and the client is sent a
  * fresh one under the current key (the callback returns 2, "renew").
- * Rotation is lazy: the first handshake that finds the current key too
- * old makes a new one (RAND_bytes) under the lock; nothing runs when
- * nobody connects, and no timer or thread is needed.
+ * A ticket under the current key resumes and the client keeps it: no
+ * new ticket. Rotation is lazy: the first handshake that finds the
+ * current key too old makes a new one (RAND_bytes) under the lock;
+ * nothing runs when nobody connects, and no timer or thread is needed.
+ * A restart or an upgrade (a new master) makes new keys: its clients
+ * do one full handshake each. The unit test ages keys with a clock of
+ * its own (tls_ticket_set_clock).
  *
  * Two slots are enough: a new key is made only when the current one
  * is a lifetime old, and the current one was made only when the
@@ -69,6 +73,9 @@
  *     resume only there, and cost a locked insert per full handshake;
  *   - a session id context: OpenSSL refuses to resume a session when
  *     the server asks for client certificates and has none set.
+ * OpenSSL 1.1.1 has no EVP_MAC callback: there only these are set, and
+ * OpenSSL's own keys serve; the workers share those of the master's
+ * context until a reload, and nothing rotates.
  */
 #include "config.h"
 
