@@ -86,11 +86,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#include <openssl/core_names.h>	/* OSSL_MAC_PARAM_*, OpenSSL 3 */
+#endif
 
 #include "common.h"
 #include "tls_impl.h"
