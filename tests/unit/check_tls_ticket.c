@@ -15,6 +15,14 @@
  * that lives in a shared page: the test moves it forward by lifetimes
  * and every worker sees the same time, with nothing slept.
  *
+ * The client counts the tickets it is sent (its message callback): one
+ * per full handshake, one with a resumption under an older key (the
+ * renewal), none with one under the current key.
+ *
+ * The last test is one worker's handler threads sharing one context,
+ * both sides of each handshake in memory (a BIO pair), while one of
+ * them rotates the key.
+ *
  * Each test runs in TLS 1.2 and in TLS 1.3 (the loop index).
  */
 #include "config.h"
