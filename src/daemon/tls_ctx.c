@@ -272,7 +272,13 @@ tls_ctx_build(const struct ackd_config *cfg, struct tls_ctx_fail *f)
 	}
 	/* sessions resume only within ours (required with client certs) */
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
-	/* tls_ticket_attach(ctx) goes here: tickets every worker decrypts */
+	/* tickets every worker decrypts, whichever issued them */
+	if (tls_ticket_attach(ctx) == -1) {
+		tls_ctx_failed(f, "no-memory", "--tls-port", "context",
+		    "cannot set up session tickets");
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
 	return (ctx);
 }
 
@@ -342,6 +348,9 @@ tls_setup(const struct ackd_config *cfg, char *err, size_t errsize)
 
 	if (cfg->tls_port < 0)
 		return (0);
+	/* the ticket keys every worker shares: before the first context */
+	if (tls_ticket_init() == -1)
+		fatal(ACKD_EXIT_OSERR, "cannot make the TLS session-ticket keys");
 	/* before reading: a file changed meanwhile is reread on SIGHUP */
 	tls_ctx_stat_all(cfg, tls_ctx_ids);
 	if ((ctx = tls_ctx_build(cfg, &f)) == NULL) {
@@ -349,7 +358,6 @@ tls_setup(const struct ackd_config *cfg, char *err, size_t errsize)
 		return (-1);
 	}
 	tls_ctx_check_mode(cfg->tls_key);
-	/* tls_ticket_init() goes here: once, in the master, before fork */
 	SSL_CTX_free(tls_ctx_cur);	/* --check may have made one */
 	tls_ctx_cur = ctx;
 	return (0);

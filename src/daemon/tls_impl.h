@@ -15,8 +15,11 @@
 SSL	*tls_ctx_ssl(int);
 
 /* tls_ticket.c: ticket keys shared by every worker (one page, mapped by
- * the master before the first fork). */
+ * the master before the first fork). A key seals tickets for a lifetime
+ * and opens them for two; a session's timeout is one lifetime. */
+#define TLS_TICKET_LIFE_MS	(3600LL * 1000)
 int	tls_ticket_init(void);
 int	tls_ticket_attach(SSL_CTX *);
+void	tls_ticket_set_clock(long long (*)(void));
 
 #endif /* ACKD_TLS_IMPL_H */
