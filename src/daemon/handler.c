@@ -281,6 +281,10 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 	rec.msg_len = msg_len;
 	rec.extra = extra;
 	rec.tag = h->cfg->log_tag;
+	rec.tls = NULL;
+	rec.subject = NULL;
+	rec.subject_len = 0;
+	rec.resumed = 0;
 	len = logfmt_line(line, size, h->cfg->log_format, &rec);
 	if (len == 0) {
 		errno = EOVERFLOW;	/* cannot happen: size is the max */
