@@ -266,6 +266,7 @@ void	poller_destroy(struct poller *);
 int	poller_wake_fd(struct poller *);
 void	poller_wake(struct poller *);
 int	poller_arm(struct poller *, int, void *, int *);
+int	poller_arm_write(struct poller *, int, void *, int *);
 int	poller_disarm(struct poller *, int, int *);
 int	poller_wait(struct poller *, void **, int, int);
 
