@@ -220,7 +220,7 @@ struct stage {
  * summarised per --event-interval (event=KIND count=N interval_ms=MS). */
 #define EVLIMIT_ENTRIES		1024	/* sources x kinds, per worker */
 #define EVLIMIT_BUCKETS		1024
-#define EVLIMIT_NKINDS		7	/* the events summarised */
+#define EVLIMIT_NKINDS		8	/* the events summarised */
 
 enum evlimit_verdict {
 	EVLIMIT_WRITE,		/* write the line */
