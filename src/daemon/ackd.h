@@ -78,6 +78,8 @@ enum ackd_result {
  * than the accept and close around them) */
 #define ACKD_ALLOW_MAX		256
 #define ACKD_LISTEN_MAX		16	/* --bind flags, and addresses in all */
+/* listening sockets in one set: each address's plain and --tls-port ones */
+#define ACKD_LISTEN_FDS		(2 * ACKD_LISTEN_MAX)
 #define ACKD_HOST_MAX		255	/* one --bind value, in bytes */
 /* --syslog-max: 480 is what RFC 5424 makes every receiver take; 8192 is
  * rsyslog's default maxMessageSize */
@@ -86,6 +88,12 @@ enum ackd_result {
 #define ACKD_SYSLOG_MAX_DEFAULT	8192
 /* --worker-timeout's default: the read timeout plus this */
 #define ACKD_WORKER_TIMEOUT_SLACK_MS	(20 * 1000)
+/* TLS's defaults (--tls-ciphers, --tls-ciphersuites): forward secret,
+ * AEAD only; and the longest list either takes */
+#define ACKD_TLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
+#define ACKD_TLS_CIPHERSUITES	"TLS_AES_128_GCM_SHA256:" \
+	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define ACKD_TLS_LIST_MAX	1024
 
 /* proxy.c's types: the PROXY protocol header and the address ranges of
  * --proxy-from and --allow. */
@@ -175,6 +183,15 @@ struct ackd_config {
 	struct proxy_cidr	 proxy_from[ACKD_PROXY_FROM_MAX];
 	int			 allow_n;	/* 0: clients from anywhere */
 	struct proxy_cidr	 allow[ACKD_ALLOW_MAX];
+	/* TLS (tls_ctx.c); a build without TLS refuses every flag */
+	int			 tls_port;	/* -1: no TLS listener; 0: any */
+	int			 tls_only;	/* no plain listener */
+	const char		*tls_cert;	/* PEM chain, leaf first */
+	const char		*tls_key;	/* PEM key; conf_parse: tls_cert's */
+	const char		*tls_client_ca;	/* NULL: no client certificates */
+	int			 tls_min_version;	/* 12 or 13: TLS 1.2, 1.3 */
+	const char		*tls_ciphers;	/* TLS 1.2's, OpenSSL's syntax */
+	const char		*tls_ciphersuites;	/* TLS 1.3's */
 };
 
 /*
@@ -200,6 +217,7 @@ enum conf_result {
 struct pend;
 struct conn {
 	int		 fd;
+	unsigned	 tls:1;		/* accepted on a --tls-port listener */
 	socklen_t	 addrlen;
 	int		 limit_entry;	/* peerlimit_enter's; < 0: none */
 	long long	 accepted_ms;	/* mono_ms; the read deadline counts from it */
@@ -301,7 +319,8 @@ int	control_pollfds(struct pollfd *, int);
 int	control_io(const struct pollfd *, int);
 
 /* worker.c: a worker's life, from the fork; the rest is in worker.h. */
-int	worker_run(const struct ackd_config *, const int *, int, pid_t, int);
+int	worker_run(const struct ackd_config *, const int *,
+	    const unsigned char *, int, pid_t, int);
 
 /* scoreboard.c: what each worker shows its master. */
 int	scoreboard_init(void);

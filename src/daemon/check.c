@@ -46,6 +46,7 @@
 
 #include "ackd.h"
 #include "master.h"
+#include "tls.h"
 #include "parse.h"
 
 /*
@@ -106,12 +107,18 @@ check_as_user(const struct ackd_config *cfg)
 
 /* Print what would run, one "what: value" line each. */
 static void
-check_print(const struct ackd_config *cfg, const char *listen)
+check_print(const struct ackd_config *cfg, const char *listen,
+    const char *tls)
 {
 	char	fds[160];
 
 	fdlimit_describe(cfg, fds, sizeof(fds));
-	printf("listen: %s\n", listen);
+	printf("listen: %s\n", listen[0] != '\0' ? listen : "none");
+	if (tls[0] != '\0')
+		printf("tls listen: %s, certificate %s, key %s%s%s\n", tls,
+		    cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca != NULL ?
+		    ", client CA " : "", cfg->tls_client_ca != NULL ?
+		    cfg->tls_client_ca : "");
 	printf("workers: %d, threads: %d, queue: %d\n", cfg->workers,
 	    cfg->threads, cfg->queue);
 	printf("descriptors: %s\n", fds);
@@ -140,15 +147,18 @@ check_print(const struct ackd_config *cfg, const char *listen)
 int
 check_run(const struct ackd_config *cfg)
 {
-	char	listen[ACKD_LISTEN_NAMES], err[512];
+	char	listen[ACKD_LISTEN_NAMES], tls[ACKD_LISTEN_NAMES], err[512];
 	int	status;
 
 	if (cfg->pid_file != NULL)
 		pidfile_probe(cfg->pid_file);
 	check_log(cfg);
-	if ((status = listen_resolve(cfg, listen, err, sizeof(err))) != 0)
+	if ((status = listen_resolve(cfg, listen, tls, err, sizeof(err))) != 0)
 		fatalx(status, "%s", err);
+	/* as the start reads them: before the privilege drop */
+	if (tls_setup(cfg, err, sizeof(err)) == -1)
+		fatalx(ACKD_EXIT_USAGE, "%s", err);
 	check_as_user(cfg);
-	check_print(cfg, listen);
+	check_print(cfg, listen, tls);
 	return (ACKD_EXIT_OK);
 }

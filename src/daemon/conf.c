@@ -35,9 +35,17 @@ enum conf_kind {
 	KIND_FRAMING,	/* enum ackd_framing field: read, line, eof */
 	KIND_TAG,	/* const char * field, 1-32 of [A-Za-z0-9._-] */
 	KIND_FACILITY,	/* int field, a syslog facility; value optional */
-	KIND_CIDRS	/* --proxy-from, --allow: ranges added to a list of at
+	KIND_CIDRS,	/* --proxy-from, --allow: ranges added to a list of at
 			 * most max (conf_cidr_list) */
+	KIND_TLSFILE,	/* const char * field, a non-empty path (TLS only) */
+	KIND_TLSVER,	/* int field: 12 or 13, from 1.2 or 1.3 (TLS only) */
+	KIND_TLSLIST	/* const char * field, 1-max bytes for OpenSSL to
+			 * judge at start (TLS only) */
 };
+
+/* The line a build without TLS gives for any --tls-* flag. */
+#define CONF_NO_TLS	"this build has no TLS (configure --with-tls)"
+
 
 /*
  * Each flag is a struct opt (opt.h): the engine parses numbers and
@@ -186,6 +194,34 @@ static const struct opt conf_flags[] = {
 	    "ADDR/BITS, up to " CONF_STR(ACKD_ALLOW_MAX) "); others are "
 	    "closed unread; with --proxy-protocol, the client the header "
 	    "names", "any client" },
+	/* 340 and up: TLS; a build without it refuses them (CONF_NO_TLS) */
+	{ "tls-port", 340, OPT_INT, 0, 0, 65535, FIELD(tls_port), NULL, "N",
+	    "also listen for TLS on port N of every --bind address; 0 picks "
+	    "a free one; needs --tls-cert", "off" },
+	{ "tls-only", 341, OPT_SWITCH, 0, 0, 0, FIELD(tls_only), NULL, NULL,
+	    "no plain listener: serve --tls-port alone", "off" },
+	{ "tls-cert", 342, OPT_VALUE, KIND_TLSFILE, 0, 0, FIELD(tls_cert),
+	    "a file path", "FILE",
+	    "PEM certificate chain, leaf first; reread on SIGHUP", "none" },
+	{ "tls-key", 343, OPT_VALUE, KIND_TLSFILE, 0, 0, FIELD(tls_key),
+	    "a file path", "FILE",
+	    "PEM private key, read before the privilege drop; reread on "
+	    "SIGHUP", "the --tls-cert file" },
+	{ "tls-client-ca", 344, OPT_VALUE, KIND_TLSFILE, 0, 0,
+	    FIELD(tls_client_ca), "a file path", "FILE",
+	    "PEM CA certificates: require client certificates they "
+	    "sign", "none" },
+	{ "tls-min-version", 345, OPT_VALUE, KIND_TLSVER, 0, 0,
+	    FIELD(tls_min_version), "1.2, 1.3", "VER",
+	    "oldest TLS version served: 1.2 or 1.3", "1.2" },
+	{ "tls-ciphers", 346, OPT_VALUE, KIND_TLSLIST, 1, ACKD_TLS_LIST_MAX,
+	    FIELD(tls_ciphers), "an OpenSSL cipher list", "LIST",
+	    "TLS 1.2 ciphers (OpenSSL's syntax)", ACKD_TLS_CIPHERS },
+	{ "tls-ciphersuites", 347, OPT_VALUE, KIND_TLSLIST, 1,
+	    ACKD_TLS_LIST_MAX, FIELD(tls_ciphersuites),
+	    "an OpenSSL ciphersuite list", "LIST",
+	    "TLS 1.3 ciphersuites (OpenSSL's syntax)",
+	    "all three: AES-128-GCM, AES-256-GCM, CHACHA20" },
 	{ "check", 265, OPT_SWITCH, 0, 0, 0, FIELD(check), NULL, NULL,
 	    "check the flags, the addresses, the log, the user and the pid "
 	    "file as a start would; print what would run; exit 0 or the "
@@ -225,6 +261,10 @@ conf_defaults(struct ackd_config *cfg)
 	cfg->log_file = NULL;
 	cfg->log_format = ACKD_LOG_TEXT;
 	cfg->event_interval_ms = 10 * 1000;
+	cfg->tls_port = -1;
+	cfg->tls_min_version = 12;
+	cfg->tls_ciphers = ACKD_TLS_CIPHERS;
+	cfg->tls_ciphersuites = ACKD_TLS_CIPHERSUITES;
 }
 
 /* The list f (--proxy-from or --allow) adds to, and where its count is. */
@@ -350,6 +390,42 @@ conf_facility(const char *name)
 	return (0);
 }
 
+/*
+ * Set one TLS flag's field from arg: a file, a version or a list. A
+ * build without TLS refuses them all. The files are read at start
+ * (tls_setup), which says what is wrong with one; the lists too.
+ */
+static enum opt_result
+conf_tls(const struct opt *f, char *field, const char *arg, char *err,
+    size_t errsize)
+{
+#ifndef HAVE_TLS
+	(void)field;
+	(void)arg;
+	return (opt_error(err, errsize, "--%s: " CONF_NO_TLS, f->name));
+#else
+	size_t	len = strlen(arg);
+
+	if (f->what == KIND_TLSVER) {
+		if (strcmp(arg, "1.2") != 0 && strcmp(arg, "1.3") != 0)
+			return (opt_error(err, errsize, "--%s: '%.16s' is not "
+			    "allowed (allowed: 1.2, 1.3)", f->name, arg));
+		*(int *)(void *)field = arg[2] == '2' ? 12 : 13;
+		return (OPT_RUN);
+	}
+	if (f->what == KIND_TLSFILE && len == 0)
+		return (opt_error(err, errsize, "--%s: empty path (allowed: "
+		    "a file path)", f->name));
+	if (f->what == KIND_TLSLIST && (len < (size_t)f->min ||
+	    len > (size_t)f->max))
+		return (opt_error(err, errsize, "--%s: %zu bytes is %s "
+		    "(allowed: %lld-%lld bytes)", f->name, len, len == 0 ?
+		    "empty" : "too long", f->min, f->max));
+	*(const char **)(void *)field = arg;
+	return (OPT_RUN);
+#endif
+}
+
 /* Set one flag the engine leaves to ackd: cfgv is the struct ackd_config. */
 static enum opt_result
 conf_set(void *cfgv, const struct opt *f, const char *arg, char *err,
@@ -439,6 +515,10 @@ conf_set(void *cfgv, const struct opt *f, const char *arg, char *err,
 		return (OPT_RUN);
 	case KIND_CIDRS:
 		return (conf_cidrs(cfg, f, arg, err, errsize));
+	case KIND_TLSFILE:
+	case KIND_TLSVER:
+	case KIND_TLSLIST:
+		return (conf_tls(f, field, arg, err, errsize));
 	}
 	return (opt_error(err, errsize, "--%s: internal error", f->name));
 }
@@ -566,6 +646,67 @@ conf_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
 }
 
 /*
+ * The first TLS flag given that needs --tls-port, as "--name", or NULL.
+ * The other flags' defaults are non-NULL: compare with them.
+ */
+static const char *
+conf_tls_given(const struct ackd_config *cfg)
+{
+	struct ackd_config	d;
+
+	conf_defaults(&d);
+	if (cfg->tls_only)
+		return ("--tls-only");
+	if (cfg->tls_cert != NULL)
+		return ("--tls-cert");
+	if (cfg->tls_key != NULL)
+		return ("--tls-key");
+	if (cfg->tls_client_ca != NULL)
+		return ("--tls-client-ca");
+	if (cfg->tls_min_version != d.tls_min_version)
+		return ("--tls-min-version");
+	if (cfg->tls_ciphers != d.tls_ciphers)
+		return ("--tls-ciphers");
+	if (cfg->tls_ciphersuites != d.tls_ciphersuites)
+		return ("--tls-ciphersuites");
+	return (NULL);
+}
+
+/*
+ * The TLS flags together: --tls-port needs --tls-cert, and every other
+ * TLS flag needs --tls-port (a certificate for no listener is a mistake
+ * worth saying). --tls-key defaults to the --tls-cert file.
+ */
+static enum opt_result
+conf_check_tls(struct ackd_config *cfg, char *err, size_t errsize)
+{
+	const char	*given = conf_tls_given(cfg);
+
+#ifndef HAVE_TLS
+	/* the value kinds were refused as they came; these are the engine's */
+	if (cfg->tls_port >= 0 || given != NULL)
+		return (opt_error(err, errsize, "%s: " CONF_NO_TLS,
+		    cfg->tls_port >= 0 ? "--tls-port" : given));
+#endif
+	if (cfg->tls_port < 0) {
+		if (given != NULL)
+			return (opt_error(err, errsize, "%s: there is no TLS "
+			    "listener (allowed: with --tls-port N)", given));
+		return (OPT_RUN);
+	}
+	if (cfg->tls_cert == NULL)
+		return (opt_error(err, errsize, "--tls-port: a TLS listener "
+		    "needs a certificate (allowed: with --tls-cert FILE)"));
+	if (cfg->tls_port != 0 && cfg->tls_port == cfg->port && !cfg->tls_only)
+		return (opt_error(err, errsize, "--tls-port: %d is --port's "
+		    "too (allowed: another port, 0 for a free one, or "
+		    "--tls-only)", cfg->tls_port));
+	if (cfg->tls_key == NULL)
+		cfg->tls_key = cfg->tls_cert;
+	return (OPT_RUN);
+}
+
+/*
  * Resolve the defaults that depend on other flags, and refuse the
  * combinations that cannot work, once every flag is in.
  */
@@ -608,6 +749,8 @@ conf_check(struct ackd_config *cfg, char *err, size_t errsize)
 		return (opt_error(err, errsize, "--proxy-from: trusts PROXY "
 		    "headers, which only --proxy-protocol reads (allowed: with "
 		    "--proxy-protocol)"));
+	if (conf_check_tls(cfg, err, errsize) != OPT_RUN)
+		return (OPT_ERROR);
 	return (conf_check_syslog(cfg, err, errsize));
 }
 
@@ -707,11 +850,12 @@ conf_usage(FILE *fp)
 		optdoc_print(fp, &doc, CONF_DOC_COLUMN);
 	}
 	fputs("\n"
-"Signals: TERM/INT graceful stop, HUP reopen the log, USR1 log the counters,\n"
-"USR2 upgrade to the binary on disk (same flags, no connection dropped),\n"
-"TTIN/TTOU one worker more/less. Exit: 0 ok, 1 workers killed at the\n"
-"shutdown deadline, 64 bad flag, 69 cannot bind or another ackd holds the\n"
-"pid file, 70 internal error or workers keep dying at start, 71 system\n"
-"resources, 73 cannot open the log or pid file, 77 cannot change user.\n"
+"Signals: TERM/INT graceful stop, HUP reopen the log and reread the TLS\n"
+"files that changed, USR1 log the counters, USR2 upgrade to the binary on\n"
+"disk (same flags, no connection dropped), TTIN/TTOU one worker more/less.\n"
+"Exit: 0 ok, 1 workers killed at the shutdown deadline, 64 bad flag or TLS\n"
+"file, 69 cannot bind or another ackd holds the pid file, 70 internal error\n"
+"or workers keep dying at start, 71 system resources, 73 cannot open the\n"
+"log or pid file, 77 cannot change user.\n"
 "See ackd(8).\n", fp);
 }

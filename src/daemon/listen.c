@@ -28,6 +28,16 @@
  * With one socket per worker a worker sleeps in a blocking accept(); with
  * more it polls them, so they are made non-blocking when a set has more
  * than one socket.
+ *
+ * --tls-port adds a TLS socket for each address on that port (with
+ * --port 0 and --tls-port 0, each its own free port). Every set has the
+ * same layout: listen_nplain plain sockets (none with --tls-only), then
+ * as many TLS ones, the addresses in the same order. An upgrading
+ * master's sets keep it (the new master runs with the same flags, so
+ * it derives the same layout); a worker learns which of its sockets are
+ * TLS from listen_worker_fds and marks each connection accepted on one
+ * (conn.tls). Socket activation's sockets are plain: with them,
+ * --tls-port is refused.
  */
 #include "config.h"
 
@@ -43,14 +53,16 @@
 #include "master.h"
 
 struct listen_set {
-	int	fd[ACKD_LISTEN_MAX];
+	int	fd[ACKD_LISTEN_FDS];
 	int	owner;		/* the slot that accepts on it; -1: every slot */
 };
 
 static struct listen_set	listen_sets[ACKD_WORKERS_MAX];
 static int			listen_nsets;	/* sets open */
 static int			listen_nfds;	/* sockets in each set */
+static int			listen_nplain;	/* the first ones, plain */
 static char			listen_namebuf[ACKD_LISTEN_NAMES];
+static char			listen_tlsbuf[ACKD_LISTEN_NAMES];
 
 /* Take the sockets socket activation passed; 0, or an exit status. */
 static int
@@ -63,10 +75,16 @@ listen_from_systemd(const struct ackd_config *cfg, const int *fds, int n,
 		    "--reuseport out, or ReusePort= in the .socket unit)");
 		return (ACKD_EXIT_USAGE);
 	}
+	if (cfg->tls_port >= 0) {
+		snprintf(err, errsize, "--tls-port: not with socket "
+		    "activation, whose sockets are plain (allowed: leave "
+		    "--tls-port out, or start ackd without the .socket unit)");
+		return (ACKD_EXIT_USAGE);
+	}
 	memcpy(listen_sets[0].fd, fds, (size_t)n * sizeof(*fds));
 	listen_sets[0].owner = -1;
 	listen_nsets = 1;
-	listen_nfds = n;
+	listen_nfds = listen_nplain = n;
 	return (0);
 }
 
@@ -83,13 +101,17 @@ listen_from_upgrade(const struct ackd_config *cfg, const int *fds, int n,
 	int	k;
 
 	if (nsets < 1 || nsets > ACKD_WORKERS_MAX || n % nsets != 0 ||
-	    n / nsets > ACKD_LISTEN_MAX) {
+	    n / nsets > ACKD_LISTEN_FDS ||
+	    (cfg->tls_port >= 0 && !cfg->tls_only && n / nsets % 2 != 0)) {
 		snprintf(err, errsize, "upgrade: %d sockets do not make %d "
 		    "sets", n, nsets);
 		return (ACKD_EXIT_SOFTWARE);
 	}
 	listen_nsets = nsets;
 	listen_nfds = n / nsets;
+	/* the layout listen_bind made with these flags */
+	listen_nplain = cfg->tls_only ? 0 : cfg->tls_port >= 0 ?
+	    listen_nfds / 2 : listen_nfds;
 	for (k = 0; k < nsets; k++) {
 		memcpy(listen_sets[k].fd, fds + k * listen_nfds,
 		    (size_t)listen_nfds * sizeof(*fds));
@@ -129,11 +151,11 @@ listen_port(int fd)
 }
 
 /*
- * Resolve cfg's --bind values into ss/len (ACKD_LISTEN_MAX each), *n
- * addresses; 0, or an exit status with err set.
+ * Resolve cfg's --bind values with port into ss/len (ACKD_LISTEN_MAX
+ * each), *n addresses; 0, or an exit status with err set.
  */
 static int
-listen_resolve_all(const struct ackd_config *cfg,
+listen_resolve_all(const struct ackd_config *cfg, int port,
     struct sockaddr_storage *ss, socklen_t *len, int *n, char *err,
     size_t errsize)
 {
@@ -141,7 +163,7 @@ listen_resolve_all(const struct ackd_config *cfg,
 
 	*n = 0;
 	for (i = 0; i < cfg->nbind; i++)
-		if ((rc = net_resolve(cfg->bind[i], cfg->port, ss, len, n,
+		if ((rc = net_resolve(cfg->bind[i], port, ss, len, n,
 		    ACKD_LISTEN_MAX, err, errsize)) != 0)
 			return (rc == ACKD_REFUSED ? ACKD_EXIT_USAGE :
 			    ACKD_EXIT_UNAVAILABLE);
@@ -149,94 +171,145 @@ listen_resolve_all(const struct ackd_config *cfg,
 }
 
 /*
- * --check: resolve cfg's --bind values as listen_open would, binding
- * nothing, and write "ADDR:PORT,..." into buf (ACKD_LISTEN_NAMES bytes).
- * 0, or the exit status listen_open would give, with err set.
+ * Write the n addresses of ss/len into buf (ACKD_LISTEN_NAMES bytes),
+ * as "ADDR:PORT,ADDR:PORT...".
  */
-int
-listen_resolve(const struct ackd_config *cfg, char *buf, char *err,
-    size_t errsize)
+static void
+listen_format(char *buf, const struct sockaddr_storage *ss,
+    const socklen_t *len, int n)
 {
-	struct sockaddr_storage	ss[ACKD_LISTEN_MAX];
-	socklen_t		len[ACKD_LISTEN_MAX];
-	size_t			off = 0;
-	int			i, n, rc;
+	size_t	off = 0;
+	int	i;
 
-	if ((rc = listen_resolve_all(cfg, ss, len, &n, err, errsize)) != 0)
-		return (rc);
 	buf[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf[off++] = ',';
 		off += addr_format(buf + off, ACKD_LISTEN_NAMES - off,
-		    (struct sockaddr *)&ss[i], len[i]);
+		    (const struct sockaddr *)&ss[i], len[i]);
+	}
+}
+
+/*
+ * --check: resolve cfg's --bind values as listen_open would, binding
+ * nothing, and write "ADDR:PORT,..." into buf and, with --tls-port,
+ * the TLS ones into tlsbuf (ACKD_LISTEN_NAMES bytes each; "" when
+ * none). 0, or the exit status listen_open would give, with err set.
+ */
+int
+listen_resolve(const struct ackd_config *cfg, char *buf, char *tlsbuf,
+    char *err, size_t errsize)
+{
+	struct sockaddr_storage	ss[ACKD_LISTEN_MAX];
+	socklen_t		len[ACKD_LISTEN_MAX];
+	int			n, rc;
+
+	buf[0] = tlsbuf[0] = '\0';
+	if (!cfg->tls_only) {
+		if ((rc = listen_resolve_all(cfg, cfg->port, ss, len, &n, err,
+		    errsize)) != 0)
+			return (rc);
+		listen_format(buf, ss, len, n);
+	}
+	if (cfg->tls_port >= 0) {
+		if ((rc = listen_resolve_all(cfg, cfg->tls_port, ss, len, &n,
+		    err, errsize)) != 0)
+			return (rc);
+		listen_format(tlsbuf, ss, len, n);
+	}
+	return (0);
+}
+
+/*
+ * Bind a socket on each of the n addresses ss/len into every set, at
+ * index first on; port 0: the kernel's choice for the first socket is
+ * every socket's. 0, or an exit status with err set.
+ */
+static int
+listen_bind_group(const struct ackd_config *cfg, struct sockaddr_storage *ss,
+    const socklen_t *len, int n, int first, int port, char *err,
+    size_t errsize)
+{
+	int	i, k, fd;
+
+	for (k = 0; k < listen_nsets; k++) {
+		for (i = 0; i < n; i++) {
+			fd = net_listen(cfg, (struct sockaddr *)&ss[i], len[i],
+			    err, errsize);
+			if ((listen_sets[k].fd[first + i] = fd) == -1)
+				return (ACKD_EXIT_UNAVAILABLE);
+			if (k > 0 || i > 0 || port != 0)
+				continue;
+			if ((port = listen_port(fd)) == -1) {
+				snprintf(err, errsize, "getsockname: %s",
+				    strerror(errno));
+				return (ACKD_EXIT_OSERR);
+			}
+			listen_set_port(ss, n, port);
+		}
 	}
 	return (0);
 }
 
 /*
  * Resolve cfg's --bind values and bind a socket on each address, once per
- * set; 0, or an exit status with err set.
+ * set, on --port (not with --tls-only), then on --tls-port (if given);
+ * 0, or an exit status with err set.
  */
 static int
 listen_bind(const struct ackd_config *cfg, char *err, size_t errsize)
 {
 	struct sockaddr_storage	ss[ACKD_LISTEN_MAX];
 	socklen_t		len[ACKD_LISTEN_MAX];
-	int			i, k, n, rc, port;
+	int			i, k, n, rc;
 
-	if ((rc = listen_resolve_all(cfg, ss, len, &n, err, errsize)) != 0)
-		return (rc);
 	listen_nsets = cfg->reuseport ? cfg->workers : 1;
-	listen_nfds = n;
+	listen_nfds = listen_nplain = 0;
 	for (k = 0; k < listen_nsets; k++) {
 		listen_sets[k].owner = cfg->reuseport ? k : -1;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < ACKD_LISTEN_FDS; i++)
 			listen_sets[k].fd[i] = -1;
 	}
-	for (k = 0; k < listen_nsets; k++) {
-		for (i = 0; i < n; i++) {
-			listen_sets[k].fd[i] = net_listen(cfg,
-			    (struct sockaddr *)&ss[i], len[i], err, errsize);
-			if (listen_sets[k].fd[i] == -1)
-				return (ACKD_EXIT_UNAVAILABLE);
-			/* --port 0: the kernel's choice is everyone's port */
-			if (k == 0 && i == 0 && cfg->port == 0) {
-				if ((port = listen_port(listen_sets[0].fd[0])) ==
-				    -1) {
-					snprintf(err, errsize, "getsockname: %s",
-					    strerror(errno));
-					return (ACKD_EXIT_OSERR);
-				}
-				listen_set_port(ss, n, port);
-			}
-		}
+	if (!cfg->tls_only) {
+		if ((rc = listen_resolve_all(cfg, cfg->port, ss, len, &n, err,
+		    errsize)) != 0 || (rc = listen_bind_group(cfg, ss, len, n,
+		    0, cfg->port, err, errsize)) != 0)
+			return (rc);
+		listen_nfds = listen_nplain = n;
 	}
+	if (cfg->tls_port < 0)
+		return (0);
+	if ((rc = listen_resolve_all(cfg, cfg->tls_port, ss, len, &n, err,
+	    errsize)) != 0 || (rc = listen_bind_group(cfg, ss, len, n,
+	    listen_nplain, cfg->tls_port, err, errsize)) != 0)
+		return (rc);
+	listen_nfds += n;
 	return (0);
 }
 
-/* Write "ADDR:PORT,ADDR:PORT..." for set 0 into listen_namebuf. */
+/*
+ * Write "ADDR:PORT,ADDR:PORT..." for set 0's plain sockets into
+ * listen_namebuf, and for its TLS ones into listen_tlsbuf.
+ */
 static int
 listen_name(char *err, size_t errsize)
 {
-	struct sockaddr_storage	ss;
-	socklen_t		len;
-	size_t			off = 0;
+	struct sockaddr_storage	ss[ACKD_LISTEN_FDS];
+	socklen_t		len[ACKD_LISTEN_FDS];
 	int			i;
 
 	for (i = 0; i < listen_nfds; i++) {
-		len = sizeof(ss);
-		if (getsockname(listen_sets[0].fd[i], (struct sockaddr *)&ss,
-		    &len) == -1) {
+		len[i] = sizeof(ss[i]);
+		if (getsockname(listen_sets[0].fd[i], (struct sockaddr *)&ss[i],
+		    &len[i]) == -1) {
 			snprintf(err, errsize, "getsockname: %s",
 			    strerror(errno));
 			return (ACKD_EXIT_OSERR);
 		}
-		if (i > 0)
-			listen_namebuf[off++] = ',';
-		off += addr_format(listen_namebuf + off,
-		    sizeof(listen_namebuf) - off, (struct sockaddr *)&ss, len);
 	}
+	listen_format(listen_namebuf, ss, len, listen_nplain);
+	listen_format(listen_tlsbuf, ss + listen_nplain, len + listen_nplain,
+	    listen_nfds - listen_nplain);
 	return (0);
 }
 
@@ -248,7 +321,7 @@ static int
 listen_take(const struct ackd_config *cfg, int *ufds, int n, int nsets,
     char *err, size_t errsize)
 {
-	int	fds[ACKD_LISTEN_MAX];
+	int	fds[ACKD_LISTEN_FDS];
 
 	if (n > 0)
 		return (listen_from_upgrade(cfg, ufds, n, nsets, err,
@@ -290,52 +363,69 @@ listen_open(const struct ackd_config *cfg, int *ufds, int n, int nsets,
 	return (listen_name(err, errsize));
 }
 
-/* Every address listened on: "ADDR:PORT" joined by commas, first first. */
+/*
+ * Every plain address listened on: "ADDR:PORT" joined by commas, first
+ * first; "" with --tls-only.
+ */
 const char *
 listen_names(void)
 {
 	return (listen_namebuf);
 }
 
-/* Append set k's sockets to fds (n of max used); the new count. */
+/* Every TLS address listened on, the same way; "" without --tls-port. */
+const char *
+listen_tls_names(void)
+{
+	return (listen_tlsbuf);
+}
+
+/*
+ * Append set k's sockets to fds (n of max used) and, if tls is not NULL,
+ * whether each is a TLS one to tls; the new count.
+ */
 static int
-listen_append(int k, int *fds, int n, int max)
+listen_append(int k, int *fds, unsigned char *tls, int n, int max)
 {
 	int	i;
 
-	for (i = 0; i < listen_nfds && n < max; i++)
+	for (i = 0; i < listen_nfds && n < max; i++) {
+		if (tls != NULL)
+			tls[n] = i >= listen_nplain;
 		fds[n++] = listen_sets[k].fd[i];
+	}
 	return (n);
 }
 
 /*
  * The sockets the worker about to start in slot serves, into fds (at
- * most max); their count. A slot that owns no set takes one from a slot
- * that owns several, or else shares one (see the top of this file).
+ * most max), and whether each is a TLS one, into tls (as many); their
+ * count. A slot that owns no set takes one from a slot that owns
+ * several, or else shares one (see the top of this file).
  */
 int
-listen_worker_fds(int slot, int *fds, int max)
+listen_worker_fds(int slot, int *fds, unsigned char *tls, int max)
 {
 	int	k, n = 0, owner = -1;
 
 	for (k = 0; k < listen_nsets; k++)
 		if (listen_sets[k].owner == slot)
-			n = listen_append(k, fds, n, max);
+			n = listen_append(k, fds, tls, n, max);
 	if (n > 0 || listen_nsets == 0)
 		return (n);
 	if (listen_sets[0].owner == -1)
-		return (listen_append(0, fds, 0, max));
+		return (listen_append(0, fds, tls, 0, max));
 	for (k = 0; k < listen_nsets && owner == -1; k++)
 		if (listen_owns(listen_sets[k].owner) > 1)
 			owner = listen_sets[k].owner;
 	if (owner == -1)
-		return (listen_append(slot % listen_nsets, fds, 0, max));
+		return (listen_append(slot % listen_nsets, fds, tls, 0, max));
 	for (k = 0; k < listen_nsets; k++)
 		if (listen_sets[k].owner == owner)
 			break;
 	/* its old worker goes on accepting there too until it stops */
 	listen_sets[k].owner = slot;
-	return (listen_append(k, fds, 0, max));
+	return (listen_append(k, fds, tls, 0, max));
 }
 
 /* Is fd among the n in fds? */
@@ -392,7 +482,7 @@ listen_give(int from, int to)
 int
 listen_backlog(void)
 {
-	struct pollfd	pfd[ACKD_LISTEN_MAX];
+	struct pollfd	pfd[ACKD_LISTEN_FDS];
 	int		k, i;
 
 	for (k = 0; k < listen_nsets; k++) {
@@ -419,7 +509,7 @@ listen_all_fds(int *fds, int max, int *nsets)
 	int	k, n = 0;
 
 	for (k = 0; k < listen_nsets; k++)
-		n = listen_append(k, fds, n, max);
+		n = listen_append(k, fds, NULL, n, max);
 	*nsets = listen_nsets;
 	return (n);
 }

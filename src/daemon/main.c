@@ -9,8 +9,9 @@
  * user, raise the descriptor limit (fdlimit.c: while we may still raise
  * the hard one, and before anything that holds descriptors), detach, lock
  * the pid file (first, so a second ackd changes nothing), open the log,
- * bind, drop privileges, then the master. Once all of that succeeded, one
- * line says what the descriptor limit allows.
+ * read the TLS certificate and key (tls_ctx.c), bind, drop privileges,
+ * then the master. Once all of that succeeded, one line says what the
+ * descriptor limit allows.
  */
 #include "config.h"
 
@@ -25,6 +26,7 @@
 
 #include "ackd.h"
 #include "master.h"
+#include "tls.h"
 
 /* Ignore the signals whose default action would kill us for an I/O error. */
 static void
@@ -42,13 +44,33 @@ main_ignore_signals(void)
 }
 
 /*
+ * Make path (a --tls-* file) absolute in buf (PATH_MAX bytes): SIGHUP
+ * rereads it, in a daemon that runs in /.
+ */
+static void
+main_abspath_tls(const char **path, char *buf)
+{
+	if (*path == NULL)
+		return;
+	if (daemon_abspath(*path, buf, PATH_MAX) == -1)
+		fatal(ACKD_EXIT_USAGE, "cannot read %s", *path);
+	*path = buf;
+}
+
+/*
  * Make the log and pid file paths absolute, in buffers that live as long
- * as the process: a daemon runs in /, and SIGHUP reopens the log by path.
+ * as the process: a daemon runs in /, and SIGHUP reopens the log by path;
+ * and the TLS files, which it rereads.
  */
 static void
 main_abspaths(struct ackd_config *cfg)
 {
 	static char	log_path[PATH_MAX], pid_path[PATH_MAX];
+	static char	tls_paths[3][PATH_MAX];
+
+	main_abspath_tls(&cfg->tls_cert, tls_paths[0]);
+	main_abspath_tls(&cfg->tls_key, tls_paths[1]);
+	main_abspath_tls(&cfg->tls_client_ca, tls_paths[2]);
 
 	if (cfg->log_file != NULL) {
 		if (daemon_abspath(cfg->log_file, log_path,
@@ -74,7 +96,7 @@ main_abspaths(struct ackd_config *cfg)
 static void
 main_listen(const struct ackd_config *cfg)
 {
-	static int	ufds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
+	static int	ufds[ACKD_WORKERS_MAX * ACKD_LISTEN_FDS];
 	char		err[512];
 	int		n, nsets = 0, status;
 
@@ -145,6 +167,9 @@ main(int argc, char **argv)
 		pidfile_open(cfg.pid_file);
 	if (msglog_open(&cfg, err, sizeof(err)) == -1)
 		fatalx(ACKD_EXIT_CANTCREAT, "%s", err);
+	/* the certificate and key: as root still, before any worker */
+	if (tls_setup(&cfg, err, sizeof(err)) == -1)
+		fatalx(ACKD_EXIT_USAGE, "%s", err);
 	main_listen(&cfg);
 	if (scoreboard_init() == -1)
 		fatal(ACKD_EXIT_OSERR, "cannot map the scoreboard");

@@ -32,6 +32,7 @@
 
 #include "ackd.h"
 #include "master.h"
+#include "tls.h"
 
 /* How long a slot waits after a failed fork. */
 #define MASTER_FORK_RETRY_MS	10000
@@ -121,7 +122,8 @@ static void
 master_spawn(struct master *m, struct slot *slot)
 {
 	/* off the stack: up to every set, after --reuseport merges */
-	static int	fds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX];
+	static int	fds[ACKD_WORKERS_MAX * ACKD_LISTEN_FDS];
+	static unsigned char tls[ACKD_WORKERS_MAX * ACKD_LISTEN_FDS];
 	pid_t		pid, self = getpid();
 	int		index = (int)(slot - m->slots), nfds, wfd;
 
@@ -129,7 +131,7 @@ master_spawn(struct master *m, struct slot *slot)
 	peerlimit_clear(index);
 	/* it opens the log we have now: no reopen for it to catch up on */
 	atomic_store(&scoreboard_slot(index)->reopened, m->reopen_gen);
-	nfds = listen_worker_fds(index, fds, (int)nitems(fds));
+	nfds = listen_worker_fds(index, fds, tls, (int)nitems(fds));
 	/* its news reaches us there (control.c) */
 	if ((wfd = control_open(index)) == -1)
 		pid = -1;
@@ -141,7 +143,7 @@ master_spawn(struct master *m, struct slot *slot)
 		metrics_close();	/* the master's copies: see metrics.c */
 		listen_close_others(fds, nfds);
 		control_forked(wfd);
-		_exit(worker_run(m->cfg, fds, nfds, self, index));
+		_exit(worker_run(m->cfg, fds, tls, nfds, self, index));
 	}
 	if (wfd != -1)
 		control_spawned(index, wfd, pid != -1);
@@ -416,6 +418,8 @@ master_handle_flags(struct master *m)
 		master_got_hup = 0;
 		supervise_reopen(m, NULL, &master_acts);
 		master_act(m);
+		/* for the workers we fork later; each live one reloads too */
+		tls_reload(m->cfg);
 	}
 	/* one at a time: each judges the slots the last one filled */
 	for (; master_got_ttin > 0; master_got_ttin--)
@@ -428,6 +432,31 @@ master_handle_flags(struct master *m)
 			supervise_resize(m, 0, listen_owns, &master_acts);
 			master_act(m);
 		}
+}
+
+/*
+ * The start line: every plain listener (none with --tls-only) and, with
+ * --tls-port, every TLS one (tls_listen=), so that whoever started us
+ * with port 0 learns the ports.
+ */
+static void
+master_start_event(const struct ackd_config *cfg, const char *listen)
+{
+	char	tls[ACKD_LISTEN_NAMES + 16] = "";
+
+	if (cfg->tls_port >= 0)
+		snprintf(tls, sizeof(tls), " tls_listen=%s", listen_tls_names());
+	if (upgrade_from() != 0)
+		msglog_event("start", "listen=%s%s workers=%d threads=%d "
+		    "queue=%d version=%s upgraded_from=%ld",
+		    listen[0] != '\0' ? listen : "none", tls, cfg->workers,
+		    cfg->threads, cfg->queue, PACKAGE_VERSION,
+		    (long)upgrade_from());
+	else
+		msglog_event("start", "listen=%s%s workers=%d threads=%d "
+		    "queue=%d version=%s", listen[0] != '\0' ? listen : "none",
+		    tls, cfg->workers, cfg->threads, cfg->queue,
+		    PACKAGE_VERSION);
 }
 
 /*
@@ -452,15 +481,7 @@ master_run(const struct ackd_config *cfg, const char *listen,
 	m.wanted = cfg->workers;
 	master_signals_setup(&waitmask);
 	proctitle_set("ackd: master %s", proctitle_command());
-	if (upgrade_from() != 0)
-		msglog_event("start", "listen=%s workers=%d threads=%d "
-		    "queue=%d version=%s upgraded_from=%ld", listen,
-		    cfg->workers, cfg->threads, cfg->queue, PACKAGE_VERSION,
-		    (long)upgrade_from());
-	else
-		msglog_event("start", "listen=%s workers=%d threads=%d "
-		    "queue=%d version=%s", listen, cfg->workers, cfg->threads,
-		    cfg->queue, PACKAGE_VERSION);
+	master_start_event(cfg, listen);
 	for (i = 0; i < cfg->workers; i++)
 		master_spawn(&m, &m.slots[i]);
 	for (;;) {

@@ -178,9 +178,11 @@ void		supervise_status(struct master *, const char *);
  */
 int	listen_open(const struct ackd_config *, int *, int, int, char *,
 	    size_t);
-int	listen_resolve(const struct ackd_config *, char *, char *, size_t);
+int	listen_resolve(const struct ackd_config *, char *, char *, char *,
+	    size_t);
 const char *listen_names(void);
-int	listen_worker_fds(int, int *, int);
+const char *listen_tls_names(void);
+int	listen_worker_fds(int, int *, unsigned char *, int);
 void	listen_close_others(const int *, int);
 int	listen_owns(int);
 void	listen_give(int, int);

@@ -229,7 +229,7 @@ upgrade_adopt(void)
 	if (upgrade_parse(env, &u) == -1 ||
 	    upgrade_number(getenv("LISTEN_PID"), LONG_MAX) != getpid() ||
 	    (nfds = (int)upgrade_number(getenv("LISTEN_FDS"),
-	    ACKD_WORKERS_MAX * ACKD_LISTEN_MAX)) < 1) {
+	    ACKD_WORKERS_MAX * ACKD_LISTEN_FDS)) < 1) {
 		diag_warnx("ignoring %s: not an upgrade of ours", UPGRADE_ENV);
 		unsetenv(UPGRADE_ENV);
 		return;
@@ -384,7 +384,7 @@ upgrade_default_signals(void)
 static void __attribute__((noreturn))
 upgrade_exec(int cfd)
 {
-	static int	fds[ACKD_WORKERS_MAX * ACKD_LISTEN_MAX + 3];
+	static int	fds[ACKD_WORKERS_MAX * ACKD_LISTEN_FDS + 3];
 	char		num[64];
 	sigset_t	none;
 	int		n, k, nsets, pfd = pidfile_fdesc(), mfd = metrics_fd();
@@ -392,7 +392,7 @@ upgrade_exec(int cfd)
 	/* detached as the old master is: not in its group or session */
 	if (getsid(0) == getppid() && setsid() == -1)
 		upgrade_exec_failed(cfd, errno);
-	n = listen_all_fds(fds, ACKD_WORKERS_MAX * ACKD_LISTEN_MAX, &nsets);
+	n = listen_all_fds(fds, ACKD_WORKERS_MAX * ACKD_LISTEN_FDS, &nsets);
 	k = n;
 	fds[k++] = cfd;
 	if (pfd != -1)

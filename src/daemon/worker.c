@@ -56,6 +56,7 @@
 
 #include "ackd.h"
 #include "worker.h"
+#include "tls.h"
 
 /* How often the loop wakes with nothing to do, to notice a dead master. */
 #define WORKER_IDLE_MS		1000
@@ -77,6 +78,7 @@
 struct worker {
 	const struct ackd_config *cfg;
 	const int		*lfds;		/* the listening sockets */
+	const unsigned char	*ltls;		/* which of them are TLS */
 	int			 nfds;
 	struct pollfd		*pfds;		/* the listening sockets, for poll() */
 	pid_t			 master;
@@ -186,6 +188,8 @@ worker_signals(void *arg)
 			worker_reopen(w);
 			atomic_store(&w->board->reopened, gen);
 			worker_tell_master(w);
+			/* after the log: a reload's event goes to the new one */
+			tls_reload(w->cfg);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -356,6 +360,7 @@ worker_accept(struct worker *w, int i)
 		worker_accept_error(w, errno);
 		return (1);
 	}
+	c.tls = w->ltls[i];	/* the handler shakes hands first */
 	return (worker_take(w, &c));
 }
 
@@ -527,13 +532,14 @@ worker_stop_signals(struct worker *w)
 }
 
 /*
- * Run a worker on the nfds listening sockets lfds until SIGTERM/SIGINT or
- * until master dies; returns the exit status. Connections already
- * accepted are all served before it returns.
+ * Run a worker on the nfds listening sockets lfds (ltls[i]: lfds[i] is a
+ * TLS listener) until SIGTERM/SIGINT or until master dies; returns the
+ * exit status. Connections already accepted are all served before it
+ * returns.
  */
 int
-worker_run(const struct ackd_config *cfg, const int *lfds, int nfds,
-    pid_t master, int slot)
+worker_run(const struct ackd_config *cfg, const int *lfds,
+    const unsigned char *ltls, int nfds, pid_t master, int slot)
 {
 	static struct worker	w;
 	struct stats_snap	snap;
@@ -542,6 +548,7 @@ worker_run(const struct ackd_config *cfg, const int *lfds, int nfds,
 
 	w.cfg = cfg;
 	w.lfds = lfds;
+	w.ltls = ltls;
 	w.nfds = nfds;
 	w.master = master;
 	w.board = scoreboard_slot(slot);

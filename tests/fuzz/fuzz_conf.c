@@ -45,7 +45,9 @@ static const char *const fuzz_conf_flags[] = { "bind", "port", "backlog",
     "worker-timeout", "max-connections-per-worker", "stats-interval",
     "metrics", "proxy-protocol", "proxy-from", "allow", "ipv6-only",
     "reuseport",
-    "framing", "syslog", "log-tag", "syslog-max", "event-interval", "check",
+    "framing", "syslog", "log-tag", "syslog-max", "event-interval",
+    "tls-port", "tls-only", "tls-cert", "tls-key", "tls-client-ca",
+    "tls-min-version", "tls-ciphers", "tls-ciphersuites", "check",
     "help", "version" };
 
 #define FUZZ_CONF_NFLAGS \

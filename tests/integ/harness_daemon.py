@@ -50,6 +50,21 @@ def scratch_dir():
     return _scratch[0] or tempfile.gettempdir()
 
 
+def _listeners(rec, key):
+    """The (host, port) pairs of the start line rec's key=ADDR:PORT[,...];
+    [] when it is absent or none."""
+    value = rec.get(key)
+    if value is None or value == "none":
+        return []
+    pairs = []
+    for listen in str(value).split(","):
+        host, _, port = listen.rpartition(":")
+        if not port.isdigit() or not host:
+            raise DaemonError("bad %s= in %r" % (key, rec.raw))
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
 class Daemon:
     """
     One ackd started in its own session on 127.0.0.1, port 0, logging to
@@ -89,6 +104,7 @@ class Daemon:
             self.args += ["--log-format", fmt]
         self.args += list(flags)
         self.port = None
+        self.tls_port = None
         self.worker_pids = []
         self.known = {}  # pid -> start time, every pid we saw
         self.log_base = os.path.join(tmpdir, tag)
@@ -207,14 +223,17 @@ class Daemon:
                     self.describe()))
             time.sleep(POLL)
         self.start_rec = start[0]
-        # listen=ADDR:PORT[,ADDR:PORT...]: every listener, the first first
-        self.listens = []
-        for listen in str(start[0].get("listen", "")).split(","):
-            host, _, port = listen.rpartition(":")
-            if not port.isdigit() or not host:
-                raise DaemonError("bad listen= in %r" % start[0].raw)
-            self.listens.append((host.strip("[]"), int(port)))
-        self.listen_host, self.port = self.listens[0]
+        # listen=ADDR:PORT[,ADDR:PORT...]: every plain listener, the
+        # first first (listen=none: --tls-only); tls_listen= the same for
+        # --tls-port's, when given. port and tls_port: the first's.
+        self.listens = _listeners(start[0], "listen")
+        self.tls_listens = _listeners(start[0], "tls_listen")
+        if not self.listens and not self.tls_listens:
+            raise DaemonError("no listener in %r" % start[0].raw)
+        self.listen_host, self.port = (self.listens or
+            [(self.tls_listens[0][0], None)])[0]
+        self.tls_port = self.tls_listens[0][1] if self.tls_listens \
+            else None
         self.worker_pids = [r["pid"] for r in ws]
         for pid in self.worker_pids:
             self._remember(pid)

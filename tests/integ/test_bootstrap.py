@@ -7,7 +7,8 @@ need, and only that; CI's further tools come with --ci.
 ./bootstrap --list prints the Debian packages bootstrap would make sure
 of, and does nothing else (no apt-get, no autoreconf, no configure).
 Checked: the build and make check's needs are there, haproxy among them
-(test_proxy.py and test_deploy.py run a real one on a fresh machine);
+(test_proxy.py and test_deploy.py run a real one on a fresh machine) and
+OpenSSL's development files and command (TLS, and its tests' certificates);
 clang, valgrind, systemd and the packaging tools (300 MB and more, only
 for make fuzz, make check-valgrind and tests/pkg/run.sh) are not, and
 --ci adds exactly them.
@@ -23,7 +24,8 @@ import harness as h  # noqa: E402
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                          "..", "..", "bootstrap")
 CHECK_NEEDS = {"autoconf", "automake", "pkg-config", "gcc", "make",
-               "python3", "check", "haproxy", "strace", "logrotate"}
+               "python3", "check", "haproxy", "strace", "logrotate",
+               "libssl-dev", "openssl"}
 CI_ONLY = {"clang", "valgrind", "systemd", "dpkg-dev", "debhelper",
            "lintian", "fakeroot"}
 
