@@ -14,6 +14,8 @@
 
 #include <sys/queue.h>
 
+struct tls_conn;		/* tls.h: one connection's SSL, opaque */
+
 /* wheel.c's types: the event stage's deadlines, a hashed timing wheel. */
 #define WHEEL_BUCKETS_MAX	(1 << 20)
 
@@ -129,6 +131,7 @@ struct handler {
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
 	char			 client[ACKD_ADDRSTRLEN];
 	char			 via[ACKD_VIA_MAX];	/* proxy=... */
+	struct tls_conn		*tls;		/* --tls-port: its SSL; else NULL */
 };
 
 /* pool.c's types: the fixed set of handler threads. */
@@ -151,13 +154,15 @@ struct pool {
 
 /*
  * pend.c's type: a connection between reads. A handler makes one the
- * first time a connection has to wait (its message, or PROXY header,
- * spans reads; it waits for memory; it lingers), and the connection
- * keeps it until it closes. While the connection waits, the event stage
+ * first time a connection has to wait (its message, PROXY header or TLS
+ * handshake spans reads; it waits for memory; it lingers), and the
+ * connection keeps it until it closes; a TLS connection's SSL moves
+ * into it while it waits. While the connection waits, the event stage
  * owns it; while a handler serves it, the handler does.
  */
 enum pend_wait {
 	PEND_READ,		/* for the client's next bytes */
+	PEND_WRITE,		/* for room to write (a TLS handshake's) */
 	PEND_MEMORY,		/* for a share of --max-memory */
 	PEND_LINGER		/* drain after a truncated message, then close */
 };
@@ -177,6 +182,7 @@ struct pend {
 	unsigned char		*pbuf;		/* NULL, or PROXY_HEADER_MAX */
 	char			 client[ACKD_ADDRSTRLEN];
 	char			 via[ACKD_VIA_MAX];
+	struct tls_conn		*tls;		/* --tls-port: its SSL; else NULL */
 	/* the event stage's */
 	int			 registered;	/* poller_arm's flag */
 	struct wheel_node	 timer;
@@ -310,7 +316,8 @@ void	bigbuf_unmap(void *, size_t);
 void	frame_init(struct frame *, enum ackd_framing, size_t);
 int	frame_feed(struct frame *, const unsigned char *, size_t);
 int	frame_eof(struct frame *);
-ssize_t	frame_read_now(struct frame *, int, unsigned char *);
+ssize_t	frame_read_now(struct frame *, int, struct tls_conn *,
+	    unsigned char *);
 
 /* pend.c: a waiting connection's saved state. */
 struct pend *pend_get(const struct conn *);
