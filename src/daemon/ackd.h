@@ -189,7 +189,8 @@ struct ackd_config {
 	const char		*tls_cert;	/* PEM chain, leaf first */
 	const char		*tls_key;	/* PEM key; conf_parse: tls_cert's */
 	const char		*tls_client_ca;	/* NULL: no client certificates */
-	int			 tls_min_version;	/* 12 or 13: TLS 1.2, 1.3 */
+	int			 tls_min_version;	/* 12 or 13: TLS 1.2, 1.3;
+							 * 0: not given (1.2) */
 	const char		*tls_ciphers;	/* TLS 1.2's, OpenSSL's syntax */
 	const char		*tls_ciphersuites;	/* TLS 1.3's */
 };

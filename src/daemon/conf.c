@@ -262,7 +262,7 @@ conf_defaults(struct ackd_config *cfg)
 	cfg->log_format = ACKD_LOG_TEXT;
 	cfg->event_interval_ms = 10 * 1000;
 	cfg->tls_port = -1;
-	cfg->tls_min_version = 12;
+	cfg->tls_min_version = 0;	/* conf_check_tls: 12 */
 	cfg->tls_ciphers = ACKD_TLS_CIPHERS;
 	cfg->tls_ciphersuites = ACKD_TLS_CIPHERSUITES;
 }
@@ -647,7 +647,8 @@ conf_syslog_warning(const struct ackd_config *cfg, char *buf, size_t size)
 
 /*
  * The first TLS flag given that needs --tls-port, as "--name", or NULL.
- * The other flags' defaults are non-NULL: compare with them.
+ * A version given is not 0; the lists' defaults are not NULL: a list
+ * given is another string, even if it says the same.
  */
 static const char *
 conf_tls_given(const struct ackd_config *cfg)
@@ -663,7 +664,7 @@ conf_tls_given(const struct ackd_config *cfg)
 		return ("--tls-key");
 	if (cfg->tls_client_ca != NULL)
 		return ("--tls-client-ca");
-	if (cfg->tls_min_version != d.tls_min_version)
+	if (cfg->tls_min_version != 0)
 		return ("--tls-min-version");
 	if (cfg->tls_ciphers != d.tls_ciphers)
 		return ("--tls-ciphers");
@@ -703,6 +704,8 @@ conf_check_tls(struct ackd_config *cfg, char *err, size_t errsize)
 		    "--tls-only)", cfg->tls_port));
 	if (cfg->tls_key == NULL)
 		cfg->tls_key = cfg->tls_cert;
+	if (cfg->tls_min_version == 0)
+		cfg->tls_min_version = 12;
 	return (OPT_RUN);
 }
 

@@ -1,19 +1,26 @@
 # SPDX-License-Identifier: MIT
 """
-harness_tls.py: TLS test certificates and clients (not a test).
+harness_tls.py: TLS for the integration tests (not a test).
 
-Certificates are made at test time, in the test's temp dir, with the
-openssl command (a test without it is skipped: Pki raises h.Skip):
+Owns the certificates the TLS tests use, made at test time with the
+openssl command in the test's own directory (never committed, never
+shared between tests), and whether this ackd was built with TLS at all
+(configure --without-tls refuses every --tls-* flag).
+
+make_certs(directory) makes a CA and a server certificate signed by it
+(ECDSA P-256, valid for localhost, 127.0.0.1 and ::1, two days) and
+returns their paths as a Certs. Keys are written mode 0600, as openssl
+leaves them.
+
+For the tests of connections (test_tls.py):
 
   Pki(tmp)            a CA ("ca") and a second CA that signed nothing
-                      ackd trusts ("other")
+                      ackd trusts ("other"); skips the test without TLS
+                      or the openssl command (need_tls)
   pki.leaf(name, ...) a key and a certificate signed by one of them:
                       ECDSA P-256 or RSA 2048, for a server
                       (subjectAltName 127.0.0.1 and localhost) or a
                       client, valid for days (-1: expired yesterday)
-
-and the clients:
-
   client_context(...) a Python ssl client context: verifying the server
                       against a CA file (or not at all), with a client
                       certificate, within given versions and ciphers
@@ -23,13 +30,93 @@ and the clients:
   s_client(...)       the same message through `openssl s_client`
 """
 
+import collections
 import os
 import shutil
 import socket
 import ssl
 import subprocess
 
-import harness as h
+from harness_base import Skip
+from harness_exec import run_ackd
+
+# the line a build without TLS gives for FLAG
+NO_TLS_LINE = "ackd: %s: this build has no TLS (configure --with-tls)"
+
+# the paths make_certs wrote: the CA's certificate and key, the server's
+Certs = collections.namedtuple("Certs", "dir ca ca_key cert key")
+
+_has_tls = []
+
+
+def has_tls():
+    """Was this ackd built with TLS? Asked once: a build without it
+    refuses --tls-only with NO_TLS_LINE, one with it for another reason
+    (no --tls-port)."""
+    if not _has_tls:
+        _, _, err = run_ackd(["--tls-only"])
+        _has_tls.append(b"this build has no TLS" not in err)
+    return _has_tls[0]
+
+
+def need_tls():
+    """Skip the test unless ackd has TLS and the openssl command is
+    there."""
+    if not has_tls():
+        raise Skip("ackd was built without TLS (configure --without-tls)")
+    if shutil.which("openssl") is None:
+        raise Skip("no openssl command (./bootstrap installs it)")
+
+
+def openssl(directory, *args):
+    """Run openssl with args in directory; raise with its stderr if it
+    fails."""
+    p = subprocess.run(["openssl"] + list(args), cwd=directory,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("openssl %s: %s" % (" ".join(args),
+                           p.stderr.decode("utf-8", "replace")))
+
+
+def _p256_key_args():
+    """openssl req's arguments for a new ECDSA P-256 key, unencrypted."""
+    return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes"]
+
+
+def make_ca(directory, name="ca", cn="ackd test CA"):
+    """A self-signed CA in directory: (its certificate, its key)."""
+    cert, key = name + ".pem", name + ".key"
+    openssl(directory, "req", "-x509", *_p256_key_args(),
+            "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + cn,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    return os.path.join(directory, cert), os.path.join(directory, key)
+
+
+def make_leaf(directory, ca, ca_key, name="server", cn="localhost",
+              days="2"):
+    """A certificate for cn (and localhost, 127.0.0.1, ::1) signed by
+    the CA: (its certificate, its key)."""
+    cert, key, csr, ext = (name + ".pem", name + ".key", name + ".csr",
+                           name + ".ext")
+    with open(os.path.join(directory, ext), "w") as f:
+        f.write("subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1,"
+                "IP:::1\n" % cn)
+    openssl(directory, "req", *_p256_key_args(), "-keyout", key,
+            "-out", csr, "-subj", "/CN=" + cn)
+    openssl(directory, "x509", "-req", "-in", csr, "-CA", ca,
+            "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+            "-days", days, "-extfile", ext)
+    return os.path.join(directory, cert), os.path.join(directory, key)
+
+
+def make_certs(directory):
+    """A CA and a server certificate it signed, in directory: a Certs."""
+    ca, ca_key = make_ca(directory)
+    cert, key = make_leaf(directory, ca, ca_key)
+    return Certs(directory, ca, ca_key, cert, key)
 
 
 class TlsReply:
@@ -50,22 +137,12 @@ class TlsReply:
             self.data, self.error, self.version)
 
 
-def _openssl(args, cwd):
-    """Run the openssl command; its stderr in the error when it fails."""
-    p = subprocess.run(["openssl"] + args, cwd=cwd, capture_output=True,
-                       timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("openssl %s: %s" % (" ".join(args),
-                                                p.stderr.decode()[-500:]))
-
-
 class Pki:
     """A directory of test keys and certificates (see the module's
     text). Paths are absolute: the daemon gets them as flags."""
 
     def __init__(self, tmp):
-        if shutil.which("openssl") is None:
-            raise h.Skip("no openssl command to make certificates")
+        need_tls()
         self.dir = os.path.join(tmp, "pki")
         os.makedirs(self.dir, exist_ok=True)
         self.ca = self._ca("ca", "ackd test CA")
@@ -77,12 +154,11 @@ class Pki:
     def _key(self, name, kind):
         """A new private key: ec (P-256) or rsa (2048 bits)."""
         key = self.path(name + ".key")
-        if kind == "rsa":
-            _openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt",
-                      "rsa_keygen_bits:2048", "-out", key], self.dir)
-        else:
-            _openssl(["genpkey", "-algorithm", "EC", "-pkeyopt",
-                      "ec_paramgen_curve:P-256", "-out", key], self.dir)
+        opt = "rsa_keygen_bits:2048" if kind == "rsa" else \
+            "ec_paramgen_curve:P-256"
+        openssl(self.dir, "genpkey", "-algorithm",
+                "RSA" if kind == "rsa" else "EC", "-pkeyopt", opt,
+                "-out", key)
         os.chmod(key, 0o600)
         return key
 
@@ -90,11 +166,10 @@ class Pki:
         """A self-signed CA: (certificate, key)."""
         key = self._key(name, "ec")
         cert = self.path(name + ".pem")
-        _openssl(["req", "-x509", "-new", "-key", key, "-out", cert,
-                  "-days", "30", "-subj", "/O=ackd tests/CN=" + cn,
-                  "-addext", "basicConstraints=critical,CA:TRUE",
-                  "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-                 self.dir)
+        openssl(self.dir, "req", "-x509", "-new", "-key", key, "-out",
+                cert, "-days", "30", "-subj", "/O=ackd tests/CN=" + cn,
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
         return (cert, key)
 
     def leaf(self, name, cn, ca=None, kind="ec", days=2, server=True):
@@ -112,11 +187,11 @@ class Pki:
                         "extendedKeyUsage=serverAuth\n")
             else:
                 f.write("extendedKeyUsage=clientAuth\n")
-        _openssl(["req", "-new", "-key", key, "-out", csr,
-                  "-subj", "/O=ackd tests/CN=" + cn], self.dir)
-        _openssl(["x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey",
-                  ca_key, "-CAcreateserial", "-out", cert, "-days",
-                  str(days), "-extfile", ext], self.dir)
+        openssl(self.dir, "req", "-new", "-key", key, "-out", csr,
+                "-subj", "/O=ackd tests/CN=" + cn)
+        openssl(self.dir, "x509", "-req", "-in", csr, "-CA", ca_cert,
+                "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+                "-days", str(days), "-extfile", ext)
         return (cert, key)
 
 

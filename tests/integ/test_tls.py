@@ -3,9 +3,9 @@
 """
 test_tls.py: connections on a --tls-port listener (issue 15).
 
-Certificates are made at test time (harness_tls.Pki: a CA, another CA,
-ECDSA P-256 and RSA 2048 server certificates, an expired one, client
-certificates from each CA).
+Certificates are made at test time (harness_tls.py's Pki: a CA,
+another CA, ECDSA P-256 and RSA 2048 server certificates, an expired
+one, client certificates from each CA). Skipped in a build without TLS.
 
 - basics (ECDSA): a Python ssl client that verifies the server, over
   TLS 1.3 and over TLS 1.2, and `openssl s_client`, each get ACK! and
@@ -44,7 +44,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
-import harness_tls as ht  # noqa: E402
 
 SLOW = h.checked_by(h.ackd_path())
 SILENT = 10 if SLOW else 20         # stalled handshakes at once
@@ -126,13 +125,13 @@ def old_versions(t, d, pki):
                     ("TLS 1.1", ssl.TLSVersion.TLSv1_1)):
         label = "basics: a %s client" % name
         try:
-            ctx = ht.client_context(minimum=v, maximum=v,
+            ctx = h.client_context(minimum=v, maximum=v,
                                     ciphers="DEFAULT:@SECLEVEL=0")
         except (ssl.SSLError, ValueError) as e:
             t.skip(label + " is refused", "cannot make one here: %s" % e)
             continue
         before = len(failures(d))
-        r = ht.tls_client(d.tls_port, b"old " + name.encode(), ctx)
+        r = h.tls_client(d.tls_port, b"old " + name.encode(), ctx)
         if r.error is not None and "NO_PROTOCOLS_AVAILABLE" in r.error:
             t.skip(label + " is refused", "this Python/OpenSSL cannot "
                    "offer %s even at @SECLEVEL=0: %s" % (name, r.error))
@@ -152,21 +151,21 @@ def basics(t, tmp, pki):
     t.ok("basics: the start line names the TLS listener",
          d.tls_port not in (None, 0, d.port), repr(d.start_rec.raw))
     ca = pki.ca[0]
-    r = ht.tls_client(d.tls_port, b"over tls 1.3", ht.client_context(ca))
+    r = h.tls_client(d.tls_port, b"over tls 1.3", h.client_context(ca))
     rec = check_served(t, "basics: Python ssl, TLS 1.3", d, r,
                        b"over tls 1.3", "TLSv1.3")
     if rec is not None:
         t.ok("basics: no subject, no resumed on a first connection "
              "without a client certificate", "subject" not in rec and
              "resumed" not in rec, rec.raw)
-    r = ht.tls_client(d.tls_port, b"over tls 1.2", ht.client_context(
+    r = h.tls_client(d.tls_port, b"over tls 1.2", h.client_context(
         ca, maximum=ssl.TLSVersion.TLSv1_2))
     rec = check_served(t, "basics: Python ssl, TLS 1.2", d, r,
                        b"over tls 1.2", "TLSv1.2")
     t.ok("basics: TLS 1.2's cipher is ECDHE-ECDSA with AEAD",
          rec is not None and str(rec.get("tls")).startswith(
              "TLSv1.2/ECDHE-ECDSA-"), rec and rec.raw)
-    rc, out, err = ht.s_client(d.tls_port, b"from s_client", ca)
+    rc, out, err = h.s_client(d.tls_port, b"from s_client", ca)
     t.eq("basics: openssl s_client gets ACK!", (rc, out), (0, h.ACK))
     rec = message_line(d, b"from s_client")
     t.ok("basics: s_client's line has tls=TLSv1.3/...", rec is not None
@@ -189,8 +188,8 @@ def basics(t, tmp, pki):
 
     old_versions(t, d, pki)
 
-    r = ht.tls_client(d.tls_port, b"distrust",
-                      ht.client_context(pki.other[0]))
+    r = h.tls_client(d.tls_port, b"distrust",
+                      h.client_context(pki.other[0]))
     t.ok("basics: a client that trusts another CA refuses us",
          r.error is not None and "CERTIFICATE_VERIFY_FAILED" in r.error and
          r.data == b"", repr(r))
@@ -215,8 +214,8 @@ def expired(t, tmp, pki):
     """A client refuses the daemon's expired certificate."""
     cert = pki.leaf("server-expired", "localhost", days=-1)
     d = h.Daemon(tmp, tls_flags(cert), workers=1, log_name="expired.log")
-    r = ht.tls_client(d.tls_port, b"to an expired one",
-                      ht.client_context(pki.ca[0]))
+    r = h.tls_client(d.tls_port, b"to an expired one",
+                      h.client_context(pki.ca[0]))
     t.ok("expired: the client refuses the expired certificate",
          r.error is not None and "expired" in r.error and r.data == b"",
          repr(r))
@@ -232,8 +231,8 @@ def client_certs(t, tmp, pki):
                         server=False)
     d = h.Daemon(tmp, tls_flags(cert, "--tls-client-ca", pki.ca[0]),
                  workers=1, log_name="clientca.log")
-    r = ht.tls_client(d.tls_port, b"with a certificate",
-                      ht.client_context(pki.ca[0], cert=good))
+    r = h.tls_client(d.tls_port, b"with a certificate",
+                      h.client_context(pki.ca[0], cert=good))
     rec = check_served(t, "client-ca: a certificate from the CA", d, r,
                        b"with a certificate")
     t.eq("client-ca: subject= is the certificate's, RFC 2253, its quotes "
@@ -245,8 +244,8 @@ def client_certs(t, tmp, pki):
             ("a certificate from another CA", stranger, "bad-certificate",
              ("verify", "unknown-ca"))):
         msg = ("without: %s" % label).encode()
-        r = ht.tls_client(d.tls_port, msg,
-                          ht.client_context(pki.ca[0], cert=cc))
+        r = h.tls_client(d.tls_port, msg,
+                          h.client_context(pki.ca[0], cert=cc))
         t.ok("client-ca: %s gets no ACK" % label, r.data != h.ACK,
              repr(r))
         check_failed(t, "client-ca: %s" % label, d, reason, detail)
@@ -268,7 +267,7 @@ def rsa_proxy(t, tmp, pki):
     cert = pki.leaf("server-rsa", "localhost", kind="rsa")
     d = h.Daemon(tmp, tls_flags(cert, "--proxy-protocol"), workers=1,
                  fmt="json", log_name="proxy.log")
-    r = ht.tls_client(d.tls_port, b"behind a balancer", ht.client_context(
+    r = h.tls_client(d.tls_port, b"behind a balancer", h.client_context(
         pki.ca[0], maximum=ssl.TLSVersion.TLSv1_2),
         before=proxy_v2("192.0.2.7", 4321))
     rec = check_served(t, "proxy: v2 header, then TLS 1.2 over RSA", d, r,
@@ -296,7 +295,7 @@ def silent(t, tmp, pki):
                                 str(READ_TIMEOUT), "--defer-accept", "0"),
                  workers=1, log_name="silent.log")
     srcs = h.sources(SILENT)
-    ctx = ht.client_context(pki.ca[0])
+    ctx = h.client_context(pki.ca[0])
     res = []
     # a handshake record's header, then nothing: past the first byte
     with h.Swarm(d.tls_port, SILENT, srcs, opening=b"\x16\x03\x01") as s:
@@ -309,7 +308,7 @@ def silent(t, tmp, pki):
         for i in range(MESSAGES):
             msg = h.unique_msg("silent", i)
             t0 = time.monotonic()
-            r = ht.tls_client(d.tls_port, msg, ctx, timeout=2 * BOUND)
+            r = h.tls_client(d.tls_port, msg, ctx, timeout=2 * BOUND)
             res.append((msg, r, time.monotonic() - t0))
         t.ok("silent: every one is closed by the daemon, within the read "
              "timeout and a margin",
@@ -336,7 +335,7 @@ def silent(t, tmp, pki):
 
 
 def main(t, tmp):
-    pki = ht.Pki(tmp)
+    pki = h.Pki(tmp)
     basics(t, tmp, pki)
     expired(t, tmp, pki)
     client_certs(t, tmp, pki)

@@ -527,6 +527,119 @@ check_conf_lets_in(const struct ackd_config *cfg, const char *a)
 	return (conf_allowed(cfg, (struct sockaddr *)&ss, sslen));
 }
 
+#ifdef HAVE_TLS
+/*
+ * The TLS flags: off by default; --tls-port with --tls-cert sets the
+ * key to the certificate's file and the version to 1.2; every value is
+ * kept as given.
+ */
+START_TEST(check_conf_tls)
+{
+	struct ackd_config	cfg;
+
+	ck_assert_int_eq(check_conf_fresh(&cfg, NULL), CONF_RUN);
+	ck_assert_int_eq(cfg.tls_port, -1);
+	ck_assert_int_eq(cfg.tls_only, 0);
+	ck_assert_ptr_null(cfg.tls_cert);
+	ck_assert_ptr_null(cfg.tls_key);
+	ck_assert_ptr_null(cfg.tls_client_ca);
+	ck_assert_str_eq(cfg.tls_ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20");
+	ck_assert_str_eq(cfg.tls_ciphersuites, "TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	ck_assert_msg(check_conf_fresh(&cfg, "--tls-port", "0", "--tls-cert",
+	    "both.pem", NULL) == CONF_RUN, "%s", check_conf_err);
+	ck_assert_int_eq(cfg.tls_port, 0);
+	ck_assert_str_eq(cfg.tls_cert, "both.pem");
+	ck_assert_str_eq(cfg.tls_key, "both.pem");
+	ck_assert_int_eq(cfg.tls_min_version, 12);
+	/* --tls-only: --port is unused, so it may be the same */
+	ck_assert_msg(check_conf_fresh(&cfg, "--tls-port=8443", "--tls-only",
+	    "--tls-cert", "c.pem", "--port", "8443", NULL) == CONF_RUN, "%s",
+	    check_conf_err);
+	ck_assert_int_eq(cfg.tls_port, 8443);
+	ck_assert_int_eq(cfg.tls_only, 1);
+	ck_assert_msg(check_conf_fresh(&cfg, "--tls-port=8443",
+	    "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-client-ca",
+	    "ca.pem", "--tls-min-version", "1.3", "--tls-ciphers",
+	    "ECDHE+AESGCM", "--tls-ciphersuites", "TLS_AES_256_GCM_SHA384",
+	    NULL) == CONF_RUN, "%s", check_conf_err);
+	ck_assert_int_eq(cfg.tls_only, 0);
+	ck_assert_str_eq(cfg.tls_key, "k.pem");
+	ck_assert_str_eq(cfg.tls_client_ca, "ca.pem");
+	ck_assert_int_eq(cfg.tls_min_version, 13);
+	ck_assert_str_eq(cfg.tls_ciphers, "ECDHE+AESGCM");
+	ck_assert_str_eq(cfg.tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
+}
+END_TEST
+
+/*
+ * What the TLS flags refuse: --tls-port without a certificate, every
+ * other TLS flag without --tls-port (even one that says the default),
+ * --tls-port on --port's port, versions but 1.2 and 1.3, empty values.
+ */
+START_TEST(check_conf_tls_errors)
+{
+	static const char	*lone[][2] = { { "--tls-only", NULL },
+	    { "--tls-cert", "c.pem" }, { "--tls-key", "k.pem" },
+	    { "--tls-client-ca", "ca.pem" }, { "--tls-min-version", "1.2" },
+	    { "--tls-ciphers", ACKD_TLS_CIPHERS },
+	    { "--tls-ciphersuites", "TLS_AES_128_GCM_SHA256" } };
+	static const char	*versions[] = { "1.1", "1.0", "1", "1.4", "1.2 ",
+	    "TLSv1.2", "" };
+	struct ackd_config	cfg;
+	char			prefix[64];
+	size_t			i;
+
+	check_conf_assert_error(check_conf_fresh(&cfg, "--tls-port", "0",
+	    NULL), "--tls-port: ", "(allowed: with --tls-cert FILE)",
+	    "no certificate");
+	for (i = 0; i < nitems(lone); i++) {
+		snprintf(prefix, sizeof(prefix), "%s: ", lone[i][0]);
+		check_conf_assert_error(check_conf_fresh(&cfg, lone[i][0],
+		    lone[i][1], NULL), prefix, "(allowed: with --tls-port N)",
+		    lone[i][0]);
+	}
+	check_conf_assert_error(check_conf_fresh(&cfg, "--port", "7000",
+	    "--tls-port", "7000", "--tls-cert", "c.pem", NULL),
+	    "--tls-port: 7000 is --port's", "allowed: another port", "same");
+	for (i = 0; i < nitems(versions); i++)
+		check_conf_assert_error(check_conf_fresh(&cfg, "--tls-port",
+		    "0", "--tls-cert", "c.pem", "--tls-min-version",
+		    versions[i], NULL), "--tls-min-version: ",
+		    "(allowed: 1.2, 1.3)", versions[i]);
+	check_conf_assert_error(check_conf_fresh(&cfg, "--tls-port", "0",
+	    "--tls-cert", "", NULL), "--tls-cert: ", "empty path", "empty");
+	check_conf_assert_error(check_conf_fresh(&cfg, "--tls-port", "0",
+	    "--tls-cert", "c.pem", "--tls-ciphers", "", NULL),
+	    "--tls-ciphers: ", "(allowed: 1-1024 bytes)", "empty list");
+	check_conf_assert_error(check_conf_fresh(&cfg, "--tls-port", "65536",
+	    NULL), "--tls-port: ", "(allowed: 0-65535)", "range");
+}
+END_TEST
+#else
+/* A build without TLS refuses every TLS flag with one line. */
+START_TEST(check_conf_tls)
+{
+	static const char	*flags[][2] = { { "--tls-port", "1" },
+	    { "--tls-only", NULL }, { "--tls-cert", "c.pem" },
+	    { "--tls-key", "k.pem" }, { "--tls-client-ca", "ca.pem" },
+	    { "--tls-min-version", "1.2" }, { "--tls-ciphers", "x" },
+	    { "--tls-ciphersuites", "x" } };
+	struct ackd_config	cfg;
+	char			want[128];
+	size_t			i;
+
+	for (i = 0; i < nitems(flags); i++) {
+		snprintf(want, sizeof(want), "%s: this build has no TLS "
+		    "(configure --with-tls)", flags[i][0]);
+		ck_assert_int_eq(check_conf_fresh(&cfg, flags[i][0],
+		    flags[i][1], NULL), CONF_ERROR);
+		ck_assert_str_eq(check_conf_err, want);
+	}
+}
+END_TEST
+#endif
+
 /*
  * --allow adds ranges, repeated or comma-separated, up to ACKD_ALLOW_MAX,
  * with or without --proxy-protocol; without it, everyone is let in.
@@ -1350,6 +1463,10 @@ conf_suite(void)
 	tcase_add_test(tc, check_conf_metrics);
 	tcase_add_test(tc, check_conf_proxy);
 	tcase_add_test(tc, check_conf_allow);
+	tcase_add_test(tc, check_conf_tls);
+#ifdef HAVE_TLS
+	tcase_add_test(tc, check_conf_tls_errors);
+#endif
 	tcase_add_test(tc, check_conf_framing);
 	tcase_add_test(tc, check_conf_log_tag);
 	tcase_add_test(tc, check_conf_syslog);
