@@ -28,6 +28,8 @@ one, client certificates from each CA). Skipped in a build without TLS.
 - RSA and PROXY (--proxy-protocol, JSON log): a PROXY v2 header in
   clear, then the handshake: ACK!, the line names the header's client,
   proxy= the peer, and "tls" an ECDHE-RSA cipher under TLS 1.2.
+- eof: under --framing eof, a TLS client's TCP half-close (no
+  close_notify) ends its message, which is acknowledged over TLS.
 - silent: with --threads 2 and --workers 1, SILENT connections that
   stop in the middle of a handshake (a TLS record header, then
   nothing), from addresses of their own, hold no thread: a well-behaved
@@ -288,6 +290,39 @@ def rsa_proxy(t, tmp, pki):
     h.check_lines_parse(t, "proxy", d.records())
 
 
+def eof_framing(t, tmp, pki):
+    """--framing eof: a TLS client's half-close of its TCP side (no
+    close_notify) ends its message, which is acknowledged over TLS."""
+    cert = pki.leaf("server-eof", "localhost")
+    d = h.Daemon(tmp, tls_flags(cert, "--framing", "eof"), workers=1,
+                 log_name="eof.log")
+    ctx = h.client_context(pki.ca[0])
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", d.tls_port),
+                                                 timeout=10),
+                        server_hostname="localhost")
+    got = b""
+    try:
+        s.sendall(b"first part, ")
+        s.sendall(b"second part")
+        # the same socket, without the SSL: its TCP half-close
+        with socket.socket(fileno=os.dup(s.fileno())) as raw:
+            raw.shutdown(socket.SHUT_WR)
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except (OSError, ssl.SSLError) as e:
+        got += repr(e).encode()
+    finally:
+        s.close()
+    t.eq("eof: the half-close ends the message: ACK! over TLS", got, h.ACK)
+    rec = message_line(d, b"first part, second part")
+    t.ok("eof: logged whole, with tls=", rec is not None and
+         str(rec.get("tls")).startswith("TLSv1.3/"),
+         h.short([x.raw for x in d.records()][-3:]))
+
+
 def silent(t, tmp, pki):
     """Stalled handshakes hold no thread, and end at the read timeout."""
     cert = pki.leaf("server-silent", "localhost")
@@ -340,6 +375,7 @@ def main(t, tmp):
     expired(t, tmp, pki)
     client_certs(t, tmp, pki)
     rsa_proxy(t, tmp, pki)
+    eof_framing(t, tmp, pki)
     silent(t, tmp, pki)
 
 
