@@ -186,6 +186,13 @@ fuzz_conf_check_run(const struct ackd_config *cfg)
 	FUZZ_CONF_CHECK(cfg->metrics[0] == '\0' ||
 	    addr_parse_hostport(cfg->metrics, &ss, &len) == 0,
 	    "metrics '%s' does not parse", cfg->metrics);
+	/* a TLS listener has its files and a version; no listener, no TLS */
+	FUZZ_CONF_CHECK(cfg->tls_port >= 0 ? cfg->tls_port <= 65535 &&
+	    cfg->tls_cert != NULL && cfg->tls_key != NULL &&
+	    (cfg->tls_min_version == 12 || cfg->tls_min_version == 13) :
+	    cfg->tls_port == -1 && !cfg->tls_only && cfg->tls_cert == NULL &&
+	    cfg->tls_key == NULL && cfg->tls_client_ca == NULL,
+	    "tls_port %d with its other flags", cfg->tls_port);
 }
 
 /* Are two configs the same, field by field (padding aside)? */
@@ -225,7 +232,13 @@ fuzz_conf_same(const struct ackd_config *a, const struct ackd_config *b)
 	    a->worker_timeout_ms == b->worker_timeout_ms &&
 	    a->max_per_worker == b->max_per_worker &&
 	    a->stats_interval_ms == b->stats_interval_ms &&
-	    strcmp(a->metrics, b->metrics) == 0);
+	    strcmp(a->metrics, b->metrics) == 0 &&
+	    a->tls_port == b->tls_port && a->tls_only == b->tls_only &&
+	    a->tls_cert == b->tls_cert && a->tls_key == b->tls_key &&
+	    a->tls_client_ca == b->tls_client_ca &&
+	    a->tls_min_version == b->tls_min_version &&
+	    a->tls_ciphers == b->tls_ciphers &&
+	    a->tls_ciphersuites == b->tls_ciphersuites);
 }
 
 /* libFuzzer's entry point: data is a command line, words split by NUL. */

@@ -23,7 +23,8 @@ With TLS:
   as nobody, fails with event=tls-reload-failed reason=unreadable;
 - --tls-port 0 opens a TLS listener on every --bind address, beside the
   plain ones, and the start line names them (tls_listen=, the harness's
-  d.tls_port); --tls-only opens no plain one (listen=none);
+  d.tls_port); with --reuseport each worker has a plain and a TLS socket
+  of its own; --tls-only opens no plain one (listen=none);
 - SIGHUP rereads changed files: event=tls-reload from the master and
   each worker; a garbage certificate gives event=tls-reload-failed
   reason=bad-certificate file=PATH and the daemon goes on serving; a
@@ -252,6 +253,16 @@ def listeners(t, tmp, c):
          ports, sorted([d.port, d.tls_port] * len(binds)))
     t.eq("both: the plain listener serves", h.client(d.port, b"p").data,
          h.ACK)
+    d.signal(signal.SIGTERM)
+    d.wait_exit(20)
+    # --reuseport: a set per worker, each with a plain and a TLS socket
+    d = h.Daemon(tmp, tls + ["--reuseport"], workers=2, log_name="rp.log")
+    held = [sorted(h.listens_of(pid).values()) for pid in d.worker_pids]
+    t.eq("--reuseport: each worker has its own plain and TLS socket",
+         held, [sorted([d.port, d.tls_port])] * 2)
+    t.eq("--reuseport: the master keeps both sets",
+         sorted(h.listens_of(d.master_pid()).values()),
+         sorted([d.port, d.tls_port] * 2))
     d.signal(signal.SIGTERM)
     d.wait_exit(20)
     d = h.Daemon(tmp, tls + ["--tls-only"], workers=1, log_name="only.log")
