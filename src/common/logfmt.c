@@ -16,6 +16,12 @@
  *   so a JSON decoder gives back the client's text exactly; any other
  *   message goes into "msg_b64" instead, the base64 of its bytes
  *   (RFC 4648, padded), so nothing is ever lost or guessed.
+ *
+ * A TLS connection's line carries tls= (version/cipher, OpenSSL's own
+ * names) and resumed=1 as they are, and the client certificate's
+ * subject, which the client chose, quoted and escaped as a message is
+ * (subject="..." before msg in text; "subject" in JSON, escaped as
+ * msg's text: OpenSSL writes it in ASCII, so nothing is lost).
  */
 #include "config.h"
 
@@ -56,6 +62,16 @@ logfmt_base64_max(size_t len)
 	return ((len + 2) / 3 * 4);
 }
 
+/*
+ * Room a TLS connection's fields can take: tls= and resumed= as they
+ * are, the subject escaped (json's escapes are the longer) and quoted.
+ */
+static size_t
+logfmt_tls_max(void)
+{
+	return (LOGFMT_TLS_MAX + 32 + logfmt_json_max(LOGFMT_SUBJECT_MAX));
+}
+
 /* Room a whole line can take, with a message of msg_len and extra fields. */
 size_t
 logfmt_line_max(enum ackd_log_format fmt, size_t msg_len, size_t extra_len)
@@ -66,7 +82,7 @@ logfmt_line_max(enum ackd_log_format fmt, size_t msg_len, size_t extra_len)
 	    logfmt_text_max(msg_len);
 	/* fixed fields stay well under 256; json quotes each extra field */
 	return (256 + ACKD_ADDRSTRLEN + ACKD_TAG_MAX + escaped +
-	    2 * extra_len);
+	    2 * extra_len + logfmt_tls_max());
 }
 
 /* Write ts as 2026-11-25T08:26:33.123456Z; 0 if size is too small. */
@@ -355,6 +371,22 @@ logfmt_json_extra(char **p, const char *end, const char *extra)
 	return (1);
 }
 
+/*
+ * Append head (such as ` subject="'), len client bytes escaped as text,
+ * and the closing quote.
+ */
+static int
+logfmt_text_quoted(char **p, const char *end, const char *head,
+    const unsigned char *s, size_t len)
+{
+	if (!logfmt_puts(p, end, head) ||
+	    (size_t)(end - *p) < logfmt_text_max(len) + 1)
+		return (0);
+	*p += logfmt_escape_text(*p, s, len);
+	*(*p)++ = '"';
+	return (1);
+}
+
 /* The text form of rec; see logfmt_line. */
 static size_t
 logfmt_text_line(char *buf, size_t size, const struct logfmt_record *rec)
@@ -378,8 +410,15 @@ logfmt_text_line(char *buf, size_t size, const struct logfmt_record *rec)
 	if (rec->client != NULL && (!logfmt_puts(&p, end, " bytes=") ||
 	    !logfmt_putu(&p, end, rec->bytes)))
 		return (0);
+	if (rec->tls != NULL && (!logfmt_puts(&p, end, " tls=") ||
+	    !logfmt_puts(&p, end, rec->tls) ||
+	    (rec->resumed && !logfmt_puts(&p, end, " resumed=1"))))
+		return (0);
 	if (rec->extra != NULL && rec->extra[0] != '\0' &&
 	    (!logfmt_puts(&p, end, " ") || !logfmt_puts(&p, end, rec->extra)))
+		return (0);
+	if (rec->subject != NULL && !logfmt_text_quoted(&p, end, " subject=\"",
+	    rec->subject, rec->subject_len))
 		return (0);
 	if (rec->msg != NULL) {
 		if (!logfmt_puts(&p, end, " msg=\"") ||
@@ -413,6 +452,22 @@ logfmt_json_msg(char **p, const char *end, const struct logfmt_record *rec)
 	return (1);
 }
 
+/*
+ * Append the client certificate's subject as a JSON string: client
+ * bytes, escaped as msg's text (OpenSSL writes it as ASCII, escaping the
+ * rest, so nothing is lost).
+ */
+static int
+logfmt_json_subject(char **p, const char *end, const struct logfmt_record *rec)
+{
+	if (!logfmt_puts(p, end, ",\"subject\":\"") ||
+	    (size_t)(end - *p) < logfmt_json_max(rec->subject_len) + 1)
+		return (0);
+	*p += logfmt_escape_json(*p, rec->subject, rec->subject_len);
+	*(*p)++ = '"';
+	return (1);
+}
+
 /* The JSON form of rec; see logfmt_line. */
 static size_t
 logfmt_json_line(char *buf, size_t size, const struct logfmt_record *rec)
@@ -440,7 +495,13 @@ logfmt_json_line(char *buf, size_t size, const struct logfmt_record *rec)
 	if (rec->client != NULL && (!logfmt_puts(&p, end, ",\"bytes\":") ||
 	    !logfmt_putu(&p, end, rec->bytes)))
 		return (0);
+	if (rec->tls != NULL && (!logfmt_puts(&p, end, ",\"tls\":\"") ||
+	    !logfmt_puts(&p, end, rec->tls) || !logfmt_puts(&p, end, "\"") ||
+	    (rec->resumed && !logfmt_puts(&p, end, ",\"resumed\":1"))))
+		return (0);
 	if (rec->extra != NULL && !logfmt_json_extra(&p, end, rec->extra))
+		return (0);
+	if (rec->subject != NULL && !logfmt_json_subject(&p, end, rec))
 		return (0);
 	if (rec->msg != NULL && !logfmt_json_msg(&p, end, rec))
 		return (0);

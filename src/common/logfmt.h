@@ -21,6 +21,10 @@ enum ackd_log_format {
 };
 
 #define LOGFMT_TIMESTAMP_LEN	27	/* 2026-11-25T08:26:33.123456Z */
+/* a TLS connection's fields: tls= (version/cipher, OpenSSL's names) and
+ * the client certificate's subject, raw, cut at this many bytes */
+#define LOGFMT_TLS_MAX		64
+#define LOGFMT_SUBJECT_MAX	256
 
 /* one log line's fields */
 struct logfmt_record {
@@ -33,6 +37,10 @@ struct logfmt_record {
 	const unsigned char	*msg;		/* NULL: no msg field */
 	size_t			 msg_len;
 	const char		*extra;		/* NULL, or preformatted fields */
+	const char		*tls;		/* NULL, or "TLSv1.3/CIPHER" */
+	const unsigned char	*subject;	/* NULL, or the client cert's */
+	size_t			 subject_len;
+	int			 resumed;	/* a resumed TLS session */
 };
 
 /* "<191>Nov 25 08:26:33 " 21, the tag, "[2147483647]: " 14 */

@@ -244,6 +244,7 @@ enum stats_counter {
 	STATS_REFUSED,
 	STATS_NOT_ALLOWED,	/* not from an --allow range */
 	STATS_PROXY_REFUSED,	/* --proxy-protocol: no valid header */
+	STATS_TLS_FAILED,	/* --tls-port: the handshake failed */
 	STATS_MEMORY_REFUSED,	/* no --max-memory left for a large one */
 	STATS_SHED,		/* closed at --max-connections: waited longest */
 	STATS_BYTES,

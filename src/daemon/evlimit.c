@@ -79,6 +79,7 @@ static const struct {
 	{ "refused", "refused", "" },
 	{ "proxy-refused", "proxy-refused", "" },
 	{ "not-allowed", "refused", "reason=not-allowed " },
+	{ "tls-failed", "tls-failed", "" },
 };
 
 /* The catch-all entries' source, in their summaries' client field. */

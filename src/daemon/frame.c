@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "ackd.h"
+#include "tls.h"
 #include "worker.h"
 
 /* Start a scan in mode over a buffer of size bytes. */
@@ -98,8 +99,9 @@ frame_eof(struct frame *fr)
 }
 
 /*
- * Read what has arrived of one message from fd into buf (fr->room
- * bytes), never waiting: a handler thread never sleeps on the network.
+ * Read what has arrived of one message from fd (or, over TLS, from its
+ * SSL: tls non-NULL) into buf (fr->room bytes), never waiting: a
+ * handler thread never sleeps on the network.
  * Returns the message's length once it is complete (fr->size means it
  * was cut), 0 if the client closed without sending anything, FRAME_FULL
  * when room bytes are in but not yet size (call again with more room),
@@ -109,14 +111,21 @@ frame_eof(struct frame *fr)
  * unfinished message are in buf.
  */
 ssize_t
-frame_read_now(struct frame *fr, int fd, unsigned char *buf)
+frame_read_now(struct frame *fr, int fd, struct tls_conn *tls,
+    unsigned char *buf)
 {
 	ssize_t	n;
 
 	for (;;) {
 		if (fr->len == fr->room)
 			return (FRAME_FULL);
-		n = recv(fd, buf + fr->len, fr->room - fr->len, MSG_DONTWAIT);
+		/* a test of a register: the plain path pays nothing more */
+		if (tls == NULL)
+			n = recv(fd, buf + fr->len, fr->room - fr->len,
+			    MSG_DONTWAIT);
+		else
+			n = tls_conn_read(tls, buf + fr->len,
+			    fr->room - fr->len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)

@@ -17,6 +17,17 @@
  * rest. The common path (the message is there when the connection is
  * accepted, as TCP_DEFER_ACCEPT arranges) costs no system call more.
  *
+ * TLS (a connection accepted on a --tls-port listener, conn.tls): after
+ * the PROXY header, if one comes, the handshake (tls_conn.c) goes as
+ * far as the client's bytes go, and waits in the stage like a partial
+ * message (for room to write, too: PEND_WRITE), within the same read
+ * deadline; its SSL moves into the pend while it waits. A failed
+ * handshake is logged as tls-failed with its reason, counted, never
+ * acknowledged. Then the message is read with SSL_read (frame_read_now
+ * given the tls_conn), the ACK written with SSL_write and followed by
+ * our close_notify. A plain connection pays a test of conn.tls and of
+ * h->tls, nothing more.
+ *
  * Memory: a handler owns, for the thread's life, buffers for a message
  * of up to ACKD_SMALL_MAX bytes and its line; a message that size costs no
  * lock, allocation or system call more. A larger one takes its share of
@@ -37,10 +48,13 @@
 #include <unistd.h>
 
 #include "ackd.h"
+#include "tls.h"
 #include "worker.h"
 
 /* handler_receive: the message needs a share of the budget, none is free */
 #define HANDLER_NO_SHARE	(-4)
+/* handler_tls: the handshake waits for room to write */
+#define HANDLER_WANT_WRITE	(-5)
 
 /* Seconds since the epoch of the last log failure reported on stderr. */
 static atomic_long	handler_last_warning;
@@ -114,8 +128,11 @@ handler_begin(struct handler *h, const struct conn *c)
 		h->fr.room = h->small_size;
 		h->proxy_done = !cfg->proxy_protocol;
 		h->proxy_have = 0;
+		h->tls = NULL;
 		return;
 	}
+	h->tls = p->tls;	/* the handler's while it serves */
+	p->tls = NULL;
 	h->expired = p->expired;
 	h->deadline_ms = p->deadline_ms;
 	h->fr = p->fr;
@@ -227,6 +244,7 @@ handler_errno_name(int err)
 	case ENOBUFS:		return ("ENOBUFS");
 	case ENOMEM:		return ("ENOMEM");
 	case EPIPE:		return ("EPIPE");
+	case EPROTO:		return ("EPROTO");	/* TLS, after the handshake */
 	default:		return ("other");
 	}
 }
@@ -252,6 +270,26 @@ handler_log_omitted(struct handler *h, struct logfmt_record *rec)
 	return (len > 0 ? msglog_write(h->line, len, rec->event) : -1);
 }
 
+/*
+ * A TLS connection's fields, once its handshake is over: tls= into desc
+ * (LOGFMT_TLS_MAX bytes), the client certificate's subject into subject
+ * (LOGFMT_SUBJECT_MAX bytes, escaped by logfmt as client bytes), and
+ * whether the session was resumed.
+ */
+static void
+handler_tls_fields(struct handler *h, struct logfmt_record *rec, char *desc,
+    char *subject)
+{
+	if (tls_conn_describe(h->tls, desc, LOGFMT_TLS_MAX) == 0)
+		return;
+	rec->tls = desc;
+	rec->resumed = tls_conn_resumed(h->tls);
+	rec->subject_len = tls_conn_subject(h->tls, subject,
+	    LOGFMT_SUBJECT_MAX);
+	if (rec->subject_len > 0)
+		rec->subject = (const unsigned char *)subject;
+}
+
 /* Format and write one line for this connection; 0 if it is in the log. */
 static int
 handler_log(struct handler *h, const struct timespec *now, const char *client,
@@ -260,6 +298,7 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 	struct logfmt_record	rec;
 	size_t			len, size;
 	char			both[sizeof(h->via) + 64], *line;
+	char			desc[LOGFMT_TLS_MAX], subject[LOGFMT_SUBJECT_MAX];
 
 	/* a proxied connection's lines all say which balancer relayed it */
 	if (h->via[0] != '\0') {
@@ -281,6 +320,12 @@ handler_log(struct handler *h, const struct timespec *now, const char *client,
 	rec.msg_len = msg_len;
 	rec.extra = extra;
 	rec.tag = h->cfg->log_tag;
+	rec.tls = NULL;
+	rec.subject = NULL;
+	rec.subject_len = 0;
+	rec.resumed = 0;
+	if (h->tls != NULL)
+		handler_tls_fields(h, &rec, desc, subject);
 	len = logfmt_line(line, size, h->cfg->log_format, &rec);
 	if (len == 0) {
 		errno = EOVERFLOW;	/* cannot happen: size is the max */
@@ -363,7 +408,9 @@ handler_message(struct handler *h, int fd, const struct timespec *now,
 		    too_long ? "reason=too-long" : NULL);
 		return (0);
 	}
-	if (net_write_all(fd, h->cfg->ack, h->cfg->ack_len) == -1) {
+	if ((h->tls != NULL ? tls_conn_write_all(h->tls, h->cfg->ack,
+	    h->cfg->ack_len) : net_write_all(fd, h->cfg->ack,
+	    h->cfg->ack_len)) == -1) {
 		stats_add(h->stats, STATS_ACK_FAILED, 1);
 		handler_log(h, now, client, "ack-failed", n, 0, NULL);
 		return (0);
@@ -535,6 +582,55 @@ handler_proxy(struct handler *h, const struct conn *c)
 	return (0);
 }
 
+/* A TLS handshake failed (why: its reason and detail): count, log; -1. */
+static int
+handler_tls_failed(struct handler *h, const char *why)
+{
+	struct timespec	now;
+	char		extra[64];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	stats_add(h->stats, STATS_TLS_FAILED, 1);
+	snprintf(extra, sizeof(extra), "reason=%s", why);
+	handler_event(h, &now, h->client, "tls-failed", 0, 0, extra);
+	return (-1);
+}
+
+/*
+ * A connection on a --tls-port: take its handshake as far as the bytes
+ * go (the first time, give it its SSL). 0 once the handshake is over,
+ * FRAME_AGAIN or HANDLER_WANT_WRITE when it must wait for the client,
+ * -1 once a failure (past the deadline: a timeout) is logged.
+ */
+static int
+handler_tls(struct handler *h, const struct conn *c)
+{
+	enum tls_step	 step;
+	const char	*why;
+
+	if (h->tls == NULL && (h->tls = tls_conn_new(c->fd)) == NULL) {
+		handler_memory_refused(h, h->client, 0);
+		return (-1);
+	}
+	if ((step = tls_conn_handshake(h->tls, &why)) == TLS_DONE)
+		return (0);
+	if (step == TLS_FAILED)
+		return (handler_tls_failed(h, why));
+	if (handler_expired(h))
+		return (handler_tls_failed(h, "timeout"));
+	return (step == TLS_WANT_READ ? FRAME_AGAIN : HANDLER_WANT_WRITE);
+}
+
+/* Send a TLS connection's close_notify and free its SSL, if it has one. */
+static void
+handler_tls_close(struct handler *h)
+{
+	if (h->tls == NULL)
+		return;
+	tls_conn_close(h->tls);
+	h->tls = NULL;
+}
+
 /*
  * Read what has arrived of the message, in the thread's own buffer or,
  * once it outgrows that, in a mapping from the budget. As
@@ -549,7 +645,7 @@ handler_receive(struct handler *h, int fd)
 	ssize_t	n;
 
 	for (;;) {
-		n = frame_read_now(&h->fr, fd, h->buf);
+		n = frame_read_now(&h->fr, fd, h->tls, h->buf);
 		if (n == FRAME_FULL) {
 			if (handler_grow(h, &h->fr) == 0)
 				continue;
@@ -609,11 +705,14 @@ handler_park(struct handler *h, const struct conn *c, enum pend_wait wait)
 	    handler_keep(h, p) == -1)) {
 		if (wait != PEND_LINGER)
 			handler_memory_refused(h, h->client, h->fr.len);
+		handler_tls_close(h);
 		handler_release(h);
 		h->via[0] = '\0';
 		stage_close(h->stage, p != NULL ? &p->conn : c);
 		return;
 	}
+	p->tls = h->tls;	/* the pend's while it waits; pend_free frees it */
+	h->tls = NULL;
 	handler_release(h);
 	h->via[0] = '\0';
 	stage_park(h->stage, p, wait);
@@ -638,6 +737,14 @@ handler_serve(struct handler *h, const struct conn *c)
 		}
 		goto done;
 	}
+	if (c->tls && (n = handler_tls(h, c)) != 0) {
+		if (n == FRAME_AGAIN || n == HANDLER_WANT_WRITE) {
+			handler_park(h, c, n == FRAME_AGAIN ? PEND_READ :
+			    PEND_WRITE);
+			return;
+		}
+		goto done;
+	}
 	if ((n = handler_receive(h, c->fd)) == FRAME_AGAIN ||
 	    n == HANDLER_NO_SHARE) {
 		handler_park(h, c, n == FRAME_AGAIN ? PEND_READ : PEND_MEMORY);
@@ -652,6 +759,10 @@ handler_serve(struct handler *h, const struct conn *c)
 	else
 		handler_nothing(h, h->client, n, h->fr.len);
 done:
+	/* over TLS, the ACK is followed by our close_notify (none after a
+	 * failure), before a linger (which reads the socket, not the SSL)
+	 * or the close */
+	handler_tls_close(h);
 	/* the memory goes back before a linger, which needs none; a client
 	 * that may still be sending gets our end of file, then lingers in
 	 * the stage (closing with its input unread could reset the ACK) */

@@ -907,7 +907,7 @@ msglog_is_failure(const char *event, const char *extra)
 {
 	static const char *const	 failures[] = { "timeout", "reset",
 	    "error", "log-failed", "ack-failed", "refused", "proxy-refused",
-	    "crash-loop", "memory-refused",
+	    "crash-loop", "memory-refused", "tls-failed",
 	    "worker-timeout", "reopen-failed", "tls-reload-failed", NULL };
 	size_t				 i;
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ackd.h"
+#include "tls.h"
 #include "worker.h"
 
 /* c's pend: the one it has, or a new one holding a copy of c. NULL: ENOMEM. */
@@ -102,8 +103,10 @@ pend_take_map(struct pend *p, size_t *size)
 }
 
 /*
- * Free p and give back what it holds (p's connection is closed): its
- * share to budget, its small buffer to partial.
+ * Free p and give back what it holds (p's connection is about to be
+ * closed): its share to budget, its small buffer to partial; a TLS
+ * connection's SSL sends its close_notify, if the handshake was over,
+ * and is freed.
  */
 void
 pend_free(struct pend *p, struct bigbuf *budget, struct bigbuf *partial)
@@ -117,5 +120,6 @@ pend_free(struct pend *p, struct bigbuf *budget, struct bigbuf *partial)
 	if (p->held)
 		bigbuf_give(budget);
 	free(p->pbuf);
+	tls_conn_close(p->tls);		/* before the close of its descriptor */
 	free(p);
 }

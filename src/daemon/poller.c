@@ -8,7 +8,7 @@
  * number of descriptors watched.
  *
  * One-shot: poller_arm watches an fd for one readability (data, a FIN or
- * an error). When it fires, poller_wait reports the fd's data and the fd
+ * an error; poller_arm_write, for one writability). When it fires, poller_wait reports the fd's data and the fd
  * is no longer watched, so the stage can hand the connection to a handler
  * thread without it firing again while the thread reads; the stage arms
  * it again when it comes back. epoll: EPOLLONESHOT (the fd stays in the
@@ -252,14 +252,16 @@ poller_wake_drain(struct poller *p)
 }
 
 #ifdef HAVE_SYS_EPOLL_H
-/* epoll: watch fd for one readability, adding it or re-enabling it. */
+/* epoll: watch fd for one readability (or writability: out), adding it
+ * or re-enabling it. */
 static int
-poller_epoll_arm(struct poller *p, int fd, void *data, int *registered)
+poller_epoll_arm(struct poller *p, int fd, void *data, int *registered,
+    int out)
 {
 	struct epoll_event	ev;
 	int			op, rc;
 
-	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+	ev.events = (out ? EPOLLOUT : EPOLLIN | EPOLLRDHUP) | EPOLLONESHOT;
 	ev.data.ptr = data;
 	op = *registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	rc = epoll_ctl(p->epfd, op, fd, &ev);
@@ -331,9 +333,10 @@ poller_poll_valid(const struct poller *p, int fd, int i)
 	return (i > 0 && i < p->npfd && p->pfd[i].fd == fd);
 }
 
-/* poll: put fd in the array (or give its entry new data). */
+/* poll: put fd in the array (or give its entry new data and events). */
 static int
-poller_poll_arm(struct poller *p, int fd, void *data, int *registered)
+poller_poll_arm(struct poller *p, int fd, void *data, int *registered,
+    int out)
 {
 	int	i = *registered;
 
@@ -343,6 +346,7 @@ poller_poll_arm(struct poller *p, int fd, void *data, int *registered)
 			return (-1);
 		}
 		p->data[i] = data;
+		p->pfd[i].events = out ? POLLOUT : POLLER_POLLIN;
 		return (0);
 	}
 	if (p->npfd - 1 >= p->capacity) {
@@ -351,7 +355,7 @@ poller_poll_arm(struct poller *p, int fd, void *data, int *registered)
 	}
 	i = p->npfd++;
 	p->pfd[i].fd = fd;
-	p->pfd[i].events = POLLER_POLLIN;
+	p->pfd[i].events = out ? POLLOUT : POLLER_POLLIN;
 	p->pfd[i].revents = 0;
 	p->data[i] = data;
 	p->reg[i] = registered;
@@ -409,9 +413,24 @@ poller_arm(struct poller *p, int fd, void *data, int *registered)
 {
 #ifdef HAVE_SYS_EPOLL_H
 	if (p->backend == POLLER_EPOLL)
-		return (poller_epoll_arm(p, fd, data, registered));
+		return (poller_epoll_arm(p, fd, data, registered, 0));
 #endif
-	return (poller_poll_arm(p, fd, data, registered));
+	return (poller_poll_arm(p, fd, data, registered, 0));
+}
+
+/*
+ * As poller_arm, for one writability instead (a TLS handshake that has
+ * more to send than the socket takes now); an error or hang-up fires
+ * it too.
+ */
+int
+poller_arm_write(struct poller *p, int fd, void *data, int *registered)
+{
+#ifdef HAVE_SYS_EPOLL_H
+	if (p->backend == POLLER_EPOLL)
+		return (poller_epoll_arm(p, fd, data, registered, 1));
+#endif
+	return (poller_poll_arm(p, fd, data, registered, 1));
 }
 
 /*

@@ -12,7 +12,8 @@
  * descriptor and a pend each, and a wake-up only when something
  * happens:
  *   - bytes arrived: the connection goes back into the queue, and a
- *     handler reads them;
+ *     handler reads them (a TLS handshake that waits to write waits
+ *     for writability instead, and goes back the same way);
  *   - the read deadline passed (--read-timeout from the accept): back
  *     into the queue marked expired, and the handler logs the timeout;
  *   - a share of the budget was given back: the connection waiting
@@ -112,11 +113,13 @@ stage_signal_closed(struct stage *s)
 void
 stage_close(struct stage *s, const struct conn *c)
 {
-	int	limit_entry = c->limit_entry;
+	int	fd = c->fd, limit_entry = c->limit_entry;
 
-	close(c->fd);
+	/* the pend first (c may be in it): a TLS connection's SSL says
+	 * close_notify on the descriptor before it is closed */
 	if (c->pend != NULL)
 		pend_free(c->pend, s->budget, &s->partial);
+	close(fd);
 	peerlimit_leave(limit_entry);
 	/* sequentially consistent: stage_wait_open counts itself a watcher
 	 * before it looks at the count */
@@ -258,6 +261,16 @@ stage_queue(struct stage *s, struct pend *p)
 		stage_close(s, &p->conn);	/* the worker is stopping */
 }
 
+/* Arm p's socket for what it waits for: room to write, or bytes. */
+static int
+stage_arm(struct stage *s, struct pend *p)
+{
+	if (p->wait == PEND_WRITE)
+		return (poller_arm_write(&s->poller, p->conn.fd, p,
+		    &p->registered));
+	return (poller_arm(&s->poller, p->conn.fd, p, &p->registered));
+}
+
 /* Start watching p, handed over by a handler. */
 static void
 stage_admit(struct stage *s, struct pend *p, long long now_ms)
@@ -267,8 +280,7 @@ stage_admit(struct stage *s, struct pend *p, long long now_ms)
 	stage_progress(s);
 	if (p->wait == PEND_LINGER)
 		p->deadline_ms = when_ms = now_ms + STAGE_LINGER_MS;
-	if (p->wait != PEND_MEMORY && poller_arm(&s->poller, p->conn.fd, p,
-	    &p->registered) == -1) {
+	if (p->wait != PEND_MEMORY && stage_arm(s, p) == -1) {
 		/* cannot watch it: let a handler end it as expired */
 		p->expired = 1;
 		if (p->wait == PEND_LINGER)
@@ -309,7 +321,7 @@ stage_linger_read(struct stage *s, struct pend *p)
 	return (poller_arm(&s->poller, p->conn.fd, p, &p->registered) == -1);
 }
 
-/* p's socket is readable. */
+/* p's socket is ready: readable, or writable for PEND_WRITE. */
 static void
 stage_ready(struct stage *s, struct pend *p)
 {

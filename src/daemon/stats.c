@@ -39,6 +39,9 @@ const struct stats_name stats_counter_names[STATS_NCOUNTERS] = {
 	{ "proxy_refused", "ackd_connections_proxy_refused_total",
 	    "Connections refused by --proxy-protocol: no valid header, or "
 	    "not from --proxy-from." },
+	{ "tls_failed", "ackd_tls_failed_total",
+	    "TLS connections closed unacknowledged: their handshake failed "
+	    "(event=tls-failed)." },
 	{ "memory_refused", "ackd_connections_memory_refused_total",
 	    "Connections closed unacknowledged: their large message found no "
 	    "--max-memory left by the read deadline." },

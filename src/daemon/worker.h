@@ -14,6 +14,8 @@
 
 #include <sys/queue.h>
 
+struct tls_conn;		/* tls.h: one connection's SSL, opaque */
+
 /* wheel.c's types: the event stage's deadlines, a hashed timing wheel. */
 #define WHEEL_BUCKETS_MAX	(1 << 20)
 
@@ -131,6 +133,7 @@ struct handler {
 	unsigned char		*pbuf;		/* PROXY_HEADER_MAX, or NULL */
 	char			 client[ACKD_ADDRSTRLEN];
 	char			 via[ACKD_VIA_MAX];	/* proxy=... */
+	struct tls_conn		*tls;		/* --tls-port: its SSL; else NULL */
 };
 
 /* pool.c's types: the fixed set of handler threads. */
@@ -153,13 +156,15 @@ struct pool {
 
 /*
  * pend.c's type: a connection between reads. A handler makes one the
- * first time a connection has to wait (its message, or PROXY header,
- * spans reads; it waits for memory; it lingers), and the connection
- * keeps it until it closes. While the connection waits, the event stage
+ * first time a connection has to wait (its message, PROXY header or TLS
+ * handshake spans reads; it waits for memory; it lingers), and the
+ * connection keeps it until it closes; a TLS connection's SSL moves
+ * into it while it waits. While the connection waits, the event stage
  * owns it; while a handler serves it, the handler does.
  */
 enum pend_wait {
 	PEND_READ,		/* for the client's next bytes */
+	PEND_WRITE,		/* for room to write (a TLS handshake's) */
 	PEND_MEMORY,		/* for a share of --max-memory */
 	PEND_LINGER		/* drain after a truncated message, then close */
 };
@@ -179,6 +184,7 @@ struct pend {
 	unsigned char		*pbuf;		/* NULL, or PROXY_HEADER_MAX */
 	char			 client[ACKD_ADDRSTRLEN];
 	char			 via[ACKD_VIA_MAX];
+	struct tls_conn		*tls;		/* --tls-port: its SSL; else NULL */
 	/* the event stage's */
 	int			 registered;	/* poller_arm's flag */
 	struct wheel_node	 timer;
@@ -222,7 +228,7 @@ struct stage {
  * summarised per --event-interval (event=KIND count=N interval_ms=MS). */
 #define EVLIMIT_ENTRIES		1024	/* sources x kinds, per worker */
 #define EVLIMIT_BUCKETS		1024
-#define EVLIMIT_NKINDS		7	/* the events summarised */
+#define EVLIMIT_NKINDS		8	/* the events summarised */
 
 enum evlimit_verdict {
 	EVLIMIT_WRITE,		/* write the line */
@@ -268,6 +274,7 @@ void	poller_destroy(struct poller *);
 int	poller_wake_fd(struct poller *);
 void	poller_wake(struct poller *);
 int	poller_arm(struct poller *, int, void *, int *);
+int	poller_arm_write(struct poller *, int, void *, int *);
 int	poller_disarm(struct poller *, int, int *);
 int	poller_wait(struct poller *, void **, int, int);
 
@@ -312,7 +319,8 @@ void	bigbuf_unmap(void *, size_t);
 void	frame_init(struct frame *, enum ackd_framing, size_t);
 int	frame_feed(struct frame *, const unsigned char *, size_t);
 int	frame_eof(struct frame *);
-ssize_t	frame_read_now(struct frame *, int, unsigned char *);
+ssize_t	frame_read_now(struct frame *, int, struct tls_conn *,
+	    unsigned char *);
 
 /* pend.c: a waiting connection's saved state. */
 struct pend *pend_get(const struct conn *);

@@ -6,7 +6,9 @@
  * The input is the message, whole. It is escaped alone (text and JSON) and
  * inside whole lines (both formats), with the other fields of the record
  * derived from it within what the daemon itself writes there (--log-tag
- * included). Checked: a text line is printable ASCII, a JSON line valid
+ * included), and on some inputs the fields of a TLS connection, with the
+ * input (its first LOGFMT_SUBJECT_MAX bytes) as the client certificate's
+ * subject, which the line must keep as safe as the message. Checked: a text line is printable ASCII, a JSON line valid
  * UTF-8 with no raw control character (C0, DEL, C1) nor U+2028/U+2029,
  * a line ends in its one '\n', nothing exceeds the logfmt_*_max bounds
  * (buffers are allocated to the exact size, so AddressSanitizer sees any
@@ -584,6 +586,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rec.msg = size > 0 ? data : (const unsigned char *)"";
 	rec.msg_len = size;
 	rec.extra = (h & 4) ? NULL : extra;
+	/* a TLS connection's fields: the client's bytes as its subject */
+	if (h & 8) {
+		rec.tls = "TLSv1.3/TLS_AES_128_GCM_SHA256";
+		rec.resumed = (h & 16) != 0;
+		rec.subject = rec.msg;
+		rec.subject_len = size < LOGFMT_SUBJECT_MAX ? size :
+		    LOGFMT_SUBJECT_MAX;
+	}
 	fuzz_escape_line(&rec, ACKD_LOG_TEXT, h, back);
 	fuzz_escape_line(&rec, ACKD_LOG_JSON, h >> 1, back);
 	free(back);

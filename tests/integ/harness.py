@@ -23,7 +23,8 @@ one job each, so that tests see one namespace. Read them in this order:
   harness_spawn   which binary, its environment, Popen keywords
   harness_daemon  Daemon: one ackd, ready, records, counters, cleanup
   harness_exec    ackd run to completion, and ackd --daemon adopted
-  harness_tls     has_tls(), need_tls(), test certificates (openssl)
+  harness_tls     has_tls(), need_tls(), test certificates (openssl),
+                  TLS clients (Python ssl, openssl s_client)
   harness_load    clients: client(), Conn, Load, check_acks_logged
   harness_attack  hostile clients by the hundred (Swarm), well_behaved()
   harness_run     run(): deadline, checks (TAP lines), final cleanup
@@ -49,8 +50,9 @@ from harness_proc import Adopted, Stat, TcpRow, accepted_clients, \
     wait_accepted, wait_signal_taken, zombie_children
 from harness_daemon import Daemon, scratch_dir, started
 from harness_exec import adopt_detached, run_ackd, run_detached
-from harness_tls import NO_TLS_LINE, Certs, has_tls, make_ca, make_certs, \
-    make_leaf, need_tls, openssl
+from harness_tls import NO_TLS_LINE, Certs, Pki, TlsReply, client_context, \
+    has_tls, make_ca, make_certs, make_leaf, need_tls, openssl, s_client, \
+    tls_client
 from harness_escape import SHORT_FORMS, escape_json, escape_text, \
     is_utf8, json_msg_member, json_must_escape, printable, unescape_text
 from harness_log import FIELD_RE, INT_RE, TEXT_HEAD_RE, TS_RE, Record, \

@@ -4,7 +4,7 @@ harness_log.py: reading ackd's connection log (not a test).
 
 Owns the parsers of one log line, text (parse_text) and JSON
 (parse_json), into a Record: a dict of the line's fields whose msg is
-the client's bytes, with raw (the line) and error (why it did not
+the client's bytes (and subject, a TLS client certificate's, its text), with raw (the line) and error (why it did not
 parse, or None). Parsing is strict, so that a test fails on a line the
 spec does not allow. read_log() reads a whole file (a last line without
 its newline is a write in progress, left out); safe_line() and
@@ -42,6 +42,7 @@ TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 TEXT_HEAD_RE = re.compile(
     rb"^(\S+) (\S+) pid=([0-9]+)(?: tag=([A-Za-z0-9._-]+))? "
     rb"event=([a-z-]+)((?: [^ ]+)*?)"
+    rb"(?: subject=\"((?:[^\"\\]|\\.)*)\")?"
     rb"(?: msg=\"(.*)\")?$", re.S)
 FIELD_RE = re.compile(rb"^([a-z_]+)=([\x21\x23-\x7e]+)$")
 INT_RE = re.compile(r"^(0|[1-9][0-9]{0,17})$")
@@ -60,7 +61,7 @@ def parse_text(raw):
         m = TEXT_HEAD_RE.match(raw)
         if m is None:
             raise ValueError("does not match TS CLIENT pid= event=")
-        ts, client, pid, tag, event, extra, msg = m.groups()
+        ts, client, pid, tag, event, extra, subject, msg = m.groups()
         rec["ts"] = ts.decode("ascii")
         if not TS_RE.match(rec["ts"]):
             raise ValueError("bad timestamp %r" % rec["ts"])
@@ -78,6 +79,9 @@ def parse_text(raw):
             if key in rec:
                 raise ValueError("field %s twice" % key)
             rec[key] = _intish(fm.group(2).decode("ascii"))
+        if subject is not None:
+            rec["subject"] = unescape_text(subject).decode("utf-8",
+                "replace")
         if msg is not None:
             rec["msg"] = unescape_text(msg)
     except (ValueError, UnicodeDecodeError) as e:

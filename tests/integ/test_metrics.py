@@ -62,6 +62,7 @@ COUNTERS = [
     ("ackd_connections_refused_total", "refused"),
     ("ackd_connections_not_allowed_total", "not_allowed"),
     ("ackd_connections_proxy_refused_total", "proxy_refused"),
+    ("ackd_tls_failed_total", "tls_failed"),
     ("ackd_connections_memory_refused_total", "memory_refused"),
     ("ackd_connections_shed_total", "shed"),
     ("ackd_received_bytes_total", "bytes"),

@@ -64,6 +64,7 @@ START_TEST(check_evlimit_kinds)
 	ck_assert_int_ge(evlimit_kind("refused"), 0);
 	ck_assert_int_ge(evlimit_kind("proxy-refused"), 0);
 	ck_assert_int_ge(evlimit_kind("not-allowed"), 0);
+	ck_assert_int_ge(evlimit_kind("tls-failed"), 0);
 	ck_assert_int_ne(evlimit_kind("not-allowed"), evlimit_kind("refused"));
 	ck_assert_int_eq(evlimit_kind("message"), -1);
 	ck_assert_int_eq(evlimit_kind("ack-failed"), -1);

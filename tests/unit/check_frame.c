@@ -177,7 +177,7 @@ START_TEST(check_frame_read_line_pieces)
 	ck_assert_int_eq(write(sv[1], "ab", 2), 2);
 	ck_assert_int_eq(write(sv[1], "c\nd", 3), 3);
 	frame_init(&fr, ACKD_FRAMING_LINE, sizeof(buf));
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 4);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, buf), 4);
 	ck_assert(memcmp(buf, "abc\n", 4) == 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -196,7 +196,7 @@ START_TEST(check_frame_read_eof)
 	ck_assert_int_eq(write(sv[1], "y\n", 2), 2);
 	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
 	frame_init(&fr, ACKD_FRAMING_EOF, sizeof(buf));
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 4);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, buf), 4);
 	ck_assert(memcmp(buf, "x\ny\n", 4) == 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -217,14 +217,14 @@ START_TEST(check_frame_read_again_resumes)
 	ck_assert_int_eq(write(sv[1], "part", 4), 4);
 	frame_init(&fr, _i ? ACKD_FRAMING_EOF : ACKD_FRAMING_LINE,
 	    sizeof(buf));
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), FRAME_AGAIN);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, buf), FRAME_AGAIN);
 	ck_assert_uint_eq(fr.len, 4);
 	ck_assert(memcmp(buf, "part", 4) == 0);
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), FRAME_AGAIN);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, buf), FRAME_AGAIN);
 	ck_assert_int_eq(write(sv[1], "s\n", 2), 2);
 	if (_i)
 		ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 6);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, buf), 6);
 	ck_assert(memcmp(buf, "parts\n", 6) == 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -240,7 +240,7 @@ START_TEST(check_frame_read_nothing_yet)
 
 	check_frame_pair(sv);
 	frame_init(&fr, (enum ackd_framing)_i, sizeof(buf));
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), FRAME_AGAIN);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, buf), FRAME_AGAIN);
 	ck_assert_uint_eq(fr.len, 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -257,7 +257,7 @@ START_TEST(check_frame_read_empty)
 	check_frame_pair(sv);
 	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
 	frame_init(&fr, (enum ackd_framing)_i, sizeof(buf));
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], buf), 0);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, buf), 0);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -277,11 +277,11 @@ START_TEST(check_frame_read_grows)
 	ck_assert_int_eq(write(sv[1], "abcdefg\nz", 9), 9);
 	frame_init(&fr, ACKD_FRAMING_LINE, sizeof(big));
 	fr.room = sizeof(small);
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], small), FRAME_FULL);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, small), FRAME_FULL);
 	ck_assert_uint_eq(fr.len, 4);
 	memcpy(big, small, fr.len);
 	fr.room = sizeof(big);
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], big), 8);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, big), 8);
 	ck_assert(memcmp(big, "abcdefg\n", 8) == 0);
 	ck_assert_int_eq(fr.excess, 1);
 	close(sv[0]);
@@ -305,11 +305,11 @@ START_TEST(check_frame_read_mode_grows)
 	ck_assert_int_eq(write(sv[1], "abcdefg", sent), (ssize_t)sent);
 	frame_init(&fr, ACKD_FRAMING_READ, sizeof(big));
 	fr.room = sizeof(small);
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], small), FRAME_FULL);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, small), FRAME_FULL);
 	memcpy(big, small, fr.len);
 	fr.room = sizeof(big);
 	/* what had arrived is the one read's message: no FRAME_AGAIN */
-	ck_assert_int_eq(frame_read_now(&fr, sv[0], big), (ssize_t)sent);
+	ck_assert_int_eq(frame_read_now(&fr, sv[0], NULL, big), (ssize_t)sent);
 	ck_assert(memcmp(big, "abcdefg", sent) == 0);
 	close(sv[0]);
 	close(sv[1]);

@@ -896,6 +896,71 @@ START_TEST(check_logfmt_line_json_fields)
 END_TEST
 
 /* --log-tag: tag= between pid and event, "tag" after "pid", if set. */
+/*
+ * A TLS connection's fields: tls= and resumed=1 after bytes, the
+ * certificate's subject quoted before msg and escaped as client bytes
+ * are (a '"' or a newline in it cannot end the field or the line), in
+ * text and JSON; and the longest subject fits logfmt_line_max.
+ */
+START_TEST(check_logfmt_line_tls)
+{
+	struct timespec		ts = { 0, 1000 };
+	struct logfmt_record	rec;
+	unsigned char		subject[LOGFMT_SUBJECT_MAX];
+	char			buf[4096], big[16384];
+	size_t			max;
+
+	check_logfmt_record(&rec, &ts);
+	rec.client = "127.0.0.1:5555";
+	rec.bytes = 2;
+	rec.msg = (const unsigned char *)"hi";
+	rec.msg_len = 2;
+	rec.tls = "TLSv1.3/TLS_AES_128_GCM_SHA256";
+	rec.resumed = 1;
+	rec.subject = (const unsigned char *)"CN=a \"b\"\n,O=x";
+	rec.subject_len = strlen((const char *)rec.subject);
+	rec.extra = "proxy=10.0.0.1:9";
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000001Z 127.0.0.1:5555 "
+	    "pid=42 event=message bytes=2 tls=TLSv1.3/TLS_AES_128_GCM_SHA256 "
+	    "resumed=1 proxy=10.0.0.1:9 subject=\"CN=a \\\"b\\\"\\n,O=x\" "
+	    "msg=\"hi\"\n");
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_JSON, &rec);
+	ck_assert_str_eq(buf, "{\"ts\":\"1970-01-01T00:00:00.000001Z\","
+	    "\"client\":\"127.0.0.1:5555\",\"pid\":42,\"event\":\"message\","
+	    "\"bytes\":2,\"tls\":\"TLSv1.3/TLS_AES_128_GCM_SHA256\","
+	    "\"resumed\":1,\"proxy\":\"10.0.0.1:9\","
+	    "\"subject\":\"CN=a \\\"b\\\"\\n,O=x\",\"msg\":\"hi\"}\n");
+	/* not resumed, no certificate: tls= alone */
+	rec.resumed = 0;
+	rec.subject = NULL;
+	rec.extra = NULL;
+	check_logfmt_line_str(buf, sizeof(buf), ACKD_LOG_TEXT, &rec);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000001Z 127.0.0.1:5555 "
+	    "pid=42 event=message bytes=2 tls=TLSv1.3/TLS_AES_128_GCM_SHA256 "
+	    "msg=\"hi\"\n");
+	/* the worst subject, the longest tls=, a full message: it fits */
+	memset(subject, 0x01, sizeof(subject));
+	rec.subject = subject;
+	rec.subject_len = sizeof(subject);
+	rec.resumed = 1;
+	rec.tls = "TLSv1.3/ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ012";
+	ck_assert_uint_eq(strlen(rec.tls), LOGFMT_TLS_MAX - 1);
+	rec.msg = (const unsigned char *)big;
+	rec.msg_len = 1000;
+	memset(big, 0x01, rec.msg_len);
+	max = logfmt_line_max(ACKD_LOG_JSON, rec.msg_len, 0);
+	ck_assert_uint_le(max, sizeof(big));
+	ck_assert_uint_gt(logfmt_line(big + 1000, sizeof(big) - 1000,
+	    ACKD_LOG_JSON, &rec), 0);
+	max = logfmt_line_max(ACKD_LOG_TEXT, rec.msg_len, 0);
+	ck_assert_uint_gt(logfmt_line(big + 1000, max, ACKD_LOG_TEXT, &rec),
+	    0);
+	ck_assert_uint_gt(logfmt_line(big + 1000, logfmt_line_max(ACKD_LOG_JSON,
+	    rec.msg_len, 0), ACKD_LOG_JSON, &rec), 0);
+}
+END_TEST
+
 START_TEST(check_logfmt_line_tag)
 {
 	struct timespec		ts = { 0, 0 };
@@ -1344,6 +1409,7 @@ logfmt_suite(void)
 	tcase_add_test(tc, check_logfmt_line_json_client_msg);
 	tcase_add_test(tc, check_logfmt_line_json_fields);
 	tcase_add_test(tc, check_logfmt_line_tag);
+	tcase_add_test(tc, check_logfmt_line_tls);
 	tcase_add_test(tc, check_logfmt_syslog_head);
 	tcase_add_test(tc, check_logfmt_wait_status);
 	tcase_add_loop_test(tc, check_logfmt_syslog_fit, 0, 2);

@@ -175,6 +175,43 @@ START_TEST(check_poller_rearm)
 }
 END_TEST
 
+/*
+ * poller_arm_write: a socket whose send buffer is full does not fire;
+ * once the peer reads, it fires once, for writability. Armed for
+ * reading again (the same word), it waits for bytes, not room.
+ */
+START_TEST(check_poller_write)
+{
+	struct check_poller_sock	s;
+	struct poller			p;
+	char				buf[4096];
+	ssize_t				n;
+
+	check_poller_init(&p, 8, _i);
+	check_poller_sock_open(&s);
+	/* writable at once: fires at once */
+	ck_assert_int_eq(poller_arm_write(&p, s.fd, &s, &s.reg), 0);
+	ck_assert_int_eq(check_poller_collect(&p, 8, CHECK_POLLER_LONG), 1);
+	memset(buf, 'x', sizeof(buf));
+	while (send(s.fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		continue;
+	ck_assert_int_eq(poller_arm_write(&p, s.fd, &s, &s.reg), 0);
+	ck_assert_int_eq(check_poller_collect(&p, 8, 0), 0);
+	while ((n = recv(s.peer, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		continue;
+	ck_assert_int_eq(check_poller_collect(&p, 8, CHECK_POLLER_LONG), 1);
+	ck_assert_int_eq(s.seen, 2);
+	/* for reading again: writable, but no bytes, so nothing fires */
+	check_poller_arm(&p, &s);
+	ck_assert_int_eq(check_poller_collect(&p, 8, 0), 0);
+	check_poller_poke(s.peer);
+	ck_assert_int_eq(check_poller_collect(&p, 8, CHECK_POLLER_LONG), 1);
+	ck_assert_int_eq(s.seen, 3);
+	check_poller_sock_close(&s);
+	poller_destroy(&p);
+}
+END_TEST
+
 /* Arming an armed fd again changes its data; it still fires once. */
 START_TEST(check_poller_arm_twice)
 {
@@ -548,6 +585,7 @@ poller_suite(void)
 	tcase_add_loop_test(tc, check_poller_one_shot, 0, 2);
 	tcase_add_loop_test(tc, check_poller_rearm, 0, 2);
 	tcase_add_loop_test(tc, check_poller_arm_twice, 0, 2);
+	tcase_add_loop_test(tc, check_poller_write, 0, 2);
 	tcase_add_loop_test(tc, check_poller_disarm, 0, 2);
 	tcase_add_loop_test(tc, check_poller_hangup, 0, 2);
 	tcase_add_loop_test(tc, check_poller_max, 0, 2);
