@@ -614,6 +614,10 @@ handler_tls(struct handler *h, const struct conn *c)
 	}
 	if ((step = tls_conn_handshake(h->tls, &why)) == TLS_DONE)
 		return (0);
+	if (step == TLS_FAILED && strcmp(why, "empty") == 0) {
+		handler_nothing(h, h->client, 0, 0);	/* no TLS byte at all */
+		return (-1);
+	}
 	if (step == TLS_FAILED)
 		return (handler_tls_failed(h, why));
 	if (handler_expired(h))

@@ -20,7 +20,8 @@
  *
  * A failure becomes one short reason token (the design's: plaintext,
  * version, no-certificate, bad-certificate, reset, eof, protocol; the
- * handler adds timeout), kept in the tls_conn with at most one detail
+ * handler adds timeout; "empty", a close before the first byte, the
+ * handler logs as a plain connection's empty event), kept in the tls_conn with at most one detail
  * field: verify= (why we refused the client's certificate) or alert=
  * (the alert the client sent, such as unknown-ca when it refused ours).
  * They are built from OpenSSL's tables, never from client bytes, and
@@ -159,7 +160,9 @@ tls_conn_peek(struct tls_conn *t)
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return (TLS_WANT_READ);
-	return (tls_conn_fail(t, n == 1 ? "plaintext" : n == 0 ? "eof" :
+	/* closed before its first byte: "empty", as on a plain port (a
+	 * balancer's connect check is no TLS failure) */
+	return (tls_conn_fail(t, n == 1 ? "plaintext" : n == 0 ? "empty" :
 	    errno == ECONNRESET ? "reset" : "protocol", NULL, NULL));
 }
 

@@ -51,7 +51,7 @@ from harness_proc import Adopted, Stat, TcpRow, accepted_clients, \
 from harness_daemon import Daemon, scratch_dir, started
 from harness_exec import adopt_detached, run_ackd, run_detached
 from harness_tls import NO_TLS_LINE, Certs, Pki, TlsReply, client_context, \
-    has_tls, make_ca, make_certs, make_leaf, need_tls, openssl, s_client, \
+    has_tls, make_certs, need_tls, openssl, s_client, \
     tls_client
 from harness_escape import SHORT_FORMS, escape_json, escape_text, \
     is_utf8, json_msg_member, json_must_escape, printable, unescape_text

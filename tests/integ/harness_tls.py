@@ -7,10 +7,9 @@ openssl command in the test's own directory (never committed, never
 shared between tests), and whether this ackd was built with TLS at all
 (configure --without-tls refuses every --tls-* flag).
 
-make_certs(directory) makes a CA and a server certificate signed by it
-(ECDSA P-256, valid for localhost, 127.0.0.1 and ::1, two days) and
-returns their paths as a Certs. Keys are written mode 0600, as openssl
-leaves them.
+make_certs(directory) makes a Pki and a server certificate signed by its
+CA (ECDSA P-256, valid for localhost, 127.0.0.1 and ::1, two days) and
+returns their paths as a Certs. Keys are written mode 0600.
 
 For the tests of connections (test_tls.py):
 
@@ -43,8 +42,9 @@ from harness_exec import run_ackd
 # the line a build without TLS gives for FLAG
 NO_TLS_LINE = "ackd: %s: this build has no TLS (configure --with-tls)"
 
-# the paths make_certs wrote: the CA's certificate and key, the server's
-Certs = collections.namedtuple("Certs", "dir ca ca_key cert key")
+# the paths make_certs wrote: the CA's certificate and key, the server's;
+# and the Pki that made them
+Certs = collections.namedtuple("Certs", "dir ca ca_key cert key pki")
 
 _has_tls = []
 
@@ -79,51 +79,19 @@ def openssl(directory, *args):
                            p.stderr.decode("utf-8", "replace")))
 
 
-def _p256_key_args():
-    """openssl req's arguments for a new ECDSA P-256 key, unencrypted."""
-    return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes"]
-
-
-def make_ca(directory, name="ca", cn="ackd test CA"):
-    """A self-signed CA in directory: (its certificate, its key)."""
-    cert, key = name + ".pem", name + ".key"
-    openssl(directory, "req", "-x509", *_p256_key_args(),
-            "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + cn,
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    return os.path.join(directory, cert), os.path.join(directory, key)
-
-
-def make_leaf(directory, ca, ca_key, name="server", cn="localhost",
-              days="2"):
-    """A certificate for cn (and localhost, 127.0.0.1, ::1) signed by
-    the CA: (its certificate, its key)."""
-    cert, key, csr, ext = (name + ".pem", name + ".key", name + ".csr",
-                           name + ".ext")
-    with open(os.path.join(directory, ext), "w") as f:
-        f.write("subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1,"
-                "IP:::1\n" % cn)
-    openssl(directory, "req", *_p256_key_args(), "-keyout", key,
-            "-out", csr, "-subj", "/CN=" + cn)
-    openssl(directory, "x509", "-req", "-in", csr, "-CA", ca,
-            "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
-            "-days", days, "-extfile", ext)
-    return os.path.join(directory, cert), os.path.join(directory, key)
-
-
 def make_certs(directory):
-    """A CA and a server certificate it signed, in directory: a Certs."""
-    ca, ca_key = make_ca(directory)
-    cert, key = make_leaf(directory, ca, ca_key)
-    return Certs(directory, ca, ca_key, cert, key)
+    """A CA and a server certificate it signed, in directory (a Pki): a
+    Certs, whose pki makes more."""
+    pki = Pki(directory)
+    cert, key = pki.leaf("server", "localhost")
+    return Certs(pki.dir, pki.ca[0], pki.ca[1], cert, key, pki)
 
 
 class TlsReply:
     """What one TLS client got: data (bytes until the close), error
     (None, or the exception's text: a failed handshake), version and
     cipher (the client's view), closed_clean (the close came with a
-    close_notify)."""
+    close_notify), sport (the client's own port)."""
 
     def __init__(self):
         self.data = b""
@@ -131,6 +99,7 @@ class TlsReply:
         self.version = None
         self.cipher = None
         self.closed_clean = None
+        self.sport = None
 
     def __repr__(self):
         return "TlsReply(data=%r, error=%r, version=%r)" % (
@@ -183,7 +152,7 @@ class Pki:
         ext = self.path(name + ".ext")
         with open(ext, "w") as f:
             if server:
-                f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n"
                         "extendedKeyUsage=serverAuth\n")
             else:
                 f.write("extendedKeyUsage=clientAuth\n")
@@ -225,6 +194,7 @@ def tls_client(port, data, ctx, host="127.0.0.1", before=b"",
     handshake or read is its error, not an exception."""
     r = TlsReply()
     raw = socket.create_connection((host, port), timeout=timeout)
+    r.sport = raw.getsockname()[1]
     try:
         if before:
             raw.sendall(before)

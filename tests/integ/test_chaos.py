@@ -56,18 +56,19 @@ LINGER_RST = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
 class Bench:
     """
-    One ackd-bench in the background: --unique --json --quiet --record.
+    One ackd-bench in the background: --unique --json --quiet --record,
+    and extra flags (--tls ...).
     Use as a context manager, so it never outlives its scenario.
     """
 
     def __init__(self, tmp, name, port, seconds, timeout=10,
-                 concurrency=CONCURRENCY):
+                 concurrency=CONCURRENCY, extra=()):
         self.record = os.path.join(tmp, name + ".record")
         self.err_path = os.path.join(tmp, name + ".bench.stderr")
         self.args = [h.bench_path(), "--port", str(port), "--concurrency",
                      str(concurrency), "--duration", str(seconds),
                      "--timeout", str(timeout), "--unique", "--json",
-                     "--quiet", "--record", self.record]
+                     "--quiet", "--record", self.record] + list(extra)
         self.status = None
         self.out = b""
         self.report = {}

@@ -116,7 +116,7 @@ def file_errors(t, tmp, c):
     garbage = os.path.join(tmp, "garbage.pem")
     write(garbage, b"not a certificate\n")
     missing = os.path.join(tmp, "missing.pem")
-    other_cert, other_key = h.make_leaf(tmp, c.ca, c.ca_key, name="other")
+    other_cert, other_key = c.pki.leaf("other", "localhost")
     tls = ["--tls-port", "0"]
     cases = [
         ("missing cert", ["--tls-cert", missing],
@@ -288,7 +288,7 @@ def reload(t, tmp, c):
                        key], workers=workers, log_name="reload.log")
     # each process that has the context reloads: the master and workers
     every = workers + 1
-    new_cert, new_key = h.make_leaf(tmp, c.ca, c.ca_key, name="rotated")
+    new_cert, new_key = c.pki.leaf("rotated", "localhost")
     with open(new_key, "rb") as f:
         write(key, f.read())
     with open(new_cert, "rb") as f:
