@@ -71,7 +71,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as rb  # noqa: E402  (run.py: servers, ackd-bench, tables)
-from nginx import nginx_ready  # noqa: E402  (nginx: found, or installed)
+from nginx import NGINX_CONNECTIONS, NGINX_PREREAD_TIMEOUT, free_port, \
+    nginx_conf, nginx_ready  # noqa: E402  (nginx: found, or installed)
 
 HOST = "127.0.0.1"
 FRAMINGS = ("read", "line", "eof")
@@ -94,8 +95,6 @@ QUICK_SCALE = 0.1
 TARGET_RATIO = 0.8
 TARGET_P99_MS = 100.0
 NGINX_WORKERS = 2
-NGINX_CONNECTIONS = 16384       # per worker; and its descriptor limit
-NGINX_PREREAD_TIMEOUT = "10s"   # ackd's --read-timeout
 START_TIMEOUT = 10.0
 
 
@@ -124,9 +123,11 @@ class Nginx(rb.Server):
         os.makedirs(self.prefix, exist_ok=True)
         self.log = os.path.join(self.prefix, "error.log")
         self.errpath = os.path.join(self.prefix, "stderr")
-        self.port = free_port()
+        self.port = free_port(HOST)
         conf = os.path.join(self.prefix, "nginx.conf")
-        rb.write_file(conf, nginx_conf(self.prefix, module, self.port))
+        rb.write_file(conf, nginx_conf("hostile.py", self.prefix, module,
+                                       NGINX_WORKERS, "%s:%d" % (HOST,
+                                                                 self.port)))
         self.cmd = [exe, "-p", self.prefix + "/", "-c", conf, "-e",
                     self.log]
         self.proc, self.status = None, None
@@ -143,35 +144,6 @@ class Nginx(rb.Server):
             self.stop()
             raise
         self.pids()
-
-
-def nginx_conf(prefix, module, port):
-    """nginx.conf: 2 workers, the stream module, read, return "ACK!"."""
-    return "\n".join([
-        "# written by tests/bench/hostile.py",
-        ("load_module %s;" % module) if module else "# stream: built in",
-        "daemon off;",
-        "master_process on;",
-        "worker_processes %d;" % NGINX_WORKERS,
-        "worker_rlimit_nofile %d;" % (NGINX_CONNECTIONS + 100),
-        "pid %s/nginx.pid;" % prefix,
-        "error_log %s/error.log warn;" % prefix,
-        "events { worker_connections %d; }" % NGINX_CONNECTIONS,
-        "stream {",
-        "    server {",
-        "        listen %s:%d;" % (HOST, port),
-        "        ssl_preread on;",
-        "        preread_timeout %s;" % NGINX_PREREAD_TIMEOUT,
-        "        return \"ACK!\";",
-        "    }",
-        "}", ""])
-
-
-def free_port():
-    """A TCP port on HOST that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def wait_ack(srv, deadline):

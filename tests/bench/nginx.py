@@ -15,12 +15,50 @@ be done, it says why, and the caller goes on without nginx.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
 NGINX_PACKAGES = (("nginx-light", "libnginx-mod-stream"),
                   ("nginx", "libnginx-mod-stream"))
 NGINX_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+NGINX_CONNECTIONS = 16384       # per worker; and its descriptor limit
+NGINX_PREREAD_TIMEOUT = "10s"   # ackd's --read-timeout
+
+
+def nginx_conf(writer, prefix, module, workers, listen, tls_lines=()):
+    """nginx.conf of a benchmark (writer names the script): the stream
+    module in workers processes, one server on listen (ADDR:PORT, and
+    " ssl" with tls_lines, its ssl_* directives) that reads the client's
+    first bytes (ssl_preread) before it returns "ACK!": a return with
+    the message unread resets the connection, and the reset destroys
+    the ACK."""
+    return "\n".join([
+        "# written by tests/bench/%s" % writer,
+        ("load_module %s;" % module) if module else "# stream: built in",
+        "daemon off;",
+        "master_process on;",
+        "worker_processes %d;" % workers,
+        "worker_rlimit_nofile %d;" % (NGINX_CONNECTIONS + 100),
+        "pid %s/nginx.pid;" % prefix,
+        "error_log %s/error.log warn;" % prefix,
+        "events { worker_connections %d; }" % NGINX_CONNECTIONS,
+        "stream {",
+        "    server {",
+        "        listen %s;" % listen] +
+        ["        %s" % line for line in tls_lines] + [
+        "        ssl_preread on;",
+        "        preread_timeout %s;" % NGINX_PREREAD_TIMEOUT,
+        "        return \"ACK!\";",
+        "    }",
+        "}", ""])
+
+
+def free_port(host):
+    """A TCP port on host that is free now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def nginx_found():

@@ -63,7 +63,7 @@ import subprocess
 import time
 
 import run as rb
-from nginx import nginx_ready
+from nginx import free_port, nginx_conf, nginx_ready
 
 KEYS = ("ecdsa", "rsa")
 KEY_NAMES = {"ecdsa": "ECDSA P-256", "rsa": "RSA 2048"}
@@ -76,8 +76,6 @@ SIZE = 16
 # the same for both servers: ackd's defaults, the first TLS 1.3 suite alone
 CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 SUITE = "TLS_AES_128_GCM_SHA256"
-NGINX_CONNECTIONS = 16384
-NGINX_PREREAD_TIMEOUT = "10s"       # ackd's --read-timeout
 QUICK = (("ecdsa", "full"),)        # make bench-quick: this row alone
 # (mode, metric, op, limit, text): ackd/nginx, for each key
 TARGETS = (
@@ -157,10 +155,21 @@ class NginxTls(rb.Server):
         os.makedirs(self.prefix, exist_ok=True)
         self.log = os.path.join(self.prefix, "error.log")
         self.errpath = os.path.join(self.prefix, "stderr")
-        self.port = free_port()
+        self.port = free_port(rb.HOST)
         conf = os.path.join(self.prefix, "nginx.conf")
-        rb.write_file(conf, nginx_conf(self.prefix, module, self.port, cpus,
-                                       cert, key, ticket))
+        # the same certificate, key, versions and ciphers as ackd; one
+        # ticket key for every worker, as ackd's are shared
+        rb.write_file(conf, nginx_conf(
+            "tls_rows.py", self.prefix, module, cpus,
+            "%s:%d ssl" % (rb.HOST, self.port), [
+                "ssl_certificate %s;" % cert,
+                "ssl_certificate_key %s;" % key,
+                "ssl_protocols TLSv1.2 TLSv1.3;",
+                "ssl_ciphers %s;" % CIPHERS,
+                "ssl_conf_command Ciphersuites %s;" % SUITE,
+                "ssl_session_tickets on;",
+                "ssl_session_ticket_key %s;" % ticket,
+                "ssl_session_cache none;"]))
         self.cmd = [exe, "-p", self.prefix + "/", "-c", conf, "-e",
                     self.log]
         self.cpus = cpus
@@ -179,43 +188,6 @@ class NginxTls(rb.Server):
             self.stop()
             raise
         self.pids()
-
-
-def nginx_conf(prefix, module, port, workers, cert, key, ticket):
-    """nginx.conf: the stream module terminating TLS as ackd does."""
-    return "\n".join([
-        "# written by tests/bench/tls_rows.py",
-        ("load_module %s;" % module) if module else "# stream: built in",
-        "daemon off;",
-        "master_process on;",
-        "worker_processes %d;" % workers,
-        "worker_rlimit_nofile %d;" % (NGINX_CONNECTIONS + 100),
-        "pid %s/nginx.pid;" % prefix,
-        "error_log %s/error.log warn;" % prefix,
-        "events { worker_connections %d; }" % NGINX_CONNECTIONS,
-        "stream {",
-        "    server {",
-        "        listen %s:%d ssl;" % (rb.HOST, port),
-        "        ssl_certificate %s;" % cert,
-        "        ssl_certificate_key %s;" % key,
-        "        ssl_protocols TLSv1.2 TLSv1.3;",
-        "        ssl_ciphers %s;" % CIPHERS,
-        "        ssl_conf_command Ciphersuites %s;" % SUITE,
-        "        ssl_session_tickets on;",
-        "        ssl_session_ticket_key %s;" % ticket,
-        "        ssl_session_cache none;",
-        "        ssl_preread on;",
-        "        preread_timeout %s;" % NGINX_PREREAD_TIMEOUT,
-        "        return \"ACK!\";",
-        "    }",
-        "}", ""])
-
-
-def free_port():
-    """A TCP port on HOST that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((rb.HOST, 0))
-        return s.getsockname()[1]
 
 
 def tls_ack(port):
