@@ -699,9 +699,12 @@ worker_run(const struct ackd_config *cfg, const int *lfds,
 	free(w.pfds);
 	/* every connection accepted is served (or times out) first */
 	stage_drain(&w.stage);
-	stage_stop(&w.stage);
+	/* the handlers go before the stage's lock does: the last one to
+	 * close a connection still signals the stage after the count that
+	 * ended stage_drain (TSan saw the lock destroyed under it) */
 	queue_close(&w.queue);
 	pool_join(&w.pool);
+	stage_stop(&w.stage);
 	worker_stop_signals(&w);
 	evlimit_flush();	/* every handler is done: the last summaries */
 	queue_destroy(&w.queue);
