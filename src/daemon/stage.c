@@ -37,8 +37,14 @@
  * s->lock held; s->closed is signalled with it, for the threads that
  * wait for a close (the accept loop at the limit, the worker at its
  * end), which count themselves in s->watchers so that a close costs no
- * lock when nobody waits. parked, memwait, the poller, the wheel and the
- * shed summary belong to the stage thread alone. A pend belongs to one
+ * lock when nobody waits. s->asleep_until_ms (when the sleeping stage
+ * wakes by itself; 0 while it is awake) is read and written with s->lock
+ * held. parked, memwait, the wheel and the shed summary belong to the
+ * stage thread alone, and so does the poller, but for one call: with
+ * epoll, a parking handler arms its connection's socket itself
+ * (stage_park), with s->lock held (epoll's set is the kernel's, safe
+ * from any thread; the pend's registered word is then the handler's
+ * until the stage takes the pend from s->back). A pend belongs to one
  * owner at a time: the handler that parks it, then the stage from the
  * moment it is on s->back, then the handler the queue gives it to.
  */
