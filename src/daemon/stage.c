@@ -37,8 +37,14 @@
  * s->lock held; s->closed is signalled with it, for the threads that
  * wait for a close (the accept loop at the limit, the worker at its
  * end), which count themselves in s->watchers so that a close costs no
- * lock when nobody waits. parked, memwait, the poller, the wheel and the
- * shed summary belong to the stage thread alone. A pend belongs to one
+ * lock when nobody waits. s->asleep_until_ms (when the sleeping stage
+ * wakes by itself; 0 while it is awake) is read and written with s->lock
+ * held. parked, memwait, the wheel and the shed summary belong to the
+ * stage thread alone, and so does the poller, but for one call: with
+ * epoll, a parking handler arms its connection's socket itself
+ * (stage_park), with s->lock held (epoll's set is the kernel's, safe
+ * from any thread; the pend's registered word is then the handler's
+ * until the stage takes the pend from s->back). A pend belongs to one
  * owner at a time: the handler that parks it, then the stage from the
  * moment it is on s->back, then the handler the queue gives it to.
  */
@@ -182,23 +188,49 @@ stage_drain(struct stage *s)
 		;
 }
 
+/* Arm p's socket for what it waits for: room to write, or bytes. */
+static int
+stage_arm(struct stage *s, struct pend *p)
+{
+	if (p->wait == PEND_WRITE)
+		return (poller_arm_write(&s->poller, p->conn.fd, p,
+		    &p->registered));
+	return (poller_arm(&s->poller, p->conn.fd, p, &p->registered));
+}
+
 /*
- * Hand p's connection over to wait for what `wait' says. The stage
- * thread is woken only when the list was empty: otherwise a wake-up is
- * already on its way.
+ * Hand p's connection over to wait for what `wait' says. A connection
+ * that waits for its socket (PEND_READ, PEND_WRITE: a TLS handshake
+ * waiting for the client's Finished, a partial message) is armed here,
+ * by the handler, when the poller is epoll (whose set any thread may
+ * change), and the stage is woken only if it sleeps past the
+ * connection's deadline: otherwise the socket's event, or the stage's
+ * own wake-up, brings it in time, and a wake-up per park (an eventfd
+ * write, a switch to the stage and back) is saved. It is armed with
+ * s->lock held and put on s->back in the same hold, so when its event
+ * fires the stage finds it on s->back (stage_turn takes s->back before
+ * it looks at the events). Anything else (a linger, a wait for memory,
+ * or the poll backend, whose arrays are the stage's) is armed by the
+ * stage, which is woken if it sleeps.
  */
 void
 stage_park(struct stage *s, struct pend *p, enum pend_wait wait)
 {
-	int	was_empty;
+	int	wake = 0;
 
 	p->wait = wait;
 	p->expired = 0;
 	pthread_mutex_lock(&s->lock);
-	was_empty = TAILQ_EMPTY(&s->back);
+	p->armed = (wait == PEND_READ || wait == PEND_WRITE) &&
+	    s->poller.backend == POLLER_EPOLL && stage_arm(s, p) == 0;
 	TAILQ_INSERT_TAIL(&s->back, p, link);
+	if (s->asleep_until_ms != 0 && (!p->armed ||
+	    p->deadline_ms < s->asleep_until_ms)) {
+		wake = 1;
+		s->asleep_until_ms = 0;		/* the wake-up is on its way */
+	}
 	pthread_mutex_unlock(&s->lock);
-	if (was_empty)
+	if (wake)
 		poller_wake(&s->poller);
 }
 
@@ -261,26 +293,18 @@ stage_queue(struct stage *s, struct pend *p)
 		stage_close(s, &p->conn);	/* the worker is stopping */
 }
 
-/* Arm p's socket for what it waits for: room to write, or bytes. */
-static int
-stage_arm(struct stage *s, struct pend *p)
-{
-	if (p->wait == PEND_WRITE)
-		return (poller_arm_write(&s->poller, p->conn.fd, p,
-		    &p->registered));
-	return (poller_arm(&s->poller, p->conn.fd, p, &p->registered));
-}
-
 /* Start watching p, handed over by a handler. */
 static void
 stage_admit(struct stage *s, struct pend *p, long long now_ms)
 {
 	long long	when_ms = p->deadline_ms;
+	int		armed = p->armed;
 
 	stage_progress(s);
+	p->armed = 0;		/* from now on the stage arms it */
 	if (p->wait == PEND_LINGER)
 		p->deadline_ms = when_ms = now_ms + STAGE_LINGER_MS;
-	if (p->wait != PEND_MEMORY && stage_arm(s, p) == -1) {
+	if (p->wait != PEND_MEMORY && !armed && stage_arm(s, p) == -1) {
 		/* cannot watch it: let a handler end it as expired */
 		p->expired = 1;
 		if (p->wait == PEND_LINGER)
@@ -419,6 +443,7 @@ stage_take_back(struct stage *s, long long now_ms)
 	TAILQ_INIT(&got);
 	pthread_mutex_lock(&s->lock);
 	TAILQ_CONCAT(&got, &s->back, link);
+	s->asleep_until_ms = 0;		/* awake: it looks before it sleeps */
 	pthread_mutex_unlock(&s->lock);
 	while ((p = TAILQ_FIRST(&got)) != NULL) {
 		TAILQ_REMOVE(&got, p, link);
@@ -426,17 +451,38 @@ stage_take_back(struct stage *s, long long now_ms)
 	}
 }
 
+/*
+ * How long the stage may sleep from now_ms: until the wheel's next
+ * deadline, at most STAGE_IDLE_MS, and not at all when a handler has
+ * handed a connection over meanwhile. The time it wakes by itself is
+ * published (s->asleep_until_ms) for stage_park to judge whether a park
+ * must wake it.
+ */
+static int
+stage_sleep_ms(struct stage *s, long long now_ms)
+{
+	long long	wait_ms = wheel_timeout_ms(&s->wheel, now_ms);
+
+	if (wait_ms < 0 || wait_ms > STAGE_IDLE_MS)
+		wait_ms = STAGE_IDLE_MS;
+	pthread_mutex_lock(&s->lock);
+	if (!TAILQ_EMPTY(&s->back))
+		wait_ms = 0;
+	else	/* +1: 0 means awake */
+		s->asleep_until_ms = now_ms + wait_ms + 1;
+	pthread_mutex_unlock(&s->lock);
+	return ((int)wait_ms);
+}
+
 /* One turn: wait for events or the next tick, then act on all of it. */
 static void
 stage_turn(struct stage *s, void **ready)
 {
-	long long	now_ms = mono_ms(), wait_ms;
+	long long	now_ms;
 	int		i, n;
 
-	wait_ms = wheel_timeout_ms(&s->wheel, now_ms);
-	if (wait_ms < 0 || wait_ms > STAGE_IDLE_MS)
-		wait_ms = STAGE_IDLE_MS;
-	n = poller_wait(&s->poller, ready, STAGE_EVENTS, (int)wait_ms);
+	n = poller_wait(&s->poller, ready, STAGE_EVENTS,
+	    stage_sleep_ms(s, mono_ms()));
 	now_ms = mono_ms();
 	stage_take_back(s, now_ms);
 	for (i = 0; i < n; i++)

@@ -187,6 +187,7 @@ struct pend {
 	struct tls_conn		*tls;		/* --tls-port: its SSL; else NULL */
 	/* the event stage's */
 	int			 registered;	/* poller_arm's flag */
+	int			 armed;		/* the parking handler armed it */
 	struct wheel_node	 timer;
 	TAILQ_ENTRY(pend)	 link;		/* on one of the stage's lists */
 };
@@ -212,6 +213,8 @@ struct stage {
 	pthread_mutex_t		 lock;		/* back, and waits on open */
 	pthread_cond_t		 closed;	/* a connection closed */
 	struct pend_list	 back;		/* handed over by handlers */
+	long long		 asleep_until_ms; /* with lock: 0, or the
+					  * stage sleeps until then */
 	/* the stage thread's alone */
 	struct pend_list	 parked;	/* oldest progress first */
 	struct pend_list	 memwait;	/* oldest first */
