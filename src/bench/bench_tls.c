@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -175,7 +176,15 @@ bench_tls_open(struct bench_thread *t, struct bench_conn *c)
 {
 	const struct bench_tls	*tls = t->run->tls;
 	SSL			*ssl;
+	int			 one = 1;
 
+	/* TCP_NODELAY: a resumed handshake ends with our Finished, then the
+	 * message in a record of its own; the server answers the Finished
+	 * with nothing, so Nagle would hold the message for the server's
+	 * delayed ACK, 40 ms a connection whatever the server */
+	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ==
+	    -1)
+		return (-1);
 	if ((ssl = SSL_new(tls->ctx)) == NULL || SSL_set_fd(ssl, c->fd) != 1 ||
 	    (tls->sni != NULL &&
 	    SSL_set_tlsext_host_name(ssl, tls->sni) != 1)) {

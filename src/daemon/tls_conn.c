@@ -41,6 +41,9 @@
 
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -105,12 +108,18 @@ struct tls_conn *
 tls_conn_new(int fd)
 {
 	struct tls_conn	*t;
+	int		 one = 1;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return (NULL);
 	t->fd = fd;
+	/* TCP_NODELAY, as nginx sets it: after a full handshake we write
+	 * the session ticket and then the ACK, two small records, and Nagle
+	 * could hold the ACK until the client acknowledged the ticket, up
+	 * to a delayed ACK's 40 ms later */
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
-	    (t->ssl = tls_ctx_ssl(fd)) == NULL) {
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ==
+	    -1 || (t->ssl = tls_ctx_ssl(fd)) == NULL) {
 		ERR_clear_error();
 		free(t);
 		errno = ENOMEM;
